@@ -1,0 +1,74 @@
+# spillway — a load-shedding traffic-shaping proxy for JSON event streams.
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+BINDIR	 = $(PREFIX)/bin
+MANDIR	 = $(PREFIX)/share/man
+DATADIR	 = $(PREFIX)/share/spillway
+
+PKGS	 = jansson libevent libevent_openssl libpcre2-8 zlib
+CC	?= cc
+OPT	?= -O2 -g
+WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Werror
+CFLAGS	+= $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc \
+	   $(shell pkg-config --cflags $(PKGS))
+LDLIBS	+= $(shell pkg-config --libs $(PKGS)) -lm
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS   = $(shell pkg-config --libs check)
+
+BUILD	?= build
+SRCS	 = $(wildcard src/*.c)
+OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)
+LIBOBJS	 = $(filter-out $(BUILD)/main.o,$(OBJS))
+UNITS	 = $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/check_*.c))
+PEERS	 = $(patsubst tests/peers/%.c,$(BUILD)/%,$(wildcard tests/peers/*.c))
+BIN	?= spillway
+PYTHON	?= /usr/bin/python3
+
+.PHONY: all test unit integration asan install clean
+
+all: $(BIN)
+
+$(BIN): $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/check_%: tests/unit/check_%.c $(LIBOBJS) | $(BUILD)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) \
+	    $(CHECK_LIBS)
+
+$(BUILD):
+	mkdir -p $@
+
+-include $(OBJS:.o=.d)
+
+test: unit integration
+
+unit: $(UNITS)
+	@set -e; for t in $(UNITS); do echo "== $$t"; \
+	    CK_FORK=yes SPILLWAY_TESTDATA=tests/data $$t; done
+
+integration: $(BIN) $(PEERS)
+	SPILLWAY_BIN=$(abspath $(BIN)) $(PYTHON) -m unittest discover \
+	    -s tests/integration -p 'test_*.py' -v
+
+# AddressSanitizer + UBSan: a separate build tree and binary, same tests.
+asan:
+	$(MAKE) BUILD=build-asan BIN=spillway-asan OPT="-O1 -g \
+	    -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all" LDFLAGS="-fsanitize=address,undefined" \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 test
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(DATADIR)/rules
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/spillway
+	install -m 0644 docs/spillway.8 $(DESTDIR)$(MANDIR)/man8/spillway.8
+	install -m 0644 rules/*.json $(DESTDIR)$(DATADIR)/rules/
+
+clean:
+	rm -rf build build-asan spillway spillway-asan

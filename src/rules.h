@@ -1,0 +1,114 @@
+/*
+ * rules: a rules file (SPEC §3) compiled into an immutable rule set.
+ * A reload builds a new set and swaps the pointer; a set is never changed
+ * after rules_load*() returns, so it may be shared read-only.
+ */
+#ifndef SPILLWAY_RULES_H
+#define SPILLWAY_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#define RULES_NAME_MAX		63
+#define RULES_PRIORITY_MAX	255
+#define RULES_MATCH_LIMIT	100000	/* PCRE2 match limit per regex run */
+
+#define RULES_INVALID_NAME	"_invalid"
+#define RULES_INTERNAL_NAME	"_spillway"
+
+/* A dotted field path, split once at load time. */
+struct rules_path {
+	char		 *full;		/* "kubernetes.namespace" */
+	char		**segs;		/* {"kubernetes", "namespace"} */
+	size_t		  nsegs;
+};
+
+enum cond_kind {
+	COND_FIELD,		/* regex over a field's text */
+	COND_RAW,		/* regex over the raw event bytes */
+	COND_ANY		/* at least one sub-condition holds */
+};
+
+struct cond {
+	enum cond_kind	  kind;
+	int		  negate;	/* flips the whole result */
+	struct rules_path path;		/* COND_FIELD */
+	pcre2_code	 *re;		/* COND_FIELD, COND_RAW; JIT-compiled */
+	struct cond	 *any;		/* COND_ANY */
+	size_t		  nany;
+};
+
+enum on_limit {
+	ON_LIMIT_DROP,
+	ON_LIMIT_DIVERT
+};
+
+struct rule_class {
+	char		  name[RULES_NAME_MAX + 1];
+	int		  priority;	/* 0 = most important */
+	double		  rate;		/* events/s (bytes/s by weight); 0 = none */
+	double		  burst;	/* defaults to rate */
+	int		  weight_bytes;	/* "weight": "bytes" */
+	int		  has_key;
+	struct rules_path key;		/* per-key buckets, when has_key */
+	double		  key_rate;
+	double		  key_burst;	/* defaults to key_rate */
+	size_t		  max_keys;	/* default 10000 */
+	enum on_limit	  on_limit;
+	struct cond	 *match;	/* all must hold; NULL for default/_invalid */
+	size_t		  nmatch;
+};
+
+/*
+ * classes[0 .. nrules-1] are the matchable classes in file order,
+ * classes[nrules] is the default class and classes[nrules + 1] is
+ * "_invalid"; nclasses == nrules + 2 always.
+ */
+struct ruleset {
+	struct rule_class *classes;
+	size_t		   nclasses;
+	size_t		   nrules;
+	char		  *text;	/* source text as loaded (for GET /rules) */
+	size_t		   textlen;
+};
+
+#define RULES_DEFAULT(rs)	((rs)->nrules)
+#define RULES_INVALID(rs)	((rs)->nrules + 1)
+
+/* Where and why a rules file was refused. */
+struct rules_error {
+	int		 line;		/* 1-based; 0 when unknown (I/O) */
+	int		 col;
+	char		 msg[512];	/* "class \"x\": ..." without position */
+};
+
+/*
+ * Compile rules from text.  Returns a new rule set, or NULL with *err
+ * filled in (positions as SPEC §1 describes for `spillway check`).
+ */
+struct ruleset	*rules_load_buffer(const char *text, size_t len,
+		    struct rules_error *err);
+
+/* Read and compile a file; I/O errors give line 0. */
+struct ruleset	*rules_load_file(const char *path, struct rules_error *err);
+
+/* The built-in set used without a rules file: one unlimited "default". */
+struct ruleset	*rules_builtin(void);
+
+/* Accepts NULL. */
+void		 rules_free(struct ruleset *rs);
+
+/* Index of the class with that name, or -1. */
+int		 rules_find(const struct ruleset *rs, const char *name);
+
+/*
+ * Format an error as "FILE:LINE:COL: message" (or "FILE: message" when
+ * line is 0) into buf.  Returns buf.
+ */
+const char	*rules_error_format(const struct rules_error *err,
+		    const char *file, char *buf, size_t len);
+
+#endif
