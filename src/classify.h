@@ -35,8 +35,8 @@ json_t	*classify_lookup(json_t *root, const struct rules_path *path);
  * The text a scalar matches as: integers in decimal, booleans as
  * true/false, reals as the shortest round-trip text with ".0" added when
  * it has neither '.' nor an exponent, strings as they are.  buf (at least
- * 32 bytes) holds numeric text.  Returns 0 and sets *txt/*len, or -1 for
- * null, objects and arrays.
+ * 32 bytes) holds numeric text.  Returns 0 and sets *txt and *len, or
+ * -1 for null, objects and arrays.
  */
 int	classify_scalar_text(json_t *v, char *buf, size_t buflen,
 	    const char **txt, size_t *len);

@@ -39,6 +39,10 @@ struct cond {
 	pcre2_code	 *re;		/* COND_FIELD, COND_RAW; JIT-compiled */
 	struct cond	 *any;		/* COND_ANY */
 	size_t		  nany;
+	int		  jit;		/* re was JIT-compiled */
+	char		 *pattern;	/* regex source, for display */
+	size_t		  patlen;
+	char		  flags[8];	/* "flags" as given, for display */
 };
 
 enum on_limit {

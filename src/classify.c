@@ -1,0 +1,325 @@
+/*
+ * classify: one event -> one class; first match wins.
+ *
+ * The rule set is shared read-only between threads.  What a regex run
+ * needs that is mutable (match data, match context, JIT stack) lives in a
+ * per-thread context made on first use and freed when the thread exits,
+ * so the hot path allocates nothing beyond jansson's parse.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+
+#define CLASSIFY_JIT_STACK_MIN	(32 * 1024)
+#define CLASSIFY_JIT_STACK_MAX	(512 * 1024)
+
+struct classify_tls {
+	pcre2_match_data	*md;
+	pcre2_match_context	*mc;
+	pcre2_jit_stack		*js;
+};
+
+static __thread struct classify_tls	*classify_ctx;
+static pthread_key_t			 classify_key;
+static pthread_once_t			 classify_once = PTHREAD_ONCE_INIT;
+static int				 classify_key_ok;
+
+static void
+classify_tls_free(void *arg)
+{
+	struct classify_tls	*t = arg;
+
+	if (t == NULL)
+		return;
+	pcre2_match_data_free(t->md);
+	pcre2_match_context_free(t->mc);
+	pcre2_jit_stack_free(t->js);
+	free(t);
+}
+
+static void
+classify_key_init(void)
+{
+	classify_key_ok = pthread_key_create(&classify_key,
+	    classify_tls_free) == 0;
+}
+
+/* This thread's regex context, or NULL when it cannot be made. */
+static struct classify_tls *
+classify_tls(void)
+{
+	struct classify_tls	*t;
+
+	if (classify_ctx != NULL)
+		return classify_ctx;
+	pthread_once(&classify_once, classify_key_init);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	/* One pair: only "did it match" matters. */
+	if ((t->md = pcre2_match_data_create(1, NULL)) == NULL ||
+	    (t->mc = pcre2_match_context_create(NULL)) == NULL)
+		goto fail;
+	pcre2_set_match_limit(t->mc, RULES_MATCH_LIMIT);
+	/* Without a bigger JIT stack PCRE2 uses 32K of the machine stack. */
+	t->js = pcre2_jit_stack_create(CLASSIFY_JIT_STACK_MIN,
+	    CLASSIFY_JIT_STACK_MAX, NULL);
+	if (t->js != NULL)
+		pcre2_jit_stack_assign(t->mc, NULL, t->js);
+	if (classify_key_ok)
+		pthread_setspecific(classify_key, t);
+	classify_ctx = t;
+	return t;
+
+fail:
+	classify_tls_free(t);
+	return NULL;
+}
+
+/*
+ * Run one regex.  A run that hits a PCRE2 limit does not match and
+ * counts in *hits.
+ */
+static int
+classify_re(const struct cond *c, const char *s, size_t len, uint64_t *hits)
+{
+	struct classify_tls	*t;
+	int			 rc;
+
+	if ((t = classify_tls()) == NULL)
+		return 0;
+	if (c->jit)
+		rc = pcre2_jit_match(c->re, (PCRE2_SPTR)s, len, 0, 0, t->md,
+		    t->mc);
+	else
+		rc = pcre2_match(c->re, (PCRE2_SPTR)s, len, 0, 0, t->md,
+		    t->mc);
+	if (rc >= 0)
+		return 1;	/* 0: matched, ovector too small */
+	switch (rc) {
+	case PCRE2_ERROR_MATCHLIMIT:
+	case PCRE2_ERROR_DEPTHLIMIT:
+	case PCRE2_ERROR_HEAPLIMIT:
+	case PCRE2_ERROR_JIT_STACKLIMIT:
+		(*hits)++;
+		break;
+	}
+	return 0;
+}
+
+json_t *
+classify_lookup(json_t *root, const struct rules_path *path)
+{
+	json_t	*v;
+	size_t	 i;
+
+	if (!json_is_object(root))
+		return NULL;
+	if ((v = json_object_get(root, path->full)) != NULL ||
+	    path->nsegs < 2)
+		return v;
+	for (i = 0, v = root; i < path->nsegs; i++) {
+		if (!json_is_object(v))
+			return NULL;
+		if ((v = json_object_get(v, path->segs[i])) == NULL)
+			return NULL;
+	}
+	return v;
+}
+
+/*
+ * A real as Python's repr() writes it: the fewest significant digits that
+ * read back as the same double, fixed notation for exponents -4 to 15,
+ * else d.ddde+XX.
+ */
+static void
+classify_real(double d, char *buf, size_t buflen)
+{
+	char	 tmp[40], digits[24];
+	char	*p, *o;
+	size_t	 nd = 0, i;
+	int	 prec, exp;
+
+	if (isnan(d) || isinf(d)) {
+		snprintf(buf, buflen, "%s", isnan(d) ? "nan" :
+		    d > 0 ? "inf" : "-inf");
+		return;
+	}
+	for (prec = 0; prec < 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+	if (prec == 17)
+		snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
+	/* tmp is [-]D[.DDD]e[+-]XX */
+	for (p = tmp; *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[nd++] = *p;
+	exp = atoi(p + 1);
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+
+	o = buf;
+#define PUT(ch)	do { if ((size_t)(o - buf) + 1 < buflen) *o++ = (ch); } while (0)
+	if (signbit(d))
+		PUT('-');
+	if (exp < -4 || exp >= 16) {
+		PUT(digits[0]);
+		if (nd > 1) {
+			PUT('.');
+			for (i = 1; i < nd; i++)
+				PUT(digits[i]);
+		}
+		*o = '\0';
+		snprintf(o, buflen - (size_t)(o - buf), "e%c%02d",
+		    exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+		return;
+	}
+	if (exp < 0) {
+		PUT('0');
+		PUT('.');
+		for (i = 1; i < (size_t)-exp; i++)
+			PUT('0');
+		for (i = 0; i < nd; i++)
+			PUT(digits[i]);
+	} else {
+		for (i = 0; i < (size_t)exp + 1; i++)
+			PUT(i < nd ? digits[i] : '0');
+		PUT('.');
+		if (nd <= (size_t)exp + 1)
+			PUT('0');
+		for (; i < nd; i++)
+			PUT(digits[i]);
+	}
+#undef PUT
+	*o = '\0';
+}
+
+int
+classify_scalar_text(json_t *v, char *buf, size_t buflen, const char **txt,
+    size_t *len)
+{
+	int	 n;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		*txt = json_string_value(v);
+		*len = json_string_length(v);
+		return 0;
+	case JSON_INTEGER:
+		n = snprintf(buf, buflen, "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+		break;
+	case JSON_REAL:
+		classify_real(json_real_value(v), buf, buflen);
+		n = (int)strlen(buf);
+		break;
+	case JSON_TRUE:
+		*txt = "true";
+		*len = 4;
+		return 0;
+	case JSON_FALSE:
+		*txt = "false";
+		*len = 5;
+		return 0;
+	default:
+		return -1;
+	}
+	if (n < 0 || (size_t)n >= buflen)
+		return -1;
+	*txt = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+static int
+classify_scalar(const struct cond *c, json_t *v, uint64_t *hits)
+{
+	char		 buf[40];
+	const char	*txt;
+	size_t		 len;
+
+	if (classify_scalar_text(v, buf, sizeof(buf), &txt, &len) == -1)
+		return 0;
+	return classify_re(c, txt, len, hits);
+}
+
+static int
+classify_cond(const struct cond *c, json_t *root, const char *raw,
+    size_t rawlen, uint64_t *hits)
+{
+	json_t	*v, *e;
+	size_t	 i;
+	int	 m = 0;
+
+	switch (c->kind) {
+	case COND_RAW:
+		m = classify_re(c, raw, rawlen, hits);
+		break;
+	case COND_FIELD:
+		if ((v = classify_lookup(root, &c->path)) == NULL)
+			break;
+		if (json_is_array(v)) {
+			json_array_foreach(v, i, e) {
+				if (!json_is_array(e) && !json_is_object(e) &&
+				    classify_scalar(c, e, hits)) {
+					m = 1;
+					break;
+				}
+			}
+		} else
+			m = classify_scalar(c, v, hits);
+		break;
+	case COND_ANY:
+		for (i = 0; i < c->nany && !m; i++)
+			m = classify_cond(&c->any[i], root, raw, rawlen, hits);
+		break;
+	}
+	return m != c->negate;
+}
+
+size_t
+classify(const struct ruleset *rs, const char *raw, size_t len,
+    json_t **jsonp, uint64_t *limit_hits)
+{
+	const struct rule_class	*rc;
+	json_error_t		 jerr;
+	json_t			*root;
+	uint64_t		 dummy;
+	size_t			 i, j, idx = RULES_DEFAULT(rs);
+
+	if (jsonp != NULL)
+		*jsonp = NULL;
+	/*
+	 * Every event is parsed, even for classes that look only at the
+	 * raw bytes: an invalid line is always "_invalid".  \u0000 is valid
+	 * JSON, so it must not make a line invalid.
+	 */
+	root = json_loadb(raw, len, JSON_ALLOW_NUL, &jerr);
+	if (root == NULL)
+		return RULES_INVALID(rs);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return RULES_INVALID(rs);
+	}
+	for (i = 0; i < rs->nrules; i++) {
+		rc = &rs->classes[i];
+		for (j = 0; j < rc->nmatch; j++)
+			if (!classify_cond(&rc->match[j], root, raw, len,
+			    limit_hits != NULL ? &limit_hits[i] : &dummy))
+				break;
+		if (j == rc->nmatch) {
+			idx = i;
+			break;
+		}
+	}
+	if (jsonp != NULL)
+		*jsonp = root;
+	else
+		json_decref(root);
+	return idx;
+}
