@@ -1,0 +1,613 @@
+"""Checks tests/peers/es_emulator.py against the Elasticsearch Python client and raw HTTP."""
+
+import gzip
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS = os.path.join(os.path.dirname(HERE), "peers")
+EMULATOR = os.path.join(PEERS, "es_emulator.py")
+sys.path.insert(0, PEERS)
+import es_emulator  # noqa: E402  (for the pure filter_path tests)
+
+try:
+    from elasticsearch import Elasticsearch, helpers
+    from elasticsearch.exceptions import TransportError
+except ImportError:          # python3-elasticsearch not installed
+    Elasticsearch = None
+
+
+def start_emulator(*args):
+    """Starts the emulator on port 0; returns (process, port)."""
+    proc = subprocess.Popen([sys.executable, EMULATOR, "--listen", "127.0.0.1:0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = proc.stderr.readline().decode()
+    if not line.startswith("listening http 127.0.0.1:"):
+        proc.kill()
+        raise RuntimeError("emulator did not start: %r %r" % (line, proc.stderr.read()))
+    return proc, int(line.rsplit(":", 1)[1])
+
+
+class EmulatorCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        fd, cls.record_path = tempfile.mkstemp(suffix=".jsonl")
+        os.close(fd)
+        cls.proc, cls.port = start_emulator("--record", cls.record_path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        try:
+            cls.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            cls.proc.kill()
+            cls.proc.wait()
+        cls.proc.stdout.close()
+        cls.proc.stderr.close()
+        os.unlink(cls.record_path)
+
+    def setUp(self):
+        self.call("POST", "/_emulator/reset")
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def call(self, method, path, body=None, headers=None, conn=None):
+        """One request; returns (status, headers dict lower-cased, raw body bytes)."""
+        own = conn is None
+        if own:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = dict(headers or {})
+            headers.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            body = body.encode()
+        chunked = "chunked" in (headers or {}).get("Transfer-Encoding", "")
+        conn.request(method, path, body=body, headers=headers or {}, encode_chunked=chunked)
+        resp = conn.getresponse()
+        data = resp.read()
+        hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        if own:
+            conn.close()
+        return resp.status, hdrs, data
+
+    def js(self, method, path, body=None, headers=None):
+        status, hdrs, data = self.call(method, path, body, headers)
+        return status, (json.loads(data) if data else None)
+
+    def bulk(self, ndjson, path="/_bulk", ctype="application/x-ndjson", headers=None):
+        h = {"Content-Type": ctype}
+        h.update(headers or {})
+        return self.js("POST", path, ndjson, h)
+
+    def config(self, **cfg):
+        status, out = self.js("POST", "/_emulator/config", cfg)
+        self.assertEqual(status, 200, out)
+        return out
+
+    def received(self, query=""):
+        status, hdrs, data = self.call("GET", "/_emulator/received" + query)
+        self.assertEqual(status, 200)
+        self.assertEqual(hdrs["content-type"], "application/x-ndjson")
+        return [json.loads(line) for line in data.decode().splitlines()]
+
+    def stats(self):
+        return self.js("GET", "/_emulator/stats")[1]
+
+    @staticmethod
+    def nd(*objs):
+        return "".join((o if isinstance(o, str) else json.dumps(o)) + "\n" for o in objs)
+
+    def statuses(self, out):
+        return [next(iter(it.values()))["status"] for it in out["items"]]
+
+
+class StartupChecks(EmulatorCase):
+    def test_root_get_and_head(self):
+        status, hdrs, data = self.call("GET", "/")
+        self.assertEqual(status, 200)
+        self.assertEqual(hdrs["x-elastic-product"], "Elasticsearch")
+        doc = json.loads(data)
+        self.assertTrue(doc["version"]["number"].startswith("8."))
+        self.assertEqual(doc["tagline"], "You Know, for Search")
+        status, hdrs, data = self.call("HEAD", "/")
+        self.assertEqual((status, data), (200, b""))
+        self.assertEqual(hdrs["x-elastic-product"], "Elasticsearch")
+
+    def test_every_response_has_product_header(self):
+        for method, path in (("GET", "/_license"), ("GET", "/nosuchindex/_count"),
+                             ("GET", "/_emulator/stats"), ("GET", "/_nosuchapi")):
+            status, hdrs, _ = self.call(method, path)
+            self.assertEqual(hdrs.get("x-elastic-product"), "Elasticsearch", path)
+        self.assertEqual(self.js("GET", "/nosuchindex/_count")[0], 404)
+        self.assertEqual(self.js("GET", "/_nosuchapi")[0], 400)
+
+    def test_license_nodes_health(self):
+        self.assertEqual(self.js("GET", "/_license")[1]["license"]["status"], "active")
+        nodes = self.js("GET", "/_nodes/http")[1]["nodes"]
+        (node,) = nodes.values()
+        self.assertEqual(node["http"]["publish_address"], "127.0.0.1:%d" % self.port)
+        self.assertEqual(self.js("GET", "/_cluster/health")[1]["status"], "green")
+
+    def test_templates_ilm_aliases_remembered(self):
+        tmpl = {"index_patterns": ["logs-*"], "template": {"settings": {"number_of_shards": 1}}}
+        self.assertEqual(self.js("PUT", "/_index_template/logs", tmpl),
+                         (200, {"acknowledged": True}))
+        self.assertEqual(self.call("HEAD", "/_index_template/logs")[0], 200)
+        self.assertEqual(self.call("HEAD", "/_index_template/other")[0], 404)
+        got = self.js("GET", "/_index_template/logs")[1]
+        self.assertEqual(got["index_templates"][0], {"name": "logs", "index_template": tmpl})
+        self.assertEqual(self.js("GET", "/_index_template/other")[0], 404)
+
+        legacy = {"index_patterns": ["old-*"], "order": 0}
+        self.assertEqual(self.js("PUT", "/_template/old", legacy)[0], 200)
+        self.assertEqual(self.js("GET", "/_template/old")[1], {"old": legacy})
+        self.assertEqual(self.call("HEAD", "/_template/nope")[0], 404)
+
+        pol = {"policy": {"phases": {"hot": {"actions": {"rollover": {"max_age": "1d"}}}}}}
+        self.assertEqual(self.js("PUT", "/_ilm/policy/p1", pol)[0], 200)
+        self.assertEqual(self.js("GET", "/_ilm/policy/p1")[1]["p1"]["policy"], pol["policy"])
+        self.assertEqual(self.js("GET", "/_ilm/policy/p2")[0], 404)
+
+        # Logstash-style rollover bootstrap: alias missing, create date-math index with alias.
+        self.assertEqual(self.call("HEAD", "/logstash")[0], 404)
+        self.assertEqual(self.call("HEAD", "/_alias/logstash")[0], 404)
+        st, out = self.js("PUT", "/%3Clogstash-%7Bnow%2Fd%7D-000001%3E",
+                          {"aliases": {"logstash": {"is_write_index": True}}})
+        self.assertEqual(st, 200, out)
+        concrete = out["index"]
+        self.assertRegex(concrete, r"^logstash-\d{4}\.\d{2}\.\d{2}-000001$")
+        self.assertEqual(self.call("HEAD", "/logstash")[0], 200)
+        self.assertEqual(self.call("HEAD", "/_alias/logstash")[0], 200)
+        self.assertEqual(self.js("GET", "/_alias/logstash")[1],
+                         {concrete: {"aliases": {"logstash": {"is_write_index": True}}}})
+        # Writing through the alias lands in the write index.
+        st, out = self.bulk(self.nd({"index": {"_index": "logstash"}}, {"m": 1}))
+        self.assertEqual(out["items"][0]["index"]["_index"], concrete)
+
+
+@unittest.skipIf(Elasticsearch is None, "python3-elasticsearch not installed")
+class OfficialClient(EmulatorCase):
+    def client(self):
+        return Elasticsearch(["http://127.0.0.1:%d" % self.port], timeout=10)
+
+    def test_info_and_helpers_bulk(self):
+        es = self.client()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.assertTrue(es.info()["version"]["number"].startswith("8."))
+            docs = [{"_index": "app", "_id": str(i), "_source": {"n": i, "msg": "héllo %d" % i}}
+                    for i in range(50)]
+            ok, errors = helpers.bulk(es, docs, chunk_size=20)
+            self.assertEqual((ok, errors), (50, []))
+            es.indices.refresh(index="app")
+            self.assertEqual(es.count(index="app")["count"], 50)
+            self.assertEqual(es.get(index="app", id="7")["_source"], {"n": 7, "msg": "héllo 7"})
+            res = es.search(index="app", body={"query": {"match_all": {}}, "size": 5})
+            self.assertEqual(res["hits"]["total"]["value"], 50)
+            self.assertEqual(len(res["hits"]["hits"]), 5)
+            # The client's own ndjson, in order.
+            got = self.received()
+            self.assertEqual([r["_id"] for r in got], [str(i) for i in range(50)])
+            self.assertEqual(json.loads(got[3]["source"]), {"n": 3, "msg": "héllo 3"})
+
+    def test_helpers_bulk_reports_item_errors(self):
+        es = self.client()
+        self.config(item_status_by_field={"level": {"poison": 400}})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            helpers.bulk(es, [{"_index": "a", "_id": "x", "_op_type": "create", "_source": {}}])
+            actions = [
+                {"_index": "a", "_id": "x", "_op_type": "create", "_source": {"v": 1}},
+                {"_index": "a", "_source": {"level": "poison"}},
+                {"_index": "a", "_source": {"level": "fine"}},
+            ]
+            ok, errors = helpers.bulk(es, actions, raise_on_error=False)
+        self.assertEqual(ok, 1)
+        self.assertEqual(sorted(e[next(iter(e))]["status"] for e in errors), [400, 409])
+        kinds = {e[next(iter(e))]["error"]["type"] for e in errors}
+        self.assertEqual(kinds, {"document_parsing_exception",
+                                 "version_conflict_engine_exception"})
+
+    def test_streaming_bulk_retries_capacity_429s(self):
+        es = self.client()
+        self.config(capacity=2000, burst=40)
+        docs = [{"_index": "cap", "_id": str(i), "_source": {"i": i}} for i in range(200)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results = list(helpers.streaming_bulk(es, docs, chunk_size=100, max_retries=30,
+                                                  initial_backoff=0.02, max_backoff=0.05,
+                                                  raise_on_error=False))
+        self.assertTrue(all(ok for ok, _ in results))
+        self.assertEqual(len(results), 200)
+        st = self.stats()
+        self.assertGreater(st["items"]["by_status"].get("429", 0), 0)
+        self.assertEqual(st["docs"], {"cap": 200})
+        self.assertEqual(sorted(int(r["_id"]) for r in self.received()), list(range(200)))
+
+    def test_whole_request_429_raises(self):
+        es = self.client()
+        self.config(reject_whole={"status": 429, "count": 1})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            es.info()
+            with self.assertRaises(TransportError) as cm:
+                es.bulk(body=self.nd({"index": {"_index": "w"}}, {"a": 1}))
+            self.assertEqual(cm.exception.status_code, 429)
+            out = es.bulk(body=self.nd({"index": {"_index": "w"}}, {"a": 1}))
+        self.assertFalse(out["errors"])
+
+
+class Bulk(EmulatorCase):
+    def test_item_results_and_versions(self):
+        st, out = self.bulk(self.nd(
+            {"index": {"_index": "i1"}}, {"a": 1},
+            {"index": {"_index": "i1", "_id": "k"}}, {"a": 2},
+            {"index": {"_index": "i1", "_id": "k"}}, {"a": 3},
+            {"create": {"_index": "i1", "_id": "k"}}, {"a": 4},
+            {"update": {"_index": "i1", "_id": "k"}}, {"doc": {"b": 5}},
+            {"update": {"_index": "i1", "_id": "missing"}}, {"doc": {"b": 5}},
+            {"delete": {"_index": "i1", "_id": "k"}},
+            {"delete": {"_index": "i1", "_id": "k"}},
+            {"index": {"_index": "i1"}}, '"just a string"',
+            {"index": {"_index": "i1"}}, '{"a":1} trailing',
+            {"index": {"_index": "i1"}}, '{"a":1,"a":2}',
+            {"index": {"_index": "Upper"}}, {"a": 1}))
+        self.assertEqual(st, 200)
+        self.assertTrue(out["errors"])
+        self.assertEqual(self.statuses(out),
+                         [201, 201, 200, 409, 200, 404, 200, 404, 400, 400, 400, 400])
+        first = out["items"][0]["index"]
+        self.assertEqual(len(first["_id"]), 20)
+        for key in ("_index", "_id", "_version", "result", "_shards", "_seq_no",
+                    "_primary_term", "status"):
+            self.assertIn(key, first)
+        self.assertEqual(out["items"][2]["index"]["_version"], 2)
+        self.assertEqual(out["items"][2]["index"]["result"], "updated")
+        self.assertEqual(out["items"][3]["create"]["error"]["type"],
+                         "version_conflict_engine_exception")
+        self.assertEqual(out["items"][4]["update"]["_version"], 3)
+        self.assertEqual(out["items"][5]["update"]["error"]["type"], "document_missing_exception")
+        self.assertEqual(out["items"][6]["delete"]["result"], "deleted")
+        self.assertEqual(out["items"][7]["delete"]["result"], "not_found")
+        for i in (8, 9, 10):
+            self.assertEqual(out["items"][i]["index"]["error"]["type"],
+                             "document_parsing_exception")
+        self.assertEqual(out["items"][11]["index"]["error"]["type"],
+                         "invalid_index_name_exception")
+        self.assertEqual(self.js("GET", "/i1/_count")[1]["count"], 1)
+
+    def test_index_from_url_and_get(self):
+        st, out = self.bulk(self.nd({"index": {"_id": "1"}}, {"x": "y"}), path="/urlidx/_bulk")
+        self.assertEqual(out["items"][0]["index"]["_index"], "urlidx")
+        st, doc = self.js("GET", "/urlidx/_doc/1")
+        self.assertEqual((st, doc["found"], doc["_source"]), (200, True, {"x": "y"}))
+        st, doc = self.js("GET", "/urlidx/_doc/2")
+        self.assertEqual((st, doc["found"]), (404, False))
+        self.assertEqual(self.js("POST", "/_refresh")[0], 200)
+        res = self.js("POST", "/urlidx/_search", {"query": {"match_all": {}}, "size": 1})[1]
+        self.assertEqual(res["hits"]["hits"][0]["_source"], {"x": "y"})
+        # No index anywhere: whole-request validation error.
+        st, out = self.bulk(self.nd({"index": {}}, {"x": 1}))
+        self.assertEqual(st, 400)
+        self.assertEqual(out["error"]["type"], "action_request_validation_exception")
+
+    def test_malformed_bodies_are_whole_request_400(self):
+        cases = [
+            ('{"index":{"_index":"a"}\n{"x":1}\n', "x_content_parse_exception"),
+            ('{"frobnicate":{"_index":"a"}}\n{"x":1}\n', "illegal_argument_exception"),
+            ('{"index":{"_index":"a","bogus":1}}\n{"x":1}\n', "illegal_argument_exception"),
+            ('{"index":{"_index":"a"}}\n{"x":1}', "illegal_argument_exception"),
+            ('[1,2]\n{"x":1}\n', "illegal_argument_exception"),
+            ('', "action_request_validation_exception"),
+            ('\x00\xff garbage\n', "x_content_parse_exception"),
+            ('{"update":{"_index":"a","_id":"1"}}\n{"doc":{"x":1},"nope":1}\n',
+             "x_content_parse_exception"),
+        ]
+        for body, etype in cases:
+            with self.subTest(body=body):
+                st, out = self.bulk(body)
+                self.assertEqual(st, 400)
+                self.assertEqual(out["status"], 400)
+                self.assertEqual(out["error"]["type"], etype)
+                self.assertEqual(out["error"]["root_cause"][0]["type"], etype)
+        self.assertEqual(self.received(), [])
+        # Still serving.
+        self.assertEqual(self.call("GET", "/")[0], 200)
+
+    def test_bulk_query_params_and_methods(self):
+        st, out = self.bulk(self.nd({"index": {"_index": "a"}}, {}), path="/_bulk?foo=1")
+        self.assertEqual(st, 400)
+        self.assertIn("unrecognized parameter: [foo]", out["error"]["reason"])
+        st, hdrs, _ = self.call("GET", "/_bulk")
+        self.assertEqual(st, 405)
+        st, out = self.js("PUT", "/_bulk?refresh=true", self.nd({"index": {"_index": "a"}}, {}),
+                          {"Content-Type": "application/x-ndjson"})
+        self.assertEqual(st, 200)
+
+    def test_content_types(self):
+        body = self.nd({"index": {"_index": "ct"}}, {"a": 1})
+        for ctype in ("application/x-ndjson", "application/json; charset=UTF-8",
+                      "application/vnd.elasticsearch+x-ndjson; compatible-with=8",
+                      "application/vnd.elasticsearch+json;compatible-with=8"):
+            with self.subTest(ctype=ctype):
+                self.assertEqual(self.bulk(body, ctype=ctype)[0], 200)
+        for ctype in ("text/plain", "application/x-www-form-urlencoded"):
+            with self.subTest(ctype=ctype):
+                st, out = self.bulk(body, ctype=ctype)
+                self.assertEqual(st, 406)
+                self.assertEqual(out, {"error": "Content-Type header [%s] is not supported"
+                                       % ctype, "status": 406})
+        st, out = self.js("POST", "/_bulk", body.encode())
+        self.assertEqual((st, out["error"]), (406, "Content-Type header is missing"))
+        # REST compatibility with 7: items carry _type.
+        st, out = self.bulk(body, ctype="application/vnd.elasticsearch+x-ndjson;compatible-with=7",
+                            headers={"Accept": "application/vnd.elasticsearch+json;"
+                                               "compatible-with=7"})
+        self.assertEqual(out["items"][0]["index"]["_type"], "_doc")
+        self.assertEqual(self.bulk(body, ctype="application/vnd.elasticsearch+x-ndjson;"
+                                               "compatible-with=9")[0], 400)
+
+    def test_gzip_request_and_response(self):
+        body = self.nd({"index": {"_index": "gz"}}, {"msg": "compressed"}).encode()
+        st, hdrs, data = self.call("POST", "/_bulk", gzip.compress(body), {
+            "Content-Type": "application/x-ndjson", "Content-Encoding": "gzip",
+            "Accept-Encoding": "gzip"})
+        self.assertEqual(st, 200)
+        self.assertEqual(hdrs.get("content-encoding"), "gzip")
+        out = json.loads(gzip.decompress(data))
+        self.assertEqual(self.statuses(out), [201])
+        self.assertEqual(self.received()[0]["source"], '{"msg": "compressed"}')
+        st, out = self.bulk(b"\x1f\x8b\x08garbage", headers={"Content-Encoding": "gzip"})
+        self.assertEqual(st, 400)
+
+    def test_chunked_and_keep_alive(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        body = self.nd({"index": {"_index": "ch"}}, {"n": 1}, {"index": {"_index": "ch"}},
+                       {"n": 2}).encode()
+        st, _, data = self.call("POST", "/_bulk", iter([body[:7], body[7:30], body[30:]]),
+                                {"Content-Type": "application/x-ndjson",
+                                 "Transfer-Encoding": "chunked"}, conn=conn)
+        self.assertEqual(st, 200, data)
+        sock = conn.sock
+        for _ in range(3):
+            st, _, data = self.call("GET", "/ch/_count", conn=conn)
+            self.assertEqual(json.loads(data)["count"], 2)
+        self.assertIs(conn.sock, sock)          # same connection throughout
+        conn.close()
+
+    def test_received_is_byte_exact(self):
+        sources = ['{ "b":1,  "a" : [1.50, 2e3] }', '{"msg":"caf\u00e9 \u2603 \\u00e9"}',
+                   '{"nested":{"x":null}}']
+        body = "".join('{"create":{"_index":"raw","_id":"%d"}}\n%s\r\n' % (i, s)
+                       for i, s in enumerate(sources))
+        st, out = self.bulk(body.encode("utf-8"))
+        self.assertEqual(self.statuses(out), [201, 201, 201])
+        got = self.received()
+        self.assertEqual(got, [{"_index": "raw", "_id": str(i), "source": s}
+                               for i, s in enumerate(sources)])
+        self.assertEqual(len(self.received("?from=2")), 1)
+        self.assertEqual(self.received("?index=other"), [])
+        self.assertEqual(self.call("DELETE", "/_emulator/received")[0], 200)
+        self.assertEqual(self.received(), [])
+
+    def test_record_file(self):
+        with open(self.record_path, encoding="utf-8") as f:
+            before = len(f.readlines())
+        body = self.nd({"index": {"_index": "rec"}}, {"m": "x"})
+        self.call("POST", "/_bulk?filter_path=errors", gzip.compress(body.encode()), {
+            "Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"})
+        self.bulk("oops\n")
+        with open(self.record_path, encoding="utf-8") as f:
+            lines = [json.loads(line) for line in f.readlines()[before:]]
+        recs = [r for r in lines if r["path"] == "/_bulk"]
+        self.assertEqual(len(recs), 2)
+        self.assertEqual(recs[0]["method"], "POST")
+        self.assertEqual(recs[0]["query"], "filter_path=errors")
+        self.assertEqual(recs[0]["headers"]["content-encoding"], "gzip")
+        self.assertEqual(recs[0]["body"], body)
+        self.assertEqual(recs[0]["status"], 200)
+        self.assertEqual((recs[1]["body"], recs[1]["status"]), ("oops\n", 400))
+        self.assertFalse(any(r["path"].startswith("/_emulator") for r in lines))
+
+
+class FilterPath(EmulatorCase):
+    def test_logstash_filter_path(self):
+        body = self.nd({"index": {"_index": "f"}}, {"a": 1}, {"index": {"_index": "f"}}, "[]")
+        st, out = self.bulk(body, path="/_bulk?filter_path=errors,items.*.error,items.*.status")
+        self.assertEqual(out["errors"], True)
+        self.assertEqual(out["items"][0], {"index": {"status": 201}})
+        self.assertEqual(out["items"][1]["index"]["status"], 400)
+        self.assertEqual(set(out["items"][1]["index"]), {"status", "error"})
+        self.assertNotIn("took", out)
+
+    def test_filter_path_semantics(self):
+        doc = {"took": 3, "errors": False,
+               "items": [{"index": {"_id": "1", "status": 201, "_shards": {"total": 2}}},
+                         {"create": {"_id": "2", "status": 409, "error": {"type": "v"}}}],
+               "nested": {"deep": {"er": 1, "x": {"er": 2}}}}
+        f = es_emulator.apply_filter_path
+        self.assertEqual(f(doc, "took"), {"took": 3})
+        self.assertEqual(f(doc, "items.*.error.type"), {"items": [{"create": {"error":
+                                                                              {"type": "v"}}}]})
+        self.assertEqual(f(doc, "items.index.status"), {"items": [{"index": {"status": 201}}]})
+        self.assertEqual(f(doc, "items.*._i*"), {"items": [{"index": {"_id": "1"}},
+                                                           {"create": {"_id": "2"}}]})
+        self.assertEqual(f(doc, "**.er"), {"nested": {"deep": {"er": 1, "x": {"er": 2}}}})
+        self.assertEqual(f(doc, "nested.**.x"), {"nested": {"deep": {"x": {"er": 2}}}})
+        self.assertEqual(f(doc, "-items,-nested"), {"took": 3, "errors": False})
+        self.assertEqual(f(doc, "items,-items.*._shards,-items.*.error"),
+                         {"items": [{"index": {"_id": "1", "status": 201}},
+                                    {"create": {"_id": "2", "status": 409}}]})
+        self.assertEqual(f(doc, "nothing.here"), {})
+        self.assertEqual(f(doc, "took.sub"), {})
+        self.assertEqual(f(doc, "t*,e*"), {"took": 3, "errors": False})
+
+    def test_filter_path_over_http_on_other_apis(self):
+        out = self.js("GET", "/?filter_path=version.number,tagline")[1]
+        self.assertEqual(set(out), {"version", "tagline"})
+        self.assertEqual(list(out["version"]), ["number"])
+
+
+class Faults(EmulatorCase):
+    def test_capacity_items_mode(self):
+        self.config(capacity=20, burst=5)
+        body = self.nd(*[x for i in range(8) for x in ({"index": {"_index": "c"}}, {"i": i})])
+        out = self.bulk(body)[1]
+        self.assertEqual(self.statuses(out), [201] * 5 + [429] * 3)
+        err = out["items"][5]["index"]["error"]
+        self.assertEqual(err["type"], "es_rejected_execution_exception")
+        self.assertTrue(out["errors"])
+        time.sleep(0.16)                      # 20/s: three tokens back after 0.15 s
+        out = self.bulk(body)[1]
+        self.assertEqual(self.statuses(out)[:3], [201] * 3)
+        self.assertEqual(self.statuses(out)[-1], 429)
+        st = self.stats()
+        self.assertEqual(st["rejected"]["capacity_items"], 3 + self.statuses(out).count(429))
+        self.assertEqual([r["source"] for r in self.received()][:5],
+                         ['{"i": %d}' % i for i in range(5)])
+
+    def test_capacity_whole_mode(self):
+        self.config(capacity=1, burst=4, capacity_mode="whole", retry_after=2)
+        body = self.nd(*[x for i in range(6) for x in ({"index": {"_index": "c"}}, {"i": i})])
+        st, out = self.bulk(body)
+        self.assertEqual((st, self.statuses(out)), (200, [201] * 6))   # bucket goes into debt
+        st, hdrs, data = self.call("POST", "/_bulk", body,
+                                   {"Content-Type": "application/x-ndjson"})
+        self.assertEqual(st, 429)
+        self.assertEqual(hdrs.get("retry-after"), "2")
+        self.assertEqual(json.loads(data)["error"]["type"], "es_rejected_execution_exception")
+        self.assertEqual(self.stats()["rejected"]["capacity_whole"], 1)
+
+    def test_reject_whole_with_count(self):
+        self.config(reject_whole={"status": 503, "retry_after": 1, "count": 2})
+        body = self.nd({"index": {"_index": "w"}}, {"a": 1})
+        for _ in range(2):
+            st, hdrs, data = self.call("POST", "/_bulk", body,
+                                       {"Content-Type": "application/x-ndjson"})
+            self.assertEqual((st, hdrs.get("retry-after")), (503, "1"))
+            self.assertEqual(json.loads(data)["status"], 503)
+        self.assertEqual(self.call("GET", "/")[0], 200)       # scope "bulk" by default
+        self.assertEqual(self.bulk(body)[0], 200)
+        self.assertIsNone(self.js("GET", "/_emulator/config")[1]["reject_whole"])
+        self.config(reject_whole=429)
+        self.assertEqual(self.bulk(body)[0], 429)
+        self.assertEqual(self.bulk(body)[0], 429)
+        self.config(reject_whole=None)
+        self.assertEqual(self.bulk(body)[0], 200)
+        st = self.stats()
+        self.assertEqual(st["requests"]["by_status"], {"503": 2, "429": 2, "200": 3})
+        self.assertEqual(st["docs"], {"w": 2})
+
+    def test_item_status_by_field_and_nth(self):
+        self.config(item_status_by_field=[
+            {"field": "user.name", "value": "poison", "status": 400},
+            {"field": "code", "value": 7, "status": 429, "count": 1}])
+        body = self.nd({"index": {"_index": "p"}}, {"user": {"name": "poison"}},
+                       {"index": {"_index": "p"}}, {"user.name": "poison"},
+                       {"index": {"_index": "p"}}, {"code": 7},
+                       {"index": {"_index": "p"}}, {"code": 7},
+                       {"index": {"_index": "p"}}, {"code": "7"})
+        out = self.bulk(body)[1]
+        self.assertEqual(self.statuses(out), [400, 400, 429, 201, 201])
+        self.assertEqual(out["items"][2]["index"]["error"]["type"],
+                         "es_rejected_execution_exception")
+        self.config(item_status_by_field=None, reject_every_nth_item={"n": 3, "status": 429})
+        body = self.nd(*[x for i in range(7) for x in ({"index": {"_index": "n"}}, {"i": i})])
+        self.assertEqual(self.statuses(self.bulk(body)[1]),
+                         [201, 201, 429, 201, 201, 429, 201])
+        st = self.stats()
+        self.assertEqual(st["items"]["by_status"], {"400": 2, "429": 3, "201": 7})
+        self.assertEqual(st["indexed"], {"p": 2, "n": 5})
+
+    def test_latency(self):
+        self.config(latency_ms=150)
+        t0 = time.monotonic()
+        self.call("GET", "/")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.14)
+        t0 = time.monotonic()
+        self.call("GET", "/_emulator/stats")              # control API is never delayed
+        self.assertLess(time.monotonic() - t0, 0.14)
+
+    def test_bad_config_and_reset(self):
+        self.assertEqual(self.js("POST", "/_emulator/config", {"capacty": 5})[0], 400)
+        self.assertEqual(self.js("POST", "/_emulator/config", {"reject_whole": "x"})[0], 400)
+        self.assertEqual(self.js("POST", "/_emulator/config", b"{", {
+            "Content-Type": "application/json"})[0], 400)
+        self.config(capacity=5)
+        self.bulk(self.nd({"index": {"_index": "r"}}, {}))
+        self.call("POST", "/_emulator/reset")
+        self.assertIsNone(self.js("GET", "/_emulator/config")[1]["capacity"])
+        st = self.stats()
+        self.assertEqual((st["requests"]["total"], st["docs"]), (0, {}))
+
+
+class Robustness(EmulatorCase):
+    def test_garbage_on_the_socket(self):
+        for junk in (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n",
+                     b"GET / HTTP/1.1\r\nContent-Length: zz\r\n\r\n",
+                     b"POST /_bulk HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: application/json\r\n\r\nzz\r\n"):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            s.sendall(junk)
+            data = s.recv(65536)
+            s.close()
+            self.assertTrue(data.startswith(b"HTTP/1."), data)
+            self.assertIn(b" 400 ", data.split(b"\r\n")[0])
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        s.sendall(b"POST /_bulk HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort")
+        s.close()
+        self.assertEqual(self.call("GET", "/")[0], 200)
+
+    def test_body_too_large(self):
+        proc, port = start_emulator("--max-body-bytes", "1000")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("POST", "/_bulk", body=b"x" * 2000,
+                         headers={"Content-Type": "application/x-ndjson"})
+            self.assertEqual(conn.getresponse().status, 413)
+            conn.close()
+        finally:
+            proc.terminate()
+            proc.wait(5)
+            proc.stdout.close()
+            proc.stderr.close()
+
+
+class CommandLine(unittest.TestCase):
+    def test_flags(self):
+        proc, port = start_emulator("--capacity", "1", "--burst", "2", "--fast",
+                                    "--fail-mode", "field:level=bad:400",
+                                    "--fail-mode", "nth:100:503")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            body = "".join('{"index":{"_index":"x"}}\n%s\n' % s for s in (
+                '{"level":"bad"}', '{"level":"ok"}', '{"level":"late"}'))
+            conn.request("POST", "/_bulk", body=body,
+                         headers={"Content-Type": "application/x-ndjson"})
+            out = json.loads(conn.getresponse().read())
+            self.assertEqual([it["index"]["status"] for it in out["items"]], [400, 201, 429])
+            conn.request("GET", "/_emulator/config")
+            cfg = json.loads(conn.getresponse().read())
+            self.assertEqual(cfg["parse_source"], False)
+            self.assertEqual(cfg["reject_every_nth_item"], {"n": 100, "status": 503})
+            conn.close()
+        finally:
+            proc.terminate()
+            proc.wait(5)
+            proc.stdout.close()
+            proc.stderr.close()
+            self.assertEqual(proc.returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
