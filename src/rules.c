@@ -265,13 +265,33 @@ rules_cond_list(struct loader *ld, const char *key, json_t *v,
 static int
 rules_cond(struct loader *ld, json_t *obj, struct cond *c, int level)
 {
-	static const char *const known[] = {
-		"field", "regex", "flags", "negate", "raw", "any", NULL
+#define F	(1u << COND_FIELD)
+#define R	(1u << COND_RAW)
+#define A	(1u << COND_ANY)
+	/* The keys of a condition: what kind each makes, who may use it. */
+	static const struct {
+		const char	*key;
+		int		 kind;		/* -1: not a kind */
+		unsigned	 allowed;	/* bit per enum cond_kind */
+	} known[] = {
+		{ "field",	COND_FIELD,	F },
+		{ "raw",	COND_RAW,	R },
+		{ "any",	COND_ANY,	A },
+		{ "regex",	-1,		F },
+		{ "flags",	-1,		F | R },
+		{ "negate",	-1,		F | R | A }
+	};
+#undef F
+#undef R
+#undef A
+	static const char *const kindname[] = {
+		[COND_FIELD] = "field", [COND_RAW] = "raw", [COND_ANY] = "any"
 	};
 	char		 q[80], flags[8] = "";
-	const char	*key, *kind = NULL;
+	const char	*key;
 	json_t		*v;
 	size_t		 i, nf;
+	int		 kind = -1;
 
 	if (!json_is_object(obj))
 		return ld_error(ld, NULL, 0, "a condition must be an object");
@@ -280,30 +300,31 @@ rules_cond(struct loader *ld, json_t *obj, struct cond *c, int level)
 		    "(\"any\" deeper than %d)", RULES_ANY_DEPTH);
 
 	json_object_foreach(obj, key, v) {
-		for (i = 0; known[i] != NULL; i++)
-			if (strcmp(key, known[i]) == 0)
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(key, known[i].key) == 0)
 				break;
-		if (known[i] == NULL)
+		if (i == sizeof(known) / sizeof(known[0]))
 			return ld_error(ld, key, 1, "unknown key \"%s\"",
 			    ld_quote(key, q, sizeof(q)));
-		if (i == 0 || i == 4 || i == 5) {
-			if (kind != NULL)
-				return ld_error(ld, key, 1, "a condition takes "
-				    "only one of \"field\", \"raw\", \"any\"");
-			kind = known[i];
-		}
+		if (known[i].kind == -1)
+			continue;
+		if (kind != -1)
+			return ld_error(ld, key, 1, "a condition takes only "
+			    "one of \"field\", \"raw\", \"any\"");
+		kind = known[i].kind;
 	}
-	if (kind == NULL)
+	if (kind == -1)
 		return ld_error(ld, NULL, 0,
 		    "a condition needs \"field\", \"raw\" or \"any\"");
+	c->kind = (enum cond_kind)kind;
 
 	/* Keys that make no sense with this kind of condition. */
-	json_object_foreach(obj, key, v) {
-		if ((strcmp(kind, "field") != 0 && strcmp(key, "regex") == 0) ||
-		    (strcmp(kind, "any") == 0 && strcmp(key, "flags") == 0))
-			return ld_error(ld, key, 1, "key \"%s\" is not allowed "
-			    "in a \"%s\" condition", key, kind);
-	}
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if ((known[i].allowed & (1u << kind)) == 0 &&
+		    json_object_get(obj, known[i].key) != NULL)
+			return ld_error(ld, known[i].key, 1, "key \"%s\" is "
+			    "not allowed in a \"%s\" condition", known[i].key,
+			    kindname[kind]);
 
 	if ((v = json_object_get(obj, "negate")) != NULL) {
 		if (!json_is_boolean(v))
@@ -326,17 +347,16 @@ rules_cond(struct loader *ld, json_t *obj, struct cond *c, int level)
 	}
 	memcpy(c->flags, flags, sizeof(c->flags));
 
-	if (strcmp(kind, "any") == 0) {
-		c->kind = COND_ANY;
+	switch (c->kind) {
+	case COND_ANY:
 		return rules_cond_list(ld, "any", json_object_get(obj, "any"),
 		    &c->any, &c->nany, level + 1, 1);
-	}
-	if (strcmp(kind, "raw") == 0) {
-		c->kind = COND_RAW;
+	case COND_RAW:
 		return rules_regex(ld, "raw", json_object_get(obj, "raw"),
 		    flags, c);
+	case COND_FIELD:
+		break;
 	}
-	c->kind = COND_FIELD;
 	if (rules_path_parse(ld, "field", json_object_get(obj, "field"),
 	    &c->path) == -1)
 		return -1;
@@ -472,16 +492,29 @@ rules_class(struct loader *ld, json_t *obj, enum rules_kind kind,
     size_t index, const struct rule_class *prev, size_t nprev,
     struct rule_class *rc)
 {
-	static const char *const known[] = {
-		"name", "priority", "rate", "burst", "on_limit", "weight",
-		"key", "key_rate", "key_burst", "max_keys", "match", NULL
+#define C	(1u << KIND_CLASS)
+#define D	(1u << KIND_DEFAULT)
+#define I	(1u << KIND_INVALID)
+	/* The keys of a class, and which of the three kinds take each. */
+	static const struct {
+		const char	*key;
+		unsigned	 allowed;	/* bit per enum rules_kind */
+	} known[] = {
+		{ "name",	C | D },
+		{ "priority",	C | D | I },
+		{ "rate",	C | D | I },
+		{ "burst",	C | D | I },
+		{ "on_limit",	C | D | I },
+		{ "weight",	C | D },
+		{ "key",	C | D },
+		{ "key_rate",	C | D },
+		{ "key_burst",	C | D },
+		{ "max_keys",	C | D },
+		{ "match",	C }
 	};
-	/* What each kind takes, as a bit per entry of known[]. */
-	static const unsigned allowed[] = {
-		[KIND_CLASS] = 0x7ff,
-		[KIND_DEFAULT] = 0x3ff,
-		[KIND_INVALID] = 0x01e
-	};
+#undef C
+#undef D
+#undef I
 	static const char *const kindname[] = {
 		[KIND_CLASS] = "classes",
 		[KIND_DEFAULT] = "default",
@@ -514,13 +547,13 @@ rules_class(struct loader *ld, json_t *obj, enum rules_kind kind,
 		return ld_error(ld, NULL, 0, "missing \"name\"");
 
 	json_object_foreach(obj, key, v) {
-		for (i = 0; known[i] != NULL; i++)
-			if (strcmp(key, known[i]) == 0)
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(key, known[i].key) == 0)
 				break;
-		if (known[i] == NULL)
+		if (i == sizeof(known) / sizeof(known[0]))
 			return ld_error(ld, key, 1, "unknown key \"%s\"",
 			    ld_quote(key, q, sizeof(q)));
-		if ((allowed[kind] & (1u << i)) == 0)
+		if ((known[i].allowed & (1u << kind)) == 0)
 			return ld_error(ld, key, 1, "key \"%s\" is not allowed "
 			    "in \"%s\"", key, kindname[kind]);
 	}
