@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#define BULK_ID_LEN	20	/* generated _id: URL-safe base64, no padding */
+
 enum bulk_op {
 	BULK_INDEX,
 	BULK_CREATE,
@@ -37,19 +39,49 @@ struct bulk_request {
 	size_t		  nitems;
 };
 
+/* The action's name as in the bulk body and response: "index", ... */
+const char *bulk_op_name(enum bulk_op op);
+
 /*
  * Parse a bulk body (already decompressed).  Lines are split on '\n'
  * (a trailing '\r' is dropped); blank lines are skipped; the last line
  * need not end in '\n'.  `default_index` is the {index} of the URL or NULL.
  * Returns 0, or -1 with an Elasticsearch-style error message in err
- * (e.g. "Malformed action/metadata line [3], expected ...").
- * Items borrow from body: body must outlive req.
+ * (e.g. "Malformed action/metadata line [3], expected ..."; N counts
+ * physical lines from 1, blank ones included); err may be NULL.
+ *
+ * Action lines are checked as Elasticsearch 8 does: one of index,
+ * create, update, delete holding an object of known parameters (_index,
+ * _id, routing or the older _routing, pipeline, op_type, version,
+ * version_type, if_seq_no, if_primary_term, retry_on_conflict,
+ * require_alias, require_data_stream, list_executed_pipelines, _source,
+ * dynamic_templates, and _type, which is ignored); null values are
+ * ignored.  An index action with "op_type":"create" becomes BULK_CREATE.
+ * update and delete need an _id; an _id may not be empty or longer than
+ * 512 bytes.  Source lines are not looked at, but an action other than
+ * delete must have one: unlike Elasticsearch, which drops such a
+ * trailing action, this is an error ("Validation Failed: 1: source is
+ * missing;"), so that a body cut short is not taken for a whole one.
+ * A body without actions fails with "Validation Failed: 1: no requests
+ * added;".  On failure req is empty.  On success req owns the strings of
+ * its items (free with bulk_request_clear()); action and source borrow
+ * from body, without the line end: body must outlive req.
  */
 int	bulk_parse(const char *body, size_t len, const char *default_index,
 	    struct bulk_request *req, char *err, size_t errlen);
 
 /* Frees what bulk_parse() allocated; accepts a zeroed request. */
 void	bulk_request_clear(struct bulk_request *req);
+
+/*
+ * Writes a new document id, BULK_ID_LEN characters of URL-safe base64
+ * and a NUL, into buf: the wall clock in milliseconds and a counter
+ * (strictly increasing within the process, even when the clock steps
+ * back), followed by bytes drawn at random once per process.
+ * Thread-safe.  Callers that forward an item without an _id may assign
+ * one first, so that the stored document and the response agree.
+ */
+void	bulk_id_generate(char buf[BULK_ID_LEN + 1]);
 
 /*
  * Build the compact JSON bulk response for items (one entry per item, in
@@ -59,6 +91,18 @@ void	bulk_request_clear(struct bulk_request *req);
  * "" = no filtering).  Items without an _id get a generated 20-character
  * id.  Returns a malloc'ed NUL-terminated string and its length in *lenp,
  * or NULL on allocation failure.
+ *
+ * The key of an item is the op's name.  Items below 400 answer as
+ * Elasticsearch 8 does: _index ("" when NULL), _id, _version 1, result
+ * ("created" for 201, "deleted" for a delete, else "updated"), _shards
+ * {total 2, successful 1, failed 0}, _seq_no 0, _primary_term 1, status.
+ * Items of 400 and above answer _index, _id, status and error {type,
+ * reason}; a missing type is derived from the status (409
+ * version_conflict_engine_exception, 429 es_rejected_execution_exception,
+ * 404 document_missing_exception, other 4xx illegal_argument_exception,
+ * 5xx exception), a missing reason is "".  As in Elasticsearch, a delete
+ * answered 404 without error_type is result "not_found" and not a
+ * failure: it does not set "errors".
  */
 char	*bulk_response(const struct bulk_item *items, size_t n, long took_ms,
 	    const char *filter_path, size_t *lenp);
@@ -75,8 +119,49 @@ char	*bulk_error_doc(int status, const char *type, const char *reason,
  * Apply an Elasticsearch filter_path expression to a compact JSON
  * document.  Returns a malloc'ed string ("{}" when nothing is left), or
  * NULL on error.  Used for the start-up answers as well as bulk.
+ *
+ * Paths are comma-separated (blanks around them and empty paths are
+ * ignored) and dotted; a segment "*" matches any one key, '*' inside a
+ * segment is a glob ("_*"), "**" matches any number of keys, none
+ * included; a leading '-' excludes.  A node is kept when an include path
+ * (or, with excludes only, nothing) selects it or an ancestor and no
+ * exclude path selects it or an ancestor.  Arrays are transparent: their
+ * elements are matched as the array itself.  Objects and arrays emptied
+ * by the filter are dropped; one already empty is kept when selected
+ * whole.  Key order is kept; the result is compact.  NULL or an empty
+ * expression returns a copy of json; invalid JSON returns NULL.
  */
 char	*bulk_filter_path(const char *json, const char *filter_path,
 	    size_t *lenp);
+
+/*
+ * Inflate a gzip or zlib body (auto-detected; concatenated gzip members
+ * are joined).  On success returns 0 with a malloc'ed buffer in *out
+ * (NUL-terminated, the NUL not counted in *outlen).  Returns -1 when
+ * the data is corrupt or truncated, and -2 as soon as the output would
+ * exceed max_out bytes (a zip bomb: the caller answers 413); *out is
+ * NULL on failure.
+ */
+int	bulk_gunzip(const char *in, size_t inlen, size_t max_out, char **out,
+	    size_t *outlen);
+
+/*
+ * Compress in as a single gzip member at level (0-9, or -1 for zlib's
+ * default).  Returns 0 with a malloc'ed buffer in *out, or -1 on an
+ * invalid level or allocation failure.
+ */
+int	bulk_gzip(const char *in, size_t inlen, int level, char **out,
+	    size_t *outlen);
+
+/*
+ * Whether a bulk request's Content-Type is one Elasticsearch 8 accepts
+ * for _bulk: application/x-ndjson, application/json, or
+ * application/vnd.elasticsearch+x-ndjson / +json (compatible-with, when
+ * given, must be 7 or 8), case-insensitive, with optional parameters
+ * such as "; charset=UTF-8".  A missing header (NULL or blank) is
+ * accepted, more leniently than Elasticsearch, for senders that omit it.
+ * Returns 1 when acceptable, 0 when not (the caller answers 406).
+ */
+int	bulk_content_type_ok(const char *ct);
 
 #endif

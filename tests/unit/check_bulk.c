@@ -1,0 +1,876 @@
+/*
+ * Unit tests for bulk: golden files under $SPILLWAY_TESTDATA/bulk
+ * (default tests/data/bulk), plus ids, escaping, gzip and content types.
+ *
+ *   parse/NAME.in       a bulk body; NAME.index, if present, the URL index
+ *   parse/NAME.out      one line per item, or "error: MESSAGE"
+ *   response/NAME.in    {"took":T,"filter_path":F} then one item a line:
+ *                       {"op":..,"index":..,"id":..,"status":..,
+ *                        "error_type":..,"error_reason":..}
+ *   response/NAME.out   the exact response, then a newline
+ *   filter/NAME.in      the filter_path on the first line, then a document
+ *   filter/NAME.out     the exact result, then a newline
+ */
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <jansson.h>
+#include <zlib.h>
+
+#include "bulk.h"
+
+static const char *
+datadir(void)
+{
+	const char	*d = getenv("SPILLWAY_TESTDATA");
+
+	return d != NULL && *d != '\0' ? d : "tests/data";
+}
+
+/* Reads a whole file; NULL when it does not exist. */
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	FILE	*f;
+	char	*p = NULL;
+	size_t	 len = 0, cap = 0, n;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			p = realloc(p, cap + 1);
+			ck_assert_ptr_nonnull(p);
+		}
+		n = fread(p + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	fclose(f);
+	p[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return p;
+}
+
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted case names (file names without ".in") in datadir()/bulk/sub. */
+static char **
+list_cases(const char *sub, size_t *np, char *dir, size_t dirlen)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		**names = NULL;
+	size_t		 n = 0, l;
+
+	snprintf(dir, dirlen, "%s/bulk/%s", datadir(), sub);
+	d = opendir(dir);
+	ck_assert_msg(d != NULL, "cannot open %s", dir);
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (l < 4 || strcmp(de->d_name + l - 3, ".in") != 0)
+			continue;
+		names = realloc(names, (n + 1) * sizeof(*names));
+		ck_assert_ptr_nonnull(names);
+		names[n] = strndup(de->d_name, l - 3);
+		ck_assert_ptr_nonnull(names[n]);
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmpstr);
+	*np = n;
+	return names;
+}
+
+static void
+free_cases(char **names, size_t n)
+{
+	while (n > 0)
+		free(names[--n]);
+	free(names);
+}
+
+/*
+ * Compares got with dir/name.out.  With SPILLWAY_REGEN set, writes the
+ * file instead (review the diff before committing it).
+ */
+static int
+golden_check(const char *dir, const char *name, const char *got, size_t len)
+{
+	char	 path[1024];
+	char	*want;
+	size_t	 wlen;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s.out", dir, name);
+	if (getenv("SPILLWAY_REGEN") != NULL) {
+		f = fopen(path, "wb");
+		ck_assert_ptr_nonnull(f);
+		fwrite(got, 1, len, f);
+		fclose(f);
+		return 0;
+	}
+	want = slurp(path, &wlen);
+	if (want == NULL) {
+		fprintf(stderr, "%s: missing\n", path);
+		return 1;
+	}
+	if (wlen != len || memcmp(want, got, len) != 0) {
+		fprintf(stderr, "%s: mismatch\n--- want\n%s--- got\n%.*s---\n",
+		    path, want, (int)len, got);
+		free(want);
+		return 1;
+	}
+	free(want);
+	return 0;
+}
+
+static void
+dump_field(FILE *f, const char *name, const char *s, size_t len)
+{
+	fprintf(f, " %s=", name);
+	if (s == NULL)
+		fputc('-', f);
+	else
+		fwrite(s, 1, len, f);
+}
+
+START_TEST(test_parse_golden)
+{
+	struct bulk_request	 req;
+	struct bulk_item	*it;
+	char			 dir[512], path[1024], err[512];
+	char			**names, *body, *dflt, *out = NULL, *nl;
+	size_t			 n, i, j, blen, olen;
+	FILE			*f;
+	int			 fails = 0;
+
+	names = list_cases("parse", &n, dir, sizeof(dir));
+	ck_assert_uint_gt(n, 20);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
+		body = slurp(path, &blen);
+		ck_assert_ptr_nonnull(body);
+		snprintf(path, sizeof(path), "%s/%s.index", dir, names[i]);
+		if ((dflt = slurp(path, NULL)) != NULL &&
+		    (nl = strchr(dflt, '\n')) != NULL)
+			*nl = '\0';
+		f = open_memstream(&out, &olen);
+		ck_assert_ptr_nonnull(f);
+		memset(&req, 0xa5, sizeof(req));
+		if (bulk_parse(body, blen, dflt, &req, err, sizeof(err)) == -1) {
+			ck_assert_ptr_null(req.items);
+			ck_assert_uint_eq(req.nitems, 0);
+			fprintf(f, "error: %s\n", err);
+		}
+		for (j = 0; j < req.nitems; j++) {
+			it = &req.items[j];
+			/* Borrowed lines lie inside the body. */
+			ck_assert(it->action >= body &&
+			    it->action + it->action_len <= body + blen);
+			ck_assert(it->source == NULL || (it->source >= body &&
+			    it->source + it->source_len <= body + blen));
+			fputs(bulk_op_name(it->op), f);
+			dump_field(f, "index", it->index,
+			    it->index ? strlen(it->index) : 0);
+			dump_field(f, "id", it->id, it->id ? strlen(it->id) : 0);
+			dump_field(f, "pipeline", it->pipeline,
+			    it->pipeline ? strlen(it->pipeline) : 0);
+			dump_field(f, "routing", it->routing,
+			    it->routing ? strlen(it->routing) : 0);
+			dump_field(f, "action", it->action, it->action_len);
+			dump_field(f, "source", it->source, it->source_len);
+			fputc('\n', f);
+		}
+		fclose(f);
+		fails += golden_check(dir, names[i], out, olen);
+		bulk_request_clear(&req);
+		free(out);
+		free(dflt);
+		free(body);
+	}
+	free_cases(names, n);
+	ck_assert_int_eq(fails, 0);
+}
+END_TEST
+
+static enum bulk_op
+op_from_name(const char *s)
+{
+	if (strcmp(s, "create") == 0)
+		return BULK_CREATE;
+	if (strcmp(s, "update") == 0)
+		return BULK_UPDATE;
+	if (strcmp(s, "delete") == 0)
+		return BULK_DELETE;
+	ck_assert_str_eq(s, "index");
+	return BULK_INDEX;
+}
+
+START_TEST(test_response_golden)
+{
+	struct bulk_item	 items[64];
+	json_t			*hdr, *lines[64];
+	json_error_t		 jerr;
+	char			 dir[512], path[1024];
+	char			**names, *in, *p, *next, *res;
+	const char		*fpath;
+	size_t			 n, i, k, nitems, len;
+	int			 fails = 0;
+
+	names = list_cases("response", &n, dir, sizeof(dir));
+	ck_assert_uint_gt(n, 5);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
+		in = slurp(path, NULL);
+		ck_assert_ptr_nonnull(in);
+		hdr = NULL;
+		nitems = 0;
+		for (next = in; (p = strsep(&next, "\n")) != NULL;) {
+			if (*p == '\0')
+				continue;
+			if (hdr == NULL) {
+				hdr = json_loads(p, 0, &jerr);
+				ck_assert_msg(hdr != NULL, "%s: %s", path,
+				    jerr.text);
+				continue;
+			}
+			ck_assert_uint_lt(nitems, 64);
+			lines[nitems] = json_loads(p, 0, &jerr);
+			ck_assert_msg(lines[nitems] != NULL, "%s: %s", path,
+			    jerr.text);
+			memset(&items[nitems], 0, sizeof(items[0]));
+			items[nitems].op = op_from_name(json_string_value(
+			    json_object_get(lines[nitems], "op")));
+			items[nitems].index = (char *)json_string_value(
+			    json_object_get(lines[nitems], "index"));
+			items[nitems].id = (char *)json_string_value(
+			    json_object_get(lines[nitems], "id"));
+			items[nitems].status = (int)json_integer_value(
+			    json_object_get(lines[nitems], "status"));
+			items[nitems].error_type = json_string_value(
+			    json_object_get(lines[nitems], "error_type"));
+			items[nitems].error_reason = json_string_value(
+			    json_object_get(lines[nitems], "error_reason"));
+			nitems++;
+		}
+		ck_assert_ptr_nonnull(hdr);
+		fpath = json_string_value(json_object_get(hdr, "filter_path"));
+		res = bulk_response(items, nitems,
+		    (long)json_integer_value(json_object_get(hdr, "took")),
+		    fpath, &len);
+		ck_assert_ptr_nonnull(res);
+		ck_assert_uint_eq(strlen(res), len);
+		res[len] = '\n';
+		fails += golden_check(dir, names[i], res, len + 1);
+		free(res);
+		for (k = 0; k < nitems; k++)
+			json_decref(lines[k]);
+		json_decref(hdr);
+		free(in);
+	}
+	free_cases(names, n);
+	ck_assert_int_eq(fails, 0);
+}
+END_TEST
+
+START_TEST(test_filter_golden)
+{
+	char		 dir[512], path[1024];
+	char		**names, *in, *nl, *res;
+	size_t		 n, i, len;
+	int		 fails = 0;
+
+	names = list_cases("filter", &n, dir, sizeof(dir));
+	ck_assert_uint_gt(n, 20);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
+		in = slurp(path, NULL);
+		ck_assert_ptr_nonnull(in);
+		nl = strchr(in, '\n');
+		ck_assert_ptr_nonnull(nl);
+		*nl = '\0';
+		res = bulk_filter_path(nl + 1, in, &len);
+		ck_assert_msg(res != NULL, "%s: NULL", path);
+		ck_assert_uint_eq(strlen(res), len);
+		res[len] = '\n';
+		fails += golden_check(dir, names[i], res, len + 1);
+		free(res);
+		free(in);
+	}
+	free_cases(names, n);
+	ck_assert_int_eq(fails, 0);
+}
+END_TEST
+
+/* Every filter applied to a built response equals the same filter on the whole document. */
+START_TEST(test_response_filter_matches_tree)
+{
+	static const char *const filters[] = {
+		"errors,items.*.error,items.*.status",
+		"took", "-took", "items.*._id", "**.status", "items.index",
+		"items.*.error.reason,-items.*._index", "-items.*._shards",
+		"items", "-items", "*", "**", "-**", "items.*.*.total",
+		"items.**.failed,errors", "nothing", "i*,-items.create",
+	};
+	struct bulk_item	 items[4];
+	char			*all, *direct, *viatree;
+	size_t			 i, l1, l2;
+
+	memset(items, 0, sizeof(items));
+	items[0].op = BULK_INDEX;
+	items[0].index = "a";
+	items[0].id = "1";
+	items[0].status = 201;
+	items[1].op = BULK_CREATE;
+	items[1].index = "b";
+	items[1].id = "2";
+	items[1].status = 429;
+	items[1].error_type = "es_rejected_execution_exception";
+	items[1].error_reason = "shed";
+	items[2].op = BULK_DELETE;
+	items[2].index = "c";
+	items[2].id = "3";
+	items[2].status = 404;
+	items[3].op = BULK_UPDATE;
+	items[3].index = "d";
+	items[3].id = "4";
+	items[3].status = 409;
+	all = bulk_response(items, 4, 7, NULL, NULL);
+	ck_assert_ptr_nonnull(all);
+	for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		direct = bulk_response(items, 4, 7, filters[i], &l1);
+		viatree = bulk_filter_path(all, filters[i], &l2);
+		ck_assert_ptr_nonnull(direct);
+		ck_assert_ptr_nonnull(viatree);
+		ck_assert_msg(strcmp(direct, viatree) == 0,
+		    "filter %s: %s != %s", filters[i], direct, viatree);
+		ck_assert_uint_eq(l1, l2);
+		free(direct);
+		free(viatree);
+	}
+	free(all);
+}
+END_TEST
+
+static int
+cmpid(const void *a, const void *b)
+{
+	return memcmp(a, b, BULK_ID_LEN);
+}
+
+START_TEST(test_ids)
+{
+	enum { N = 200000 };
+	char	(*ids)[BULK_ID_LEN + 1];
+	size_t	 i, j;
+
+	ids = calloc(N, sizeof(*ids));
+	ck_assert_ptr_nonnull(ids);
+	for (i = 0; i < N; i++) {
+		bulk_id_generate(ids[i]);
+		ck_assert_uint_eq(strlen(ids[i]), BULK_ID_LEN);
+		for (j = 0; j < BULK_ID_LEN; j++)
+			ck_assert_msg(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "abcdefghijklmnopqrstuvwxyz0123456789-_",
+			    ids[i][j]) != NULL, "bad id %s", ids[i]);
+	}
+	qsort(ids, N, sizeof(*ids), cmpid);
+	for (i = 1; i < N; i++)
+		ck_assert_msg(memcmp(ids[i - 1], ids[i], BULK_ID_LEN) != 0,
+		    "duplicate id %s", ids[i]);
+	free(ids);
+}
+END_TEST
+
+START_TEST(test_response_generated_ids)
+{
+	struct bulk_item	 items[3];
+	json_t			*doc, *it;
+	json_error_t		 jerr;
+	const char		*a, *b;
+	char			*res;
+	size_t			 len;
+
+	memset(items, 0, sizeof(items));
+	items[0].op = BULK_INDEX;
+	items[0].status = 201;
+	items[1].op = BULK_CREATE;
+	items[1].status = 429;
+	items[1].error_type = "es_rejected_execution_exception";
+	items[2].op = BULK_INDEX;
+	items[2].id = "given";
+	items[2].status = 201;
+	res = bulk_response(items, 3, 1, NULL, &len);
+	ck_assert_ptr_nonnull(res);
+	doc = json_loads(res, 0, &jerr);
+	ck_assert_msg(doc != NULL, "%s", jerr.text);
+	it = json_array_get(json_object_get(doc, "items"), 0);
+	a = json_string_value(json_object_get(json_object_get(it, "index"),
+	    "_id"));
+	it = json_array_get(json_object_get(doc, "items"), 1);
+	b = json_string_value(json_object_get(json_object_get(it, "create"),
+	    "_id"));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(strlen(a), BULK_ID_LEN);
+	ck_assert_uint_eq(strlen(b), BULK_ID_LEN);
+	ck_assert_str_ne(a, b);
+	/* An index without _index answers "" (the caller fills the sink's). */
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	    json_array_get(json_object_get(doc, "items"), 0), "index"),
+	    "_index")), "");
+	ck_assert(json_is_true(json_object_get(doc, "errors")));
+	json_decref(doc);
+	free(res);
+}
+END_TEST
+
+START_TEST(test_errors_flag)
+{
+	struct bulk_item	 it;
+	char			*res;
+	static const struct {
+		enum bulk_op	 op;
+		int		 status;
+		const char	*type;
+		int		 errors;
+	} cases[] = {
+		{ BULK_INDEX, 201, NULL, 0 },
+		{ BULK_INDEX, 200, NULL, 0 },
+		{ BULK_INDEX, 409, NULL, 1 },
+		{ BULK_CREATE, 429, "es_rejected_execution_exception", 1 },
+		{ BULK_INDEX, 400, "action_not_supported", 1 },
+		{ BULK_DELETE, 404, NULL, 0 },
+		{ BULK_DELETE, 404, "index_not_found_exception", 1 },
+		{ BULK_UPDATE, 404, NULL, 1 },
+		{ BULK_INDEX, 500, NULL, 1 },
+	};
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&it, 0, sizeof(it));
+		it.op = cases[i].op;
+		it.index = "x";
+		it.id = "1";
+		it.status = cases[i].status;
+		it.error_type = cases[i].type;
+		res = bulk_response(&it, 1, 0, "errors", NULL);
+		ck_assert_ptr_nonnull(res);
+		ck_assert_msg(strcmp(res, cases[i].errors ?
+		    "{\"errors\":true}" : "{\"errors\":false}") == 0,
+		    "case %zu: %s", i, res);
+		free(res);
+	}
+}
+END_TEST
+
+/* Strings that need escaping come back intact through a JSON parser. */
+START_TEST(test_response_escaping)
+{
+	struct bulk_item	 it;
+	json_t			*doc, *item, *err;
+	json_error_t		 jerr;
+	char			 nasty[64], *res;
+	size_t			 i, len;
+
+	for (i = 0; i < 31; i++)
+		nasty[i] = (char)(i + 1);
+	memcpy(nasty + 31, "\"\\/\x7f\xc3\xa9\xe2\x82\xac", 10);
+	memset(&it, 0, sizeof(it));
+	it.op = BULK_CREATE;
+	it.index = nasty;
+	it.id = "q\"uote";
+	it.status = 400;
+	it.error_type = "mapper_parsing_exception";
+	it.error_reason = "bad \xff\xfe byte, cut \xe2\x82";
+	res = bulk_response(&it, 1, 3, NULL, &len);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_ptr_null(memchr(res, '\n', len));
+	doc = json_loadb(res, len, 0, &jerr);
+	ck_assert_msg(doc != NULL, "%s: %s", res, jerr.text);
+	item = json_object_get(json_array_get(json_object_get(doc, "items"),
+	    0), "create");
+	ck_assert_str_eq(json_string_value(json_object_get(item, "_index")),
+	    nasty);
+	ck_assert_str_eq(json_string_value(json_object_get(item, "_id")),
+	    "q\"uote");
+	err = json_object_get(item, "error");
+	ck_assert_str_eq(json_string_value(json_object_get(err, "reason")),
+	    "bad \xef\xbf\xbd\xef\xbf\xbd byte, cut \xef\xbf\xbd\xef\xbf\xbd");
+	json_decref(doc);
+	ck_assert_ptr_nonnull(strstr(res, "\"\\u0001\\u0002\\u0003\\u0004"
+	    "\\u0005\\u0006\\u0007\\b\\t\\n\\u000B\\f\\r\\u000E"));
+	free(res);
+}
+END_TEST
+
+START_TEST(test_error_doc)
+{
+	char	*s;
+	size_t	 len;
+
+	s = bulk_error_doc(400, "illegal_argument_exception",
+	    "Malformed action/metadata line [1], expected START_OBJECT but "
+	    "found [VALUE_STRING]", &len);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "{\"error\":{\"root_cause\":[{\"type\":"
+	    "\"illegal_argument_exception\",\"reason\":\"Malformed "
+	    "action/metadata line [1], expected START_OBJECT but found "
+	    "[VALUE_STRING]\"}],\"type\":\"illegal_argument_exception\","
+	    "\"reason\":\"Malformed action/metadata line [1], expected "
+	    "START_OBJECT but found [VALUE_STRING]\"},\"status\":400}");
+	ck_assert_uint_eq(strlen(s), len);
+	free(s);
+	s = bulk_error_doc(413, "content_too_long", "a \"b\"\n", NULL);
+	ck_assert_str_eq(s, "{\"error\":{\"root_cause\":[{\"type\":"
+	    "\"content_too_long\",\"reason\":\"a \\\"b\\\"\\n\"}],\"type\":"
+	    "\"content_too_long\",\"reason\":\"a \\\"b\\\"\\n\"},"
+	    "\"status\":413}");
+	free(s);
+	s = bulk_error_doc(500, NULL, NULL, NULL);
+	ck_assert_str_eq(s, "{\"error\":{\"root_cause\":[{\"type\":"
+	    "\"exception\",\"reason\":\"\"}],\"type\":\"exception\","
+	    "\"reason\":\"\"},\"status\":500}");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_filter_edge)
+{
+	char	*s;
+	size_t	 len;
+
+	/* No filter: the document as it is. */
+	s = bulk_filter_path("{\"a\":1}", NULL, &len);
+	ck_assert_str_eq(s, "{\"a\":1}");
+	ck_assert_uint_eq(len, 7);
+	free(s);
+	s = bulk_filter_path("{\"a\":1}", " , ", &len);
+	ck_assert_str_eq(s, "{\"a\":1}");
+	free(s);
+	s = bulk_filter_path("{\"a\":1}", "", NULL);
+	ck_assert_str_eq(s, "{\"a\":1}");
+	free(s);
+	/* Not JSON. */
+	ck_assert_ptr_null(bulk_filter_path("{\"a\":", "a", NULL));
+	ck_assert_ptr_null(bulk_filter_path("{} x", "a", NULL));
+	/* Deep documents within jansson's depth limit. */
+	{
+		char	 deep[4096];
+		size_t	 i, o = 0;
+
+		for (i = 0; i < 1000; i++)
+			o += (size_t)sprintf(deep + o, "[");
+		o += (size_t)sprintf(deep + o, "{\"a\":1,\"b\":2}");
+		for (i = 0; i < 1000; i++)
+			deep[o++] = ']';
+		deep[o] = '\0';
+		s = bulk_filter_path(deep, "b", &len);
+		ck_assert_ptr_nonnull(s);
+		ck_assert_uint_eq(len, o - 6);
+		ck_assert_ptr_nonnull(strstr(s, "[{\"b\":2}]"));
+		free(s);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_api)
+{
+	struct bulk_request	 req;
+	char			 err[16];
+	const char		*body = "{\"index\":{\"_index\":\"a\"}}\n{}\n";
+
+	memset(&req, 0, sizeof(req));
+	bulk_request_clear(&req);
+	bulk_request_clear(NULL);
+	/* A short error buffer is truncated, NUL-terminated. */
+	ck_assert_int_eq(bulk_parse("\"x\"", 3, NULL, &req, err, sizeof(err)),
+	    -1);
+	ck_assert_str_eq(err, "Malformed actio");
+	ck_assert_int_eq(bulk_parse("\"x\"", 3, NULL, &req, NULL, 0), -1);
+	ck_assert_int_eq(bulk_parse(NULL, 0, NULL, &req, err, sizeof(err)),
+	    -1);
+	ck_assert_int_eq(bulk_parse(body, strlen(body), "dflt", &req, NULL, 0),
+	    0);
+	ck_assert_uint_eq(req.nitems, 1);
+	ck_assert_str_eq(req.items[0].index, "a");
+	ck_assert_ptr_eq(req.items[0].action, body);
+	ck_assert_ptr_eq(req.items[0].source, body + 25);
+	ck_assert_uint_eq(req.items[0].source_len, 2);
+	bulk_request_clear(&req);
+	ck_assert_ptr_null(req.items);
+	ck_assert_uint_eq(req.nitems, 0);
+	bulk_request_clear(&req);
+}
+END_TEST
+
+/* A large body: many items, arrays grown, every item kept in order. */
+START_TEST(test_parse_many)
+{
+	struct bulk_request	 req;
+	char			*body, err[256], want[32];
+	size_t			 i, o = 0, n = 10000;
+
+	body = malloc(n * 80);
+	ck_assert_ptr_nonnull(body);
+	for (i = 0; i < n; i++)
+		o += (size_t)sprintf(body + o, "{\"create\":{\"_id\":\"%zu\"}}\n"
+		    "{\"n\":%zu}\n", i, i);
+	ck_assert_int_eq(bulk_parse(body, o, "logs", &req, err, sizeof(err)),
+	    0);
+	ck_assert_uint_eq(req.nitems, n);
+	for (i = 0; i < n; i++) {
+		snprintf(want, sizeof(want), "%zu", i);
+		ck_assert_str_eq(req.items[i].id, want);
+		ck_assert_str_eq(req.items[i].index, "logs");
+		ck_assert_int_eq(req.items[i].op, BULK_CREATE);
+	}
+	bulk_request_clear(&req);
+	free(body);
+}
+END_TEST
+
+static char *
+make_text(size_t n)
+{
+	char	*p;
+	size_t	 i;
+	uint32_t x = 12345;
+
+	p = malloc(n + 1);
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < n; i++) {
+		x = x * 1103515245 + 12345;
+		p[i] = "{\"abcdefghij klmnop:,}\n0123456789"[(x >> 16) % 33];
+	}
+	p[n] = '\0';
+	return p;
+}
+
+START_TEST(test_gzip_roundtrip)
+{
+	static const size_t	 sizes[] = { 0, 1, 100, 65536, 3000000 };
+	static const int	 levels[] = { -1, 0, 1, 6, 9 };
+	char			*text, *gz, *back;
+	size_t			 i, j, gzlen, blen;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		text = make_text(sizes[i]);
+		for (j = 0; j < sizeof(levels) / sizeof(levels[0]); j++) {
+			ck_assert_int_eq(bulk_gzip(text, sizes[i], levels[j],
+			    &gz, &gzlen), 0);
+			ck_assert_uint_ge(gzlen, 18);
+			ck_assert_int_eq((unsigned char)gz[0], 0x1f);
+			ck_assert_int_eq((unsigned char)gz[1], 0x8b);
+			ck_assert_int_eq(bulk_gunzip(gz, gzlen, sizes[i], &back,
+			    &blen), 0);
+			ck_assert_uint_eq(blen, sizes[i]);
+			ck_assert_int_eq(back[blen], '\0');
+			ck_assert(memcmp(back, text, blen) == 0);
+			free(back);
+			free(gz);
+		}
+		free(text);
+	}
+	ck_assert_int_eq(bulk_gzip("x", 1, 10, &gz, &gzlen), -1);
+	ck_assert_ptr_null(gz);
+	ck_assert_int_eq(bulk_gzip("x", 1, -2, &gz, &gzlen), -1);
+}
+END_TEST
+
+START_TEST(test_gunzip_members_and_zlib)
+{
+	char		*a, *b, *cat, *out;
+	size_t		 alen, blen, olen;
+	unsigned char	 z[128];
+	uLongf		 zlen = sizeof(z);
+
+	/* Concatenated gzip members read as one stream (RFC 1952 2.2). */
+	ck_assert_int_eq(bulk_gzip("{\"index\":{}}\n", 13, 6, &a, &alen), 0);
+	ck_assert_int_eq(bulk_gzip("{\"a\":1}\n", 8, 1, &b, &blen), 0);
+	cat = malloc(alen + blen);
+	memcpy(cat, a, alen);
+	memcpy(cat + alen, b, blen);
+	ck_assert_int_eq(bulk_gunzip(cat, alen + blen, 1000, &out, &olen), 0);
+	ck_assert_uint_eq(olen, 21);
+	ck_assert_str_eq(out, "{\"index\":{}}\n{\"a\":1}\n");
+	free(out);
+	/* The limit counts all members together. */
+	ck_assert_int_eq(bulk_gunzip(cat, alen + blen, 20, &out, &olen), -2);
+	ck_assert_ptr_null(out);
+	/* A member followed by garbage is corrupt. */
+	memcpy(cat + alen, "garbage", 7);
+	ck_assert_int_eq(bulk_gunzip(cat, alen + 7, 1000, &out, &olen), -1);
+	ck_assert_ptr_null(out);
+	free(cat);
+	free(a);
+	free(b);
+	/* A zlib stream (Content-Encoding: deflate as most send it). */
+	ck_assert_int_eq(compress2(z, &zlen, (const Bytef *)"hello", 5, 6),
+	    Z_OK);
+	ck_assert_int_eq(bulk_gunzip((char *)z, zlen, 5, &out, &olen), 0);
+	ck_assert_str_eq(out, "hello");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_gunzip_limits)
+{
+	char	*zeros, *gz, *out;
+	size_t	 n = 64 << 20, gzlen, olen;
+
+	/* 64 MiB of zeros compress to about 64 KiB: a bomb for a 1 MiB limit. */
+	zeros = calloc(1, n);
+	ck_assert_ptr_nonnull(zeros);
+	ck_assert_int_eq(bulk_gzip(zeros, n, 9, &gz, &gzlen), 0);
+	ck_assert_uint_lt(gzlen, 100000);
+	free(zeros);
+	out = (char *)1;
+	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 1 << 20, &out, &olen), -2);
+	ck_assert_ptr_null(out);
+	ck_assert_uint_eq(olen, 0);
+	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 0, &out, &olen), -2);
+	free(gz);
+
+	/* Exactly at the limit fits; one byte less does not. */
+	ck_assert_int_eq(bulk_gzip("0123456789", 10, 6, &gz, &gzlen), 0);
+	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 10, &out, &olen), 0);
+	ck_assert_uint_eq(olen, 10);
+	free(out);
+	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 9, &out, &olen), -2);
+	free(gz);
+
+	/* Empty content, limit 0. */
+	ck_assert_int_eq(bulk_gzip("", 0, 6, &gz, &gzlen), 0);
+	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 0, &out, &olen), 0);
+	ck_assert_uint_eq(olen, 0);
+	ck_assert_str_eq(out, "");
+	free(out);
+	free(gz);
+}
+END_TEST
+
+START_TEST(test_gunzip_corrupt)
+{
+	char	*text, *gz, *out;
+	size_t	 gzlen, olen, cut;
+
+	text = make_text(10000);
+	ck_assert_int_eq(bulk_gzip(text, 10000, 6, &gz, &gzlen), 0);
+	/* Truncated anywhere: never success, never a crash. */
+	for (cut = 0; cut < gzlen; cut += cut < 40 ? 1 : 97) {
+		ck_assert_int_eq(bulk_gunzip(gz, cut, 1 << 20, &out, &olen), -1);
+		ck_assert_ptr_null(out);
+	}
+	/* A flipped byte in the trailer (CRC) or in the data. */
+	gz[gzlen - 6] ^= 0x55;
+	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 1 << 20, &out, &olen), -1);
+	gz[gzlen - 6] ^= 0x55;
+	gz[gzlen / 2] ^= 0xff;
+	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 1 << 20, &out, &olen), -1);
+	ck_assert_int_eq(bulk_gunzip("not gzip", 8, 100, &out, &olen), -1);
+	ck_assert_int_eq(bulk_gunzip("", 0, 100, &out, &olen), -1);
+	ck_assert_ptr_null(out);
+	free(gz);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_content_type)
+{
+	static const struct {
+		const char	*ct;
+		int		 ok;
+	} cases[] = {
+		{ NULL, 1 },
+		{ "", 1 },
+		{ "  ", 1 },
+		{ "application/x-ndjson", 1 },
+		{ "application/json", 1 },
+		{ "Application/JSON", 1 },
+		{ "application/json; charset=UTF-8", 1 },
+		{ "application/json;charset=utf-8", 1 },
+		{ "application/x-ndjson; charset=\"UTF-8\"", 1 },
+		{ "application/json;", 1 },
+		{ "application/vnd.elasticsearch+x-ndjson; compatible-with=8",
+		    1 },
+		{ "application/vnd.elasticsearch+x-ndjson;compatible-with=7",
+		    1 },
+		{ "application/vnd.elasticsearch+json; compatible-with=8", 1 },
+		{ "APPLICATION/VND.ELASTICSEARCH+JSON; COMPATIBLE-WITH=8", 1 },
+		{ "application/vnd.elasticsearch+json;compatible-with=8;"
+		    "charset=utf-8", 1 },
+		{ "application/vnd.elasticsearch+x-ndjson", 1 },
+		{ "application/vnd.elasticsearch+json; compatible-with=9", 0 },
+		{ "application/vnd.elasticsearch+json; compatible-with=", 0 },
+		{ "application/json; compatible-with=8", 0 },
+		{ "application/json; charset", 0 },
+		{ "application/json; charset=\"utf-8", 0 },
+		{ "application/json x", 0 },
+		{ "application/jsonx", 0 },
+		{ "application/x-www-form-urlencoded", 0 },
+		{ "text/plain", 0 },
+		{ "application/smile", 0 },
+		{ "application/yaml", 0 },
+		{ "application", 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(bulk_content_type_ok(cases[i].ct) == cases[i].ok,
+		    "%s", cases[i].ct ? cases[i].ct : "(null)");
+}
+END_TEST
+
+static Suite *
+bulk_suite(void)
+{
+	Suite	*s = suite_create("bulk");
+	TCase	*tc = tcase_create("bulk");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_parse_golden);
+	tcase_add_test(tc, test_response_golden);
+	tcase_add_test(tc, test_filter_golden);
+	tcase_add_test(tc, test_response_filter_matches_tree);
+	tcase_add_test(tc, test_ids);
+	tcase_add_test(tc, test_response_generated_ids);
+	tcase_add_test(tc, test_errors_flag);
+	tcase_add_test(tc, test_response_escaping);
+	tcase_add_test(tc, test_error_doc);
+	tcase_add_test(tc, test_filter_edge);
+	tcase_add_test(tc, test_parse_api);
+	tcase_add_test(tc, test_parse_many);
+	tcase_add_test(tc, test_gzip_roundtrip);
+	tcase_add_test(tc, test_gunzip_members_and_zlib);
+	tcase_add_test(tc, test_gunzip_limits);
+	tcase_add_test(tc, test_gunzip_corrupt);
+	tcase_add_test(tc, test_content_type);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(bulk_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
