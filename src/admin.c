@@ -1,0 +1,325 @@
+/*
+ * admin: request routing for the admin listener, and the two ways rules
+ * change at run time (reload from the file, PUT).  Both validate first
+ * and swap only a complete rule set, so a bad change leaves the running
+ * rules untouched.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+
+#include <spillway/clock.h>
+
+#include "admin.h"
+#include "app.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "record.h"
+#include "rules.h"
+#include "shaper.h"
+#include "sink.h"
+
+static void
+app_counted(struct app *app, int ok, const struct rules_error *err,
+    const char *how)
+{
+	char buf[700];
+
+	if (ok) {
+		app->reloads_ok++;
+		log_info("rules: revision %llu in force (%s)",
+		    (unsigned long long)app->sh->revision, how);
+	} else {
+		app->reloads_error++;
+		log_err("rules: %s refused, revision %llu stays: %s", how,
+		    (unsigned long long)app->sh->revision,
+		    rules_error_format(err, app->rules_path ? app->rules_path :
+		    "rules", buf, sizeof(buf)));
+	}
+}
+
+int
+app_reload(struct app *app, struct rules_error *err)
+{
+	struct ruleset *rs;
+
+	if (app->rules_path == NULL) {
+		memset(err, 0, sizeof(*err));
+		snprintf(err->msg, sizeof(err->msg), "spillway runs on its "
+		    "built-in rules; there is no rules file to reload");
+		app_counted(app, 0, err, "reload");
+		return -1;
+	}
+	if ((rs = rules_load_file(app->rules_path, err)) == NULL) {
+		app_counted(app, 0, err, "reload");
+		return -1;
+	}
+	shaper_swap_rules(app->sh, rs, clock_now_ns());
+	app_counted(app, 1, NULL, "reload");
+	return 0;
+}
+
+/* Replace path with text by writing a temporary file and renaming it. */
+static int
+write_atomic(const char *path, const char *text, size_t len)
+{
+	char tmp[4096];
+	ssize_t n;
+	size_t off = 0;
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+	    (long)getpid()) >= sizeof(tmp))
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) ==
+	    -1)
+		return -1;
+	while (off < len) {
+		if ((n = write(fd, text + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+int
+app_put_rules(struct app *app, const char *text, size_t len,
+    struct rules_error *err, int *persisted)
+{
+	struct ruleset *rs;
+
+	*persisted = 0;
+	if ((rs = rules_load_buffer(text, len, err)) == NULL) {
+		app_counted(app, 0, err, "PUT /rules");
+		return -1;
+	}
+	if (app->rules_path != NULL) {
+		if (write_atomic(app->rules_path, text, len) == -1) {
+			memset(err, 0, sizeof(*err));
+			snprintf(err->msg, sizeof(err->msg), "cannot write %s: "
+			    "%s", app->rules_path, strerror(errno));
+			rules_free(rs);
+			app_counted(app, 0, err, "PUT /rules");
+			return -1;
+		}
+		*persisted = 1;
+	}
+	shaper_swap_rules(app->sh, rs, clock_now_ns());
+	app_counted(app, 1, NULL, "PUT /rules");
+	return 0;
+}
+
+static void
+reply_buffer(struct http_request *req, int status, const char *ctype,
+    struct evbuffer *buf, const char *extra)
+{
+	size_t len = evbuffer_get_length(buf);
+
+	http_respond(req, status, ctype,
+	    (const char *)evbuffer_pullup(buf, -1), len, extra);
+	evbuffer_free(buf);
+}
+
+static void
+reply_json(struct http_request *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+reply_json(struct http_request *req, int status, const char *fmt, ...)
+{
+	struct evbuffer *buf = evbuffer_new();
+	va_list ap;
+
+	if (buf == NULL) {
+		http_respond(req, 500, NULL, NULL, 0, NULL);
+		return;
+	}
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(buf, fmt, ap);
+	va_end(ap);
+	reply_buffer(req, status, "application/json", buf, NULL);
+}
+
+/* The rules error as JSON: message, line and column. */
+static void
+reply_rules_error(struct http_request *req, const struct rules_error *err)
+{
+	char esc[6 * sizeof(err->msg) + 1];
+	size_t n;
+
+	n = record_escape(esc, err->msg, strlen(err->msg));
+	esc[n] = '\0';
+	reply_json(req, err->line ? 400 : 500,
+	    "{\"error\":\"%s\",\"line\":%d,\"column\":%d}", esc, err->line,
+	    err->col);
+}
+
+static int
+authorized(struct app *app, struct http_request *req)
+{
+	const char *h = http_header(req, "Authorization");
+	const char *tok = app->cf->admin_token;
+
+	if (tok == NULL)
+		return 1;
+	return h != NULL && strncmp(h, "Bearer ", 7) == 0 &&
+	    strcmp(h + 7, tok) == 0;
+}
+
+static int
+is(const struct http_request *req, const char *m)
+{
+	return strcmp(req->method, m) == 0;
+}
+
+static void
+admin_healthz(struct app *app, struct http_request *req)
+{
+	struct sink_stats st;
+	uint64_t now = clock_now_ns();
+
+	sink_stats(app->sink, &st);
+	if (!st.up && st.down_since != 0 && now - st.down_since >
+	    (uint64_t)app->cf->timeout_ms * NSEC_PER_MSEC) {
+		reply_json(req, 503, "{\"status\":\"unavailable\",\"reason\":"
+		    "\"sink %s unreachable for %llu ms\"}", app->sink->label,
+		    (unsigned long long)((now - st.down_since) /
+		    NSEC_PER_MSEC));
+		return;
+	}
+	reply_json(req, 200, "{\"status\":\"ok\"}");
+}
+
+static void
+admin_handle(struct http_request *req, void *arg)
+{
+	struct app *app = arg;
+	struct rules_error err;
+	struct evbuffer *buf;
+	char hdr[64];
+	int persisted;
+
+	if (strcmp(req->path, "/healthz") == 0 && (is(req, "GET") ||
+	    is(req, "HEAD"))) {
+		admin_healthz(app, req);
+		return;
+	}
+	if (strcmp(req->path, "/metrics") == 0 && (is(req, "GET") ||
+	    is(req, "HEAD"))) {
+		if ((buf = evbuffer_new()) == NULL)
+			goto oom;
+		metrics_render(app, buf);
+		reply_buffer(req, 200, "text/plain; version=0.0.4; "
+		    "charset=utf-8", buf, NULL);
+		return;
+	}
+	if (strcmp(req->path, "/stats") == 0 && (is(req, "GET") ||
+	    is(req, "HEAD"))) {
+		if ((buf = evbuffer_new()) == NULL)
+			goto oom;
+		metrics_stats(app, buf);
+		reply_buffer(req, 200, "application/json", buf, NULL);
+		return;
+	}
+	if (strcmp(req->path, "/rules") == 0) {
+		if (is(req, "GET") || is(req, "HEAD")) {
+			const struct ruleset *rs = app->sh->rules;
+
+			snprintf(hdr, sizeof(hdr), "X-Spillway-Rules-Revision: "
+			    "%llu\r\n", (unsigned long long)app->sh->revision);
+			http_respond(req, 200, "application/json",
+			    rs->text ? rs->text : "{}",
+			    rs->text ? rs->textlen : 2, hdr);
+			return;
+		}
+		if (is(req, "PUT")) {
+			if (!authorized(app, req))
+				goto unauthorized;
+			if (app_put_rules(app, req->body ? req->body : "",
+			    req->body_len, &err, &persisted) == -1) {
+				reply_rules_error(req, &err);
+				return;
+			}
+			reply_json(req, 200, "{\"revision\":%llu,\"persisted\":"
+			    "%s}", (unsigned long long)app->sh->revision,
+			    persisted ? "true" : "false");
+			return;
+		}
+		goto method;
+	}
+	if (strcmp(req->path, "/rules/reload") == 0) {
+		if (!is(req, "POST"))
+			goto method;
+		if (!authorized(app, req))
+			goto unauthorized;
+		if (app_reload(app, &err) == -1) {
+			if (err.line == 0 && app->rules_path == NULL) {
+				reply_json(req, 409, "{\"error\":\"no rules "
+				    "file: spillway runs on built-in rules\","
+				    "\"line\":0,\"column\":0}");
+				return;
+			}
+			reply_rules_error(req, &err);
+			return;
+		}
+		reply_json(req, 200, "{\"revision\":%llu}",
+		    (unsigned long long)app->sh->revision);
+		return;
+	}
+	if (strcmp(req->path, "/") == 0 && (is(req, "GET") || is(req,
+	    "HEAD"))) {
+		static const char idx[] = "spillway admin: /healthz /metrics "
+		    "/stats /rules /rules/reload\n";
+
+		http_respond(req, 200, "text/plain; charset=utf-8", idx,
+		    sizeof(idx) - 1, NULL);
+		return;
+	}
+	reply_json(req, 404, "{\"error\":\"not found\"}");
+	return;
+method:
+	reply_json(req, 405, "{\"error\":\"method not allowed\"}");
+	return;
+unauthorized:
+	http_respond(req, 401, "application/json",
+	    "{\"error\":\"unauthorized\"}", 24,
+	    "WWW-Authenticate: Bearer realm=\"spillway\"\r\n");
+	return;
+oom:
+	http_respond(req, 500, NULL, NULL, 0, NULL);
+}
+
+struct http_server *
+admin_new(struct app *app, int fd)
+{
+	struct http_limits lim;
+
+	lim.max_header_bytes = 16384;
+	lim.max_body_bytes = 16u << 20;
+	lim.max_connections = 256;
+	lim.idle_timeout_ms = 60000;
+	return http_server_new(app->base, fd, &lim, admin_handle, app);
+}

@@ -1,0 +1,48 @@
+/*
+ * app: the running daemon's parts, shared by main, the admin API and
+ * metrics.  One instance per process.
+ */
+#ifndef SPILLWAY_APP_H
+#define SPILLWAY_APP_H
+
+#include <stdint.h>
+
+struct config;
+struct event_base;
+struct http_server;
+struct ingest_http;
+struct ingest_tcp;
+struct rules_error;
+struct shaper;
+struct sink;
+
+struct app {
+	struct event_base	*base;
+	struct config		*cf;
+	char			*rules_path;	/* NULL: built-in rules */
+	struct shaper		*sh;
+	struct sink		*sink;
+	struct sink		*divert;
+	struct ingest_tcp	*tcp;
+	struct ingest_http	*http;
+	struct http_server	*admin;
+	uint64_t		 reloads_ok;
+	uint64_t		 reloads_error;
+	uint64_t		 started;	/* ns */
+};
+
+/*
+ * Re-read the rules file and put it in force.  Returns 0, or -1 with err
+ * filled in (the rules in force stay untouched).  Counts the reload.
+ */
+int	app_reload(struct app *app, struct rules_error *err);
+
+/*
+ * Validate text as rules and put it in force; when the daemon has a rules
+ * file, replace it first by atomic rename (*persisted = 1).  Returns 0, or
+ * -1 with err filled in (line 0 for an I/O error).  Counts the reload.
+ */
+int	app_put_rules(struct app *app, const char *text, size_t len,
+	    struct rules_error *err, int *persisted);
+
+#endif

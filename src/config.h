@@ -1,0 +1,71 @@
+/*
+ * config: the JSON configuration file (SPEC §2) -> an immutable struct.
+ * Every key is optional; unknown keys are errors.
+ */
+#ifndef SPILLWAY_CONFIG_H
+#define SPILLWAY_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+	/* listen; NULL disables a listener */
+	char		*listen_tcp;
+	char		*listen_http;
+	char		*listen_admin;
+
+	char		*rules_path;		/* NULL: -r or built-in */
+
+	/* sink */
+	char		*sink_url;
+	char		*sink_index;
+	char		*sink_api_key;
+	char		*sink_key;
+	char		*sink_action;		/* "index" or "create" */
+	char		*sink_compression;	/* NULL or "gzip" */
+	char		*sink_ca_file;
+	int		 sink_tls_verify;
+	char		*sink_kafka;		/* JSON object text, or NULL */
+	long		 batch_events;
+	long		 batch_bytes;
+	long		 flush_ms;
+	long		 concurrency;
+	long		 timeout_ms;
+	long		 max_retries;
+
+	char		*divert_url;		/* NULL: none */
+
+	long		 queue_max_events;
+	long		 queue_max_bytes;
+
+	long		 control_interval_ms;
+	long		 target_latency_ms;
+	double		 control_decrease;
+	double		 control_increase;
+
+	long		 max_event_bytes;
+	long		 max_body_bytes;
+	long		 max_connections;
+	long		 idle_timeout_ms;
+
+	char		*admin_token;		/* NULL: no auth */
+	int		 shed_reject;		/* shed_response "reject" */
+	long		 workers;
+	long		 shutdown_timeout_ms;
+};
+
+/* The built-in defaults (SPEC §1, §2). NULL on allocation failure. */
+struct config	*config_default(void);
+
+/*
+ * Read a config file on top of the defaults.  On error returns NULL and
+ * writes "FILE:LINE:COL: message" into err.
+ */
+struct config	*config_load(const char *path, char *err, size_t errlen);
+
+/* Replace a string option (command-line overrides). 0 or -1. */
+int		 config_set_str(char **slot, const char *value);
+
+/* Accepts NULL. */
+void		 config_free(struct config *cf);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * http: a small HTTP/1.1 server on bufferevents, for the ingest and admin
+ * listeners.  It reads a whole request (Content-Length or chunked body,
+ * Expect: 100-continue, keep-alive, pipelining in order), enforces the
+ * header, body and connection limits itself and counts what it refuses,
+ * then calls the handler once per request.
+ */
+#ifndef SPILLWAY_HTTP_H
+#define SPILLWAY_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct http_conn;
+struct http_server;
+
+struct http_header {
+	char		*name;
+	char		*value;
+};
+
+/* One request; borrowed by the handler until it responds. */
+struct http_request {
+	struct http_conn	*conn;
+	char			*method;
+	char			*target;	/* as sent: path?query */
+	char			*path;		/* percent-decoded */
+	char			*query;		/* raw, after '?', or NULL */
+	int			 minor;		/* HTTP/1.x */
+	struct http_header	*headers;
+	size_t			 nheaders;
+	char			*body;		/* NUL-terminated, owned */
+	size_t			 body_len;
+	int			 keepalive;
+};
+
+/*
+ * Called for every complete request.  The handler must answer it exactly
+ * once with http_respond(), now or later (the connection reads no further
+ * request until then).
+ */
+typedef void	(*http_handler)(struct http_request *req, void *arg);
+
+struct http_limits {
+	size_t		 max_header_bytes;	/* 431 beyond */
+	size_t		 max_body_bytes;	/* 413 beyond */
+	size_t		 max_connections;	/* further ones are closed */
+	long		 idle_timeout_ms;	/* 0: none */
+};
+
+struct http_counters {
+	uint64_t	 requests;
+	uint64_t	 too_large;		/* 413 */
+	uint64_t	 bad_request;		/* 400/431/501 from parsing */
+	uint64_t	 refused;		/* over max_connections */
+	uint64_t	 timeouts;
+	size_t		 connections;		/* open now */
+};
+
+/*
+ * Serve on the listening socket fd (taken over).  NULL on failure.
+ */
+struct http_server *http_server_new(struct event_base *base, int fd,
+		    const struct http_limits *limits, http_handler handler,
+		    void *arg);
+
+/* Stop accepting; open connections finish their current request. */
+void		 http_server_stop(struct http_server *srv);
+
+/* Close everything.  Accepts NULL. */
+void		 http_server_free(struct http_server *srv);
+
+const struct http_counters *http_server_counters(
+		    const struct http_server *srv);
+
+/* Value of a request header (case-insensitive name), or NULL. */
+const char	*http_header(const struct http_request *req, const char *name);
+
+/*
+ * Value of a query parameter, percent-decoded into buf; NULL when absent.
+ * A parameter given without '=' yields "".
+ */
+const char	*http_query(const struct http_request *req, const char *name,
+		    char *buf, size_t len);
+
+/*
+ * Answer req: status, body (len bytes, may be NULL for none), optional
+ * content type and extra header lines ("Name: value\r\n..." or NULL).
+ * For HEAD the body is not sent but its length is.  req is freed.
+ */
+void		 http_respond(struct http_request *req, int status,
+		    const char *content_type, const char *body, size_t len,
+		    const char *extra_headers);
+
+/* Reason phrase for a status code. */
+const char	*http_reason(int status);
+
+#endif

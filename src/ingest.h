@@ -1,0 +1,51 @@
+/*
+ * ingest: the listeners that turn bytes from shippers into events for the
+ * shaper.  TCP takes NDJSON; HTTP speaks enough Elasticsearch for a
+ * Logstash, Filebeat or rsyslog output to point at spillway.
+ */
+#ifndef SPILLWAY_INGEST_H
+#define SPILLWAY_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct event_base;
+struct shaper;
+struct ingest_tcp;
+struct ingest_http;
+
+struct ingest_tcp_counters {
+	size_t		 connections;	/* open now */
+	uint64_t	 accepted;
+	uint64_t	 refused;	/* over max_connections */
+	uint64_t	 timeouts;	/* idle connections closed */
+	uint64_t	 partial;	/* lines cut short by a disconnect */
+};
+
+/* Serve NDJSON on the listening socket fd (taken over). */
+struct ingest_tcp *ingest_tcp_new(struct event_base *base, int fd,
+		    const struct config *cf, struct shaper *sh);
+
+/*
+ * Stop accepting and reading; lines already buffered are still offered.
+ * Connections are closed.
+ */
+void		 ingest_tcp_stop(struct ingest_tcp *it);
+void		 ingest_tcp_free(struct ingest_tcp *it);
+const struct ingest_tcp_counters *ingest_tcp_counters(
+		    const struct ingest_tcp *it);
+
+struct http_server;
+
+/* Serve the Elasticsearch-compatible API on fd (taken over). */
+struct ingest_http *ingest_http_new(struct event_base *base, int fd,
+		    const struct config *cf, struct shaper *sh);
+void		 ingest_http_stop(struct ingest_http *ih);
+void		 ingest_http_free(struct ingest_http *ih);
+const struct http_server *ingest_http_server(const struct ingest_http *ih);
+
+/* Bulk items refused without being events (update/delete elsewhere). */
+uint64_t	 ingest_http_unsupported(const struct ingest_http *ih);
+
+#endif

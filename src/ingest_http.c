@@ -1,0 +1,489 @@
+/*
+ * ingest_http: the Elasticsearch-compatible front door.  _bulk and
+ * /ingest bodies become events; the start-up calls a Logstash, Filebeat
+ * or rsyslog output makes before it ships are answered here, so that a
+ * shipper pointed at spillway starts without errors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <jansson.h>
+
+#include <spillway/clock.h>
+
+#include "bulk.h"
+#include "config.h"
+#include "http.h"
+#include "ingest.h"
+#include "shaper.h"
+
+#define ES_VERSION	"8.11.0"
+#define ES_HEADERS	"X-Elastic-Product: Elasticsearch\r\n"
+
+struct ingest_http {
+	const struct config	*cf;
+	struct shaper		*sh;
+	struct http_server	*srv;
+	uint64_t		 unsupported;	/* update/delete refused */
+};
+
+static const char es_root[] =
+    "{\"name\":\"spillway\",\"cluster_name\":\"spillway\","
+    "\"cluster_uuid\":\"c3BpbGx3YXktY2x1c3Rlcg\","
+    "\"version\":{\"number\":\"" ES_VERSION "\",\"build_flavor\":\"default\","
+    "\"build_type\":\"deb\",\"build_hash\":\"spillway\","
+    "\"build_date\":\"2023-11-04T10:04:57.184859352Z\","
+    "\"build_snapshot\":false,\"lucene_version\":\"9.8.0\","
+    "\"minimum_wire_compatibility_version\":\"7.17.0\","
+    "\"minimum_index_compatibility_version\":\"7.0.0\"},"
+    "\"tagline\":\"You Know, for Search\"}";
+
+static const char es_license[] =
+    "{\"license\":{\"status\":\"active\","
+    "\"uid\":\"00000000-0000-0000-0000-000000000000\",\"type\":\"basic\","
+    "\"issue_date\":\"2024-01-01T00:00:00.000Z\","
+    "\"issue_date_in_millis\":1704067200000,\"max_nodes\":1000,"
+    "\"max_resource_units\":null,\"issued_to\":\"spillway\","
+    "\"issuer\":\"elasticsearch\",\"start_date_in_millis\":-1}}";
+
+static const char es_xpack[] =
+    "{\"build\":{},\"license\":{\"uid\":\"00000000-0000-0000-0000-"
+    "000000000000\",\"type\":\"basic\",\"mode\":\"basic\","
+    "\"status\":\"active\"},\"features\":{\"ilm\":{\"available\":true,"
+    "\"enabled\":true},\"data_streams\":{\"available\":true,"
+    "\"enabled\":true}},\"tagline\":\"for the win\"}";
+
+static const char es_health[] =
+    "{\"cluster_name\":\"spillway\",\"status\":\"green\","
+    "\"timed_out\":false,\"number_of_nodes\":1,"
+    "\"number_of_data_nodes\":1,\"active_primary_shards\":0,"
+    "\"active_shards\":0,\"relocating_shards\":0,"
+    "\"initializing_shards\":0,\"unassigned_shards\":0,"
+    "\"delayed_unassigned_shards\":0,\"number_of_pending_tasks\":0,"
+    "\"number_of_in_flight_fetch\":0,"
+    "\"task_max_waiting_in_queue_millis\":0,"
+    "\"active_shards_percent_as_number\":100.0}";
+
+static const char *
+es_content_type(const struct http_request *req)
+{
+	const char *acc = http_header(req, "Accept");
+
+	if (acc != NULL && strcasestr(acc, "vnd.elasticsearch+json") != NULL)
+		return "application/vnd.elasticsearch+json;compatible-with=8";
+	return "application/json";
+}
+
+/* Answer with a JSON document, honouring ?filter_path=. */
+static void
+es_reply(struct http_request *req, int status, const char *doc, size_t len)
+{
+	char fp[1024];
+	char *filtered = NULL;
+	size_t flen;
+
+	if (http_query(req, "filter_path", fp, sizeof(fp)) != NULL &&
+	    fp[0] != '\0' &&
+	    (filtered = bulk_filter_path(doc, fp, &flen)) != NULL) {
+		doc = filtered;
+		len = flen;
+	}
+	http_respond(req, status, es_content_type(req), doc, len, ES_HEADERS);
+	free(filtered);
+}
+
+static void
+es_error(struct http_request *req, int status, const char *type,
+    const char *reason)
+{
+	char *doc;
+	size_t len;
+
+	if ((doc = bulk_error_doc(status, type, reason, &len)) == NULL) {
+		http_respond(req, 500, NULL, NULL, 0, ES_HEADERS);
+		return;
+	}
+	http_respond(req, status, es_content_type(req), doc, len, ES_HEADERS);
+	free(doc);
+}
+
+static void
+es_ack(struct http_request *req)
+{
+	static const char ack[] = "{\"acknowledged\":true}";
+
+	es_reply(req, 200, ack, sizeof(ack) - 1);
+}
+
+/*
+ * The request body, inflated when Content-Encoding says gzip.  Returns 0
+ * with *body pointing at the request's buffer or at *owned; or answers
+ * the request itself (400, 413) and returns -1.
+ */
+static int
+ingest_http_body(struct ingest_http *ih, struct http_request *req,
+    const char **body, size_t *len, char **owned)
+{
+	const char *enc = http_header(req, "Content-Encoding");
+	int rc;
+
+	*owned = NULL;
+	*body = req->body ? req->body : "";
+	*len = req->body_len;
+	if (enc == NULL || strcasecmp(enc, "identity") == 0)
+		return 0;
+	if (strcasecmp(enc, "gzip") != 0 && strcasecmp(enc, "x-gzip") != 0 &&
+	    strcasecmp(enc, "deflate") != 0) {
+		es_error(req, 415, "illegal_argument_exception",
+		    "unsupported Content-Encoding");
+		return -1;
+	}
+	rc = bulk_gunzip(*body, *len, (size_t)ih->cf->max_body_bytes, owned,
+	    len);
+	if (rc == -2) {
+		es_error(req, 413, "content_too_long_exception",
+		    "decompressed request body is larger than max_body_bytes");
+		return -1;
+	}
+	if (rc != 0) {
+		es_error(req, 400, "parse_exception",
+		    "request body is not valid gzip");
+		return -1;
+	}
+	*body = *owned;
+	return 0;
+}
+
+static void
+ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
+    const char *index)
+{
+	struct bulk_request br = { NULL, 0 };
+	uint64_t t0 = clock_now_ns(), now;
+	const char *body, *ct = http_header(req, "Content-Type");
+	char *owned = NULL, *resp, err[512], fp[1024];
+	size_t len, i, rlen;
+	int es_sink, reject = ih->cf->shed_reject;
+
+	if (!bulk_content_type_ok(ct)) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "Content-Type header [%.200s] is "
+		    "not supported", ct ? ct : "");
+		es_error(req, 406, "media_type_header_exception", msg);
+		return;
+	}
+	if (ingest_http_body(ih, req, &body, &len, &owned) == -1)
+		return;
+	if (bulk_parse(body, len, index, &br, err, sizeof(err)) == -1) {
+		es_error(req, 400, "illegal_argument_exception", err);
+		goto done;
+	}
+	es_sink = ih->cf->sink_url != NULL &&
+	    strncmp(ih->cf->sink_url, "http", 4) == 0;
+	now = clock_now_ns();
+	for (i = 0; i < br.nitems; i++) {
+		struct bulk_item *it = &br.items[i];
+		enum shaper_verdict v;
+
+		if (it->op == BULK_UPDATE || it->op == BULK_DELETE) {
+			if (!es_sink) {
+				ih->unsupported++;
+				it->status = 400;
+				it->error_type = "action_not_supported";
+				it->error_reason = "update and delete are "
+				    "forwarded only to an Elasticsearch sink";
+				continue;
+			}
+		}
+		v = shaper_offer(ih->sh, it->source ? it->source : "",
+		    it->source_len, it->action, it->action_len, SOURCE_HTTP,
+		    now);
+		if (v == SHAPER_QUEUED || !reject) {
+			it->status = 201;
+			continue;
+		}
+		it->status = 429;
+		it->error_type = "es_rejected_execution_exception";
+		it->error_reason = "rejected by spillway: event shed";
+	}
+	resp = bulk_response(br.items, br.nitems,
+	    (long)((clock_now_ns() - t0) / 1000000),
+	    http_query(req, "filter_path", fp, sizeof(fp)), &rlen);
+	if (resp == NULL)
+		es_error(req, 500, "exception", "out of memory");
+	else {
+		http_respond(req, 200, es_content_type(req), resp, rlen,
+		    ES_HEADERS);
+		free(resp);
+	}
+done:
+	bulk_request_clear(&br);
+	free(owned);
+}
+
+static int
+ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* POST /ingest: NDJSON lines, or one JSON array of events. */
+static void
+ingest_http_ingest(struct ingest_http *ih, struct http_request *req)
+{
+	const char *body, *p, *end, *nl;
+	uint64_t now = clock_now_ns();
+	size_t len, n = 0, shed = 0;
+	char *owned = NULL, out[96];
+	int olen;
+
+	if (ingest_http_body(ih, req, &body, &len, &owned) == -1)
+		return;
+	p = body;
+	end = body + len;
+	while (p < end && ws(*p))
+		p++;
+	if (p < end && *p == '[') {
+		json_error_t jerr;
+		json_t *arr, *v;
+		size_t i;
+
+		if ((arr = json_loadb(body, len, 0, &jerr)) == NULL ||
+		    !json_is_array(arr)) {
+			char msg[300];
+
+			snprintf(msg, sizeof(msg), "body is not a JSON array: "
+			    "%s at line %d column %d", jerr.text, jerr.line,
+			    jerr.column);
+			json_decref(arr);
+			es_error(req, 400, "parse_exception", msg);
+			free(owned);
+			return;
+		}
+		json_array_foreach(arr, i, v) {
+			char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+			if (s == NULL)
+				continue;
+			if (shaper_offer(ih->sh, s, strlen(s), NULL, 0,
+			    SOURCE_HTTP, now) != SHAPER_QUEUED)
+				shed++;
+			n++;
+			free(s);
+		}
+		json_decref(arr);
+	} else {
+		for (p = body; p < end; p = nl + 1) {
+			size_t l;
+
+			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+				nl = end;
+			l = (size_t)(nl - p);
+			if (l > 0 && p[l - 1] == '\r')
+				l--;
+			while (l > 0 && ws(*p)) {
+				p++;
+				l--;
+			}
+			if (l == 0)
+				continue;
+			if (l > (size_t)ih->cf->max_event_bytes) {
+				shaper_too_large(ih->sh, SOURCE_HTTP);
+				shed++;
+			} else if (shaper_offer(ih->sh, p, l, NULL, 0,
+			    SOURCE_HTTP, now) != SHAPER_QUEUED)
+				shed++;
+			n++;
+		}
+	}
+	olen = snprintf(out, sizeof(out), "{\"received\":%zu,\"shed\":%zu}",
+	    n, shed);
+	http_respond(req, ih->cf->shed_reject && shed > 0 ? 429 : 200,
+	    "application/json", out, (size_t)olen, NULL);
+	free(owned);
+}
+
+static int
+is(const struct http_request *req, const char *method)
+{
+	return strcmp(req->method, method) == 0;
+}
+
+/* Start-up and management calls, answered locally. */
+static void
+ingest_http_es(struct ingest_http *ih, struct http_request *req)
+{
+	const char *path = req->path;
+	int get = is(req, "GET") || is(req, "HEAD");
+
+	(void)ih;
+	if (strcmp(path, "/") == 0 && get) {
+		es_reply(req, 200, es_root, sizeof(es_root) - 1);
+		return;
+	}
+	if (strcmp(path, "/_license") == 0 && get) {
+		es_reply(req, 200, es_license, sizeof(es_license) - 1);
+		return;
+	}
+	if (strcmp(path, "/_xpack") == 0 && get) {
+		es_reply(req, 200, es_xpack, sizeof(es_xpack) - 1);
+		return;
+	}
+	if (strncmp(path, "/_nodes", 7) == 0 && get) {
+		static const char nodes[] = "{\"nodes\":{}}";
+
+		es_reply(req, 200, nodes, sizeof(nodes) - 1);
+		return;
+	}
+	if (strncmp(path, "/_cluster/health", 16) == 0 && get) {
+		es_reply(req, 200, es_health, sizeof(es_health) - 1);
+		return;
+	}
+	if (strncmp(path, "/_index_template/", 17) == 0 ||
+	    strncmp(path, "/_template/", 11) == 0 ||
+	    strncmp(path, "/_component_template/", 21) == 0 ||
+	    strncmp(path, "/_ilm/policy/", 13) == 0 ||
+	    strncmp(path, "/_data_stream/", 14) == 0 ||
+	    strncmp(path, "/_alias/", 8) == 0 ||
+	    strncmp(path, "/_aliases", 9) == 0) {
+		/*
+		 * Nothing is stored here: a lookup finds nothing, so the
+		 * shipper installs its template or policy, which is then
+		 * acknowledged.
+		 */
+		if (get)
+			es_error(req, 404, "resource_not_found_exception",
+			    "not stored by spillway");
+		else
+			es_ack(req);
+		return;
+	}
+	if (path[0] == '/' && path[1] != '_' && strchr(path + 1, '/') == NULL) {
+		/* /{index} or /{alias}: exists checks, index creation. */
+		if (get)
+			es_error(req, 404, "index_not_found_exception",
+			    "no such index");
+		else if (is(req, "PUT"))
+			es_ack(req);
+		else
+			es_error(req, 405, "method_not_allowed",
+			    "method not allowed");
+		return;
+	}
+	if (strcmp(path, "/_refresh") == 0 || strcmp(path, "/_flush") == 0) {
+		static const char sh[] =
+		    "{\"_shards\":{\"total\":0,\"successful\":0,\"failed\":0}}";
+
+		es_reply(req, 200, sh, sizeof(sh) - 1);
+		return;
+	}
+	{
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "no handler found for uri [%.200s] "
+		    "and method [%.16s]", req->target, req->method);
+		es_error(req, get ? 404 : 400, "illegal_argument_exception",
+		    msg);
+	}
+}
+
+/* "/_bulk" or "/{index}/_bulk": the index (decoded) in buf, or NULL. */
+static int
+bulk_path(const char *path, char *buf, size_t len, const char **index)
+{
+	size_t plen = strlen(path), ilen;
+
+	*index = NULL;
+	if (strcmp(path, "/_bulk") == 0)
+		return 1;
+	if (plen > 7 && strcmp(path + plen - 6, "/_bulk") == 0 &&
+	    path[0] == '/') {
+		ilen = plen - 7;
+		if (ilen == 0 || ilen >= len || memchr(path + 1, '/', ilen))
+			return 0;
+		memcpy(buf, path + 1, ilen);
+		buf[ilen] = '\0';
+		*index = buf;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+ingest_http_handle(struct http_request *req, void *arg)
+{
+	struct ingest_http *ih = arg;
+	const char *index;
+	char ibuf[256];
+
+	if (bulk_path(req->path, ibuf, sizeof(ibuf), &index)) {
+		if (is(req, "POST") || is(req, "PUT"))
+			ingest_http_bulk(ih, req, index);
+		else
+			es_error(req, 405, "method_not_allowed",
+			    "_bulk takes POST or PUT");
+		return;
+	}
+	if (strcmp(req->path, "/ingest") == 0) {
+		if (is(req, "POST") || is(req, "PUT"))
+			ingest_http_ingest(ih, req);
+		else
+			http_respond(req, 405, "application/json",
+			    "{\"error\":\"use POST\"}", 19, "Allow: POST\r\n");
+		return;
+	}
+	ingest_http_es(ih, req);
+}
+
+struct ingest_http *
+ingest_http_new(struct event_base *base, int fd, const struct config *cf,
+    struct shaper *sh)
+{
+	struct http_limits lim;
+	struct ingest_http *ih;
+
+	if ((ih = calloc(1, sizeof(*ih))) == NULL)
+		return NULL;
+	ih->cf = cf;
+	ih->sh = sh;
+	lim.max_header_bytes = 65536;
+	lim.max_body_bytes = (size_t)cf->max_body_bytes;
+	lim.max_connections = (size_t)cf->max_connections;
+	lim.idle_timeout_ms = cf->idle_timeout_ms;
+	if ((ih->srv = http_server_new(base, fd, &lim, ingest_http_handle,
+	    ih)) == NULL) {
+		free(ih);
+		return NULL;
+	}
+	return ih;
+}
+
+void
+ingest_http_stop(struct ingest_http *ih)
+{
+	if (ih != NULL)
+		http_server_stop(ih->srv);
+}
+
+void
+ingest_http_free(struct ingest_http *ih)
+{
+	if (ih == NULL)
+		return;
+	http_server_free(ih->srv);
+	free(ih);
+}
+
+const struct http_server *
+ingest_http_server(const struct ingest_http *ih)
+{
+	return ih->srv;
+}
+
+uint64_t
+ingest_http_unsupported(const struct ingest_http *ih)
+{
+	return ih->unsupported;
+}

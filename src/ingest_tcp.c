@@ -1,0 +1,227 @@
+/*
+ * ingest_tcp: NDJSON over TCP (Logstash tcp output, json_lines codec).
+ * A line longer than max_event_bytes is counted as too_large once and the
+ * rest of it is discarded up to its newline; the connection goes on.
+ */
+#include <sys/queue.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include <spillway/clock.h>
+
+#include "config.h"
+#include "ingest.h"
+#include "net.h"
+#include "shaper.h"
+
+struct tcp_conn {
+	struct ingest_tcp	*it;
+	struct bufferevent	*bev;
+	TAILQ_ENTRY(tcp_conn)	 entry;
+	int			 discarding;	/* inside an over-long line */
+};
+
+struct ingest_tcp {
+	struct event_base		*base;
+	const struct config		*cf;
+	struct shaper			*sh;
+	struct net_listener		*nl;
+	struct ingest_tcp_counters	 counters;
+	TAILQ_HEAD(, tcp_conn)		 conns;
+};
+
+static int
+blank(const char *p, size_t len)
+{
+	while (len--) {
+		if (*p != ' ' && *p != '\t' && *p != '\r')
+			return 0;
+		p++;
+	}
+	return 1;
+}
+
+/* One complete line, without its '\n'. */
+static void
+ingest_tcp_line(struct ingest_tcp *it, const char *line, size_t len,
+    uint64_t now)
+{
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (blank(line, len))
+		return;
+	shaper_offer(it->sh, line, len, NULL, 0, SOURCE_TCP, now);
+}
+
+/*
+ * Offer every complete line buffered on c.  At EOF (`eof`) what is left
+ * is offered too: a line cut short by a disconnect is still accounted
+ * for, as an event if it is one, else under _invalid.
+ */
+static void
+ingest_tcp_drain(struct tcp_conn *c, int eof)
+{
+	struct ingest_tcp *it = c->it;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t max = (size_t)it->cf->max_event_bytes;
+	uint64_t now = clock_now_ns();
+	struct evbuffer_ptr p;
+	size_t have, len;
+	const char *line;
+
+	for (;;) {
+		have = evbuffer_get_length(in);
+		if (have == 0)
+			break;
+		p = evbuffer_search(in, "\n", 1, NULL);
+		if (p.pos < 0) {
+			if (c->discarding) {
+				evbuffer_drain(in, have);
+				break;
+			}
+			if (have > max) {
+				shaper_too_large(it->sh, SOURCE_TCP);
+				c->discarding = 1;
+				evbuffer_drain(in, have);
+				break;
+			}
+			if (!eof)
+				break;
+			line = (const char *)evbuffer_pullup(in, -1);
+			if (!blank(line, have))
+				it->counters.partial++;
+			ingest_tcp_line(it, line, have, now);
+			evbuffer_drain(in, have);
+			break;
+		}
+		len = (size_t)p.pos;
+		if (c->discarding) {
+			c->discarding = 0;
+		} else if (len > max + 1 || (len == max + 1 &&
+		    evbuffer_pullup(in, len)[len - 1] != '\r')) {
+			shaper_too_large(it->sh, SOURCE_TCP);
+		} else {
+			line = (const char *)evbuffer_pullup(in, len + 1);
+			ingest_tcp_line(it, line, len, now);
+		}
+		evbuffer_drain(in, len + 1);
+	}
+}
+
+static void
+ingest_tcp_close(struct tcp_conn *c)
+{
+	TAILQ_REMOVE(&c->it->conns, c, entry);
+	c->it->counters.connections--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
+ingest_tcp_readcb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	ingest_tcp_drain(arg, 0);
+}
+
+static void
+ingest_tcp_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		c->it->counters.timeouts++;
+	ingest_tcp_drain(c, 1);
+	ingest_tcp_close(c);
+}
+
+static void
+ingest_tcp_accept(int fd, void *arg)
+{
+	struct ingest_tcp *it = arg;
+	struct tcp_conn *c;
+	struct timeval tv;
+
+	if (it->counters.connections >= (size_t)it->cf->max_connections ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		it->counters.refused++;
+		close(fd);
+		return;
+	}
+	if ((c->bev = bufferevent_socket_new(it->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		it->counters.refused++;
+		close(fd);
+		free(c);
+		return;
+	}
+	c->it = it;
+	TAILQ_INSERT_TAIL(&it->conns, c, entry);
+	it->counters.connections++;
+	it->counters.accepted++;
+	bufferevent_setcb(c->bev, ingest_tcp_readcb, NULL, ingest_tcp_eventcb,
+	    c);
+	if (it->cf->idle_timeout_ms > 0) {
+		tv.tv_sec = it->cf->idle_timeout_ms / 1000;
+		tv.tv_usec = (it->cf->idle_timeout_ms % 1000) * 1000;
+		bufferevent_set_timeouts(c->bev, &tv, NULL);
+	}
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+struct ingest_tcp *
+ingest_tcp_new(struct event_base *base, int fd, const struct config *cf,
+    struct shaper *sh)
+{
+	struct ingest_tcp *it;
+
+	if ((it = calloc(1, sizeof(*it))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	it->base = base;
+	it->cf = cf;
+	it->sh = sh;
+	TAILQ_INIT(&it->conns);
+	if ((it->nl = net_listener_new(base, fd, ingest_tcp_accept, it)) ==
+	    NULL) {
+		free(it);
+		return NULL;
+	}
+	return it;
+}
+
+void
+ingest_tcp_stop(struct ingest_tcp *it)
+{
+	struct tcp_conn *c;
+
+	if (it == NULL)
+		return;
+	net_listener_free(it->nl);
+	it->nl = NULL;
+	while ((c = TAILQ_FIRST(&it->conns)) != NULL) {
+		ingest_tcp_drain(c, 1);
+		ingest_tcp_close(c);
+	}
+}
+
+void
+ingest_tcp_free(struct ingest_tcp *it)
+{
+	if (it == NULL)
+		return;
+	ingest_tcp_stop(it);
+	free(it);
+}
+
+const struct ingest_tcp_counters *
+ingest_tcp_counters(const struct ingest_tcp *it)
+{
+	return &it->counters;
+}

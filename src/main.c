@@ -1,0 +1,316 @@
+/*
+ * spillway: command line, start-up, signals and shutdown.  Everything
+ * else happens in the modules the event loop drives.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include <spillway/clock.h>
+
+#include "admin.h"
+#include "app.h"
+#include "cli.h"
+#include "config.h"
+#include "http.h"
+#include "ingest.h"
+#include "log.h"
+#include "net.h"
+#include "rules.h"
+#include "shaper.h"
+#include "sink.h"
+
+#define SPILLWAY_VERSION	"0.1.0"
+
+static struct app	 app;
+static struct event	*tick_ev, *poll_ev, *drain_ev;
+static uint64_t		 drain_deadline;
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: spillway [-c CONFIG] [-r RULES] [--sink URL] "
+	    "[--listen-tcp ADDR]\n"
+	    "                [--listen-http ADDR] [--admin ADDR] "
+	    "[--workers N] [--require-sink]\n"
+	    "                [--syslog] [-v|-q]\n"
+	    "       spillway check [-r RULES | RULES]\n"
+	    "       spillway classify [-r RULES] [--each] [FILE...]\n"
+	    "       spillway version\n");
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	shaper_tick(app.sh, clock_now_ns());
+}
+
+static void
+poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t now = clock_now_ns();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sink_poll(app.sink, now);
+	if (app.divert != NULL)
+		sink_poll(app.divert, now);
+}
+
+/* While shutting down: stop once everything is out, or at the deadline. */
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (shaper_idle(app.sh) || clock_now_ns() >= drain_deadline)
+		event_base_loopexit(app.base, NULL);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct rules_error err;
+	struct timeval tv = { 0, 10000 };
+
+	(void)what;
+	(void)arg;
+	if (sig == SIGHUP) {
+		if (app.rules_path != NULL)
+			app_reload(&app, &err);
+		sink_reopen(app.sink);
+		if (app.divert != NULL)
+			sink_reopen(app.divert);
+		return;
+	}
+	if (app.sh->draining)
+		return;
+	log_info("%s: stop accepting, flushing the queue (at most %ld ms)",
+	    strsignal((int)sig), app.cf->shutdown_timeout_ms);
+	app.sh->draining = 1;
+	ingest_tcp_stop(app.tcp);
+	ingest_http_stop(app.http);
+	drain_deadline = clock_now_ns() +
+	    (uint64_t)app.cf->shutdown_timeout_ms * NSEC_PER_MSEC;
+	drain_ev = event_new(app.base, -1, EV_PERSIST, drain_cb, NULL);
+	event_add(drain_ev, &tv);
+}
+
+/* Bind addr, announce it; -1 on failure (message logged). */
+static int
+listen_on(const char *what, const char *addr)
+{
+	char bound[300], err[300];
+	int fd;
+
+	if ((fd = net_listen(addr, bound, sizeof(bound), err,
+	    sizeof(err))) == -1) {
+		log_err("cannot listen (%s): %s", what, err);
+		return -1;
+	}
+	fprintf(stderr, "listening %s %s\n", what, bound);
+	fflush(stderr);
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "sink", required_argument, NULL, 's' },
+		{ "listen-tcp", required_argument, NULL, 'T' },
+		{ "listen-http", required_argument, NULL, 'H' },
+		{ "admin", required_argument, NULL, 'A' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "require-sink", no_argument, NULL, 'R' },
+		{ "syslog", no_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *cfpath = NULL, *rules = NULL, *sinkurl = NULL;
+	const char *ltcp = NULL, *lhttp = NULL, *ladmin = NULL;
+	struct event *sig_hup, *sig_term, *sig_int;
+	struct sink_owner owner;
+	struct rules_error rerr;
+	struct ruleset *rs;
+	struct timeval sec = { 1, 0 }, poll_tv = { 0, 50000 };
+	char err[700];
+	long workers = 0;
+	int ch, verbosity = 0, use_syslog = 0, fd, rc = 0;
+
+	if (argc > 1 && strcmp(argv[1], "check") == 0)
+		return cli_check(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "classify") == 0)
+		return cli_classify(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "version") == 0) {
+		printf("spillway %s\n", SPILLWAY_VERSION);
+		return 0;
+	}
+
+	while ((ch = getopt_long(argc, argv, "c:r:vqh", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'c': cfpath = optarg; break;
+		case 'r': rules = optarg; break;
+		case 's': sinkurl = optarg; break;
+		case 'T': ltcp = optarg; break;
+		case 'H': lhttp = optarg; break;
+		case 'A': ladmin = optarg; break;
+		case 'w':
+			workers = strtol(optarg, NULL, 10);
+			if (workers < 1 || workers > 256) {
+				fprintf(stderr, "spillway: --workers takes 1 "
+				    "to 256\n");
+				return 1;
+			}
+			break;
+		case 'R': break;	/* file sinks are checked at open */
+		case 'S': use_syslog = 1; break;
+		case 'v': verbosity = 1; break;
+		case 'q': verbosity = -1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "spillway: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+	log_init(verbosity, use_syslog);
+
+	app.cf = cfpath ? config_load(cfpath, err, sizeof(err)) :
+	    config_default();
+	if (app.cf == NULL) {
+		fprintf(stderr, "%s\n", cfpath ? err : "out of memory");
+		return 1;
+	}
+	if ((sinkurl && config_set_str(&app.cf->sink_url, sinkurl) == -1) ||
+	    (ltcp && config_set_str(&app.cf->listen_tcp, ltcp) == -1) ||
+	    (lhttp && config_set_str(&app.cf->listen_http, lhttp) == -1) ||
+	    (ladmin && config_set_str(&app.cf->listen_admin, ladmin) == -1) ||
+	    (rules && config_set_str(&app.cf->rules_path, rules) == -1)) {
+		fprintf(stderr, "spillway: out of memory\n");
+		return 1;
+	}
+	if (workers > 0)
+		app.cf->workers = workers;
+	if (app.cf->workers > 1)
+		log_warn("workers: %ld requested; this build runs one event "
+		    "loop", app.cf->workers);
+	app.rules_path = app.cf->rules_path;
+	if (app.rules_path != NULL) {
+		if ((rs = rules_load_file(app.rules_path, &rerr)) == NULL) {
+			fprintf(stderr, "%s\n", rules_error_format(&rerr,
+			    app.rules_path, err, sizeof(err)));
+			config_free(app.cf);
+			return 1;
+		}
+	} else if ((rs = rules_builtin()) == NULL) {
+		fprintf(stderr, "spillway: out of memory\n");
+		return 1;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((app.base = event_base_new()) == NULL) {
+		fprintf(stderr, "spillway: cannot create the event loop\n");
+		return 2;
+	}
+	app.started = clock_now_ns();
+	if ((app.sh = shaper_new(app.base, app.cf, rs, app.started)) == NULL) {
+		fprintf(stderr, "spillway: out of memory\n");
+		return 2;
+	}
+	shaper_sink_owner(app.sh, &owner);
+	if ((app.sink = sink_new(app.base, app.cf->sink_url, app.cf, "main",
+	    &owner, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "spillway: sink: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	if (app.cf->divert_url != NULL && (app.divert = sink_new(app.base,
+	    app.cf->divert_url, app.cf, "divert", &owner, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "spillway: divert: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	shaper_set_sinks(app.sh, app.sink, app.divert);
+
+	if (app.cf->listen_tcp != NULL && *app.cf->listen_tcp != '\0') {
+		if ((fd = listen_on("tcp", app.cf->listen_tcp)) == -1 ||
+		    (app.tcp = ingest_tcp_new(app.base, fd, app.cf,
+		    app.sh)) == NULL) {
+			rc = 2;
+			goto out;
+		}
+	}
+	if (app.cf->listen_http != NULL && *app.cf->listen_http != '\0') {
+		if ((fd = listen_on("http", app.cf->listen_http)) == -1 ||
+		    (app.http = ingest_http_new(app.base, fd, app.cf,
+		    app.sh)) == NULL) {
+			rc = 2;
+			goto out;
+		}
+	}
+	if (app.cf->listen_admin != NULL && *app.cf->listen_admin != '\0') {
+		if ((fd = listen_on("admin", app.cf->listen_admin)) == -1 ||
+		    (app.admin = admin_new(&app, fd)) == NULL) {
+			rc = 2;
+			goto out;
+		}
+	}
+
+	sig_hup = evsignal_new(app.base, SIGHUP, signal_cb, NULL);
+	sig_term = evsignal_new(app.base, SIGTERM, signal_cb, NULL);
+	sig_int = evsignal_new(app.base, SIGINT, signal_cb, NULL);
+	tick_ev = event_new(app.base, -1, EV_PERSIST, tick_cb, NULL);
+	poll_ev = event_new(app.base, -1, EV_PERSIST, poll_cb, NULL);
+	evsignal_add(sig_hup, NULL);
+	evsignal_add(sig_term, NULL);
+	evsignal_add(sig_int, NULL);
+	event_add(tick_ev, &sec);
+	event_add(poll_ev, &poll_tv);
+	log_info("spillway %s: rules %s (revision 1, %zu classes), sink %s",
+	    SPILLWAY_VERSION, app.rules_path ? app.rules_path : "built-in",
+	    rs->nclasses, app.cf->sink_url);
+
+	event_base_dispatch(app.base);
+
+	/* Whatever is left now is lost to the shutdown, and counted so. */
+	shaper_abandon(app.sh);
+	event_free(sig_hup);
+	event_free(sig_term);
+	event_free(sig_int);
+	event_free(tick_ev);
+	event_free(poll_ev);
+	if (drain_ev != NULL)
+		event_free(drain_ev);
+out:
+	ingest_tcp_free(app.tcp);
+	ingest_http_free(app.http);
+	http_server_free(app.admin);
+	sink_free(app.sink);
+	sink_free(app.divert);
+	shaper_free(app.sh);
+	event_base_free(app.base);
+	config_free(app.cf);
+	libevent_global_shutdown();
+	return rc;
+}

@@ -1,0 +1,317 @@
+/*
+ * metrics: rendering only; every number here is kept elsewhere.  Label
+ * cardinality is bounded by the class names and fixed label sets: per-key
+ * buckets never become labels.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <event2/buffer.h>
+
+#include <spillway/clock.h>
+#include <spillway/reason.h>
+
+#include "app.h"
+#include "config.h"
+#include "http.h"
+#include "ingest.h"
+#include "metrics.h"
+#include "shaper.h"
+#include "sink.h"
+
+static const char *const listener_names[SHAPER_LISTENERS] = {
+	"tcp", "http", "kafka"
+};
+
+static void
+family(struct evbuffer *out, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+static void
+per_class(struct evbuffer *out, struct shaper *sh, const char *name,
+    size_t off)
+{
+	size_t i;
+
+	for (i = 0; i < sh->nclasses; i++) {
+		struct sclass *c = sh->classes[i];
+
+		evbuffer_add_printf(out, "%s{class=\"%s\"} %llu\n", name,
+		    c->name, (unsigned long long)
+		    *(const uint64_t *)((const char *)c + off));
+	}
+}
+
+static void
+num(struct evbuffer *out, double v)
+{
+	if (isinf(v))
+		evbuffer_add_printf(out, "+Inf\n");
+	else
+		evbuffer_add_printf(out, "%.17g\n", v);
+}
+
+/* The rate a class is held to now: its own rate and its allocation. */
+static double
+class_rate(const struct shaper *sh, const struct sclass *c)
+{
+	double r = INFINITY;
+
+	if (c->rule != NULL && c->rule->rate > 0 && !c->rule->weight_bytes)
+		r = c->rule->rate;
+	if (!isinf(sh->capacity) && sh->capacity < r)
+		r = sh->capacity;
+	return r;
+}
+
+static void
+sink_metrics(struct evbuffer *out, struct sink *s, int part)
+{
+	const struct sink_requests *r;
+	uint64_t cum = 0;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	r = &s->req;
+	if (part == 0) {
+		for (i = 0; i < r->ncodes; i++)
+			evbuffer_add_printf(out, "spillway_sink_requests_total"
+			    "{sink=\"%s\",code=\"%s\"} %llu\n", s->label,
+			    r->codes[i].code,
+			    (unsigned long long)r->codes[i].count);
+		return;
+	}
+	for (i = 0; i < SINK_HIST_BUCKETS; i++) {
+		cum += r->hist[i];
+		evbuffer_add_printf(out, "spillway_sink_request_duration_seconds"
+		    "_bucket{sink=\"%s\",le=\"%g\"} %llu\n", s->label,
+		    sink_hist_bounds[i], (unsigned long long)cum);
+	}
+	evbuffer_add_printf(out, "spillway_sink_request_duration_seconds_bucket"
+	    "{sink=\"%s\",le=\"+Inf\"} %llu\n", s->label,
+	    (unsigned long long)r->hist_count);
+	evbuffer_add_printf(out, "spillway_sink_request_duration_seconds_sum"
+	    "{sink=\"%s\"} %.9g\n", s->label, r->hist_sum);
+	evbuffer_add_printf(out, "spillway_sink_request_duration_seconds_count"
+	    "{sink=\"%s\"} %llu\n", s->label,
+	    (unsigned long long)r->hist_count);
+}
+
+void
+metrics_render(struct app *app, struct evbuffer *out)
+{
+	struct shaper *sh = app->sh;
+	size_t i, r;
+
+	shaper_sync(sh);
+
+	family(out, "spillway_events_received_total", "counter",
+	    "Events received, by class.");
+	per_class(out, sh, "spillway_events_received_total",
+	    offsetof(struct sclass, received));
+	family(out, "spillway_events_forwarded_total", "counter",
+	    "Events acknowledged by the sink, by class.");
+	per_class(out, sh, "spillway_events_forwarded_total",
+	    offsetof(struct sclass, forwarded));
+	family(out, "spillway_events_dropped_total", "counter",
+	    "Events dropped, by class and reason.");
+	for (i = 0; i < sh->nclasses; i++)
+		for (r = 0; r < REASON_MAX; r++)
+			evbuffer_add_printf(out, "spillway_events_dropped_total"
+			    "{class=\"%s\",reason=\"%s\"} %llu\n",
+			    sh->classes[i]->name, reason_name((enum reason)r),
+			    (unsigned long long)sh->classes[i]->dropped[r]);
+	family(out, "spillway_events_diverted_total", "counter",
+	    "Dropped events sent to the divert sink, by class.");
+	per_class(out, sh, "spillway_events_diverted_total",
+	    offsetof(struct sclass, diverted));
+	family(out, "spillway_events_queued", "gauge",
+	    "Events waiting in the queue, by class.");
+	per_class(out, sh, "spillway_events_queued",
+	    offsetof(struct sclass, queued));
+	family(out, "spillway_events_inflight", "gauge",
+	    "Events handed to the sink and not yet acknowledged, by class.");
+	per_class(out, sh, "spillway_events_inflight",
+	    offsetof(struct sclass, inflight));
+	family(out, "spillway_regex_limit_total", "counter",
+	    "Regex runs that hit the PCRE2 match limit, by class.");
+	per_class(out, sh, "spillway_regex_limit_total",
+	    offsetof(struct sclass, regex_limit));
+
+	family(out, "spillway_parse_errors_total", "counter",
+	    "Lines that were not one valid JSON object, by listener.");
+	for (i = 0; i < SHAPER_LISTENERS; i++)
+		evbuffer_add_printf(out, "spillway_parse_errors_total"
+		    "{listener=\"%s\"} %llu\n", listener_names[i],
+		    (unsigned long long)sh->parse_errors[i]);
+
+	family(out, "spillway_capacity_events_per_second", "gauge",
+	    "Rate admitted by the controller (+Inf when unlimited).");
+	evbuffer_add_printf(out, "spillway_capacity_events_per_second ");
+	num(out, sh->capacity);
+	family(out, "spillway_backpressure", "gauge",
+	    "1 while the sink pushes back.");
+	evbuffer_add_printf(out, "spillway_backpressure %d\n",
+	    sh->backpressure);
+	family(out, "spillway_class_rate_events_per_second", "gauge",
+	    "Effective rate each class is held to.");
+	for (i = 0; i < sh->nclasses; i++) {
+		evbuffer_add_printf(out, "spillway_class_rate_events_per_second"
+		    "{class=\"%s\"} ", sh->classes[i]->name);
+		num(out, class_rate(sh, sh->classes[i]));
+	}
+
+	family(out, "spillway_queue_events", "gauge", "Events queued.");
+	evbuffer_add_printf(out, "spillway_queue_events %zu\n", sh->q.events);
+	family(out, "spillway_queue_bytes", "gauge", "Bytes queued.");
+	evbuffer_add_printf(out, "spillway_queue_bytes %zu\n", sh->q.bytes);
+
+	family(out, "spillway_sink_requests_total", "counter",
+	    "Requests to a sink, by sink and result code.");
+	sink_metrics(out, app->sink, 0);
+	sink_metrics(out, app->divert, 0);
+	family(out, "spillway_sink_request_duration_seconds", "histogram",
+	    "Duration of sink requests.");
+	sink_metrics(out, app->sink, 1);
+	sink_metrics(out, app->divert, 1);
+
+	family(out, "spillway_rules_reloads_total", "counter",
+	    "Rule reloads, by result.");
+	evbuffer_add_printf(out, "spillway_rules_reloads_total{result=\"ok\"} "
+	    "%llu\nspillway_rules_reloads_total{result=\"error\"} %llu\n",
+	    (unsigned long long)app->reloads_ok,
+	    (unsigned long long)app->reloads_error);
+	family(out, "spillway_rules_revision", "gauge",
+	    "Revision of the rules in force.");
+	evbuffer_add_printf(out, "spillway_rules_revision %llu\n",
+	    (unsigned long long)sh->revision);
+
+	family(out, "spillway_connections", "gauge",
+	    "Open client connections, by listener.");
+	if (app->tcp != NULL)
+		evbuffer_add_printf(out, "spillway_connections"
+		    "{listener=\"tcp\"} %zu\n",
+		    ingest_tcp_counters(app->tcp)->connections);
+	if (app->http != NULL)
+		evbuffer_add_printf(out, "spillway_connections"
+		    "{listener=\"http\"} %zu\n", http_server_counters(
+		    ingest_http_server(app->http))->connections);
+	family(out, "spillway_connections_refused_total", "counter",
+	    "Connections closed at once: max_connections reached.");
+	if (app->tcp != NULL)
+		evbuffer_add_printf(out, "spillway_connections_refused_total"
+		    "{listener=\"tcp\"} %llu\n", (unsigned long long)
+		    ingest_tcp_counters(app->tcp)->refused);
+	if (app->http != NULL)
+		evbuffer_add_printf(out, "spillway_connections_refused_total"
+		    "{listener=\"http\"} %llu\n", (unsigned long long)
+		    http_server_counters(ingest_http_server(app->http))->refused);
+	family(out, "spillway_http_requests_rejected_total", "counter",
+	    "HTTP requests refused before a handler saw them, by reason.");
+	if (app->http != NULL) {
+		const struct http_counters *hc =
+		    http_server_counters(ingest_http_server(app->http));
+
+		evbuffer_add_printf(out, "spillway_http_requests_rejected_total"
+		    "{listener=\"http\",reason=\"too_large\"} %llu\n"
+		    "spillway_http_requests_rejected_total"
+		    "{listener=\"http\",reason=\"bad_request\"} %llu\n"
+		    "spillway_http_requests_rejected_total"
+		    "{listener=\"http\",reason=\"timeout\"} %llu\n",
+		    (unsigned long long)hc->too_large,
+		    (unsigned long long)hc->bad_request,
+		    (unsigned long long)hc->timeouts);
+	}
+	family(out, "spillway_tcp_partial_lines_total", "counter",
+	    "Lines cut short by a disconnect (still classified).");
+	if (app->tcp != NULL)
+		evbuffer_add_printf(out, "spillway_tcp_partial_lines_total %llu\n",
+		    (unsigned long long)ingest_tcp_counters(app->tcp)->partial);
+	family(out, "spillway_bulk_items_unsupported_total", "counter",
+	    "Bulk update/delete items refused: the sink is not Elasticsearch.");
+	evbuffer_add_printf(out, "spillway_bulk_items_unsupported_total %llu\n",
+	    (unsigned long long)(app->http ?
+	    ingest_http_unsupported(app->http) : 0));
+	family(out, "spillway_divert_lost_total", "counter",
+	    "Shed events the divert sink could not take (still counted "
+	    "as dropped).");
+	evbuffer_add_printf(out, "spillway_divert_lost_total %llu\n",
+	    (unsigned long long)sh->divert_lost);
+}
+
+static void
+stats_sink(struct evbuffer *out, struct sink *s)
+{
+	struct sink_stats st;
+
+	if (s == NULL) {
+		evbuffer_add_printf(out, "null");
+		return;
+	}
+	sink_stats(s, &st);
+	evbuffer_add_printf(out, "{\"url\":\"%s\",\"state\":\"%s\","
+	    "\"pending\":%zu,\"pending_bytes\":%zu,\"pressure\":%s}",
+	    strncmp(s->url, "file:", 5) == 0 || strcmp(s->url, "stdout") == 0 ||
+	    strcmp(s->url, "null") == 0 ? s->url : s->ops->name,
+	    st.up ? "up" : "down", st.pending, st.pending_bytes,
+	    st.pressure ? "true" : "false");
+}
+
+void
+metrics_stats(struct app *app, struct evbuffer *out)
+{
+	struct shaper *sh = app->sh;
+	double rt[3];
+	size_t i, r;
+
+	shaper_sync(sh);
+	evbuffer_add_printf(out, "{\"revision\":%llu,\"capacity\":",
+	    (unsigned long long)sh->revision);
+	if (isinf(sh->capacity))
+		evbuffer_add_printf(out, "null");
+	else
+		evbuffer_add_printf(out, "%.3f", sh->capacity);
+	evbuffer_add_printf(out, ",\"backpressure\":%s,\"uptime_s\":%.3f,"
+	    "\"queue\":{\"events\":%zu,\"bytes\":%zu,\"max_events\":%zu,"
+	    "\"max_bytes\":%zu},\"sink\":", sh->backpressure ? "true" :
+	    "false", (double)(clock_now_ns() - app->started) / 1e9,
+	    sh->q.events, sh->q.bytes, sh->q.max_events, sh->q.max_bytes);
+	stats_sink(out, app->sink);
+	evbuffer_add_printf(out, ",\"divert\":");
+	stats_sink(out, app->divert);
+	evbuffer_add_printf(out, ",\"classes\":{");
+	for (i = 0; i < sh->nclasses; i++) {
+		struct sclass *c = sh->classes[i];
+		int secs;
+
+		evbuffer_add_printf(out, "%s\"%s\":{\"priority\":%d,"
+		    "\"active\":%s,\"received\":%llu,\"forwarded\":%llu,"
+		    "\"queued\":%llu,\"inflight\":%llu,\"diverted\":%llu,"
+		    "\"regex_limit\":%llu,\"dropped\":{", i ? "," : "", c->name,
+		    c->priority, c->active ? "true" : "false",
+		    (unsigned long long)c->received,
+		    (unsigned long long)c->forwarded,
+		    (unsigned long long)c->queued,
+		    (unsigned long long)c->inflight,
+		    (unsigned long long)c->diverted,
+		    (unsigned long long)c->regex_limit);
+		for (r = 0; r < REASON_MAX; r++)
+			evbuffer_add_printf(out, "%s\"%s\":%llu", r ? "," : "",
+			    reason_name((enum reason)r),
+			    (unsigned long long)c->dropped[r]);
+		evbuffer_add_printf(out, "}");
+		for (secs = 1; secs <= 10; secs += 9) {
+			shaper_rates(sh, c, secs, rt);
+			evbuffer_add_printf(out, ",\"rate_%ds\":{\"received\":"
+			    "%.1f,\"forwarded\":%.1f,\"dropped\":%.1f}", secs,
+			    rt[0], rt[1], rt[2]);
+		}
+		evbuffer_add_printf(out, "}");
+	}
+	evbuffer_add_printf(out, "}}");
+}

@@ -1,0 +1,177 @@
+/*
+ * net: address parsing and listening sockets.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "log.h"
+
+#include "net.h"
+
+int
+net_nodelay(int fd)
+{
+	int one = 1;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int
+net_listen(const char *addr, char *bound, size_t boundlen, char *err,
+    size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char host[256], port[16], hbuf[NI_MAXHOST], pbuf[NI_MAXSERV];
+	const char *colon;
+	size_t hlen;
+	int fd = -1, one = 1, rc;
+
+	if ((colon = strrchr(addr, ':')) == NULL || colon[1] == '\0') {
+		snprintf(err, errlen, "%s: expected host:port", addr);
+		return -1;
+	}
+	hlen = (size_t)(colon - addr);
+	if (hlen >= 2 && addr[0] == '[' && addr[hlen - 1] == ']') {
+		addr++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host) || strlen(colon + 1) >= sizeof(port)) {
+		snprintf(err, errlen, "%s: address too long", addr);
+		return -1;
+	}
+	memcpy(host, addr, hlen);
+	host[hlen] = '\0';
+	snprintf(port, sizeof(port), "%s", colon + 1);
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(hlen ? host : NULL, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s:%s: %s", host, port,
+		    gai_strerror(rc));
+		return -1;
+	}
+	if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, 1024) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    getnameinfo((struct sockaddr *)&ss, sslen, hbuf, sizeof(hbuf),
+	    pbuf, sizeof(pbuf), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(err, errlen, "%s:%s: %s", host, port,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	if (ss.ss_family == AF_INET6)
+		snprintf(bound, boundlen, "[%s]:%s", hbuf, pbuf);
+	else
+		snprintf(bound, boundlen, "%s:%s", hbuf, pbuf);
+	return fd;
+}
+
+#define NET_ACCEPT_PAUSE_MS	100
+
+struct net_listener {
+	struct evconnlistener	*lev;
+	struct event		*resume;
+	void			(*cb)(int, void *);
+	void			*arg;
+	unsigned long		 errors;
+};
+
+static void
+net_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct net_listener *nl = arg;
+
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	nl->cb(fd, nl->arg);
+}
+
+static void
+net_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_listener *nl = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(nl->lev);
+}
+
+/* Out of descriptors: hold off accepting for a moment (accept_reserve). */
+static void
+net_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct net_listener *nl = arg;
+	struct timeval tv = { 0, NET_ACCEPT_PAUSE_MS * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (nl->errors++ == 0 || err != EMFILE)
+		log_warn("accept: %s", strerror(err));
+	evconnlistener_disable(lev);
+	evtimer_add(nl->resume, &tv);
+}
+
+struct net_listener *
+net_listener_new(struct event_base *base, int fd, void (*cb)(int, void *),
+    void *arg)
+{
+	struct net_listener *nl;
+
+	if ((nl = calloc(1, sizeof(*nl))) == NULL)
+		return NULL;
+	nl->cb = cb;
+	nl->arg = arg;
+	nl->resume = evtimer_new(base, net_resume, nl);
+	nl->lev = evconnlistener_new(base, net_accept, nl,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (nl->resume == NULL || nl->lev == NULL) {
+		if (nl->lev == NULL)
+			close(fd);
+		net_listener_free(nl);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(nl->lev, net_accept_error);
+	return nl;
+}
+
+void
+net_listener_free(struct net_listener *nl)
+{
+	if (nl == NULL)
+		return;
+	if (nl->lev != NULL)
+		evconnlistener_free(nl->lev);
+	if (nl->resume != NULL)
+		event_free(nl->resume);
+	free(nl);
+}
+
+unsigned long
+net_listener_errors(const struct net_listener *nl)
+{
+	return nl->errors;
+}

@@ -1,0 +1,39 @@
+/*
+ * net: listening sockets from "host:port" strings.
+ */
+#ifndef SPILLWAY_NET_H
+#define SPILLWAY_NET_H
+
+#include <stddef.h>
+
+/*
+ * A non-blocking, close-on-exec socket bound to addr ("host:port",
+ * "[v6]:port"; port 0 picks a free port) and listening.  The address
+ * actually bound is written to bound as "host:port".  Returns the fd, or
+ * -1 with a message in err.
+ */
+int	net_listen(const char *addr, char *bound, size_t boundlen, char *err,
+	    size_t errlen);
+
+/* Set TCP_NODELAY (0 or -1). */
+int	net_nodelay(int fd);
+
+#endif
+
+struct event_base;
+struct net_listener;
+
+/*
+ * Accept connections on the listening socket fd (taken over; closed by
+ * net_listener_free()) and hand each new connection's fd to cb, which
+ * owns it from then on.  When accept() fails for want of descriptors the
+ * listener pauses for a moment instead of spinning.
+ */
+struct net_listener *net_listener_new(struct event_base *base, int fd,
+		    void (*cb)(int fd, void *arg), void *arg);
+
+/* Stop accepting and close the socket.  Accepts NULL. */
+void		 net_listener_free(struct net_listener *nl);
+
+/* accept() failures seen (EMFILE and the like). */
+unsigned long	 net_listener_errors(const struct net_listener *nl);

@@ -1,0 +1,174 @@
+/*
+ * record: constructors.  One malloc per event, holding everything.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "record.h"
+
+static struct record *
+record_alloc(size_t datalen, size_t action_len)
+{
+	struct record *rec;
+
+	if ((rec = malloc(sizeof(*rec) + datalen + action_len + 2)) == NULL)
+		return NULL;
+	memset(rec, 0, sizeof(*rec));
+	return rec;
+}
+
+static void
+record_set_action(struct record *rec, char *at, const char *action,
+    size_t action_len)
+{
+	if (action == NULL)
+		return;
+	memcpy(at, action, action_len);
+	at[action_len] = '\0';
+	rec->action = at;
+	rec->action_len = action_len;
+}
+
+struct record *
+record_new(const char *data, size_t len, const char *action,
+    size_t action_len)
+{
+	struct record *rec;
+
+	if (action == NULL)
+		action_len = 0;
+	if ((rec = record_alloc(len, action_len)) == NULL)
+		return NULL;
+	memcpy(rec->buf, data, len);
+	rec->buf[len] = '\0';
+	rec->data = rec->buf;
+	rec->len = len;
+	record_set_action(rec, rec->buf + len + 1, action, action_len);
+	return rec;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
+static size_t
+utf8_seq(const unsigned char *p, size_t left)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else
+		return 0;
+	if (left < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+size_t
+record_escape(char *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	char *o = out;
+	size_t i = 0, n;
+
+	while (i < len) {
+		unsigned char c = p[i];
+
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			i++;
+			continue;
+		}
+		if (c < 0x80) {
+			*o++ = '\\';
+			switch (c) {
+			case '"':  *o++ = '"'; break;
+			case '\\': *o++ = '\\'; break;
+			case '\n': *o++ = 'n'; break;
+			case '\r': *o++ = 'r'; break;
+			case '\t': *o++ = 't'; break;
+			case '\b': *o++ = 'b'; break;
+			case '\f': *o++ = 'f'; break;
+			default:
+				*o++ = 'u'; *o++ = '0'; *o++ = '0';
+				*o++ = hex[c >> 4]; *o++ = hex[c & 15];
+			}
+			i++;
+			continue;
+		}
+		if ((n = utf8_seq(p + i, len - i)) == 0) {
+			memcpy(o, "\\ufffd", 6);
+			o += 6;
+			i++;
+			continue;
+		}
+		memcpy(o, p + i, n);
+		o += n;
+		i += n;
+	}
+	return (size_t)(o - out);
+}
+
+struct record *
+record_new_invalid(const char *line, size_t len, const char *action,
+    size_t action_len)
+{
+	static const char head[] = "{\"message\":\"";
+	static const char tail[] = "\",\"tags\":[\"_jsonparsefailure\"]}";
+	struct record *rec;
+	size_t max, n;
+	char *p;
+
+	if (action == NULL)
+		action_len = 0;
+	max = sizeof(head) - 1 + 6 * len + sizeof(tail) - 1;
+	if ((rec = record_alloc(max, action_len)) == NULL)
+		return NULL;
+	p = rec->buf;
+	memcpy(p, head, sizeof(head) - 1);
+	n = sizeof(head) - 1;
+	n += record_escape(p + n, line, len);
+	memcpy(p + n, tail, sizeof(tail) - 1);
+	n += sizeof(tail) - 1;
+	p[n] = '\0';
+	if (n + action_len + 2 < max + action_len + 2) {
+		struct record *r2;
+
+		/* Give back what the worst-case escape reserved. */
+		if ((r2 = realloc(rec, sizeof(*rec) + n + action_len + 2)) !=
+		    NULL)
+			rec = r2;
+	}
+	rec->data = rec->buf;
+	rec->len = n;
+	rec->invalid = 1;
+	record_set_action(rec, rec->buf + n + 1, action, action_len);
+	return rec;
+}
+
+void
+record_free(struct record *rec)
+{
+	if (rec == NULL)
+		return;
+	if (rec->json != NULL)
+		json_decref(rec->json);
+	free(rec);
+}

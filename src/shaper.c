@@ -1,0 +1,628 @@
+/*
+ * shaper: admission, the bounded queue and drop accounting.
+ *
+ * Every event that shaper_offer() sees is counted as received under
+ * exactly one class and then ends in exactly one of: queued (and later
+ * inflight, then forwarded or dropped by the sink's outcome) or dropped
+ * under a reason.  That keeps, per class, at all times:
+ *   received = forwarded + dropped + queued + inflight.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "config.h"
+#include "keytab.h"
+#include "log.h"
+#include "shaper.h"
+#include "sink.h"
+
+#define DIVERT_QUEUE_MAX	10000	/* events waiting for the divert sink */
+
+static void	shaper_pump(struct shaper *);
+
+static void
+shaper_schedule(struct shaper *sh)
+{
+	event_active(sh->pump_ev, EV_WRITE, 0);
+}
+
+static void
+shaper_pumpcb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	shaper_pump(arg);
+}
+
+struct sclass *
+shaper_class(const struct shaper *sh, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sh->nclasses; i++)
+		if (strcmp(sh->classes[i]->name, name) == 0)
+			return sh->classes[i];
+	return NULL;
+}
+
+static struct sclass *
+shaper_class_get(struct shaper *sh, const char *name)
+{
+	struct sclass *c;
+
+	if ((c = shaper_class(sh, name)) != NULL)
+		return c;
+	if (sh->nclasses == sh->cap) {
+		size_t ncap = sh->cap ? sh->cap * 2 : 16;
+		struct sclass **n;
+
+		if ((n = realloc(sh->classes, ncap * sizeof(*n))) == NULL)
+			return NULL;
+		sh->classes = n;
+		sh->cap = ncap;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	sh->classes[sh->nclasses++] = c;
+	return c;
+}
+
+/*
+ * Point the class registry at rules: find or create each class by name,
+ * carry bucket fill and per-key state over where the configuration still
+ * fits it.  Returns -1 (rules not bound) only when memory runs out.
+ */
+static int
+shaper_bind(struct shaper *sh, struct ruleset *rs, uint64_t now)
+{
+	struct sclass **map, *c;
+	uint64_t *hits;
+	size_t i;
+
+	map = calloc(rs->nclasses, sizeof(*map));
+	hits = calloc(rs->nclasses, sizeof(*hits));
+	if (map == NULL || hits == NULL)
+		goto fail;
+	for (i = 0; i < rs->nclasses; i++)
+		if ((map[i] = shaper_class_get(sh, rs->classes[i].name)) ==
+		    NULL)
+			goto fail;
+
+	shaper_sync(sh);
+	for (i = 0; i < sh->nclasses; i++) {
+		sh->classes[i]->active = 0;
+		sh->classes[i]->rule = NULL;
+	}
+	for (i = 0; i < rs->nclasses; i++) {
+		const struct rule_class *r = &rs->classes[i];
+
+		c = map[i];
+		if (c->rule == NULL && c->bucket.last == 0 && c->received == 0)
+			bucket_init(&c->bucket, r->rate, r->burst, now);
+		else
+			bucket_configure(&c->bucket, r->rate, r->burst, now);
+		if (c->bucket.last == 0)
+			c->bucket.last = now ? now : 1;
+		c->rule = r;
+		c->active = 1;
+		c->priority = r->priority;
+		if (!r->has_key || r->key_rate <= 0) {
+			keytab_free(c->keys);
+			c->keys = NULL;
+		} else if (c->keys == NULL || c->key_rate != r->key_rate ||
+		    c->key_burst != r->key_burst ||
+		    c->max_keys != r->max_keys) {
+			keytab_free(c->keys);
+			if ((c->keys = keytab_new(r->max_keys)) == NULL)
+				log_err("class %s: no memory for key buckets",
+				    c->name);
+			c->key_rate = r->key_rate;
+			c->key_burst = r->key_burst;
+			c->max_keys = r->max_keys;
+		}
+	}
+	free(sh->map);
+	free(sh->limit_hits);
+	sh->map = map;
+	sh->limit_hits = hits;
+	return 0;
+fail:
+	free(map);
+	free(hits);
+	return -1;
+}
+
+struct shaper *
+shaper_new(struct event_base *base, const struct config *cf,
+    struct ruleset *rules, uint64_t now)
+{
+	struct shaper *sh;
+	size_t i;
+
+	if ((sh = calloc(1, sizeof(*sh))) == NULL)
+		return NULL;
+	sh->base = base;
+	sh->cf = cf;
+	sh->capacity = INFINITY;
+	TAILQ_INIT(&sh->q.fifo);
+	for (i = 0; i <= RULES_PRIORITY_MAX; i++)
+		TAILQ_INIT(&sh->q.prio[i]);
+	sh->q.max_events = (size_t)cf->queue_max_events;
+	sh->q.max_bytes = (size_t)cf->queue_max_bytes;
+	TAILQ_INIT(&sh->divq);
+	sh->snap_at = now;
+	if ((sh->pump_ev = event_new(base, -1, 0, shaper_pumpcb, sh)) == NULL ||
+	    shaper_bind(sh, rules, now) == -1) {
+		shaper_free(sh);
+		return NULL;
+	}
+	sh->rules = rules;
+	sh->revision = 1;
+	return sh;
+}
+
+void
+shaper_free(struct shaper *sh)
+{
+	struct record *rec;
+	size_t i;
+
+	if (sh == NULL)
+		return;
+	while ((rec = TAILQ_FIRST(&sh->q.fifo)) != NULL) {
+		TAILQ_REMOVE(&sh->q.fifo, rec, link);
+		record_free(rec);
+	}
+	while ((rec = TAILQ_FIRST(&sh->divq)) != NULL) {
+		TAILQ_REMOVE(&sh->divq, rec, link);
+		record_free(rec);
+	}
+	for (i = 0; i < sh->nclasses; i++) {
+		keytab_free(sh->classes[i]->keys);
+		free(sh->classes[i]);
+	}
+	free(sh->classes);
+	free(sh->map);
+	free(sh->limit_hits);
+	if (sh->pump_ev != NULL)
+		event_free(sh->pump_ev);
+	rules_free(sh->rules);
+	free(sh);
+}
+
+void
+shaper_swap_rules(struct shaper *sh, struct ruleset *rules, uint64_t now)
+{
+	if (shaper_bind(sh, rules, now) == -1) {
+		log_err("rules: no memory to put revision %llu in force",
+		    (unsigned long long)sh->revision + 1);
+		rules_free(rules);
+		return;
+	}
+	rules_free(sh->rules);
+	sh->rules = rules;
+	sh->revision++;
+}
+
+void
+shaper_sync(struct shaper *sh)
+{
+	size_t i;
+
+	if (sh->rules == NULL)
+		return;
+	for (i = 0; i < sh->rules->nclasses; i++) {
+		sh->map[i]->regex_limit += sh->limit_hits[i];
+		sh->limit_hits[i] = 0;
+	}
+}
+
+/* Queue: unlink a record, keeping the per-priority totals. */
+static void
+queue_unlink(struct queue *q, struct record *rec)
+{
+	TAILQ_REMOVE(&q->fifo, rec, link);
+	TAILQ_REMOVE(&q->prio[rec->priority], rec, plink);
+	q->events--;
+	q->bytes -= rec->len;
+	q->prio_events[rec->priority]--;
+	q->prio_bytes[rec->priority] -= rec->len;
+	rec->cls->queued--;
+}
+
+static void
+queue_link(struct queue *q, struct record *rec, int at_head)
+{
+	if (at_head) {
+		TAILQ_INSERT_HEAD(&q->fifo, rec, link);
+		TAILQ_INSERT_HEAD(&q->prio[rec->priority], rec, plink);
+	} else {
+		TAILQ_INSERT_TAIL(&q->fifo, rec, link);
+		TAILQ_INSERT_TAIL(&q->prio[rec->priority], rec, plink);
+	}
+	q->events++;
+	q->bytes += rec->len;
+	q->prio_events[rec->priority]++;
+	q->prio_bytes[rec->priority] += rec->len;
+	rec->cls->queued++;
+}
+
+/* Send a shed event to the divert sink if its class asks for that. */
+static int
+shaper_divert(struct shaper *sh, struct record *rec)
+{
+	const struct rule_class *r = rec->cls->rule;
+
+	if (sh->divert == NULL || r == NULL || r->on_limit != ON_LIMIT_DIVERT)
+		return 0;
+	if (sh->divq_len >= DIVERT_QUEUE_MAX) {
+		sh->divert_lost++;
+		return 0;
+	}
+	TAILQ_INSERT_TAIL(&sh->divq, rec, link);
+	sh->divq_len++;
+	rec->cls->diverted++;
+	shaper_schedule(sh);
+	return 1;
+}
+
+/* Count rec as dropped for reason; divert or free it. */
+static void
+shaper_drop(struct shaper *sh, struct record *rec, enum reason reason)
+{
+	rec->cls->dropped[reason]++;
+	if ((reason == REASON_RATE_LIMIT || reason == REASON_BACKPRESSURE ||
+	    reason == REASON_QUEUE_FULL || reason == REASON_SINK_REJECTED) &&
+	    shaper_divert(sh, rec))
+		return;
+	record_free(rec);
+}
+
+/*
+ * Make room for rec by evicting the newest queued events of strictly
+ * lower priority (larger numbers, the largest first), then queue it.
+ * Returns -1, evicting nothing, when even that would not make room.
+ */
+static int
+queue_push(struct shaper *sh, struct record *rec)
+{
+	struct queue *q = &sh->q;
+	size_t need_ev, need_by, lower_ev = 0, lower_by = 0;
+	struct record *victim;
+	int p;
+
+	if (q->events + 1 <= q->max_events &&
+	    q->bytes + rec->len <= q->max_bytes) {
+		queue_link(q, rec, 0);
+		return 0;
+	}
+	if (rec->len > q->max_bytes)
+		return -1;
+	need_ev = q->events + 1 > q->max_events ?
+	    q->events + 1 - q->max_events : 0;
+	need_by = q->bytes + rec->len > q->max_bytes ?
+	    q->bytes + rec->len - q->max_bytes : 0;
+	for (p = RULES_PRIORITY_MAX; p > rec->priority; p--) {
+		lower_ev += q->prio_events[p];
+		lower_by += q->prio_bytes[p];
+	}
+	if (lower_ev < need_ev || lower_by < need_by)
+		return -1;
+	for (p = RULES_PRIORITY_MAX; p > rec->priority &&
+	    (q->events + 1 > q->max_events ||
+	    q->bytes + rec->len > q->max_bytes); ) {
+		if ((victim = TAILQ_LAST(&q->prio[p], record_list)) == NULL) {
+			p--;
+			continue;
+		}
+		queue_unlink(q, victim);
+		shaper_drop(sh, victim, REASON_QUEUE_FULL);
+	}
+	queue_link(q, rec, 0);
+	return 0;
+}
+
+/*
+ * The controller's share for this class.  The capacity controller sets
+ * sh->capacity from the sink's back-pressure; while it is unlimited, as it
+ * is until the controller runs, every event that passed its buckets is
+ * admitted.
+ */
+static int
+shaper_admit(struct shaper *sh, struct sclass *c, uint64_t now)
+{
+	(void)c;
+	(void)now;
+	return isinf(sh->capacity);
+}
+
+/* The per-key bucket entry of an event, or NULL when the class has none. */
+static struct keytab_entry *
+shaper_key(struct sclass *c, json_t *obj, double cost, uint64_t now)
+{
+	const char *txt = "";
+	size_t len = 0;
+	char buf[64];
+	json_t *v;
+
+	(void)cost;
+	if (c->keys == NULL)
+		return NULL;
+	if (obj != NULL && (v = classify_lookup(obj, &c->rule->key)) != NULL &&
+	    classify_scalar_text(v, buf, sizeof(buf), &txt, &len) == -1) {
+		txt = "";
+		len = 0;
+	}
+	return keytab_get(c->keys, txt, len, c->key_rate, c->key_burst, now);
+}
+
+enum shaper_verdict
+shaper_offer(struct shaper *sh, const char *line, size_t len,
+    const char *action, size_t action_len, enum record_source source,
+    uint64_t now)
+{
+	struct ruleset *rs = sh->rules;
+	struct keytab_entry *ke;
+	struct record *rec;
+	struct sclass *c;
+	enum reason reason;
+	json_t *obj = NULL;
+	size_t idx;
+	double cost;
+	int invalid;
+
+	idx = classify(rs, line, len, &obj, sh->limit_hits);
+	c = sh->map[idx];
+	c->received++;
+	invalid = idx == RULES_INVALID(rs);
+	if (invalid && source < SHAPER_LISTENERS)
+		sh->parse_errors[source]++;
+
+	cost = c->rule->weight_bytes ? (double)len : 1.0;
+	ke = shaper_key(c, obj, cost, now);
+	if ((ke != NULL && !bucket_check(&ke->bucket, cost, now)) ||
+	    !bucket_check(&c->bucket, cost, now)) {
+		if (ke != NULL)
+			ke->shed++;
+		reason = REASON_RATE_LIMIT;
+	} else if (!shaper_admit(sh, c, now))
+		reason = REASON_BACKPRESSURE;
+	else {
+		if (ke != NULL)
+			bucket_take(&ke->bucket, cost, now);
+		bucket_take(&c->bucket, cost, now);
+		reason = REASON_MAX;
+	}
+
+	/* Only what is queued or diverted needs a record of its own. */
+	if (reason != REASON_MAX && (c->rule->on_limit != ON_LIMIT_DIVERT ||
+	    sh->divert == NULL)) {
+		c->dropped[reason]++;
+		if (obj != NULL)
+			json_decref(obj);
+		return SHAPER_SHED;
+	}
+	rec = invalid ? record_new_invalid(line, len, action, action_len) :
+	    record_new(line, len, action, action_len);
+	if (rec == NULL) {
+		c->dropped[reason != REASON_MAX ? reason :
+		    REASON_QUEUE_FULL]++;
+		if (obj != NULL)
+			json_decref(obj);
+		return SHAPER_FAILED;
+	}
+	rec->json = obj;
+	rec->cls = c;
+	rec->priority = (uint16_t)c->priority;
+	rec->source = (uint8_t)source;
+	rec->t_in = now;
+	if (reason != REASON_MAX) {
+		shaper_drop(sh, rec, reason);
+		return SHAPER_SHED;
+	}
+	if (queue_push(sh, rec) == -1) {
+		shaper_drop(sh, rec, REASON_QUEUE_FULL);
+		return SHAPER_SHED;
+	}
+	shaper_schedule(sh);
+	return SHAPER_QUEUED;
+}
+
+void
+shaper_too_large(struct shaper *sh, enum record_source source)
+{
+	struct sclass *c = sh->map[RULES_INVALID(sh->rules)];
+
+	c->received++;
+	c->dropped[REASON_TOO_LARGE]++;
+	(void)source;
+}
+
+/* Feed the sinks from the queue until they push back. */
+static void
+shaper_pump(struct shaper *sh)
+{
+	size_t max_ev = (size_t)sh->cf->batch_events;
+	size_t max_by = (size_t)sh->cf->batch_bytes;
+	struct record *rec;
+	struct batch b;
+
+	while (sh->sink != NULL && !sh->sink_busy && sh->q.events > 0) {
+		batch_init(&b);
+		while ((rec = TAILQ_FIRST(&sh->q.fifo)) != NULL &&
+		    b.n < max_ev && (b.n == 0 || b.bytes + rec->len <= max_by)) {
+			queue_unlink(&sh->q, rec);
+			rec->cls->inflight++;
+			batch_add(&b, rec);
+		}
+		switch (sink_submit(sh->sink, &b)) {
+		case SINK_OK:
+			break;
+		case SINK_BUSY:
+			sh->sink_busy = 1;
+			/* Back to the head, in their order. */
+			while ((rec = TAILQ_LAST(&b.recs, record_list)) !=
+			    NULL) {
+				TAILQ_REMOVE(&b.recs, rec, link);
+				rec->cls->inflight--;
+				queue_link(&sh->q, rec, 1);
+			}
+			break;
+		case SINK_FAIL:
+			while ((rec = TAILQ_FIRST(&b.recs)) != NULL) {
+				TAILQ_REMOVE(&b.recs, rec, link);
+				rec->cls->inflight--;
+				rec->cls->dropped[REASON_SINK_ERROR]++;
+				record_free(rec);
+			}
+			break;
+		}
+	}
+
+	while (sh->divert != NULL && !sh->divert_busy && sh->divq_len > 0) {
+		batch_init(&b);
+		while ((rec = TAILQ_FIRST(&sh->divq)) != NULL && b.n < max_ev) {
+			TAILQ_REMOVE(&sh->divq, rec, link);
+			sh->divq_len--;
+			batch_add(&b, rec);
+		}
+		if (sink_submit(sh->divert, &b) == SINK_OK)
+			continue;
+		sh->divert_busy = 1;
+		while ((rec = TAILQ_LAST(&b.recs, record_list)) != NULL) {
+			TAILQ_REMOVE(&b.recs, rec, link);
+			TAILQ_INSERT_HEAD(&sh->divq, rec, link);
+			sh->divq_len++;
+		}
+	}
+}
+
+static void
+shaper_done(void *arg, struct sink *s, struct record *rec,
+    enum sink_outcome outcome)
+{
+	struct shaper *sh = arg;
+	struct sclass *c = rec->cls;
+
+	if (s == sh->divert) {
+		/* Already counted as dropped (shed) under its class. */
+		record_free(rec);
+		return;
+	}
+	c->inflight--;
+	switch (outcome) {
+	case SINK_FORWARDED:
+		c->forwarded++;
+		record_free(rec);
+		break;
+	case SINK_REJECTED:
+		shaper_drop(sh, rec, REASON_SINK_REJECTED);
+		break;
+	case SINK_ERROR:
+		shaper_drop(sh, rec, REASON_SINK_ERROR);
+		break;
+	case SINK_ABORTED:
+		shaper_drop(sh, rec, REASON_SHUTDOWN);
+		break;
+	}
+}
+
+static void
+shaper_ready(void *arg, struct sink *s)
+{
+	struct shaper *sh = arg;
+
+	if (s == sh->divert)
+		sh->divert_busy = 0;
+	else
+		sh->sink_busy = 0;
+	shaper_schedule(sh);
+}
+
+void
+shaper_sink_owner(struct shaper *sh, struct sink_owner *owner)
+{
+	owner->done = shaper_done;
+	owner->ready = shaper_ready;
+	owner->arg = sh;
+}
+
+void
+shaper_set_sinks(struct shaper *sh, struct sink *sink, struct sink *divert)
+{
+	sh->sink = sink;
+	sh->divert = divert;
+	sh->sink_busy = 0;
+	sh->divert_busy = 0;
+	shaper_schedule(sh);
+}
+
+void
+shaper_tick(struct shaper *sh, uint64_t now)
+{
+	size_t i, r;
+
+	sh->snap_pos = (sh->snap_pos + 1) % SHAPER_RATE_SLOTS;
+	sh->snap_at = now;
+	for (i = 0; i < sh->nclasses; i++) {
+		struct sclass *c = sh->classes[i];
+		uint64_t d = 0;
+
+		for (r = 0; r < REASON_MAX; r++)
+			d += c->dropped[r];
+		c->snap[sh->snap_pos][0] = c->received;
+		c->snap[sh->snap_pos][1] = c->forwarded;
+		c->snap[sh->snap_pos][2] = d;
+	}
+}
+
+void
+shaper_rates(const struct shaper *sh, const struct sclass *c, int secs,
+    double out[3])
+{
+	size_t now = sh->snap_pos, then;
+	int i;
+
+	if (secs < 1)
+		secs = 1;
+	if (secs >= SHAPER_RATE_SLOTS)
+		secs = SHAPER_RATE_SLOTS - 1;
+	then = (now + SHAPER_RATE_SLOTS - (size_t)secs) % SHAPER_RATE_SLOTS;
+	for (i = 0; i < 3; i++)
+		out[i] = (double)(c->snap[now][i] - c->snap[then][i]) / secs;
+}
+
+void
+shaper_abandon(struct shaper *sh)
+{
+	struct record *rec;
+
+	while ((rec = TAILQ_FIRST(&sh->q.fifo)) != NULL) {
+		queue_unlink(&sh->q, rec);
+		rec->cls->dropped[REASON_SHUTDOWN]++;
+		record_free(rec);
+	}
+	while ((rec = TAILQ_FIRST(&sh->divq)) != NULL) {
+		TAILQ_REMOVE(&sh->divq, rec, link);
+		sh->divq_len--;
+		sh->divert_lost++;
+		record_free(rec);
+	}
+}
+
+int
+shaper_idle(const struct shaper *sh)
+{
+	size_t i;
+
+	if (sh->q.events > 0 || sh->divq_len > 0)
+		return 0;
+	for (i = 0; i < sh->nclasses; i++)
+		if (sh->classes[i]->inflight > 0)
+			return 0;
+	return 1;
+}

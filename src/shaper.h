@@ -1,0 +1,167 @@
+/*
+ * shaper: from a classified event to the sink.  Class state (counters,
+ * buckets, per-key buckets) lives here in a registry keyed by class name,
+ * so it survives rule reloads; the bounded queue sits between admission
+ * and the sink; every drop is counted under its reason.
+ *
+ * Pipeline for one event: classify -> key bucket and class bucket ->
+ * capacity allocation (controller) -> queue -> sink.
+ */
+#ifndef SPILLWAY_SHAPER_H
+#define SPILLWAY_SHAPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <event2/event.h>
+
+#include <spillway/reason.h>
+
+#include "bucket.h"
+#include "record.h"
+#include "rules.h"
+
+struct config;
+struct keytab;
+struct sink;
+struct sink_owner;
+
+#define SHAPER_RATE_SLOTS	11	/* per-second snapshots kept */
+
+/* Per-class counters and shaping state; never freed before exit. */
+struct sclass {
+	char			 name[RULES_NAME_MAX + 1];
+	int			 priority;
+	int			 active;	/* in the rule set in force */
+	const struct rule_class	*rule;		/* NULL when removed */
+	struct bucket		 bucket;	/* fixed class rate */
+	struct keytab		*keys;		/* per-key buckets or NULL */
+	double			 key_rate;	/* what keys was built for */
+	double			 key_burst;
+	size_t			 max_keys;
+
+	uint64_t		 received;
+	uint64_t		 forwarded;
+	uint64_t		 dropped[REASON_MAX];
+	uint64_t		 diverted;
+	uint64_t		 queued;
+	uint64_t		 inflight;
+	uint64_t		 regex_limit;
+
+	/* snapshots of received/forwarded/dropped, one per second */
+	uint64_t		 snap[SHAPER_RATE_SLOTS][3];
+};
+
+/* The bounded queue: FIFO order, plus a list per priority for eviction. */
+struct queue {
+	struct record_list	 fifo;
+	struct record_list	 prio[RULES_PRIORITY_MAX + 1];
+	size_t			 prio_events[RULES_PRIORITY_MAX + 1];
+	size_t			 prio_bytes[RULES_PRIORITY_MAX + 1];
+	size_t			 events;
+	size_t			 bytes;
+	size_t			 max_events;
+	size_t			 max_bytes;
+};
+
+enum shaper_verdict {
+	SHAPER_QUEUED,		/* on its way to the sink */
+	SHAPER_SHED,		/* dropped or diverted by policy */
+	SHAPER_FAILED		/* could not even be recorded (no memory) */
+};
+
+#define SHAPER_LISTENERS	3	/* tcp, http, kafka */
+
+struct shaper {
+	struct event_base	*base;
+	const struct config	*cf;
+
+	struct ruleset		*rules;		/* in force; owned */
+	uint64_t		 revision;
+	struct sclass		**map;		/* rules index -> class */
+	uint64_t		*limit_hits;	/* per rules index, pending */
+
+	struct sclass		**classes;	/* registry, first-seen order */
+	size_t			 nclasses;
+	size_t			 cap;
+
+	struct queue		 q;
+	struct sink		*sink;
+	struct sink		*divert;
+	int			 sink_busy;	/* waiting for ready() */
+	struct record_list	 divq;		/* waiting for the divert sink */
+	size_t			 divq_len;
+	int			 divert_busy;
+	struct event		*pump_ev;
+
+	/* Controller seam: admitted rate, +Inf when unlimited. */
+	double			 capacity;
+	int			 backpressure;
+
+	uint64_t		 parse_errors[SHAPER_LISTENERS];
+	uint64_t		 divert_lost;	/* divert sink could not take */
+	uint64_t		 snap_at;	/* ns of the last snapshot */
+	size_t			 snap_pos;	/* slot of the newest snapshot */
+	int			 draining;	/* shutting down */
+};
+
+/*
+ * A shaper for rules (ownership taken; freed with the shaper).  No sink
+ * yet.  NULL on allocation failure.
+ */
+struct shaper	*shaper_new(struct event_base *base, const struct config *cf,
+		    struct ruleset *rules, uint64_t now);
+
+/* Frees queued records (count them first with shaper_abandon()). */
+void		 shaper_free(struct shaper *sh);
+
+/* The owner to give the sinks this shaper feeds. */
+void		 shaper_sink_owner(struct shaper *sh,
+		    struct sink_owner *owner);
+
+/* Attach sinks (not owned). divert may be NULL. */
+void		 shaper_set_sinks(struct shaper *sh, struct sink *sink,
+		    struct sink *divert);
+
+/*
+ * Offer one event line (len bytes, no newline; borrowed) that arrived on
+ * source, with its bulk action line or NULL.  Classifies, shapes and
+ * queues it, counting every outcome.
+ */
+enum shaper_verdict shaper_offer(struct shaper *sh, const char *line,
+		    size_t len, const char *action, size_t action_len,
+		    enum record_source source, uint64_t now);
+
+/* A line refused before classification for its size: _invalid too_large. */
+void		 shaper_too_large(struct shaper *sh, enum record_source source);
+
+/*
+ * Put rules in force (ownership taken; the old set is freed).  Classes
+ * keep their counters and bucket state by name; queued events keep their
+ * class.  The revision rises by one.
+ */
+void		 shaper_swap_rules(struct shaper *sh, struct ruleset *rules,
+		    uint64_t now);
+
+/* Once a second: rate snapshots.  now in ns. */
+void		 shaper_tick(struct shaper *sh, uint64_t now);
+
+/*
+ * Per-class rates over the last `secs` seconds (1..SHAPER_RATE_SLOTS-1):
+ * out[0] received, out[1] forwarded, out[2] dropped, per second.
+ */
+void		 shaper_rates(const struct shaper *sh, const struct sclass *c,
+		    int secs, double out[3]);
+
+/* Move pending regex-limit hits into the class counters. */
+void		 shaper_sync(struct shaper *sh);
+
+/* Count everything still queued as dropped(shutdown) and free it. */
+void		 shaper_abandon(struct shaper *sh);
+
+/* Nothing queued, nothing in flight. */
+int		 shaper_idle(const struct shaper *sh);
+
+/* Look a class up by name; NULL if it never existed. */
+struct sclass	*shaper_class(const struct shaper *sh, const char *name);
+
+#endif

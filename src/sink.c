@@ -1,0 +1,105 @@
+/*
+ * sink: choosing an implementation by URL, and what all sinks share.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink.h"
+
+const double sink_hist_bounds[SINK_HIST_BUCKETS] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
+};
+
+void
+batch_init(struct batch *b)
+{
+	TAILQ_INIT(&b->recs);
+	b->n = 0;
+	b->bytes = 0;
+}
+
+void
+batch_add(struct batch *b, struct record *rec)
+{
+	TAILQ_INSERT_TAIL(&b->recs, rec, link);
+	b->n++;
+	b->bytes += rec->len;
+}
+
+static const struct sink_ops *
+sink_lookup(const char *url)
+{
+	if (strcmp(url, "stdout") == 0 || strcmp(url, "null") == 0 ||
+	    strncmp(url, "file:", 5) == 0)
+		return &sink_file_ops;
+	return NULL;
+}
+
+struct sink *
+sink_new(struct event_base *base, const char *url, const struct config *cf,
+    const char *label, const struct sink_owner *owner, char *err,
+    size_t errlen)
+{
+	const struct sink_ops *ops;
+	struct sink *s;
+
+	if ((ops = sink_lookup(url)) == NULL) {
+		snprintf(err, errlen, "unsupported sink URL \"%s\" (expected "
+		    "stdout, null or file:PATH)", url);
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->url = strdup(url)) == NULL) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->ops = ops;
+	s->base = base;
+	s->owner = *owner;
+	s->label = label;
+	if (ops->init(s, url, cf, err, errlen) == -1) {
+		free(s->url);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+sink_free(struct sink *s)
+{
+	if (s == NULL)
+		return;
+	s->ops->free(s);
+	free(s->url);
+	free(s);
+}
+
+void
+sink_count_request(struct sink *s, const char *code, double seconds)
+{
+	struct sink_requests *r = &s->req;
+	size_t i;
+
+	for (i = 0; i < r->ncodes; i++)
+		if (strcmp(r->codes[i].code, code) == 0)
+			break;
+	if (i == r->ncodes) {
+		if (r->ncodes == SINK_CODES_MAX)
+			i = SINK_CODES_MAX - 1;	/* fold the rest into one */
+		else {
+			snprintf(r->codes[i].code, sizeof(r->codes[i].code),
+			    "%s", code);
+			r->ncodes++;
+		}
+	}
+	r->codes[i].count++;
+	for (i = 0; i < SINK_HIST_BUCKETS; i++)
+		if (seconds <= sink_hist_bounds[i])
+			break;
+	r->hist[i]++;
+	r->hist_count++;
+	r->hist_sum += seconds;
+}

@@ -1,0 +1,165 @@
+/*
+ * sink: where admitted events go.  Each kind of sink is a table of
+ * functions (struct sink_ops), reached only through the inline wrappers
+ * below, so the shaper never knows which sink it feeds.
+ *
+ * Flow: the shaper hands the sink a batch with sink_submit().  OK means
+ * the sink now owns every record of the batch; each record comes back
+ * exactly once through owner.done() with its outcome, and ownership of the
+ * record returns to the owner.  BUSY means the sink cannot take the batch
+ * now: the caller keeps it, and the sink calls owner.ready() once it can
+ * take one again.  FAIL means it never will (the caller keeps the batch).
+ * Sinks never sleep and never block the event loop.
+ */
+#ifndef SPILLWAY_SINK_H
+#define SPILLWAY_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <event2/event.h>
+
+#include "record.h"
+
+struct config;
+struct sink;
+
+struct batch {
+	struct record_list	 recs;
+	size_t			 n;
+	size_t			 bytes;		/* sum of record lengths */
+};
+
+enum sink_status {
+	SINK_OK,
+	SINK_BUSY,
+	SINK_FAIL
+};
+
+enum sink_outcome {
+	SINK_FORWARDED,		/* acknowledged by the peer (2xx, 409, written) */
+	SINK_REJECTED,		/* refused for good (per-item 4xx, permanent) */
+	SINK_ERROR,		/* retries exhausted */
+	SINK_ABORTED		/* still held when the sink was freed */
+};
+
+struct sink_owner {
+	void	(*done)(void *arg, struct sink *s, struct record *rec,
+		    enum sink_outcome outcome);
+	void	(*ready)(void *arg, struct sink *s);
+	void	 *arg;
+};
+
+/* Back-pressure and health, as the controller and /metrics see them. */
+struct sink_stats {
+	int		 up;		/* last attempt succeeded */
+	int		 pressure;	/* the sink is pushing back now */
+	size_t		 pending;	/* records held by the sink */
+	size_t		 pending_bytes;
+	uint64_t	 down_since;	/* ns; 0 when up */
+};
+
+#define SINK_CODES_MAX		24
+#define SINK_HIST_BUCKETS	12
+
+/* Per-request counters kept for every sink; exported by metrics. */
+struct sink_requests {
+	struct {
+		char		 code[32];	/* HTTP status or error name */
+		uint64_t	 count;
+	}		 codes[SINK_CODES_MAX];
+	size_t		 ncodes;
+	uint64_t	 hist[SINK_HIST_BUCKETS + 1];	/* last = +Inf */
+	uint64_t	 hist_count;
+	double		 hist_sum;			/* seconds */
+};
+
+extern const double sink_hist_bounds[SINK_HIST_BUCKETS];
+
+struct sink_ops {
+	const char	*name;
+	/* Parse url, allocate s->priv.  0 or -1 with a message in err. */
+	int		(*init)(struct sink *s, const char *url,
+			    const struct config *cf, char *err, size_t errlen);
+	enum sink_status (*submit)(struct sink *s, struct batch *b);
+	/* Time-driven work (flush timers, retries); now in ns. */
+	void		(*poll)(struct sink *s, uint64_t now);
+	void		(*stats)(struct sink *s, struct sink_stats *st);
+	/* Reopen files (SIGHUP, log rotation); may be NULL. */
+	void		(*reopen)(struct sink *s);
+	/*
+	 * Hand back every record still held with SINK_ABORTED, release
+	 * everything.  Called once, from sink_free().
+	 */
+	void		(*free)(struct sink *s);
+};
+
+struct sink {
+	const struct sink_ops	*ops;
+	struct event_base	*base;
+	struct sink_owner	 owner;
+	const char		*label;		/* "main" or "divert" */
+	char			*url;
+	struct sink_requests	 req;
+	void			*priv;
+};
+
+/*
+ * A sink for url ("stdout", "null", "file:PATH"; later http(s):// and
+ * kafka://), labelled "main" or "divert".  NULL with a message in err.
+ */
+struct sink	*sink_new(struct event_base *base, const char *url,
+		    const struct config *cf, const char *label,
+		    const struct sink_owner *owner, char *err, size_t errlen);
+
+/* Returns every held record through done(SINK_ABORTED).  Accepts NULL. */
+void		 sink_free(struct sink *s);
+
+/* Count one request with its code and duration (seconds). */
+void		 sink_count_request(struct sink *s, const char *code,
+		    double seconds);
+
+void		 batch_init(struct batch *b);
+void		 batch_add(struct batch *b, struct record *rec);
+
+static inline enum sink_status
+sink_submit(struct sink *s, struct batch *b)
+{
+	return s->ops->submit(s, b);
+}
+
+static inline void
+sink_poll(struct sink *s, uint64_t now)
+{
+	if (s->ops->poll != NULL)
+		s->ops->poll(s, now);
+}
+
+static inline void
+sink_stats(struct sink *s, struct sink_stats *st)
+{
+	s->ops->stats(s, st);
+}
+
+static inline void
+sink_reopen(struct sink *s)
+{
+	if (s->ops->reopen != NULL)
+		s->ops->reopen(s);
+}
+
+/* Called by sink implementations. */
+static inline void
+sink_done(struct sink *s, struct record *rec, enum sink_outcome outcome)
+{
+	s->owner.done(s->owner.arg, s, rec, outcome);
+}
+
+static inline void
+sink_ready(struct sink *s)
+{
+	s->owner.ready(s->owner.arg, s);
+}
+
+extern const struct sink_ops sink_file_ops;
+
+#endif
