@@ -460,19 +460,23 @@ class FilterPath(EmulatorCase):
 
 class Faults(EmulatorCase):
     def test_capacity_items_mode(self):
-        self.config(capacity=20, burst=5)
+        # A slow refill (5/s) keeps the first answer exact even on a loaded machine.
+        self.config(capacity=5, burst=5)
         body = self.nd(*[x for i in range(8) for x in ({"index": {"_index": "c"}}, {"i": i})])
         out = self.bulk(body)[1]
         self.assertEqual(self.statuses(out), [201] * 5 + [429] * 3)
         err = out["items"][5]["index"]["error"]
         self.assertEqual(err["type"], "es_rejected_execution_exception")
         self.assertTrue(out["errors"])
-        time.sleep(0.16)                      # 20/s: three tokens back after 0.15 s
+        time.sleep(0.45)                      # at least two tokens back
         out = self.bulk(body)[1]
-        self.assertEqual(self.statuses(out)[:3], [201] * 3)
-        self.assertEqual(self.statuses(out)[-1], 429)
+        second = self.statuses(out)
+        self.assertEqual(second[:2], [201, 201])
+        self.assertEqual(second[-1], 429)
+        self.assertEqual(second, sorted(second))      # the tail is what gets rejected
         st = self.stats()
-        self.assertEqual(st["rejected"]["capacity_items"], 3 + self.statuses(out).count(429))
+        self.assertEqual(st["rejected"]["capacity_items"], 3 + second.count(429))
+        self.assertEqual(st["docs"], {"c": 5 + second.count(201)})
         self.assertEqual([r["source"] for r in self.received()][:5],
                          ['{"i": %d}' % i for i in range(5)])
 

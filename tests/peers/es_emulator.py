@@ -15,8 +15,10 @@ import argparse
 import base64
 import copy
 import datetime
+import gc
 import gzip
 import io
+import itertools
 import json
 import os
 import re
@@ -115,9 +117,14 @@ def _no_constants(name):
     raise ValueError("Non-standard token '%s'" % name)
 
 
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_strict_pairs, parse_constant=_no_constants)
+
+
 def strict_loads(text):
     """json.loads with Jackson-like strictness: duplicate keys and NaN/Infinity are errors."""
-    return json.loads(text, object_pairs_hook=_strict_pairs, parse_constant=_no_constants)
+    if not isinstance(text, str):
+        text = text.decode("utf-8")
+    return _STRICT_DECODER.decode(text)
 
 
 def token_name(v):
@@ -175,19 +182,14 @@ def dumps(obj):
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-_ID_LOCK = threading.Lock()
-_ID_STATE = {"seq": int.from_bytes(os.urandom(3), "big"), "last": 0}
+_ID_SEQ = itertools.count(int.from_bytes(os.urandom(3), "big"))
 _ID_NODE = os.urandom(6)
 
 
 def gen_id():
     """20-character URL-safe id, time based like Elasticsearch's (15 bytes, base64url)."""
-    with _ID_LOCK:
-        ts = max(now_ms(), _ID_STATE["last"])
-        _ID_STATE["last"] = ts
-        _ID_STATE["seq"] = (_ID_STATE["seq"] + 1) & 0xFFFFFF
-        seq = _ID_STATE["seq"]
-    raw = seq.to_bytes(3, "big")[::-1] + ts.to_bytes(6, "big") + _ID_NODE
+    seq = next(_ID_SEQ) & 0xFFFFFF
+    raw = seq.to_bytes(3, "little") + int(time.time() * 1000).to_bytes(6, "big") + _ID_NODE
     return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
@@ -287,18 +289,34 @@ def _advance(pat, key):
         yield pat[1:]
 
 
+_STEP_CACHE = {}
+
+
+def _step(pats, key):
+    """(child patterns, full match) after the pattern set `pats` consumes object key `key`."""
+    r = _STEP_CACHE.get((pats, key))
+    if r is None:
+        child, full = [], False
+        for p in pats:
+            for q in _advance(p, key):
+                if q:
+                    if q not in child:
+                        child.append(q)
+                else:
+                    full = True
+        r = (tuple(child), full)
+        if len(_STEP_CACHE) > 20000:
+            _STEP_CACHE.clear()
+        _STEP_CACHE[(pats, key)] = r
+    return r
+
+
 def _filter(value, pats, include):
     """Returns (keep, filtered). Arrays are transparent; containers emptied by filtering go."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            child, full = [], False
-            for p in pats:
-                for q in _advance(p, k):
-                    if q:
-                        child.append(q)
-                    else:
-                        full = True
+            child, full = _step(pats, k)
             if include:
                 if full:
                     out[k] = v
@@ -343,6 +361,7 @@ def parse_filter_path(spec):
 
 def apply_filter_path(obj, spec):
     inc, exc = parse_filter_path(spec)
+    inc, exc = tuple(inc), tuple(exc)
     if inc:
         keep, obj = _filter(obj, inc, True)
         if not keep:
@@ -479,7 +498,8 @@ class Emulator:
     def _burst(self):
         b = self.config["burst"]
         if b is None:
-            b = max(self.config["capacity"] or 0, 1)
+            cap = self.config["capacity"] or 0
+            b = max(cap, 1) if cap > 0 else 0
         return b
 
     def apply_config(self, body, base=None):
@@ -495,7 +515,7 @@ class Emulator:
             if k == "capacity":
                 cfg[k] = _num(v, k)
             elif k == "burst":
-                cfg[k] = _num(v, k, minimum=1)
+                cfg[k] = _num(v, k)
             elif k == "capacity_mode":
                 if v not in ("items", "whole"):
                     raise bad_request("[capacity_mode] must be \"items\" or \"whole\"")
@@ -904,7 +924,7 @@ class Emulator:
                               "no such index [%s] and [require_alias] request flag is [true] "
                               "and [%s] is not an alias" % (name, name), compat7,
                               {"index_uuid": "_na_", "index": name})
-        bad = validate_index_name(target)
+        bad = None if target in self.indices else validate_index_name(target)
         if bad:
             return self._fail(target, _id, 400, "invalid_index_name_exception", bad, compat7,
                               {"index_uuid": "_na_", "index": target})
@@ -1139,6 +1159,20 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def handle_expect_100(self):
+        # Refuse an oversized body before the client sends it, as ES does.
+        cl = (self.headers.get("Content-Length") or "").strip()
+        if cl.isdigit() and int(cl) > self.emu.args.max_body_bytes:
+            self.close_connection = True
+            self.extra_headers = []
+            self.qs = {}
+            self.pretty = False
+            self.respond(413, ESError(413, "content_too_long_exception",
+                                      "request body is too large, limit is [%d] bytes"
+                                      % self.emu.args.max_body_bytes).document())
+            return False
+        return super().handle_expect_100()
+
     def do_GET(self):
         self.dispatch()
 
@@ -1247,8 +1281,9 @@ class Handler(BaseHTTPRequestHandler):
                 rest = lat / 1000.0 - (time.monotonic() - t0)
                 if rest > 0:
                     time.sleep(rest)
-        self.respond(status, payload)
         if not is_control:
+            # Counted and recorded before the answer leaves, so that a client reading the
+            # stats or the record file right after its response sees its own request.
             emu.count_request(endpoint, status, len(raw), len(body))
             if emu.record_file is not None:
                 hdrs = {}
@@ -1259,6 +1294,7 @@ class Handler(BaseHTTPRequestHandler):
                             "path": parts.path, "query": parts.query, "headers": hdrs,
                             "body": body.decode("utf-8", "surrogateescape"),
                             "body_bytes": len(raw), "status": status})
+        self.respond(status, payload)
 
     def maybe_reject_whole(self, rw):
         emu = self.emu
@@ -1617,7 +1653,7 @@ class Handler(BaseHTTPRequestHandler):
         if m == "HEAD":
             with emu.lock:
                 try:
-                    found = bool(emu.resolve_read(name)) or "*" in name
+                    found = bool(emu.resolve_read(name))
                 except ESError:
                     found = False
             return (200 if found else 404), None
@@ -2028,6 +2064,8 @@ def main(argv=None):
     ap.add_argument("--verbose", "-v", action="store_true", help="log requests on stderr")
     args = ap.parse_args(argv)
 
+    # Millions of stored documents make frequent cyclic GC passes the main cost under load.
+    gc.set_threshold(50000, 20, 100)
     emu = Emulator(args)
     start = {"capacity": args.capacity, "burst": args.burst,
              "capacity_mode": args.capacity_mode, "latency_ms": args.latency_ms,
