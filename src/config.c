@@ -286,8 +286,7 @@ config_walk(struct config *cf, json_t *obj, const char *section,
 	json_object_foreach(obj, k, v) {
 		if ((o = config_find(section, k)) == NULL) {
 			config_error(path, text, len, section, k, 1, err,
-			    errlen, "unknown key \"%s%s%s\"",
-			    section ? section : "", section ? "." : "", k);
+			    errlen, "unknown key \"%s\"", k);
 			return -1;
 		}
 		if (o->type == OPT_SECTION) {

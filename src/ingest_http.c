@@ -360,6 +360,17 @@ ingest_http_es(struct ingest_http *ih, struct http_request *req)
 			es_ack(req);
 		return;
 	}
+	if (strstr(path, "/_alias") != NULL || strstr(path, "/_mapping") != NULL ||
+	    strstr(path, "/_settings") != NULL ||
+	    strstr(path, "/_rollover") != NULL) {
+		/* Index-level management: acknowledged, nothing stored. */
+		if (get)
+			es_error(req, 404, "resource_not_found_exception",
+			    "not stored by spillway");
+		else
+			es_ack(req);
+		return;
+	}
 	if (path[0] == '/' && path[1] != '_' && strchr(path + 1, '/') == NULL) {
 		/* /{index} or /{alias}: exists checks, index creation. */
 		if (get)

@@ -212,17 +212,17 @@ metrics_render(struct app *app, struct evbuffer *out)
 		    "{listener=\"http\"} %llu\n", (unsigned long long)
 		    http_server_counters(ingest_http_server(app->http))->refused);
 	family(out, "spillway_http_requests_rejected_total", "counter",
-	    "HTTP requests refused before a handler saw them, by reason.");
+	    "HTTP requests refused before a handler saw them, by status code.");
 	if (app->http != NULL) {
 		const struct http_counters *hc =
 		    http_server_counters(ingest_http_server(app->http));
 
 		evbuffer_add_printf(out, "spillway_http_requests_rejected_total"
-		    "{listener=\"http\",reason=\"too_large\"} %llu\n"
+		    "{listener=\"http\",code=\"413\"} %llu\n"
 		    "spillway_http_requests_rejected_total"
-		    "{listener=\"http\",reason=\"bad_request\"} %llu\n"
+		    "{listener=\"http\",code=\"400\"} %llu\n"
 		    "spillway_http_requests_rejected_total"
-		    "{listener=\"http\",reason=\"timeout\"} %llu\n",
+		    "{listener=\"http\",code=\"408\"} %llu\n",
 		    (unsigned long long)hc->too_large,
 		    (unsigned long long)hc->bad_request,
 		    (unsigned long long)hc->timeouts);

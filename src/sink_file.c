@@ -21,7 +21,7 @@
 #include "log.h"
 #include "sink.h"
 
-#define FILE_HIGH_WATER	(4u << 20)	/* unwritten bytes before BUSY */
+#define FILE_HIGH_WATER	(64u << 10)	/* unwritten bytes before BUSY */
 
 /* A submitted batch, acknowledged once `end` bytes have been written. */
 struct fbatch {
