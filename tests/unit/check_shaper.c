@@ -1,0 +1,1237 @@
+/*
+ * Unit tests for the shaper: admission, the bounded queue, the sink
+ * hand-off and drop accounting, with a fake sink and a fake clock.
+ *
+ * The fake sink keeps every record it accepts until the test hands it
+ * back through sink_done() with an outcome; it answers submit() with
+ * whatever the test set (OK, BUSY or FAIL).  The deferred pump runs when
+ * the test turns the event loop once (EVLOOP_NONBLOCK).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "keytab.h"
+#include "record.h"
+#include "rules.h"
+#include "shaper.h"
+#include "sink.h"
+
+#define NS	1000000000ULL
+#define MS	1000000ULL
+#define T0	(1000 * NS)
+
+/* --- the fake sink --------------------------------------------------- */
+
+#define FAKE_LOG	65536
+#define FAKE_BATCHES	256
+
+struct fake {
+	enum sink_status	 answer;
+	struct record_list	 held;		/* accepted, not yet done */
+	size_t			 nheld;
+	size_t			 submits;	/* calls, whatever the answer */
+	size_t			 batches;	/* accepted batches */
+	size_t			 sizes[FAKE_BATCHES];
+	size_t			 nrecs;		/* accepted records */
+	char			 log[FAKE_LOG];	/* accepted data, one a line */
+	size_t			 loglen;
+};
+
+static enum sink_status
+fake_submit(struct sink *s, struct batch *b)
+{
+	struct fake *f = s->priv;
+	struct record *rec;
+	size_t n = 0, bytes = 0;
+
+	f->submits++;
+	if (f->answer != SINK_OK)
+		return f->answer;
+	while ((rec = TAILQ_FIRST(&b->recs)) != NULL) {
+		TAILQ_REMOVE(&b->recs, rec, link);
+		ck_assert_uint_lt(f->loglen + rec->len + 1, FAKE_LOG);
+		memcpy(f->log + f->loglen, rec->data, rec->len);
+		f->loglen += rec->len;
+		f->log[f->loglen++] = '\n';
+		f->log[f->loglen] = '\0';
+		TAILQ_INSERT_TAIL(&f->held, rec, link);
+		f->nheld++;
+		f->nrecs++;
+		n++;
+		bytes += rec->len;
+	}
+	ck_assert_uint_eq(n, b->n);
+	ck_assert_uint_eq(bytes, b->bytes);
+	if (f->batches < FAKE_BATCHES)
+		f->sizes[f->batches] = n;
+	f->batches++;
+	return SINK_OK;
+}
+
+static void
+fake_poll(struct sink *s, uint64_t now)
+{
+	(void)s;
+	(void)now;
+}
+
+static void
+fake_stats(struct sink *s, struct sink_stats *st)
+{
+	struct fake *f = s->priv;
+
+	memset(st, 0, sizeof(*st));
+	st->up = 1;
+	st->pending = f->nheld;
+}
+
+static void
+fake_free(struct sink *s)
+{
+	struct fake *f = s->priv;
+	struct record *rec;
+
+	while ((rec = TAILQ_FIRST(&f->held)) != NULL) {
+		TAILQ_REMOVE(&f->held, rec, link);
+		f->nheld--;
+		sink_done(s, rec, SINK_ABORTED);
+	}
+	free(f);
+}
+
+static const struct sink_ops fake_ops = {
+	.name = "fake",
+	.init = NULL,
+	.submit = fake_submit,
+	.poll = fake_poll,
+	.stats = fake_stats,
+	.reopen = NULL,
+	.free = fake_free,
+};
+
+static struct sink *
+fake_new(struct event_base *base, struct shaper *sh, const char *label)
+{
+	struct sink *s;
+	struct fake *f;
+
+	ck_assert_ptr_nonnull(s = calloc(1, sizeof(*s)));
+	ck_assert_ptr_nonnull(f = calloc(1, sizeof(*f)));
+	TAILQ_INIT(&f->held);
+	f->answer = SINK_OK;
+	s->ops = &fake_ops;
+	s->base = base;
+	shaper_sink_owner(sh, &s->owner);
+	s->label = label;
+	ck_assert_ptr_nonnull(s->url = strdup("fake:"));
+	s->priv = f;
+	return s;
+}
+
+static struct fake *
+F(struct sink *s)
+{
+	return s->priv;
+}
+
+/* Hand the first n held records back with outcome. */
+static void
+ack(struct sink *s, size_t n, enum sink_outcome outcome)
+{
+	struct fake *f = s->priv;
+	struct record *rec;
+
+	while (n-- > 0) {
+		ck_assert_ptr_nonnull(rec = TAILQ_FIRST(&f->held));
+		TAILQ_REMOVE(&f->held, rec, link);
+		f->nheld--;
+		sink_done(s, rec, outcome);
+	}
+}
+
+/* --- fixture --------------------------------------------------------- */
+
+struct env {
+	struct event_base	*base;
+	struct config		*cf;
+	struct shaper		*sh;
+	struct sink		*sink;
+	struct sink		*divert;
+};
+
+static struct ruleset *
+load(const char *text)
+{
+	struct rules_error err;
+	struct ruleset *rs;
+
+	memset(&err, 0, sizeof(err));
+	rs = rules_load_buffer(text, strlen(text), &err);
+	ck_assert_msg(rs != NULL, "rules: %d:%d: %s", err.line, err.col,
+	    err.msg);
+	return rs;
+}
+
+static void
+env_open(struct env *e, const char *rules, long max_events, long max_bytes,
+    long batch_events, int with_divert)
+{
+	memset(e, 0, sizeof(*e));
+	ck_assert_ptr_nonnull(e->base = event_base_new());
+	ck_assert_ptr_nonnull(e->cf = config_default());
+	if (max_events > 0)
+		e->cf->queue_max_events = max_events;
+	if (max_bytes > 0)
+		e->cf->queue_max_bytes = max_bytes;
+	if (batch_events > 0)
+		e->cf->batch_events = batch_events;
+	e->sh = shaper_new(e->base, e->cf, load(rules), T0);
+	ck_assert_ptr_nonnull(e->sh);
+	e->sink = fake_new(e->base, e->sh, "main");
+	if (with_divert)
+		e->divert = fake_new(e->base, e->sh, "divert");
+	shaper_set_sinks(e->sh, e->sink, e->divert);
+}
+
+static void
+env_close(struct env *e)
+{
+	sink_free(e->sink);
+	sink_free(e->divert);
+	shaper_free(e->sh);
+	config_free(e->cf);
+	event_base_free(e->base);
+}
+
+static void
+pump(struct env *e)
+{
+	ck_assert_int_ge(event_base_loop(e->base, EVLOOP_NONBLOCK), 0);
+}
+
+static uint64_t
+dropped_total(const struct sclass *c)
+{
+	uint64_t d = 0;
+	int r;
+
+	for (r = 0; r < REASON_MAX; r++)
+		d += c->dropped[r];
+	return d;
+}
+
+/* received == forwarded + dropped + queued + inflight, for every class. */
+static void
+identity(const struct shaper *sh)
+{
+	uint64_t q = 0;
+	size_t i;
+
+	for (i = 0; i < sh->nclasses; i++) {
+		const struct sclass *c = sh->classes[i];
+
+		ck_assert_msg(c->received == c->forwarded + dropped_total(c) +
+		    c->queued + c->inflight,
+		    "class %s: received %llu != forwarded %llu + dropped %llu"
+		    " + queued %llu + inflight %llu", c->name,
+		    (unsigned long long)c->received,
+		    (unsigned long long)c->forwarded,
+		    (unsigned long long)dropped_total(c),
+		    (unsigned long long)c->queued,
+		    (unsigned long long)c->inflight);
+		q += c->queued;
+	}
+	ck_assert_uint_eq(q, sh->q.events);
+}
+
+static struct sclass *
+cls(const struct env *e, const char *name)
+{
+	struct sclass *c = shaper_class(e->sh, name);
+
+	ck_assert_msg(c != NULL, "no class %s", name);
+	return c;
+}
+
+/* Assert every counter of a class; dropped reasons not named are 0. */
+static void
+expect(const struct env *e, const char *name, uint64_t received,
+    uint64_t forwarded, uint64_t queued, uint64_t inflight,
+    uint64_t rate_limit, uint64_t queue_full, uint64_t other_drops)
+{
+	const struct sclass *c = cls(e, name);
+
+	ck_assert_msg(c->received == received, "%s received %llu want %llu",
+	    name, (unsigned long long)c->received,
+	    (unsigned long long)received);
+	ck_assert_msg(c->forwarded == forwarded, "%s forwarded %llu want %llu",
+	    name, (unsigned long long)c->forwarded,
+	    (unsigned long long)forwarded);
+	ck_assert_msg(c->queued == queued, "%s queued %llu want %llu", name,
+	    (unsigned long long)c->queued, (unsigned long long)queued);
+	ck_assert_msg(c->inflight == inflight, "%s inflight %llu want %llu",
+	    name, (unsigned long long)c->inflight,
+	    (unsigned long long)inflight);
+	ck_assert_msg(c->dropped[REASON_RATE_LIMIT] == rate_limit,
+	    "%s rate_limit %llu want %llu", name,
+	    (unsigned long long)c->dropped[REASON_RATE_LIMIT],
+	    (unsigned long long)rate_limit);
+	ck_assert_msg(c->dropped[REASON_QUEUE_FULL] == queue_full,
+	    "%s queue_full %llu want %llu", name,
+	    (unsigned long long)c->dropped[REASON_QUEUE_FULL],
+	    (unsigned long long)queue_full);
+	ck_assert_msg(dropped_total(c) - rate_limit - queue_full ==
+	    other_drops, "%s other drops %llu want %llu", name,
+	    (unsigned long long)(dropped_total(c) - rate_limit - queue_full),
+	    (unsigned long long)other_drops);
+	identity(e->sh);
+}
+
+static enum shaper_verdict
+offer(struct env *e, const char *line, uint64_t now)
+{
+	enum shaper_verdict v;
+
+	v = shaper_offer(e->sh, line, strlen(line), NULL, 0, SOURCE_TCP, now);
+	identity(e->sh);
+	return v;
+}
+
+/* Offer {"c":"CLS","n":N}. */
+static enum shaper_verdict
+offer_c(struct env *e, const char *c, int n, uint64_t now)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "{\"c\":\"%s\",\"n\":%d}", c, n);
+	return offer(e, line, now);
+}
+
+/* Classes p0, p3, p5, p9 by field c, priorities as named. */
+static const char *PRIO_RULES =
+    "{\"classes\":["
+    "{\"name\":\"p0\",\"priority\":0,"
+    "\"match\":[{\"field\":\"c\",\"regex\":\"^p0$\"}]},"
+    "{\"name\":\"p3\",\"priority\":3,"
+    "\"match\":[{\"field\":\"c\",\"regex\":\"^p3$\"}]},"
+    "{\"name\":\"p5\",\"priority\":5,"
+    "\"match\":[{\"field\":\"c\",\"regex\":\"^p5$\"}]},"
+    "{\"name\":\"p9\",\"priority\":9,"
+    "\"match\":[{\"field\":\"c\",\"regex\":\"^p9$\"}]}],"
+    "\"default\":{\"name\":\"other\",\"priority\":4},"
+    "\"invalid\":{\"priority\":8}}";
+
+/* --- tests ----------------------------------------------------------- */
+
+START_TEST(starts_idle_with_all_classes)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	ck_assert_uint_eq(e.sh->revision, 1);
+	ck_assert_uint_eq(e.sh->nclasses, 6);
+	expect(&e, "p0", 0, 0, 0, 0, 0, 0, 0);
+	expect(&e, "other", 0, 0, 0, 0, 0, 0, 0);
+	expect(&e, "_invalid", 0, 0, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(cls(&e, "p9")->priority, 9);
+	ck_assert_int_eq(cls(&e, "_invalid")->priority, 8);
+	ck_assert_int_eq(cls(&e, "other")->active, 1);
+	ck_assert_ptr_null(shaper_class(e.sh, "nope"));
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(forward_path_and_outcomes)
+{
+	struct env e;
+	int i;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(offer_c(&e, "p3", i, T0), SHAPER_QUEUED);
+	ck_assert_int_eq(shaper_idle(e.sh), 0);
+	expect(&e, "p3", 5, 0, 5, 0, 0, 0, 0);
+	ck_assert_uint_eq(F(e.sink)->submits, 0);	/* deferred */
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->batches, 1);
+	ck_assert_uint_eq(F(e.sink)->sizes[0], 5);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p3\",\"n\":0}\n{\"c\":\"p3\",\"n\":1}\n"
+	    "{\"c\":\"p3\",\"n\":2}\n{\"c\":\"p3\",\"n\":3}\n"
+	    "{\"c\":\"p3\",\"n\":4}\n");
+	expect(&e, "p3", 5, 0, 0, 5, 0, 0, 0);
+
+	ack(e.sink, 1, SINK_FORWARDED);
+	expect(&e, "p3", 5, 1, 0, 4, 0, 0, 0);
+	ack(e.sink, 1, SINK_REJECTED);
+	expect(&e, "p3", 5, 1, 0, 3, 0, 0, 1);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_SINK_REJECTED], 1);
+	ack(e.sink, 1, SINK_ERROR);
+	expect(&e, "p3", 5, 1, 0, 2, 0, 0, 2);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_SINK_ERROR], 1);
+	ack(e.sink, 1, SINK_ABORTED);
+	expect(&e, "p3", 5, 1, 0, 1, 0, 0, 3);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_SHUTDOWN], 1);
+	ack(e.sink, 1, SINK_FORWARDED);
+	expect(&e, "p3", 5, 2, 0, 0, 0, 0, 3);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	/* Nothing else was touched. */
+	expect(&e, "p0", 0, 0, 0, 0, 0, 0, 0);
+	expect(&e, "other", 0, 0, 0, 0, 0, 0, 0);
+	ck_assert_uint_eq(cls(&e, "p3")->diverted, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(default_class_and_action_line)
+{
+	struct env e;
+	struct record *rec;
+	const char *act = "{\"index\":{\"_index\":\"a\"}}";
+	const char *line = "{\"c\":\"zz\"}";
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	ck_assert_int_eq(shaper_offer(e.sh, line, strlen(line), act,
+	    strlen(act), SOURCE_HTTP, T0 + 5), SHAPER_QUEUED);
+	expect(&e, "other", 1, 0, 1, 0, 0, 0, 0);
+	pump(&e);
+	rec = TAILQ_FIRST(&F(e.sink)->held);
+	ck_assert_ptr_nonnull(rec);
+	ck_assert_str_eq(rec->data, line);
+	ck_assert_uint_eq(rec->action_len, strlen(act));
+	ck_assert_str_eq(rec->action, act);
+	ck_assert_ptr_eq(rec->cls, cls(&e, "other"));
+	ck_assert_int_eq(rec->priority, 4);
+	ck_assert_int_eq(rec->source, SOURCE_HTTP);
+	ck_assert_uint_eq(rec->t_in, T0 + 5);
+	ck_assert_ptr_nonnull(rec->json);
+	ck_assert_int_eq(rec->invalid, 0);
+	ck_assert_uint_eq(e.sh->parse_errors[SOURCE_HTTP], 0);
+	ack(e.sink, 1, SINK_FORWARDED);
+	expect(&e, "other", 1, 1, 0, 0, 0, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(rate_limit_exact)
+{
+	struct env e;
+	int i, queued = 0;
+
+	env_open(&e,
+	    "{\"classes\":[{\"name\":\"a\",\"priority\":2,\"rate\":10,"
+	    "\"burst\":4,\"match\":[]}]}", 0, 0, 0, 0);
+	for (i = 0; i < 25; i++)
+		queued += offer_c(&e, "x", i, T0) == SHAPER_QUEUED;
+	ck_assert_int_eq(queued, 4);
+	expect(&e, "a", 25, 0, 4, 0, 21, 0, 0);
+	pump(&e);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"x\",\"n\":0}\n{\"c\":\"x\",\"n\":1}\n"
+	    "{\"c\":\"x\",\"n\":2}\n{\"c\":\"x\",\"n\":3}\n");
+	expect(&e, "a", 25, 0, 0, 4, 21, 0, 0);
+	ack(e.sink, 4, SINK_FORWARDED);
+	expect(&e, "a", 25, 4, 0, 0, 21, 0, 0);
+
+	/* 100 ms at 10/s: exactly one more. */
+	for (i = 0; i < 5; i++)
+		offer_c(&e, "x", 100 + i, T0 + 100 * MS);
+	expect(&e, "a", 30, 4, 1, 0, 25, 0, 0);
+	/* A second later, a full burst again and no more. */
+	for (i = 0; i < 10; i++)
+		offer_c(&e, "x", 200 + i, T0 + 2 * NS);
+	expect(&e, "a", 40, 4, 5, 0, 31, 0, 0);
+	ck_assert_uint_eq(cls(&e, "a")->diverted, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(unlimited_class_admits_all)
+{
+	struct env e;
+	int i;
+
+	env_open(&e, "{\"classes\":[]}", 0, 0, 0, 0);
+	for (i = 0; i < 10000; i++)
+		offer_c(&e, "x", i, T0);
+	expect(&e, "default", 10000, 0, 10000, 0, 0, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(per_key_buckets)
+{
+	struct env e;
+	struct keytab *kt;
+	int i;
+
+	env_open(&e,
+	    "{\"classes\":[{\"name\":\"k\",\"priority\":1,\"key\":\"svc\","
+	    "\"key_rate\":1,\"key_burst\":2,\"match\":[]}]}", 0, 0, 0, 0);
+	for (i = 0; i < 5; i++)
+		offer(&e, "{\"svc\":\"a\"}", T0);
+	expect(&e, "k", 5, 0, 2, 0, 3, 0, 0);
+	for (i = 0; i < 5; i++)
+		offer(&e, "{\"svc\":\"b\"}", T0);
+	expect(&e, "k", 10, 0, 4, 0, 6, 0, 0);
+	/* No key field: one shared bucket for all of them. */
+	offer(&e, "{\"x\":1}", T0);
+	offer(&e, "{\"y\":2}", T0);
+	offer(&e, "{\"z\":3}", T0);
+	expect(&e, "k", 13, 0, 6, 0, 7, 0, 0);
+	/* A number key is its decimal text: its own bucket. */
+	offer(&e, "{\"svc\":7}", T0);
+	offer(&e, "{\"svc\":7}", T0);
+	offer(&e, "{\"svc\":7}", T0);
+	expect(&e, "k", 16, 0, 8, 0, 8, 0, 0);
+	kt = cls(&e, "k")->keys;
+	ck_assert_ptr_nonnull(kt);
+	ck_assert_uint_eq(keytab_count(kt), 4);
+
+	/* One second later each key has one more token. */
+	offer(&e, "{\"svc\":\"a\"}", T0 + NS);
+	offer(&e, "{\"svc\":\"a\"}", T0 + NS);
+	offer(&e, "{\"svc\":\"b\"}", T0 + NS);
+	expect(&e, "k", 19, 0, 10, 0, 9, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+/* A refusal by the key bucket takes nothing from the class bucket. */
+START_TEST(key_and_class_buckets)
+{
+	struct env e;
+
+	env_open(&e,
+	    "{\"classes\":[{\"name\":\"k\",\"priority\":1,\"rate\":3,"
+	    "\"key\":\"svc\",\"key_rate\":2,\"match\":[]}]}", 0, 0, 0, 0);
+	offer(&e, "{\"svc\":\"a\"}", T0);
+	offer(&e, "{\"svc\":\"a\"}", T0);
+	offer(&e, "{\"svc\":\"a\"}", T0);	/* key bucket empty */
+	offer(&e, "{\"svc\":\"a\"}", T0);	/* key bucket empty */
+	expect(&e, "k", 4, 0, 2, 0, 2, 0, 0);
+	offer(&e, "{\"svc\":\"b\"}", T0);	/* class: last token */
+	expect(&e, "k", 5, 0, 3, 0, 2, 0, 0);
+	offer(&e, "{\"svc\":\"b\"}", T0);	/* class bucket empty */
+	expect(&e, "k", 6, 0, 3, 0, 3, 0, 0);
+	/* ...and the class refusal took nothing from b's key bucket. */
+	offer(&e, "{\"svc\":\"b\"}", T0 + NS / 3 + 1);
+	expect(&e, "k", 7, 0, 4, 0, 3, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+struct keyseen {
+	char		 key[8][KEYTAB_KEY_MAX + 1];
+	uint64_t	 seen[8];
+	uint64_t	 shed[8];
+	size_t		 n;
+};
+
+static void
+keyseen_cb(const char *key, const struct keytab_entry *ent, void *arg)
+{
+	struct keyseen *ks = arg;
+
+	if (ks->n < 8) {
+		snprintf(ks->key[ks->n], sizeof(ks->key[0]), "%s", key);
+		ks->seen[ks->n] = ent->seen;
+		ks->shed[ks->n] = ent->shed;
+	}
+	ks->n++;
+}
+
+/* Offer 5 "a" (3 pass by key) and 3 "b" (1 passes by class). */
+static void
+key_entry_run(struct env *e, struct keyseen *ks)
+{
+	int i;
+
+	env_open(e,
+	    "{\"classes\":[{\"name\":\"k\",\"priority\":1,\"rate\":4,"
+	    "\"key\":\"svc\",\"key_rate\":3,\"match\":[]}]}", 0, 0, 0, 0);
+	for (i = 0; i < 5; i++)
+		offer(e, "{\"svc\":\"a\"}", T0);
+	for (i = 0; i < 3; i++)
+		offer(e, "{\"svc\":\"b\"}", T0);
+	expect(e, "k", 8, 0, 4, 0, 4, 0, 0);
+	memset(ks, 0, sizeof(*ks));
+	keytab_foreach(cls(e, "k")->keys, keyseen_cb, ks);
+	ck_assert_uint_eq(ks->n, 2);
+	ck_assert_str_eq(ks->key[0], "b");
+	ck_assert_str_eq(ks->key[1], "a");
+}
+
+/* keytab_entry.shed: events refused by that key's own bucket. */
+START_TEST(key_entry_shed_counts_own_bucket_only)
+{
+	struct env e;
+	struct keyseen ks;
+
+	key_entry_run(&e, &ks);
+	ck_assert_uint_eq(ks.shed[1], 2);
+	/* b's own bucket had room; the class bucket refused b twice. */
+	ck_assert_uint_eq(ks.shed[0], 0);
+	env_close(&e);
+}
+END_TEST
+
+/* keytab_entry.seen: events offered with that key. */
+START_TEST(key_entry_seen_counts_offers)
+{
+	struct env e;
+	struct keyseen ks;
+
+	key_entry_run(&e, &ks);
+	ck_assert_uint_eq(ks.seen[1], 5);
+	ck_assert_uint_eq(ks.seen[0], 3);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(weight_bytes)
+{
+	struct env e;
+	const char *l30 = "{\"c\":\"x\",\"pad\":\"0123456789\"}";	/* 28 */
+	char big[200];
+
+	ck_assert_uint_eq(strlen(l30), 28);
+	env_open(&e,
+	    "{\"classes\":[{\"name\":\"w\",\"priority\":1,\"rate\":100,"
+	    "\"weight\":\"bytes\",\"match\":[]}]}", 0, 0, 0, 0);
+	offer(&e, l30, T0);
+	offer(&e, l30, T0);
+	offer(&e, l30, T0);			/* 84 of 100 */
+	offer(&e, l30, T0);			/* 16 left: shed */
+	expect(&e, "w", 4, 0, 3, 0, 1, 0, 0);
+	offer(&e, l30, T0 + 110 * MS);		/* 16 + 11 = 27 < 28 */
+	expect(&e, "w", 5, 0, 3, 0, 2, 0, 0);
+	offer(&e, l30, T0 + 120 * MS);		/* 28 */
+	expect(&e, "w", 6, 0, 4, 0, 2, 0, 0);
+	/* Larger than the burst: only from a full bucket. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "{\"p\":\"", 6);
+	memcpy(big + sizeof(big) - 3, "\"}", 3);
+	ck_assert_uint_eq(strlen(big), 199);
+	offer(&e, big, T0 + 500 * MS);
+	expect(&e, "w", 7, 0, 4, 0, 3, 0, 0);
+	offer(&e, big, T0 + 5 * NS);
+	expect(&e, "w", 8, 0, 5, 0, 3, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(queue_full_evicts_strictly_lower)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 4, 0, 100, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "p5", 1, T0);
+	offer_c(&e, "p5", 2, T0);
+	offer_c(&e, "p9", 1, T0);
+	offer_c(&e, "p9", 2, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 1);
+	ck_assert_uint_eq(F(e.sink)->nrecs, 0);
+	expect(&e, "p5", 2, 0, 2, 0, 0, 0, 0);
+	expect(&e, "p9", 2, 0, 2, 0, 0, 0, 0);
+
+	/* Equal to the lowest present: nothing lower, the arrival goes. */
+	ck_assert_int_eq(offer_c(&e, "p9", 3, T0), SHAPER_SHED);
+	expect(&e, "p9", 3, 0, 2, 0, 0, 1, 0);
+	/* p5 arrives: the newest p9 (n=2) goes, under p9. */
+	ck_assert_int_eq(offer_c(&e, "p5", 3, T0), SHAPER_QUEUED);
+	expect(&e, "p9", 3, 0, 1, 0, 0, 2, 0);
+	expect(&e, "p5", 3, 0, 3, 0, 0, 0, 0);
+	/* p3 arrives: the lowest priority present is still p9. */
+	ck_assert_int_eq(offer_c(&e, "p3", 1, T0), SHAPER_QUEUED);
+	expect(&e, "p9", 3, 0, 0, 0, 0, 3, 0);
+	/* p3 again: now the newest p5 (n=3) goes. */
+	ck_assert_int_eq(offer_c(&e, "p3", 2, T0), SHAPER_QUEUED);
+	expect(&e, "p5", 3, 0, 2, 0, 0, 1, 0);
+	expect(&e, "p3", 2, 0, 2, 0, 0, 0, 0);
+	/* p5 arrives: only p5 and p3 queued, none strictly lower. */
+	ck_assert_int_eq(offer_c(&e, "p5", 4, T0), SHAPER_SHED);
+	expect(&e, "p5", 4, 0, 2, 0, 0, 2, 0);
+	/* A p3 arrival evicts p5 (n=2), the newest p5. */
+	ck_assert_int_eq(offer_c(&e, "p3", 3, T0), SHAPER_QUEUED);
+	expect(&e, "p5", 4, 0, 1, 0, 0, 3, 0);
+	/* default class, priority 4, is above p5: evicts the last p5. */
+	ck_assert_int_eq(offer_c(&e, "zz", 1, T0), SHAPER_QUEUED);
+	expect(&e, "p5", 4, 0, 0, 0, 0, 4, 0);
+	/* Another default: nothing lower than 4 left. */
+	ck_assert_int_eq(offer_c(&e, "zz", 2, T0), SHAPER_SHED);
+	expect(&e, "other", 2, 0, 1, 0, 0, 1, 0);
+	/* p0 evicts the default (priority 4, lowest present). */
+	ck_assert_int_eq(offer_c(&e, "p0", 1, T0), SHAPER_QUEUED);
+	expect(&e, "other", 2, 0, 0, 0, 0, 2, 0);
+	ck_assert_uint_eq(e.sh->q.events, 4);
+	ck_assert_uint_eq(F(e.sink)->submits, 1);	/* still busy */
+
+	/* The sink is ready: arrival order of what is left. */
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p3\",\"n\":1}\n{\"c\":\"p3\",\"n\":2}\n"
+	    "{\"c\":\"p3\",\"n\":3}\n{\"c\":\"p0\",\"n\":1}\n");
+	expect(&e, "p3", 3, 0, 0, 3, 0, 0, 0);
+	expect(&e, "p0", 1, 0, 0, 1, 0, 0, 0);
+	ack(e.sink, 4, SINK_FORWARDED);
+	expect(&e, "p3", 3, 3, 0, 0, 0, 0, 0);
+	expect(&e, "p0", 1, 1, 0, 0, 0, 0, 0);
+	expect(&e, "p9", 3, 0, 0, 0, 0, 3, 0);
+	expect(&e, "p5", 4, 0, 0, 0, 0, 4, 0);
+	env_close(&e);
+}
+END_TEST
+
+/* Victims are the newest of the lowest priority: order survives. */
+START_TEST(queue_full_evicts_newest)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 3, 0, 100, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "p9", 1, T0);
+	offer_c(&e, "p5", 1, T0);
+	offer_c(&e, "p9", 2, T0);
+	pump(&e);
+	offer_c(&e, "p0", 1, T0);	/* evicts p9 n=2 */
+	offer_c(&e, "p0", 2, T0);	/* evicts p9 n=1 */
+	offer_c(&e, "p3", 1, T0);	/* evicts p5 n=1 */
+	offer_c(&e, "p3", 2, T0);	/* nothing below 3 but p3: shed */
+	expect(&e, "p9", 2, 0, 0, 0, 0, 2, 0);
+	expect(&e, "p5", 1, 0, 0, 0, 0, 1, 0);
+	expect(&e, "p3", 2, 0, 1, 0, 0, 1, 0);
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p0\",\"n\":1}\n{\"c\":\"p0\",\"n\":2}\n"
+	    "{\"c\":\"p3\",\"n\":1}\n");
+	ack(e.sink, 3, SINK_FORWARDED);
+	expect(&e, "p0", 2, 2, 0, 0, 0, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(queue_max_bytes)
+{
+	struct env e;
+	char l40[64], l50[64], l90[128], l101[128];
+
+	/* Lines of exact lengths, class by "c". */
+	snprintf(l40, sizeof(l40), "{\"c\":\"p9\",\"p\":\"%0*d\"}", 40 - 17, 0);
+	snprintf(l50, sizeof(l50), "{\"c\":\"p0\",\"p\":\"%0*d\"}", 50 - 17, 0);
+	snprintf(l90, sizeof(l90), "{\"c\":\"p0\",\"p\":\"%0*d\"}", 90 - 17, 0);
+	snprintf(l101, sizeof(l101), "{\"c\":\"p0\",\"p\":\"%0*d\"}", 101 - 17,
+	    0);
+	ck_assert_uint_eq(strlen(l40), 40);
+	ck_assert_uint_eq(strlen(l50), 50);
+	ck_assert_uint_eq(strlen(l90), 90);
+	ck_assert_uint_eq(strlen(l101), 101);
+
+	env_open(&e, PRIO_RULES, 1000, 100, 100, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer(&e, l40, T0);
+	offer(&e, l40, T0);
+	pump(&e);
+	ck_assert_uint_eq(e.sh->q.bytes, 80);
+	/* 80 + 50 > 100: one p9 (40) must go. */
+	ck_assert_int_eq(offer(&e, l50, T0), SHAPER_QUEUED);
+	expect(&e, "p9", 2, 0, 1, 0, 0, 1, 0);
+	ck_assert_uint_eq(e.sh->q.bytes, 90);
+	/* 90 + 90: 80 to free, only 40 of lower priority: shed, and no
+	 * victim is taken for nothing. */
+	ck_assert_int_eq(offer(&e, l90, T0), SHAPER_SHED);
+	expect(&e, "p0", 2, 0, 1, 0, 0, 1, 0);
+	expect(&e, "p9", 2, 0, 1, 0, 0, 1, 0);
+	ck_assert_uint_eq(e.sh->q.bytes, 90);
+	/* Larger than the whole queue: never fits. */
+	ck_assert_int_eq(offer(&e, l101, T0), SHAPER_SHED);
+	expect(&e, "p0", 3, 0, 1, 0, 0, 2, 0);
+	expect(&e, "p9", 2, 0, 1, 0, 0, 1, 0);
+	/* A p9 of 40 while 90 are queued: 130 > 100, nothing lower. */
+	ck_assert_int_eq(offer(&e, l40, T0), SHAPER_SHED);
+	expect(&e, "p9", 3, 0, 1, 0, 0, 2, 0);
+	ck_assert_uint_eq(e.sh->q.bytes, 90);
+	ck_assert_uint_eq(e.sh->q.events, 2);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(busy_keeps_fifo_order)
+{
+	struct env e;
+	int i;
+
+	env_open(&e, PRIO_RULES, 0, 0, 2, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	for (i = 0; i < 5; i++)
+		offer_c(&e, i % 2 ? "p9" : "p0", i, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 1);
+	expect(&e, "p0", 3, 0, 3, 0, 0, 0, 0);
+	expect(&e, "p9", 2, 0, 2, 0, 0, 0, 0);
+	/* More arrivals while busy: no further submit. */
+	offer_c(&e, "p9", 5, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 1);
+
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->batches, 3);
+	ck_assert_uint_eq(F(e.sink)->sizes[0], 2);
+	ck_assert_uint_eq(F(e.sink)->sizes[1], 2);
+	ck_assert_uint_eq(F(e.sink)->sizes[2], 2);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p0\",\"n\":0}\n{\"c\":\"p9\",\"n\":1}\n"
+	    "{\"c\":\"p0\",\"n\":2}\n{\"c\":\"p9\",\"n\":3}\n"
+	    "{\"c\":\"p0\",\"n\":4}\n{\"c\":\"p9\",\"n\":5}\n");
+	expect(&e, "p0", 3, 0, 0, 3, 0, 0, 0);
+	expect(&e, "p9", 3, 0, 0, 3, 0, 0, 0);
+
+	/* Busy again in the middle of a run: the second batch comes back
+	 * and goes first next time. */
+	ack(e.sink, 6, SINK_FORWARDED);
+	F(e.sink)->answer = SINK_BUSY;
+	for (i = 10; i < 13; i++)
+		offer_c(&e, "p0", i, T0);
+	pump(&e);
+	expect(&e, "p0", 6, 3, 3, 0, 0, 0, 0);
+	F(e.sink)->answer = SINK_OK;
+	F(e.sink)->loglen = 0;
+	F(e.sink)->log[0] = '\0';
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p0\",\"n\":10}\n{\"c\":\"p0\",\"n\":11}\n"
+	    "{\"c\":\"p0\",\"n\":12}\n");
+	ack(e.sink, 3, SINK_FORWARDED);
+	expect(&e, "p0", 6, 6, 0, 0, 0, 0, 0);
+	expect(&e, "p9", 3, 3, 0, 0, 0, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(batch_bytes_bound)
+{
+	struct env e;
+	int i;
+
+	env_open(&e, PRIO_RULES, 0, 0, 100, 0);
+	/* {"c":"p0","n":N} is 17 bytes for one digit: 2 per 40 bytes. */
+	e.cf->batch_bytes = 40;
+	for (i = 0; i < 5; i++)
+		offer_c(&e, "p0", i, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->batches, 3);
+	ck_assert_uint_eq(F(e.sink)->sizes[0], 2);
+	ck_assert_uint_eq(F(e.sink)->sizes[1], 2);
+	ck_assert_uint_eq(F(e.sink)->sizes[2], 1);
+	expect(&e, "p0", 5, 0, 0, 5, 0, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(sink_fail_counts_sink_error)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	F(e.sink)->answer = SINK_FAIL;
+	offer_c(&e, "p3", 1, T0);
+	offer_c(&e, "p5", 1, T0);
+	pump(&e);
+	expect(&e, "p3", 1, 0, 0, 0, 0, 0, 1);
+	expect(&e, "p5", 1, 0, 0, 0, 0, 0, 1);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_SINK_ERROR], 1);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(abandon_counts_queued_as_shutdown)
+{
+	struct env e;
+	int i;
+
+	env_open(&e, PRIO_RULES, 0, 0, 2, 0);
+	for (i = 0; i < 2; i++)
+		offer_c(&e, "p3", i, T0);
+	pump(&e);				/* 2 in flight */
+	F(e.sink)->answer = SINK_BUSY;
+	for (i = 0; i < 3; i++)
+		offer_c(&e, "p3", 10 + i, T0);
+	for (i = 0; i < 2; i++)
+		offer_c(&e, "p5", i, T0);
+	pump(&e);
+	expect(&e, "p3", 5, 0, 3, 2, 0, 0, 0);
+	shaper_abandon(e.sh);
+	expect(&e, "p3", 5, 0, 0, 2, 0, 0, 3);
+	expect(&e, "p5", 2, 0, 0, 0, 0, 0, 2);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_SHUTDOWN], 3);
+	ck_assert_uint_eq(cls(&e, "p5")->dropped[REASON_SHUTDOWN], 2);
+	ck_assert_int_eq(shaper_idle(e.sh), 0);
+	/* The sink goes away holding two: they come back aborted. */
+	sink_free(e.sink);
+	e.sink = NULL;
+	expect(&e, "p3", 5, 0, 0, 0, 0, 0, 5);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_SHUTDOWN], 5);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(swap_rules_keeps_state)
+{
+	struct env e;
+	struct ruleset *rs;
+	struct record *rec;
+	const char *v1 =
+	    "{\"classes\":[{\"name\":\"a\",\"priority\":2,\"rate\":10,"
+	    "\"burst\":5,\"match\":[{\"field\":\"c\",\"regex\":\"^a$\"}]}],"
+	    "\"default\":{\"name\":\"other\",\"priority\":6}}";
+	const char *v2 =
+	    "{\"classes\":[{\"name\":\"b\",\"priority\":1,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^b$\"}]},"
+	    "{\"name\":\"a\",\"priority\":7,\"rate\":10,"
+	    "\"burst\":5,\"match\":[{\"field\":\"c\",\"regex\":\"^a$\"}]}],"
+	    "\"default\":{\"name\":\"other\",\"priority\":6}}";
+	const char *v3 =
+	    "{\"classes\":[{\"name\":\"b\",\"priority\":1,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^b$\"}]}],"
+	    "\"default\":{\"name\":\"other\",\"priority\":6}}";
+	int i;
+
+	env_open(&e, v1, 0, 0, 0, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	for (i = 0; i < 3; i++)
+		offer_c(&e, "a", i, T0);
+	pump(&e);
+	expect(&e, "a", 3, 0, 3, 0, 0, 0, 0);
+	ck_assert_ptr_null(shaper_class(e.sh, "b"));
+
+	shaper_swap_rules(e.sh, load(v2), T0);
+	ck_assert_uint_eq(e.sh->revision, 2);
+	expect(&e, "a", 3, 0, 3, 0, 0, 0, 0);
+	expect(&e, "b", 0, 0, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(cls(&e, "a")->priority, 7);
+	/* No fresh burst: 2 tokens were left. */
+	for (i = 3; i < 8; i++)
+		offer_c(&e, "a", i, T0);
+	expect(&e, "a", 8, 0, 5, 0, 3, 0, 0);
+	offer_c(&e, "b", 0, T0);
+	expect(&e, "b", 1, 0, 1, 0, 0, 0, 0);
+
+	/* a removed: its events go to the default, its counters stay. */
+	shaper_swap_rules(e.sh, load(v3), T0 + 100 * MS);
+	ck_assert_uint_eq(e.sh->revision, 3);
+	ck_assert_int_eq(cls(&e, "a")->active, 0);
+	offer_c(&e, "a", 100, T0 + 100 * MS);
+	expect(&e, "other", 1, 0, 1, 0, 0, 0, 0);
+	expect(&e, "a", 8, 0, 5, 0, 3, 0, 0);
+
+	/* Queued events keep their class through both reloads. */
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	expect(&e, "a", 8, 0, 0, 5, 3, 0, 0);
+	TAILQ_FOREACH(rec, &F(e.sink)->held, link)
+		if (strstr(rec->data, "\"a\"") != NULL &&
+		    strstr(rec->data, "100") == NULL)
+			ck_assert_ptr_eq(rec->cls, cls(&e, "a"));
+	ack(e.sink, 7, SINK_FORWARDED);
+	expect(&e, "a", 8, 5, 0, 0, 3, 0, 0);
+	expect(&e, "b", 1, 1, 0, 0, 0, 0, 0);
+	expect(&e, "other", 1, 1, 0, 0, 0, 0, 0);
+
+	/* a back again: same counters, bucket refilled only by time
+	 * (0 tokens at T0, +2 by T0 + 200 ms), not a fresh burst. */
+	rs = load(v2);
+	shaper_swap_rules(e.sh, rs, T0 + 200 * MS);
+	ck_assert_uint_eq(e.sh->revision, 4);
+	ck_assert_int_eq(cls(&e, "a")->active, 1);
+	for (i = 200; i < 205; i++)
+		offer_c(&e, "a", i, T0 + 200 * MS);
+	expect(&e, "a", 13, 5, 2, 0, 6, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(swap_rules_new_limits_apply)
+{
+	struct env e;
+	int i;
+
+	env_open(&e,
+	    "{\"classes\":[{\"name\":\"a\",\"priority\":2,\"rate\":100,"
+	    "\"match\":[]}]}", 0, 0, 0, 0);
+	for (i = 0; i < 10; i++)
+		offer_c(&e, "a", i, T0);		/* 90 left */
+	/* Smaller burst: clamped to 3. */
+	shaper_swap_rules(e.sh, load("{\"classes\":[{\"name\":\"a\","
+	    "\"priority\":2,\"rate\":3,\"match\":[]}]}"), T0);
+	for (i = 0; i < 10; i++)
+		offer_c(&e, "a", i, T0);
+	expect(&e, "a", 20, 0, 13, 0, 7, 0, 0);
+	/* Unlimited now. */
+	shaper_swap_rules(e.sh, load("{\"classes\":[{\"name\":\"a\","
+	    "\"priority\":2,\"match\":[]}]}"), T0);
+	for (i = 0; i < 10; i++)
+		offer_c(&e, "a", i, T0);
+	expect(&e, "a", 30, 0, 23, 0, 7, 0, 0);
+	ck_assert_uint_eq(e.sh->revision, 3);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(invalid_lines)
+{
+	struct env e;
+	char expect_log[512];
+	struct record *rec;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	ck_assert_int_eq(offer(&e, "not json", T0), SHAPER_QUEUED);
+	offer(&e, "{\"c\":\"p0\"} x", T0);		/* trailing bytes */
+	offer(&e, "[1,2]", T0);				/* not an object */
+	ck_assert_int_eq(shaper_offer(e.sh, "bad \"\xff\"", 7, NULL, 0,
+	    SOURCE_HTTP, T0), SHAPER_QUEUED);
+	expect(&e, "_invalid", 4, 0, 4, 0, 0, 0, 0);
+	expect(&e, "p0", 0, 0, 0, 0, 0, 0, 0);
+	ck_assert_uint_eq(e.sh->parse_errors[SOURCE_TCP], 3);
+	ck_assert_uint_eq(e.sh->parse_errors[SOURCE_HTTP], 1);
+	pump(&e);
+	snprintf(expect_log, sizeof(expect_log), "%s\n%s\n%s\n%s\n",
+	    "{\"message\":\"not json\",\"tags\":[\"_jsonparsefailure\"]}",
+	    "{\"message\":\"{\\\"c\\\":\\\"p0\\\"} x\","
+	    "\"tags\":[\"_jsonparsefailure\"]}",
+	    "{\"message\":\"[1,2]\",\"tags\":[\"_jsonparsefailure\"]}",
+	    "{\"message\":\"bad \\\"\\ufffd\\\"\","
+	    "\"tags\":[\"_jsonparsefailure\"]}");
+	ck_assert_str_eq(F(e.sink)->log, expect_log);
+	TAILQ_FOREACH(rec, &F(e.sink)->held, link) {
+		ck_assert_int_eq(rec->invalid, 1);
+		ck_assert_ptr_null(rec->json);
+		ck_assert_int_eq(rec->priority, 8);
+	}
+	expect(&e, "_invalid", 4, 0, 0, 4, 0, 0, 0);
+	ack(e.sink, 4, SINK_FORWARDED);
+	expect(&e, "_invalid", 4, 4, 0, 0, 0, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(invalid_class_rate)
+{
+	struct env e;
+	int i;
+
+	env_open(&e, "{\"classes\":[],\"invalid\":{\"priority\":8,"
+	    "\"rate\":1,\"burst\":2}}", 0, 0, 0, 0);
+	for (i = 0; i < 5; i++)
+		offer(&e, "{{{", T0);
+	expect(&e, "_invalid", 5, 0, 2, 0, 3, 0, 0);
+	ck_assert_uint_eq(e.sh->parse_errors[SOURCE_TCP], 5);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(too_large)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	shaper_too_large(e.sh, SOURCE_TCP);
+	shaper_too_large(e.sh, SOURCE_HTTP);
+	identity(e.sh);
+	expect(&e, "_invalid", 2, 0, 0, 0, 0, 0, 2);
+	ck_assert_uint_eq(cls(&e, "_invalid")->dropped[REASON_TOO_LARGE], 2);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 0);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(divert_shed_events)
+{
+	struct env e;
+	int i;
+
+	env_open(&e,
+	    "{\"classes\":["
+	    "{\"name\":\"d\",\"priority\":9,\"rate\":1,\"burst\":1,"
+	    "\"on_limit\":\"divert\","
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^d$\"}]},"
+	    "{\"name\":\"k\",\"priority\":9,\"rate\":1,\"burst\":1,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^k$\"}]}]}", 0, 0, 0, 1);
+	for (i = 0; i < 3; i++)
+		offer_c(&e, "d", i, T0);
+	for (i = 0; i < 3; i++)
+		offer_c(&e, "k", i, T0);
+	expect(&e, "d", 3, 0, 1, 0, 2, 0, 0);
+	expect(&e, "k", 3, 0, 1, 0, 2, 0, 0);
+	ck_assert_uint_eq(cls(&e, "d")->diverted, 2);
+	ck_assert_uint_eq(cls(&e, "k")->diverted, 0);
+	pump(&e);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"d\",\"n\":0}\n{\"c\":\"k\",\"n\":0}\n");
+	ck_assert_str_eq(F(e.divert)->log,
+	    "{\"c\":\"d\",\"n\":1}\n{\"c\":\"d\",\"n\":2}\n");
+	/* The divert sink's outcome changes no counter. */
+	ack(e.divert, 1, SINK_FORWARDED);
+	ack(e.divert, 1, SINK_ERROR);
+	expect(&e, "d", 3, 0, 0, 1, 2, 0, 0);
+	ack(e.sink, 2, SINK_FORWARDED);
+	expect(&e, "d", 3, 1, 0, 0, 2, 0, 0);
+	expect(&e, "k", 3, 1, 0, 0, 2, 0, 0);
+	ck_assert_uint_eq(cls(&e, "d")->diverted, 2);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(divert_queue_full_victim)
+{
+	struct env e;
+
+	env_open(&e,
+	    "{\"classes\":["
+	    "{\"name\":\"hi\",\"priority\":0,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^hi$\"}]},"
+	    "{\"name\":\"d\",\"priority\":9,\"on_limit\":\"divert\","
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^d$\"}]}]}", 2, 0, 0, 1);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "d", 0, T0);
+	offer_c(&e, "d", 1, T0);
+	pump(&e);
+	offer_c(&e, "hi", 0, T0);
+	expect(&e, "d", 2, 0, 1, 0, 0, 1, 0);
+	ck_assert_uint_eq(cls(&e, "d")->diverted, 1);
+	pump(&e);
+	ck_assert_str_eq(F(e.divert)->log, "{\"c\":\"d\",\"n\":1}\n");
+	/* With the divert sink busy, shed events wait, in order. */
+	F(e.divert)->answer = SINK_BUSY;
+	offer_c(&e, "hi", 1, T0);			/* evicts d n=0 */
+	expect(&e, "d", 2, 0, 0, 0, 0, 2, 0);
+	pump(&e);
+	ck_assert_str_eq(F(e.divert)->log, "{\"c\":\"d\",\"n\":1}\n");
+	F(e.divert)->answer = SINK_OK;
+	sink_ready(e.divert);
+	pump(&e);
+	ck_assert_str_eq(F(e.divert)->log,
+	    "{\"c\":\"d\",\"n\":1}\n{\"c\":\"d\",\"n\":0}\n");
+	ck_assert_uint_eq(cls(&e, "d")->diverted, 2);
+	ck_assert_uint_eq(F(e.sink)->nrecs, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(divert_without_sink_drops)
+{
+	struct env e;
+	int i;
+
+	env_open(&e,
+	    "{\"classes\":[{\"name\":\"d\",\"priority\":9,\"rate\":1,"
+	    "\"burst\":1,\"on_limit\":\"divert\",\"match\":[]}]}", 0, 0, 0, 0);
+	for (i = 0; i < 4; i++)
+		offer_c(&e, "d", i, T0);
+	expect(&e, "d", 4, 0, 1, 0, 3, 0, 0);
+	ck_assert_uint_eq(cls(&e, "d")->diverted, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(rates_from_ticks)
+{
+	struct env e;
+	double r[3];
+	int i;
+
+	env_open(&e,
+	    "{\"classes\":[{\"name\":\"a\",\"priority\":2,\"rate\":10,"
+	    "\"burst\":10,\"match\":[]}]}", 0, 0, 0, 0);
+	shaper_tick(e.sh, T0);
+	for (i = 0; i < 30; i++)
+		offer_c(&e, "a", i, T0);
+	pump(&e);
+	ack(e.sink, 10, SINK_FORWARDED);
+	shaper_tick(e.sh, T0 + NS);
+	shaper_rates(e.sh, cls(&e, "a"), 1, r);
+	ck_assert_double_eq(r[0], 30);
+	ck_assert_double_eq(r[1], 10);
+	ck_assert_double_eq(r[2], 20);
+	shaper_tick(e.sh, T0 + 2 * NS);
+	shaper_rates(e.sh, cls(&e, "a"), 2, r);
+	ck_assert_double_eq(r[0], 15);
+	ck_assert_double_eq(r[1], 5);
+	ck_assert_double_eq(r[2], 10);
+	shaper_rates(e.sh, cls(&e, "a"), 1, r);
+	ck_assert_double_eq(r[0], 0);
+	env_close(&e);
+}
+END_TEST
+
+static Suite *
+shaper_suite(void)
+{
+	Suite *s = suite_create("shaper");
+	TCase *tc = tcase_create("shaper");
+
+	tcase_add_test(tc, starts_idle_with_all_classes);
+	tcase_add_test(tc, forward_path_and_outcomes);
+	tcase_add_test(tc, default_class_and_action_line);
+	tcase_add_test(tc, rate_limit_exact);
+	tcase_add_test(tc, unlimited_class_admits_all);
+	tcase_add_test(tc, per_key_buckets);
+	tcase_add_test(tc, key_and_class_buckets);
+	tcase_add_test(tc, key_entry_shed_counts_own_bucket_only);
+	tcase_add_test(tc, key_entry_seen_counts_offers);
+	tcase_add_test(tc, weight_bytes);
+	tcase_add_test(tc, queue_full_evicts_strictly_lower);
+	tcase_add_test(tc, queue_full_evicts_newest);
+	tcase_add_test(tc, queue_max_bytes);
+	tcase_add_test(tc, busy_keeps_fifo_order);
+	tcase_add_test(tc, batch_bytes_bound);
+	tcase_add_test(tc, sink_fail_counts_sink_error);
+	tcase_add_test(tc, abandon_counts_queued_as_shutdown);
+	tcase_add_test(tc, swap_rules_keeps_state);
+	tcase_add_test(tc, swap_rules_new_limits_apply);
+	tcase_add_test(tc, invalid_lines);
+	tcase_add_test(tc, invalid_class_rate);
+	tcase_add_test(tc, too_large);
+	tcase_add_test(tc, divert_shed_events);
+	tcase_add_test(tc, divert_queue_full_victim);
+	tcase_add_test(tc, divert_without_sink_drops);
+	tcase_add_test(tc, rates_from_ticks);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	sr = srunner_create(shaper_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
