@@ -264,7 +264,9 @@ class TestQueue(SpillwayTestCase):
         self.rfd = rfd
         self.addCleanup(self._close_rfd)
         sp = self.start(sink="file:" + path, rules=rules,
-                        config={"queue": {"max_events": max_events}})
+                        config={"queue": {"max_events": max_events},
+                                "sink": {"batch_events": 5,
+                                         "concurrency": 1}})
         return sp, rfd
 
     def _close_rfd(self):
