@@ -54,8 +54,12 @@ bucket_take(struct bucket *b, double cost, uint64_t now)
 {
 	if (!bucket_check(b, cost, now))
 		return 0;
+	/*
+	 * An event larger than the burst leaves the bucket in debt, so the
+	 * long-run rate holds for large events too.
+	 */
 	if (b->rate > 0)
-		b->tokens = b->tokens >= cost ? b->tokens - cost : 0;
+		b->tokens -= cost;
 	return 1;
 }
 

@@ -29,7 +29,8 @@ void	bucket_configure(struct bucket *b, double rate, double burst,
  * there are that many.  Returns 1 when taken, 0 when the bucket is short.
  * A clock that goes backwards refills nothing.  A cost larger than the
  * burst is taken when the bucket is full, so that no event is too large
- * to ever pass.
+ * to ever pass; the bucket then goes into debt (negative fill) so that
+ * the long-run rate still holds.
  */
 int	bucket_take(struct bucket *b, double cost, uint64_t now);
 

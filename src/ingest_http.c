@@ -311,6 +311,18 @@ is(const struct http_request *req, const char *method)
 	return strcmp(req->method, method) == 0;
 }
 
+/*
+ * Whether the raw target (before decoding: an index name such as
+ * %3Clogs-%7Bnow%2Fd%7D-000001%3E decodes to a '/') is one path segment.
+ */
+static int
+single_segment(const char *target)
+{
+	size_t n = strcspn(target + 1, "?");
+
+	return memchr(target + 1, '/', n) == NULL;
+}
+
 /* Start-up and management calls, answered locally. */
 static void
 ingest_http_es(struct ingest_http *ih, struct http_request *req)
@@ -371,7 +383,7 @@ ingest_http_es(struct ingest_http *ih, struct http_request *req)
 			es_ack(req);
 		return;
 	}
-	if (path[0] == '/' && path[1] != '_' && strchr(path + 1, '/') == NULL) {
+	if (path[0] == '/' && path[1] != '_' && single_segment(req->target)) {
 		/* /{index} or /{alias}: exists checks, index creation. */
 		if (get)
 			es_error(req, 404, "index_not_found_exception",
