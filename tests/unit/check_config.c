@@ -280,6 +280,23 @@ START_TEST(syntax_errors)
 }
 END_TEST
 
+/*
+ * jansson keeps the last of duplicate keys; the error must point at the
+ * value that was refused (line 2), not at the first, valid one.
+ */
+START_TEST(duplicate_key_position)
+{
+	struct config *cf;
+	char err[1024] = "", exp[1200];
+
+	cf = config_load(data("duplicate_key.json"), err, sizeof(err));
+	ck_assert_ptr_null(cf);
+	snprintf(exp, sizeof(exp), "%s:2:13: ", path);
+	ck_assert_msg(strncmp(err, exp, strlen(exp)) == 0,
+	    "got \"%s\", want it to start with \"%s\"", err, exp);
+}
+END_TEST
+
 START_TEST(missing_file)
 {
 	load_err("does-not-exist.json", ": No such file or directory");
@@ -318,6 +335,7 @@ config_suite(void)
 	tcase_add_test(tc, out_of_range);
 	tcase_add_test(tc, invalid_enums);
 	tcase_add_test(tc, syntax_errors);
+	tcase_add_test(tc, duplicate_key_position);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, set_str);
 	suite_add_tcase(s, tc);
