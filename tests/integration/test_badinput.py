@@ -243,3 +243,49 @@ class TestBadHttp(BadInputCase):
         finally:
             slow.close()
         self.assertEqual(sp.sink_lines(), [b'{"fast":1}'])
+
+
+class TestLimits(BadInputCase):
+    def test_idle_connection_is_closed_and_counted(self):
+        sp = self.start(config={"limits": {"idle_timeout_ms": 300}})
+        s = sp.tcp_connect(timeout=15)
+        try:
+            s.sendall(b'{"idle":1}\n{"idle":')
+            # The server closes an idle connection: we read EOF.
+            self.assertEqual(s.recv(100), b"")
+        finally:
+            s.close()
+        m = sp.wait_settled(2)
+        self.assertEqual(m.forwarded("default"), 1)
+        self.assertEqual(m.received("_invalid"), 1)
+        self.assertHealthy(sp)
+
+    def test_max_connections(self):
+        sp = self.start(config={"limits": {"max_connections": 5}})
+        socks = [sp.tcp_connect() for _ in range(5)]
+        try:
+            sp.wait_for(lambda m: m.get1("spillway_connections",
+                                         listener="tcp") == 5,
+                        "5 connections")
+            extra = sp.tcp_connect()
+            extra.settimeout(10)
+            try:
+                extra.sendall(b'{"refused":1}\n')
+                self.assertEqual(extra.recv(100), b"")
+            except ConnectionResetError:
+                pass
+            finally:
+                extra.close()
+            for s in socks:
+                s.sendall(b'{"ok":1}\n')
+        finally:
+            for s in socks:
+                s.close()
+        m = sp.wait_settled(5)
+        self.assertEqual(m.forwarded("default"), 5)
+        self.assertEqual(m.total("spillway_events_received_total"), 5)
+        sp.wait_for(lambda m: m.get1("spillway_connections",
+                                     listener="tcp") == 0, "0 connections")
+        sp.send_tcp(b'{"after":1}\n')
+        m = sp.wait_settled(6)
+        self.assertEqual(m.forwarded("default"), 6)

@@ -202,6 +202,19 @@ class TestClassify(CliCase):
                          want.decode("utf-8").splitlines())
         self.assertEqual(r.stdout, want)
 
+    def test_scalar_texts_and_paths(self):
+        # Numbers match as Python's repr, booleans as true/false, arrays by
+        # any scalar element; the literal-dotted-key rule; ASCII \w; a
+        # regex that hits the match limit does not match.
+        rules = os.path.join(DATA, "rules_scalars.json")
+        corpus = os.path.join(DATA, "corpus_scalars.ndjson")
+        r = self.run_ok(["classify", "--each", "-r", rules, corpus])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        with open(os.path.join(DATA, "corpus_scalars.each"), "rb") as f:
+            want = f.read()
+        self.assertEqual(r.stdout.decode().splitlines(),
+                         want.decode().splitlines())
+
     def test_zero_counts_and_no_rules(self):
         p = self.write("c.ndjson", '{"level":"error"}\n\n{"x":1}\nnope\n')
         r = self.run_ok(["classify", "-r", RULES_MIX, p])

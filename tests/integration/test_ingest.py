@@ -12,6 +12,10 @@ INV = {"class": "_invalid"}
 DEF = {"class": "default"}
 
 
+def summarize_lines(sp):
+    return b"\n".join(sp.sink_lines()[:10]).decode("utf-8", "replace")
+
+
 def parse_failure(raw):
     return {"message": raw.decode("utf-8", "replace"),
             "tags": ["_jsonparsefailure"]}
@@ -93,6 +97,47 @@ class TestTcp(SpillwayTestCase):
         self.assertEqual(m.received("default"), 0)
         self.assertEqual([json.loads(l) for l in sp.sink_lines()],
                          [parse_failure(b) for b in bad])
+
+    def test_valid_json_with_large_numbers(self):
+        # Valid JSON (RFC 8259 puts no limit on number size) is an event,
+        # not a parse failure, and is forwarded as received.
+        sp = self.start()
+        lines = [b'{"n":18446744073709551616}', b'{"n":9223372036854775808}',
+                 b'{"n":-99999999999999999999999}', b'{"n":1e400}',
+                 b'{"n":1e-400}', b'{"n":-9223372036854775808}',
+                 b'{"s":"nul\\u0000inside"}']
+        sp.send_tcp(b"\n".join(lines) + b"\n")
+        m = sp.wait_settled(len(lines))
+        self.assertEqual(m.received("_invalid"), 0, summarize_lines(sp))
+        self.assertEqual(m.forwarded("default"), len(lines))
+        self.assertEqual(sp.sink_lines(), lines)
+
+    def test_byte_by_byte(self):
+        sp = self.start()
+        data = b'{"slow":1}\r\n\n{"slow":2}\nbad\n'
+        s = sp.tcp_connect()
+        try:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i in range(len(data)):
+                s.sendall(data[i:i + 1])
+        finally:
+            s.close()
+        m = sp.wait_settled(3)
+        self.assertEqual(m.forwarded("default"), 2)
+        self.assertEqual(m.received("_invalid"), 1)
+        out = sp.sink_lines()
+        self.assertEqual(out[:2], [b'{"slow":1}', b'{"slow":2}'])
+        self.assertEqual(json.loads(out[2]), parse_failure(b"bad"))
+
+    def test_line_just_under_default_limit(self):
+        sp = self.start()
+        big = b'{"big":"' + b"b" * ((1 << 20) - 10) + b'"}'
+        self.assertEqual(len(big), 1 << 20)
+        sp.send_tcp(big + b"\n" + big + b"x\n")
+        m = sp.wait_settled(2)
+        self.assertEqual(m.forwarded("default"), 1)
+        self.assertEqual(m.dropped("_invalid", "too_large"), 1)
+        self.assertEqual(sp.sink_lines(), [big])
 
     def test_trailing_whitespace_is_fine(self):
         sp = self.start()
@@ -244,6 +289,85 @@ class TestBulk(SpillwayTestCase):
         st, _, data = sp.http("POST", "/_bulk?filter_path=errors", body)
         self.assertEqual(data, b'{"errors":false}')
         sp.wait_settled(4)
+
+    def test_filter_path_nothing_left(self):
+        sp = self.start()
+        st, _, data = sp.http("POST", "/_bulk?filter_path=items.*.error",
+                              bulk_body([{"a": 1}]))
+        self.assertEqual((st, data), (200, b"{}"))
+        sp.wait_settled(1)
+
+    def test_generated_ids(self):
+        sp = self.start()
+        st, _, resp = sp.bulk(bulk_body([{"a": i} for i in range(50)]))
+        self.assertEqual(st, 200)
+        ids = [i["index"]["_id"] for i in resp["items"]]
+        self.assertTrue(all(isinstance(i, str) and len(i) == 20
+                            for i in ids), ids[:3])
+        self.assertEqual(len(set(ids)), 50)
+        sp.wait_settled(50)
+
+    def test_keepalive_chunked_and_expect_continue(self):
+        import http.client
+        sp = self.start()
+        c = http.client.HTTPConnection("127.0.0.1", sp.ports["http"],
+                                       timeout=10)
+        try:
+            for r in range(5):
+                c.request("POST", "/_bulk", bulk_body([{"r": r}]),
+                          {"Content-Type": "application/x-ndjson"})
+                resp = c.getresponse()
+                self.assertEqual(resp.status, 200)
+                self.assertEqual(len(json.loads(resp.read())["items"]), 1)
+            c.request("POST", "/_bulk",
+                      iter([b'{"index":{}}\n{"ch', b'unk":1}\n',
+                            b'{"index":{}}\n', b'{"chunk":2}\n']),
+                      {"Content-Type": "application/x-ndjson"},
+                      encode_chunked=True)
+            resp = c.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(len(json.loads(resp.read())["items"]), 2)
+        finally:
+            c.close()
+        body = bulk_body([{"exp": 1}])
+        s = socket.create_connection(("127.0.0.1", sp.ports["http"]),
+                                     timeout=10)
+        try:
+            s.sendall(b"POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                      b"application/x-ndjson\r\nContent-Length: %d\r\n"
+                      b"Expect: 100-continue\r\n\r\n" % len(body))
+            self.assertTrue(s.recv(4096).startswith(
+                b"HTTP/1.1 100 Continue\r\n"))
+            s.sendall(body)
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200 "))
+        finally:
+            s.close()
+        sp.wait_settled(8)
+        self.assertEqual(sp.sink_lines(),
+                         [b'{"r":%d}' % r for r in range(5)]
+                         + [b'{"chunk":1}', b'{"chunk":2}', b'{"exp":1}'])
+
+    def test_expect_continue_over_limit(self):
+        sp = self.start(config={"limits": {"max_body_bytes": 1000}})
+        s = socket.create_connection(("127.0.0.1", sp.ports["http"]),
+                                     timeout=10)
+        try:
+            s.sendall(b"POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                      b"application/x-ndjson\r\nContent-Length: 5000\r\n"
+                      b"Expect: 100-continue\r\n\r\n")
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 413 "))
+        finally:
+            s.close()
+
+    def test_invalid_utf8_source_in_bulk(self):
+        sp = self.start()
+        st, _, resp = sp.bulk(b'{"index":{}}\n{"m":"caf\xc3("}\n')
+        self.assertEqual(st, 200, resp)
+        m = sp.wait_settled(1)
+        self.assertEqual(m.forwarded("_invalid"), 1)
+        self.assertEqual(json.loads(sp.sink_lines()[0]),
+                         {"message": '{"m":"caf\ufffd("}',
+                          "tags": ["_jsonparsefailure"]})
 
     def test_response_is_compact(self):
         sp = self.start()

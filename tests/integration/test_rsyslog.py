@@ -48,7 +48,7 @@ ruleset(name="to_es") {{
            server="127.0.0.1" serverport="{http}"
            template="spillway_json" searchIndex="rsyslog-test"
            bulkmode="on" maxbytes="100k" errorfile="{work}/es-errors.json"
-           action.resumeRetryCount="-1"
+           action.resumeRetryCount="-1" action.resumeInterval="1"
            queue.type="linkedlist" queue.size="100000"
            queue.dequeueBatchSize="200")
 }}
@@ -124,6 +124,46 @@ class Rsyslogd:
 @unittest.skipUnless(HAVE_RSYSLOG, "rsyslogd with imptcp and omelasticsearch "
                      "not installed")
 class TestRsyslog(SpillwayTestCase):
+    def send(self, rs, n, start=0):
+        s = socket.create_connection(("127.0.0.1", rs.port), timeout=10)
+        try:
+            for i in range(start, start + n):
+                s.sendall(b"<14>Jun  1 12:00:00 testhost app[42]: "
+                          b"event seq=%06d \"quoted\" \\ done\n" % i)
+        finally:
+            s.close()
+
+    def wait_forwarded(self, sp, rs, n, timeout=60):
+        try:
+            return sp.wait_for(lambda m: m.total(
+                "spillway_events_forwarded_total") >= n,
+                "%d events forwarded" % n, timeout=timeout)
+        except AssertionError as e:
+            raise AssertionError("%s\nrsyslogd output:\n%s\nerrorfile:\n%s"
+                                 % (e, rs.output(), rs.errorfile()))
+
+    def seqs(self, sp):
+        docs = [json.loads(l) for l in sp.sink_lines()]
+        return sorted(int(d["msg"].split("seq=")[1].split()[0])
+                      for d in docs)
+
+    def test_resumes_when_spillway_comes_up_later(self):
+        # rsyslog starts first and suspends its action; when it retries it
+        # runs its health check (GET /_cat/health) against spillway.
+        port = free_port()
+        rs = Rsyslogd(port)
+        self.addCleanup(rs.cleanup)
+        rs.start()
+        self.send(rs, 50)
+        time.sleep(1.5)  # let the first bulk attempt fail
+        sp = self.start(args=["--listen-http", "127.0.0.1:%d" % port])
+        m = self.wait_forwarded(sp, rs, 50, timeout=45)
+        self.assertEqual(m.received("default"), 50)
+        self.assertEqual(self.seqs(sp), list(range(50)))
+        self.send(rs, 50, start=50)
+        self.wait_forwarded(sp, rs, 100)
+        self.assertEqual(self.seqs(sp), list(range(100)))
+
     def test_omelasticsearch_delivers_everything(self):
         sp = self.start()
         rs = Rsyslogd(sp.ports["http"])

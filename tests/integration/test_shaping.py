@@ -366,6 +366,36 @@ class TestQueue(SpillwayTestCase):
         self.assertEqual(len(data.splitlines()), pending)
         self.finish(sp, check_accounting=False)
 
+    def test_shutdown_deadline_with_sink_blocked(self):
+        # Nobody ever reads: the flush cannot finish, and spillway still
+        # exits 0 once shutdown_timeout_ms has passed.
+        tmp = tempfile.mkdtemp(prefix="spillway-fifo-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "fifo")
+        os.mkfifo(path)
+        self.rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self.addCleanup(self._close_rfd)
+        sp = self.start(sink="file:" + path,
+                        config={"queue": {"max_events": 50},
+                                "sink": {"batch_events": 5,
+                                         "concurrency": 1},
+                                "shutdown_timeout_ms": 500})
+        self.fill(sp, 300)
+        m = sp.wait_for(lambda m: m.received("default") == 300
+                        and m.queued("default") > 0, "queue filled")
+        self.assertEqual(accounting_errors(m), [])
+        t0 = time.monotonic()
+        sp.signal(signal.SIGTERM)
+        try:
+            sp.proc.wait(15)
+        except Exception:
+            self.fail("no exit within 15 s of SIGTERM with "
+                      "shutdown_timeout_ms=500")
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(sp.proc.returncode, 0, sp.stderr())
+        sp.exit_code = 0
+        self.finish(sp, check_accounting=False)
+
     def drain_until_eof(self, rfd, sp, timeout=30):
         buf = bytearray()
         os.set_blocking(rfd, False)
@@ -385,6 +415,21 @@ class TestQueue(SpillwayTestCase):
             elif sp.proc.poll() is not None:
                 break
         return bytes(buf)
+
+
+class TestRegexLimit(SpillwayTestCase):
+    def test_match_limit_counted(self):
+        rules = {"classes": [{"name": "evil",
+                              "match": [{"field": "m",
+                                         "regex": "^(a+)+$"}]}]}
+        sp = self.start(rules=rules)
+        sp.send_tcp(b'{"m":"%s"}\n' % (b"a" * 40 + b"b") * 3
+                    + b'{"m":"aaa"}\n')
+        m = sp.wait_settled(4)
+        self.assertEqual(m.get1("spillway_regex_limit_total",
+                                **{"class": "evil"}), 3)
+        self.assertEqual(m.forwarded("default"), 3)
+        self.assertEqual(m.forwarded("evil"), 1)
 
 
 class TestShutdown(SpillwayTestCase):
