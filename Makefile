@@ -6,7 +6,7 @@ BINDIR	 = $(PREFIX)/bin
 MANDIR	 = $(PREFIX)/share/man
 DATADIR	 = $(PREFIX)/share/spillway
 
-PKGS	 = jansson libevent libevent_openssl libpcre2-8 zlib
+PKGS	 = jansson libevent libevent_openssl libpcre2-8 zlib openssl
 CC	?= cc
 OPT	?= -O2 -g
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

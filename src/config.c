@@ -107,7 +107,8 @@ config_default(void)
 	    config_set_str(&cf->listen_admin, "127.0.0.1:9281") == -1 ||
 	    config_set_str(&cf->sink_url, "stdout") == -1 ||
 	    config_set_str(&cf->sink_index, "logs-%Y.%m.%d") == -1 ||
-	    config_set_str(&cf->sink_action, "index") == -1) {
+	    config_set_str(&cf->sink_action, "index") == -1 ||
+	    config_set_str(&cf->sink_compression, "gzip") == -1) {
 		config_free(cf);
 		return NULL;
 	}
@@ -339,7 +340,8 @@ config_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if ((root = json_loadb(text, len, 0, &jerr)) == NULL) {
+	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
 		snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.line,
 		    jerr.column, jerr.text);
 		goto fail;
@@ -368,6 +370,9 @@ config_load(const char *path, char *err, size_t errlen)
 		    errlen, "\"compression\" must be \"gzip\" or \"none\"");
 		goto fail;
 	}
+	if (cf->sink_compression != NULL &&
+	    strcmp(cf->sink_compression, "none") == 0)
+		config_set_str(&cf->sink_compression, NULL);
 	fclose(fp);
 	json_decref(root);
 	free(text);

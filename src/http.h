@@ -87,7 +87,8 @@ const char	*http_query(const struct http_request *req, const char *name,
 /*
  * Answer req: status, body (len bytes, may be NULL for none), optional
  * content type and extra header lines ("Name: value\r\n..." or NULL).
- * For HEAD the body is not sent but its length is.  req is freed.
+ * For HEAD the body is not sent but its length is (body may then be NULL
+ * with len the length a GET would have).  req is freed.
  */
 void		 http_respond(struct http_request *req, int status,
 		    const char *content_type, const char *body, size_t len,

@@ -9,6 +9,14 @@
 #include <string.h>
 #include <strings.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include <spillway/clock.h>
 
@@ -16,16 +24,33 @@
 #include "config.h"
 #include "http.h"
 #include "ingest.h"
+#include "log.h"
 #include "shaper.h"
+#include "url.h"
 
 #define ES_VERSION	"8.11.0"
 #define ES_HEADERS	"X-Elastic-Product: Elasticsearch\r\n"
 
 struct ingest_http {
+	struct event_base	*base;
 	const struct config	*cf;
 	struct shaper		*sh;
 	struct http_server	*srv;
 	uint64_t		 unsupported;	/* update/delete refused */
+
+	/* Pass-through to the upstream Elasticsearch, when the sink is one. */
+	int			 proxy;
+	struct url		 up;
+	SSL_CTX			*ssl_ctx;
+	struct evhttp_connection *evcon;
+	uint64_t		 proxied;
+	uint64_t		 proxy_errors;
+};
+
+/* One request being passed through. */
+struct proxy_call {
+	struct ingest_http	*ih;
+	struct http_request	*req;
 };
 
 static const char es_root[] =
@@ -412,6 +437,162 @@ ingest_http_es(struct ingest_http *ih, struct http_request *req)
 	}
 }
 
+static struct evhttp_connection *
+proxy_connection(struct ingest_http *ih)
+{
+	struct bufferevent *bev = NULL;
+	SSL *ssl;
+
+	if (ih->evcon != NULL)
+		return ih->evcon;
+	if (ih->up.tls) {
+		if ((ssl = SSL_new(ih->ssl_ctx)) == NULL)
+			return NULL;
+		SSL_set_tlsext_host_name(ssl, ih->up.host);
+		if (ih->cf->sink_tls_verify)
+			SSL_set1_host(ssl, ih->up.host);
+		if ((bev = bufferevent_openssl_socket_new(ih->base, -1, ssl,
+		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
+		    BEV_OPT_DEFER_CALLBACKS)) == NULL) {
+			SSL_free(ssl);
+			return NULL;
+		}
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	}
+	ih->evcon = evhttp_connection_base_bufferevent_new(ih->base, NULL, bev,
+	    ih->up.host, (unsigned short)ih->up.port);
+	if (ih->evcon != NULL) {
+		evhttp_connection_set_timeout(ih->evcon,
+		    (int)((ih->cf->timeout_ms + 999) / 1000));
+		evhttp_connection_set_retries(ih->evcon, 0);
+	}
+	return ih->evcon;
+}
+
+static int
+hop_by_hop(const char *name)
+{
+	static const char *const hop[] = {
+		"Connection", "Keep-Alive", "Proxy-Connection",
+		"Transfer-Encoding", "TE", "Trailer", "Upgrade",
+		"Content-Length", "Host", "Expect"
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (strcasecmp(name, hop[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+proxy_done(struct evhttp_request *er, void *arg)
+{
+	struct proxy_call *pc = arg;
+	struct ingest_http *ih = pc->ih;
+	struct evkeyvalq *hdrs;
+	struct evkeyval *kv;
+	struct evbuffer *extra, *in;
+	const char *cl = NULL;
+	int code = er ? evhttp_request_get_response_code(er) : 0;
+
+	if (code == 0 || (extra = evbuffer_new()) == NULL) {
+		char msg[400];
+
+		ih->proxy_errors++;
+		snprintf(msg, sizeof(msg), "upstream %s:%d did not answer",
+		    ih->up.host, ih->up.port);
+		es_error(pc->req, 502, "spillway_upstream_exception", msg);
+		free(pc);
+		return;
+	}
+	ih->proxied++;
+	hdrs = evhttp_request_get_input_headers(er);
+	TAILQ_FOREACH(kv, hdrs, next) {
+		if (strcasecmp(kv->key, "Content-Length") == 0)
+			cl = kv->value;
+		if (hop_by_hop(kv->key))
+			continue;
+		evbuffer_add_printf(extra, "%s: %s\r\n", kv->key, kv->value);
+	}
+	in = evhttp_request_get_input_buffer(er);
+	evbuffer_add(extra, "", 1);
+	if (strcmp(pc->req->method, "HEAD") == 0)
+		/* No body, but the upstream's length. */
+		http_respond(pc->req, code, NULL, NULL,
+		    cl ? strtoul(cl, NULL, 10) : 0,
+		    (const char *)evbuffer_pullup(extra, -1));
+	else
+		http_respond(pc->req, code, NULL,
+		    (const char *)evbuffer_pullup(in, -1),
+		    evbuffer_get_length(in),
+		    (const char *)evbuffer_pullup(extra, -1));
+	evbuffer_free(extra);
+	free(pc);
+}
+
+/* Pass req to the upstream Elasticsearch unchanged; answer its answer. */
+static void
+ingest_http_proxy(struct ingest_http *ih, struct http_request *req)
+{
+	static const struct { const char *name; enum evhttp_cmd_type cmd; }
+	    methods[] = {
+		{ "GET", EVHTTP_REQ_GET }, { "POST", EVHTTP_REQ_POST },
+		{ "HEAD", EVHTTP_REQ_HEAD }, { "PUT", EVHTTP_REQ_PUT },
+		{ "DELETE", EVHTTP_REQ_DELETE },
+		{ "OPTIONS", EVHTTP_REQ_OPTIONS },
+		{ "PATCH", EVHTTP_REQ_PATCH },
+	};
+	struct evhttp_connection *evcon;
+	struct evhttp_request *er;
+	struct evkeyvalq *out;
+	struct proxy_call *pc;
+	char target[8192], hostport[300];
+	size_t i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(req->method, methods[i].name) == 0)
+			break;
+	if (i == sizeof(methods) / sizeof(methods[0])) {
+		es_error(req, 405, "method_not_allowed", "method not allowed");
+		return;
+	}
+	if ((size_t)snprintf(target, sizeof(target), "%s%s", ih->up.prefix,
+	    req->target) >= sizeof(target)) {
+		es_error(req, 414, "illegal_argument_exception",
+		    "request target too long");
+		return;
+	}
+	if ((pc = calloc(1, sizeof(*pc))) == NULL ||
+	    (evcon = proxy_connection(ih)) == NULL ||
+	    (er = evhttp_request_new(proxy_done, pc)) == NULL) {
+		free(pc);
+		es_error(req, 502, "spillway_upstream_exception",
+		    "cannot reach the upstream");
+		return;
+	}
+	pc->ih = ih;
+	pc->req = req;
+	out = evhttp_request_get_output_headers(er);
+	for (i = 0; i < req->nheaders; i++)
+		if (!hop_by_hop(req->headers[i].name))
+			evhttp_add_header(out, req->headers[i].name,
+			    req->headers[i].value);
+	snprintf(hostport, sizeof(hostport), "%s:%d", ih->up.host,
+	    ih->up.port);
+	evhttp_add_header(out, "Host", hostport);
+	if (req->body_len > 0)
+		evbuffer_add(evhttp_request_get_output_buffer(er), req->body,
+		    req->body_len);
+	if (evhttp_make_request(evcon, er, methods[i].cmd, target) == -1) {
+		/* evhttp freed er and did not call back. */
+		free(pc);
+		ih->proxy_errors++;
+		es_error(req, 502, "spillway_upstream_exception",
+		    "cannot reach the upstream");
+	}
+}
+
 /* "/_bulk" or "/{index}/_bulk": the index (decoded) in buf, or NULL. */
 static int
 bulk_path(const char *path, char *buf, size_t len, const char **index)
@@ -457,7 +638,31 @@ ingest_http_handle(struct http_request *req, void *arg)
 			    "{\"error\":\"use POST\"}", 19, "Allow: POST\r\n");
 		return;
 	}
+	if (ih->proxy && strncmp(req->path, "/_nodes", 7) != 0) {
+		ingest_http_proxy(ih, req);
+		return;
+	}
 	ingest_http_es(ih, req);
+}
+
+/* The TLS context for an https upstream: system CAs, plus ca_file. */
+static SSL_CTX *
+ingest_http_tls(const struct config *cf)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return NULL;
+	SSL_CTX_set_default_verify_paths(ctx);
+	if (cf->sink_ca_file != NULL &&
+	    SSL_CTX_load_verify_locations(ctx, cf->sink_ca_file, NULL) != 1) {
+		log_err("http: cannot load ca_file %s", cf->sink_ca_file);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, cf->sink_tls_verify ? SSL_VERIFY_PEER :
+	    SSL_VERIFY_NONE, NULL);
+	return ctx;
 }
 
 struct ingest_http *
@@ -467,10 +672,25 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 	struct http_limits lim;
 	struct ingest_http *ih;
 
+	char err[300];
+
 	if ((ih = calloc(1, sizeof(*ih))) == NULL)
 		return NULL;
+	ih->base = base;
 	ih->cf = cf;
 	ih->sh = sh;
+	if (cf->sink_url != NULL && strncmp(cf->sink_url, "http", 4) == 0) {
+		if (url_parse(cf->sink_url, &ih->up, err, sizeof(err)) == -1) {
+			log_err("http: %s", err);
+			free(ih);
+			return NULL;
+		}
+		ih->proxy = 1;
+		if (ih->up.tls && (ih->ssl_ctx = ingest_http_tls(cf)) == NULL) {
+			free(ih);
+			return NULL;
+		}
+	}
 	lim.max_header_bytes = 65536;
 	lim.max_body_bytes = (size_t)cf->max_body_bytes;
 	lim.max_connections = (size_t)cf->max_connections;
@@ -496,6 +716,10 @@ ingest_http_free(struct ingest_http *ih)
 	if (ih == NULL)
 		return;
 	http_server_free(ih->srv);
+	if (ih->evcon != NULL)
+		evhttp_connection_free(ih->evcon);
+	if (ih->ssl_ctx != NULL)
+		SSL_CTX_free(ih->ssl_ctx);
 	free(ih);
 }
 

@@ -1,0 +1,21 @@
+/*
+ * url: the parts of an http(s) sink URL.
+ */
+#ifndef SPILLWAY_URL_H
+#define SPILLWAY_URL_H
+
+struct url {
+	int	 tls;		/* https */
+	char	 host[256];
+	int	 port;		/* 9200 when absent */
+	char	 prefix[256];	/* "" or "/path" without a trailing '/' */
+	char	 userinfo[256];	/* "user:pass" (decoded) or "" */
+};
+
+/*
+ * Parse http[s]://[user:pass@]host[:port][/prefix].  Returns 0, or -1
+ * with a message in err.
+ */
+int	url_parse(const char *s, struct url *u, char *err, size_t errlen);
+
+#endif
