@@ -514,6 +514,22 @@ class TestBulk(SpillwayTestCase):
         self.assertEqual(sp.sink_lines()[6:], [b'{"g":1}', b'{"h":2}'])
 
 
+class TestIngestArray(SpillwayTestCase):
+    def test_array_elements_forwarded_as_received(self):
+        # Each element's own bytes, not a re-serialisation: numbers keep
+        # their text (1.1 must not become 1.1000000000000001), escapes and
+        # spacing survive.
+        sp = self.start()
+        elems = [b'{ "n" : 1.1 }', b'{"m":0.3,"s":"\\u00e9\\/x"}',
+                 b'{"z":1,"a":[1, 2]}']
+        st, _, data = sp.http("POST", "/ingest",
+                              b"[" + b" ,\n ".join(elems) + b"]",
+                              content_type="application/json")
+        self.assertTrue(200 <= st < 300, (st, data))
+        sp.wait_settled(3)
+        self.assertEqual(sp.sink_lines(), elems)
+
+
 class TestStartupAnswers(SpillwayTestCase):
     def test_root(self):
         sp = self.start()
