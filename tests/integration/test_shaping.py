@@ -417,6 +417,81 @@ class TestQueue(SpillwayTestCase):
         return bytes(buf)
 
 
+class TestAccountingUnderLoad(SpillwayTestCase):
+    def test_identity_holds_at_every_scrape(self):
+        rules = {"classes": [{"name": "limited", "priority": 3, "rate": 50,
+                              "burst": 100,
+                              "match": [{"field": "k", "regex": "^lim"}]},
+                             {"name": "keyed", "priority": 2, "key": "s",
+                              "key_rate": 10, "key_burst": 20,
+                              "match": [{"field": "s", "regex": "."}]}]}
+        sp = self.start(rules=rules)
+        per = 2000
+        stop = threading.Event()
+        errors = []
+
+        def tcp_sender(t):
+            try:
+                body = b"".join(
+                    [b'{"k":"lim","t":%d}\n' % t,
+                     b'{"s":"svc%d"}\n' % (i % 7),
+                     b'{"free":%d}\n' % i,
+                     b"not json %d\n" % i][i % 4] for i in range(per))
+                sp.send_tcp(body)
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+
+        def bulk_sender(t):
+            try:
+                for r in range(4):
+                    docs = [[b'{"k":"lim"}', b'{"s":"b%d"}' % (i % 3),
+                             b'{"x":1}', b"[]"][i % 4] for i in range(250)]
+                    st, _, resp = sp.bulk(bulk_body(docs))
+                    if st != 200 or len(resp["items"]) != 250:
+                        errors.append((st, r))
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=tcp_sender, args=(t,))
+                   for t in range(4)]
+        threads += [threading.Thread(target=bulk_sender, args=(t,))
+                    for t in range(4)]
+        for t in threads:
+            t.start()
+        scrapes = 0
+        try:
+            while any(t.is_alive() for t in threads) or scrapes < 5:
+                m = sp.metrics()
+                self.assertEqual(accounting_errors(m), [], summarize(m))
+                scrapes += 1
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(60)
+        self.assertEqual(errors, [])
+        # Per kind: TCP i % 4, bulk i % 4 (250 docs: 63, 63, 62, 62).
+        bulk_n = [len(range(k, 250, 4)) * 16 for k in range(4)]
+        n_lim, n_key, n_def, n_inv = [4 * per // 4 + b for b in bulk_n]
+        total = n_lim + n_key + n_def + n_inv
+        m = sp.wait_settled(total)
+        self.assertEqual(m.total("spillway_events_received_total"), total)
+        self.assertEqual(m.received("_invalid"), n_inv)
+        self.assertEqual(m.forwarded("_invalid"), n_inv)
+        self.assertEqual(m.received("default"), n_def)
+        self.assertEqual(m.forwarded("default"), n_def)
+        self.assertEqual(m.received("limited"), n_lim)
+        self.assertEqual(m.received("keyed"), n_key)
+        self.assertEqual(m.forwarded("limited") + m.dropped("limited",
+                                                            "rate_limit"),
+                         n_lim)
+        self.assertEqual(m.forwarded("keyed") + m.dropped("keyed",
+                                                          "rate_limit"),
+                         n_key)
+        self.assertGreaterEqual(m.forwarded("limited"), 100)
+        self.assertEqual(len(sp.sink_lines()),
+                         m.total("spillway_events_forwarded_total"))
+
+
 class TestRegexLimit(SpillwayTestCase):
     def test_match_limit_counted(self):
         rules = {"classes": [{"name": "evil",
