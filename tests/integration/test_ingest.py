@@ -6,7 +6,7 @@ import json
 import socket
 import unittest
 
-from harness import SpillwayTestCase, bulk_body, ndjson
+from harness import SpillwayTestCase, bulk_body, summarize
 
 INV = {"class": "_invalid"}
 DEF = {"class": "default"}
@@ -472,6 +472,28 @@ class TestBulk(SpillwayTestCase):
         m = sp.wait_settled(1)
         self.assertEqual(m.total("spillway_events_received_total"), 1)
         self.assertEqual(sp.sink_lines(), [b'{"small":1}'])
+
+    def test_max_event_bytes_applies_to_http_events(self):
+        # The limit is per event, whatever the listener: a bulk source or
+        # an /ingest array element over it is dropped as too_large.
+        sp = self.start(config={"limits": {"max_event_bytes": 32}})
+        big = b'{"x":"' + b"a" * 60 + b'"}'
+        st, _, resp = sp.bulk(b'{"index":{}}\n' + big + b'\n'
+                              b'{"index":{}}\n{"ok":1}\n')
+        self.assertEqual(st, 200, resp)
+        self.assertEqual(len(resp["items"]), 2)
+        st, _, data = sp.http("POST", "/ingest", big + b'\n{"ok":2}\n')
+        self.assertTrue(200 <= st < 300, (st, data))
+        st, _, data = sp.http("POST", "/ingest", b"[" + big + b',{"ok":3}]',
+                              content_type="application/json")
+        self.assertTrue(200 <= st < 300, (st, data))
+        m = sp.wait_settled(6)
+        self.assertEqual(m.dropped("_invalid", "too_large"), 3,
+                         summarize(m))
+        self.assertEqual(m.received("_invalid"), 3)
+        self.assertEqual(m.forwarded("default"), 3)
+        self.assertEqual(sp.sink_lines(), [b'{"ok":1}', b'{"ok":2}',
+                                           b'{"ok":3}'])
 
     def test_update_delete_not_supported_with_file_sink(self):
         sp = self.start()
