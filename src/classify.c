@@ -6,6 +6,7 @@
  * per-thread context made on first use and freed when the thread exits,
  * so the hot path allocates nothing beyond jansson's parse.
  */
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -282,6 +283,182 @@ classify_cond(const struct cond *c, json_t *root, const char *raw,
 	return m != c->negate;
 }
 
+/*
+ * A syntax-only JSON check for the rare event jansson refuses for a
+ * number's size alone: exactly one object, strings of valid UTF-8,
+ * nesting as deep as jansson allows.
+ */
+struct vstate {
+	const unsigned char	*p;
+	const unsigned char	*end;
+	int			 depth;
+};
+
+static void
+v_ws(struct vstate *v)
+{
+	while (v->p < v->end && (*v->p == ' ' || *v->p == '\t' ||
+	    *v->p == '\n' || *v->p == '\r'))
+		v->p++;
+}
+
+static int
+v_string(struct vstate *v)
+{
+	int i, n;
+
+	if (v->p >= v->end || *v->p != '"')
+		return 0;
+	v->p++;
+	while (v->p < v->end) {
+		unsigned char c = *v->p;
+
+		if (c == '"') {
+			v->p++;
+			return 1;
+		}
+		if (c < 0x20)
+			return 0;
+		if (c == '\\') {
+			if (++v->p >= v->end)
+				return 0;
+			if (*v->p == 'u') {
+				for (i = 1; i <= 4; i++)
+					if (v->p + i >= v->end ||
+					    !isxdigit(v->p[i]))
+						return 0;
+				v->p += 5;
+			} else if (strchr("\"\\/bfnrt", *v->p) != NULL &&
+			    *v->p != '\0')
+				v->p++;
+			else
+				return 0;
+			continue;
+		}
+		if (c < 0x80) {
+			v->p++;
+			continue;
+		}
+		n = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 && c <= 0xef ? 2 :
+		    c >= 0xc2 && c <= 0xdf ? 1 : -1;
+		if (n < 0 || v->p + n >= v->end)
+			return 0;
+		for (i = 1; i <= n; i++)
+			if ((v->p[i] & 0xc0) != 0x80)
+				return 0;
+		v->p += n + 1;
+	}
+	return 0;
+}
+
+static int
+v_number(struct vstate *v)
+{
+	const unsigned char *s = v->p;
+
+	if (v->p < v->end && *v->p == '-')
+		v->p++;
+	if (v->p >= v->end || !isdigit(*v->p))
+		return 0;
+	if (*v->p == '0')
+		v->p++;
+	else
+		while (v->p < v->end && isdigit(*v->p))
+			v->p++;
+	if (v->p < v->end && *v->p == '.') {
+		v->p++;
+		if (v->p >= v->end || !isdigit(*v->p))
+			return 0;
+		while (v->p < v->end && isdigit(*v->p))
+			v->p++;
+	}
+	if (v->p < v->end && (*v->p == 'e' || *v->p == 'E')) {
+		v->p++;
+		if (v->p < v->end && (*v->p == '+' || *v->p == '-'))
+			v->p++;
+		if (v->p >= v->end || !isdigit(*v->p))
+			return 0;
+		while (v->p < v->end && isdigit(*v->p))
+			v->p++;
+	}
+	return v->p > s;
+}
+
+static int
+v_value(struct vstate *v)
+{
+	static const char *const words[] = { "true", "false", "null" };
+	size_t i, n;
+	int first;
+
+	v_ws(v);
+	if (v->p >= v->end)
+		return 0;
+	switch (*v->p) {
+	case '"':
+		return v_string(v);
+	case '{':
+	case '[': {
+		unsigned char close = *v->p == '{' ? '}' : ']';
+
+		if (++v->depth > 2048)
+			return 0;
+		v->p++;
+		for (first = 1;; first = 0) {
+			v_ws(v);
+			if (v->p < v->end && *v->p == close && first) {
+				v->p++;
+				break;
+			}
+			if (close == '}') {
+				if (!v_string(v))
+					return 0;
+				v_ws(v);
+				if (v->p >= v->end || *v->p++ != ':')
+					return 0;
+			}
+			if (!v_value(v))
+				return 0;
+			v_ws(v);
+			if (v->p < v->end && *v->p == ',') {
+				v->p++;
+				continue;
+			}
+			if (v->p < v->end && *v->p == close) {
+				v->p++;
+				break;
+			}
+			return 0;
+		}
+		v->depth--;
+		return 1;
+	}
+	default:
+		for (i = 0; i < 3; i++) {
+			n = strlen(words[i]);
+			if ((size_t)(v->end - v->p) >= n &&
+			    memcmp(v->p, words[i], n) == 0) {
+				v->p += n;
+				return 1;
+			}
+		}
+		return v_number(v);
+	}
+}
+
+static int
+classify_valid(const char *raw, size_t len)
+{
+	struct vstate v = { (const unsigned char *)raw,
+	    (const unsigned char *)raw + len, 0 };
+
+	v_ws(&v);
+	if (v.p >= v.end || *v.p != '{' || !v_value(&v))
+		return 0;
+	v_ws(&v);
+	return v.p == v.end;
+}
+
 size_t
 classify(const struct ruleset *rs, const char *raw, size_t len,
     json_t **jsonp, uint64_t *limit_hits)
@@ -300,6 +477,19 @@ classify(const struct ruleset *rs, const char *raw, size_t len,
 	 * JSON, so it must not make a line invalid.
 	 */
 	root = json_loadb(raw, len, JSON_ALLOW_NUL, &jerr);
+	if (root == NULL && json_error_code(&jerr) ==
+	    json_error_numeric_overflow) {
+		/*
+		 * Valid JSON that jansson cannot hold: an integer beyond 64
+		 * bits reads as a real; a real beyond a double leaves the
+		 * event valid but with no fields to match on.
+		 */
+		root = json_loadb(raw, len, JSON_ALLOW_NUL |
+		    JSON_DECODE_INT_AS_REAL, &jerr);
+		if (root == NULL && json_error_code(&jerr) ==
+		    json_error_numeric_overflow && classify_valid(raw, len))
+			root = json_object();
+	}
 	if (root == NULL)
 		return RULES_INVALID(rs);
 	if (!json_is_object(root)) {

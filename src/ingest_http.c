@@ -222,6 +222,14 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 				continue;
 			}
 		}
+		if (it->source_len > (size_t)ih->cf->max_event_bytes) {
+			/* Refused, not shed: the sender should not retry it. */
+			shaper_too_large(ih->sh, SOURCE_HTTP);
+			it->status = 400;
+			it->error_type = "illegal_argument_exception";
+			it->error_reason = "event larger than max_event_bytes";
+			continue;
+		}
 		v = shaper_offer(ih->sh, it->source ? it->source : "",
 		    it->source_len, it->action, it->action_len, SOURCE_HTTP,
 		    now);
@@ -254,6 +262,88 @@ ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/*
+ * The next element of a JSON array whose '[' has been consumed: its raw
+ * bytes in elem and len.  Only the structure is scanned (strings, nesting);
+ * each element is validated when it is classified.  Returns 1 for an
+ * element, 0 at the closing ']' (nothing may follow), -1 when malformed.
+ */
+static int
+array_next(const char **pp, const char *end, const char **elem, size_t *len)
+{
+	const char *p = *pp, *start;
+	int depth = 0, instr = 0;
+
+	while (p < end && ws(*p))
+		p++;
+	if (p < end && *p == ']') {
+		for (p++; p < end && ws(*p); p++)
+			;
+		*pp = p;
+		return p == end ? 0 : -1;
+	}
+	start = p;
+	for (; p < end; p++) {
+		char c = *p;
+
+		if (instr) {
+			if (c == '\\')
+				p++;
+			else if (c == '"')
+				instr = 0;
+			continue;
+		}
+		if (c == '"')
+			instr = 1;
+		else if (c == '{' || c == '[')
+			depth++;
+		else if (c == '}' || c == ']') {
+			if (depth == 0)
+				break;
+			depth--;
+		} else if (c == ',' && depth == 0)
+			break;
+	}
+	if (p >= end || instr || depth != 0) {
+		*pp = p < end ? p : end;
+		return -1;
+	}
+	*elem = start;
+	*len = (size_t)(p - start);
+	while (*len > 0 && ws(start[*len - 1]))
+		(*len)--;
+	if (*len == 0) {
+		*pp = p;
+		return -1;
+	}
+	if (*p == ',')
+		p++;
+	*pp = p;
+	return 1;
+}
+
+/*
+ * A pretty-printed array element spans lines; NDJSON cannot carry it as
+ * sent, so it is offered as its compact serialisation (or, when it does
+ * not parse, as the invalid bytes themselves).  Returns 1 when shed.
+ */
+static int
+ingest_http_compact(struct ingest_http *ih, const char *e, size_t len,
+    uint64_t now)
+{
+	json_t *v;
+	char *s = NULL;
+	int shed;
+
+	if ((v = json_loadb(e, len, JSON_ALLOW_NUL, NULL)) != NULL)
+		s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(v);
+	shed = shaper_offer(ih->sh, s ? s : e, s ? strlen(s) : len, NULL, 0,
+	    SOURCE_HTTP, now) != SHAPER_QUEUED;
+	free(s);
+	return shed;
+}
+
 /* POST /ingest: NDJSON lines, or one JSON array of events. */
 static void
 ingest_http_ingest(struct ingest_http *ih, struct http_request *req)
@@ -271,34 +361,35 @@ ingest_http_ingest(struct ingest_http *ih, struct http_request *req)
 	while (p < end && ws(*p))
 		p++;
 	if (p < end && *p == '[') {
-		json_error_t jerr;
-		json_t *arr, *v;
-		size_t i;
+		const char *e;
+		size_t elen;
+		int rc;
 
-		if ((arr = json_loadb(body, len, 0, &jerr)) == NULL ||
-		    !json_is_array(arr)) {
-			char msg[300];
+		/* Each element is one event, forwarded as the bytes sent. */
+		p++;
+		while ((rc = array_next(&p, end, &e, &elen)) == 1) {
+			if (elen > (size_t)ih->cf->max_event_bytes) {
+				shaper_too_large(ih->sh, SOURCE_HTTP);
+				shed++;
+			} else if (memchr(e, '\n', elen) != NULL ||
+			    memchr(e, '\r', elen) != NULL) {
+				/* A pretty-printed element: one line per event. */
+				shed += ingest_http_compact(ih, e, elen, now);
+			} else if (shaper_offer(ih->sh, e, elen, NULL, 0,
+			    SOURCE_HTTP, now) != SHAPER_QUEUED)
+				shed++;
+			n++;
+		}
+		if (rc == -1) {
+			char msg[128];
 
-			snprintf(msg, sizeof(msg), "body is not a JSON array: "
-			    "%s at line %d column %d", jerr.text, jerr.line,
-			    jerr.column);
-			json_decref(arr);
+			snprintf(msg, sizeof(msg), "body is not a JSON array "
+			    "(byte %zu); %zu events before it were taken",
+			    (size_t)(p - body), n);
 			es_error(req, 400, "parse_exception", msg);
 			free(owned);
 			return;
 		}
-		json_array_foreach(arr, i, v) {
-			char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-
-			if (s == NULL)
-				continue;
-			if (shaper_offer(ih->sh, s, strlen(s), NULL, 0,
-			    SOURCE_HTTP, now) != SHAPER_QUEUED)
-				shed++;
-			n++;
-			free(s);
-		}
-		json_decref(arr);
 	} else {
 		for (p = body; p < end; p = nl + 1) {
 			size_t l;

@@ -101,7 +101,12 @@ shaper_bind(struct shaper *sh, struct ruleset *rs, uint64_t now)
 		const struct rule_class *r = &rs->classes[i];
 
 		c = map[i];
-		if (c->rule == NULL && c->bucket.last == 0 && c->received == 0)
+		/*
+		 * A new class, or one that had no rate, starts full; one that
+		 * had a rate keeps its fill, so a reload hands out no burst.
+		 */
+		if ((c->rule == NULL && c->bucket.last == 0 &&
+		    c->received == 0) || c->bucket.rate <= 0)
 			bucket_init(&c->bucket, r->rate, r->burst, now);
 		else
 			bucket_configure(&c->bucket, r->rate, r->burst, now);
@@ -384,10 +389,12 @@ shaper_offer(struct shaper *sh, const char *line, size_t len,
 
 	cost = c->rule->weight_bytes ? (double)len : 1.0;
 	ke = shaper_key(c, obj, cost, now);
-	if ((ke != NULL && !bucket_check(&ke->bucket, cost, now)) ||
-	    !bucket_check(&c->bucket, cost, now)) {
-		if (ke != NULL)
-			ke->shed++;
+	if (ke != NULL)
+		ke->seen++;
+	if (ke != NULL && !bucket_check(&ke->bucket, cost, now)) {
+		ke->shed++;
+		reason = REASON_RATE_LIMIT;
+	} else if (!bucket_check(&c->bucket, cost, now)) {
 		reason = REASON_RATE_LIMIT;
 	} else if (!shaper_admit(sh, c, now))
 		reason = REASON_BACKPRESSURE;
