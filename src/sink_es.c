@@ -1,0 +1,1343 @@
+/*
+ * sink_es: Elasticsearch _bulk over HTTP(S), on libevent's evhttp.
+ *
+ * Submitted records gather in one forming batch, sent when it reaches
+ * batch_events or batch_bytes, or flush_ms after its first record.  A
+ * request occupies one of `concurrency` slots, each with its own
+ * keep-alive connection, from the moment it is sent until every one of
+ * its records has an outcome: a slot whose request failed keeps the
+ * records to retry and waits out a backoff, so retries never take more
+ * than the slots and memory stays bounded by concurrency requests plus
+ * the forming batch.  When the batch is full and no slot is idle,
+ * submit answers BUSY and sink_ready() follows once a slot frees.
+ *
+ * Every record comes back exactly once: 2xx and 409 items as forwarded,
+ * other 4xx items as rejected, 429 and 5xx items (and whole requests
+ * that failed with 429, 5xx, a timeout or a broken connection) retried
+ * with exponential backoff up to max_retries, then as errors.
+ *
+ * evhttp may call a request's callback from inside evhttp_make_request()
+ * (a refused connect), and a connection must not be freed from its own
+ * callbacks: callbacks only record outcomes and mark connections dead;
+ * sending, and replacing dead connections, happen from es_run().
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <spillway/clock.h>
+
+#include "bulk.h"
+#include "config.h"
+#include "log.h"
+#include "sink.h"
+#include "sink_es.h"
+
+#define ES_BULK_QUERY	"/_bulk?filter_path=errors,items.*.status," \
+			    "items.*.error.type"
+#define ES_BACKOFF_BASE	(100 * NSEC_PER_MSEC)
+#define ES_BACKOFF_CAP	(30 * NSEC_PER_SEC)
+#define ES_RETRY_AFTER_MAX	300	/* seconds of Retry-After honoured */
+#define ES_ACTION_GUESS	64	/* bytes of a built action line, for sizing */
+#define ES_INDEX_CACHE	4
+#define ES_INDEX_MAX	512	/* longest expanded index name */
+
+/* ---------------------------------------------------------------- index */
+
+struct es_index_entry {
+	int64_t		 key;		/* time / granularity; INT64_MIN: unused */
+	char		*text;		/* action line up to the source, escaped */
+	size_t		 len;
+};
+
+struct sink_es_index {
+	char		*pattern;
+	int		 create;
+	int		 fixed;		/* no conversion: one name for all */
+	int64_t		 gran;		/* seconds one expansion holds for */
+	struct es_index_entry cache[ES_INDEX_CACHE];
+	unsigned	 next;		/* round-robin victim */
+};
+
+/*
+ * How long one expansion of the pattern holds: an hour, unless it uses
+ * conversions finer than that (minutes, seconds, or ones not known).
+ */
+static int64_t
+es_index_granularity(const char *p, int *fixed)
+{
+	static const char coarse[] = "aAbBCdDeFgGhHIjklmnpuUVwWxyYzZ";
+	int64_t gran = 3600;
+
+	*fixed = 1;
+	for (; *p != '\0'; p++) {
+		if (*p != '%')
+			continue;
+		p++;
+		if (*p == '%')
+			continue;
+		if (*p == '\0')
+			break;
+		*fixed = 0;
+		while (*p == 'E' || *p == 'O' || *p == '_' || *p == '-' ||
+		    *p == '0' || *p == '^' || *p == '#')
+			p++;
+		if (*p == '\0' || strchr(coarse, *p) == NULL)
+			gran = 1;
+		if (*p == '\0')
+			break;
+	}
+	return gran;
+}
+
+struct sink_es_index *
+sink_es_index_new(const char *pattern, int create)
+{
+	struct sink_es_index *ix;
+	size_t i;
+
+	if ((ix = calloc(1, sizeof(*ix))) == NULL)
+		return NULL;
+	if ((ix->pattern = strdup(pattern != NULL ? pattern : "")) == NULL) {
+		free(ix);
+		return NULL;
+	}
+	ix->create = create;
+	ix->gran = es_index_granularity(ix->pattern, &ix->fixed);
+	for (i = 0; i < ES_INDEX_CACHE; i++)
+		ix->cache[i].key = INT64_MIN;
+	return ix;
+}
+
+void
+sink_es_index_free(struct sink_es_index *ix)
+{
+	size_t i;
+
+	if (ix == NULL)
+		return;
+	for (i = 0; i < ES_INDEX_CACHE; i++)
+		free(ix->cache[i].text);
+	free(ix->pattern);
+	free(ix);
+}
+
+static int64_t
+es_floordiv(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/*
+ * The action line, without its newline, for an event of time t:
+ * {"index":{"_index":"NAME"}}.  Cached per granule.  NULL on
+ * allocation failure.
+ */
+static const char *
+es_index_action(struct sink_es_index *ix, time_t t, size_t *lenp)
+{
+	char name[ES_INDEX_MAX], esc[ES_INDEX_MAX * 6], *text;
+	struct es_index_entry *e;
+	int64_t key = ix->fixed ? 0 : es_floordiv((int64_t)t, ix->gran);
+	size_t i, n, len;
+	struct tm tm;
+	int w;
+
+	for (i = 0; i < ES_INDEX_CACHE; i++)
+		if (ix->cache[i].key == key && ix->cache[i].text != NULL) {
+			*lenp = ix->cache[i].len;
+			return ix->cache[i].text;
+		}
+	n = 0;
+	if (ix->pattern[0] != '\0' && gmtime_r(&t, &tm) != NULL)
+		n = strftime(name, sizeof(name), ix->pattern, &tm);
+	n = record_escape(esc, name, n);
+	len = n + 32;
+	if ((text = malloc(len)) == NULL)
+		return NULL;
+	w = snprintf(text, len, "{\"%s\":{\"_index\":\"%.*s\"}}",
+	    ix->create ? "create" : "index", (int)n, esc);
+	e = &ix->cache[ix->next];
+	ix->next = (ix->next + 1) % ES_INDEX_CACHE;
+	free(e->text);
+	e->key = key;
+	e->text = text;
+	e->len = (size_t)w;
+	*lenp = e->len;
+	return text;
+}
+
+/* ------------------------------------------------------------ timestamp */
+
+static int
+es_digits(const char *s, size_t len, size_t *pos, int n, int *out)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (*pos >= len || s[*pos] < '0' || s[*pos] > '9')
+			return -1;
+		v = v * 10 + (s[*pos] - '0');
+		(*pos)++;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t
+es_days(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int
+sink_es_timestamp(const char *s, size_t len, time_t *t)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+	size_t pos = 0;
+	int64_t v;
+
+	if (es_digits(s, len, &pos, 4, &y) == -1 || pos >= len ||
+	    s[pos++] != '-' || es_digits(s, len, &pos, 2, &mo) == -1 ||
+	    pos >= len || s[pos++] != '-' ||
+	    es_digits(s, len, &pos, 2, &d) == -1)
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
+		return -1;
+	if (pos < len && (s[pos] == 'T' || s[pos] == 't' || s[pos] == ' ')) {
+		pos++;
+		if (es_digits(s, len, &pos, 2, &h) == -1 || pos >= len ||
+		    s[pos++] != ':' || es_digits(s, len, &pos, 2, &mi) == -1)
+			return -1;
+		if (pos < len && s[pos] == ':') {
+			pos++;
+			if (es_digits(s, len, &pos, 2, &sec) == -1)
+				return -1;
+			if (pos < len && (s[pos] == '.' || s[pos] == ',')) {
+				pos++;
+				if (pos >= len || s[pos] < '0' || s[pos] > '9')
+					return -1;
+				while (pos < len && s[pos] >= '0' &&
+				    s[pos] <= '9')
+					pos++;
+			}
+		}
+		if (h > 24 || mi > 59 || sec > 60)
+			return -1;
+		if (pos < len && (s[pos] == 'Z' || s[pos] == 'z'))
+			pos++;
+		else if (pos < len && (s[pos] == '+' || s[pos] == '-')) {
+			sign = s[pos++] == '-' ? -1 : 1;
+			if (es_digits(s, len, &pos, 2, &oh) == -1)
+				return -1;
+			if (pos < len && s[pos] == ':')
+				pos++;
+			if (pos < len && es_digits(s, len, &pos, 2, &om) == -1)
+				return -1;
+			if (oh > 23 || om > 59)
+				return -1;
+		}
+	}
+	if (pos != len)
+		return -1;
+	v = es_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	v -= sign * (oh * 3600 + om * 60);
+	*t = (time_t)v;
+	return 0;
+}
+
+/* Find a string value of "@timestamp" in raw JSON text; -1 if none. */
+static int
+es_raw_timestamp(const char *p, size_t len, time_t *t)
+{
+	static const char key[] = "\"@timestamp\"";
+	const char *end = p + len, *k, *v;
+
+	while ((k = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) !=
+	    NULL) {
+		p = k + sizeof(key) - 1;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p >= end || *p != ':')
+			continue;
+		p++;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p >= end || *p != '"')
+			continue;
+		v = ++p;
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		if (p >= end || *p != '"')
+			return -1;
+		return sink_es_timestamp(v, (size_t)(p - v), t);
+	}
+	return -1;
+}
+
+/* The time whose index an event goes to: its @timestamp, else now. */
+static time_t
+es_record_time(const struct record *rec, time_t now)
+{
+	json_t *v;
+	time_t t;
+
+	if (rec->invalid)
+		return now;
+	if (rec->json == NULL)
+		return es_raw_timestamp(rec->data, rec->len, &t) == 0 ? t : now;
+	v = json_object_get(rec->json, "@timestamp");
+	if (json_is_string(v) && sink_es_timestamp(json_string_value(v),
+	    json_string_length(v), &t) == 0)
+		return t;
+	if (json_is_integer(v))		/* epoch_millis */
+		return (time_t)es_floordiv(json_integer_value(v), 1000);
+	return now;
+}
+
+/* ------------------------------------------------------------------ body */
+
+/* Whether an action line is a delete, which has no source line. */
+static int
+es_action_is_delete(const char *a, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (a[i] == ' ' || a[i] == '\t' || a[i] == '\r'))
+		i++;
+	if (i >= len || a[i++] != '{')
+		return 0;
+	while (i < len && (a[i] == ' ' || a[i] == '\t' || a[i] == '\r'))
+		i++;
+	return len - i >= 8 && memcmp(a + i, "\"delete\"", 8) == 0;
+}
+
+int
+sink_es_body(struct evbuffer *out, struct sink_es_index *ix,
+    struct record *const *recs, size_t n, time_t now)
+{
+	const struct record *rec;
+	const char *act;
+	size_t i, alen;
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		rec = recs[i];
+		if (rec->action != NULL) {
+			rc |= evbuffer_add(out, rec->action, rec->action_len);
+			rc |= evbuffer_add(out, "\n", 1);
+			if (es_action_is_delete(rec->action, rec->action_len))
+				continue;
+		} else {
+			if ((act = es_index_action(ix,
+			    es_record_time(rec, now), &alen)) == NULL)
+				return -1;
+			rc |= evbuffer_add(out, act, alen);
+			rc |= evbuffer_add(out, "\n", 1);
+		}
+		rc |= evbuffer_add(out, rec->data, rec->len);
+		rc |= evbuffer_add(out, "\n", 1);
+	}
+	return rc == 0 ? 0 : -1;
+}
+
+/* -------------------------------------------------------------- response */
+
+static enum sink_es_item
+es_item_status(json_int_t st)
+{
+	if ((st >= 200 && st < 300) || st == 409)
+		return SINK_ES_ITEM_OK;
+	if (st == 429 || st >= 500)
+		return SINK_ES_ITEM_RETRY;
+	if (st >= 400)
+		return SINK_ES_ITEM_REJECT;
+	return SINK_ES_ITEM_RETRY;
+}
+
+static const char *
+es_skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+	    *p == '\n'))
+		p++;
+	return p;
+}
+
+static int
+es_lit(const char **pp, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	*pp = es_skip_ws(*pp, end);
+	if ((size_t)(end - *pp) < n || memcmp(*pp, lit, n) != 0)
+		return 0;
+	*pp += n;
+	return 1;
+}
+
+/*
+ * {"errors":false... or {"took":N,"errors":false...: every item
+ * succeeded, so the items need not be walked.
+ */
+static int
+es_errors_false(const char *body, size_t len)
+{
+	const char *p = body, *end = body + len;
+
+	if (!es_lit(&p, end, "{"))
+		return 0;
+	if (es_lit(&p, end, "\"took\"")) {
+		if (!es_lit(&p, end, ":"))
+			return 0;
+		p = es_skip_ws(p, end);
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+		if (!es_lit(&p, end, ","))
+			return 0;
+	}
+	return es_lit(&p, end, "\"errors\"") && es_lit(&p, end, ":") &&
+	    es_lit(&p, end, "false");
+}
+
+int
+sink_es_response(const char *body, size_t len, size_t n,
+    enum sink_es_item *out, size_t *n429)
+{
+	json_t *root, *items, *errors, *it, *st;
+	size_t i, c429 = 0;
+	void *iter;
+
+	if (n429 != NULL)
+		*n429 = 0;
+	if (es_errors_false(body, len)) {
+		for (i = 0; i < n; i++)
+			out[i] = SINK_ES_ITEM_OK;
+		return 0;
+	}
+	if ((root = json_loadb(body, len, 0, NULL)) == NULL)
+		return -1;
+	if (!json_is_object(root))
+		goto fail;
+	errors = json_object_get(root, "errors");
+	items = json_object_get(root, "items");
+	if (json_is_false(errors)) {
+		for (i = 0; i < n; i++)
+			out[i] = SINK_ES_ITEM_OK;
+		json_decref(root);
+		return 0;
+	}
+	if (!json_is_array(items))
+		goto fail;
+	for (i = 0; i < n; i++) {
+		out[i] = SINK_ES_ITEM_RETRY;
+		if ((it = json_array_get(items, i)) == NULL ||
+		    (iter = json_object_iter(it)) == NULL)
+			continue;
+		st = json_object_get(json_object_iter_value(iter), "status");
+		if (!json_is_integer(st))
+			continue;
+		out[i] = es_item_status(json_integer_value(st));
+		if (json_integer_value(st) == 429)
+			c429++;
+	}
+	json_decref(root);
+	if (n429 != NULL)
+		*n429 = c429;
+	return 0;
+fail:
+	json_decref(root);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ sink */
+
+enum es_slot_state {
+	SLOT_IDLE,
+	SLOT_INFLIGHT,
+	SLOT_BACKOFF		/* holding records to retry at not_before */
+};
+
+struct sink_es;
+
+/* One request's worth of records and the connection it goes out on. */
+struct es_slot {
+	struct sink_es		*es;
+	enum es_slot_state	 state;
+	struct evhttp_connection *conn;
+	int			 conn_dead;	/* replace before next use */
+	int			 nodelay_fd;	/* fd TCP_NODELAY was set on */
+	int			 err;		/* evhttp error, or -1 */
+	struct record		**recs;
+	uint16_t		*tries;		/* retries so far, per record */
+	size_t			 n, cap;
+	size_t			 bytes;		/* sum of record lengths */
+	uint64_t		 sent_at;
+	uint64_t		 not_before;
+};
+
+struct sink_es {
+	struct sink		*sink;
+	char			*host;
+	int			 port;
+	int			 https;
+	int			 host_is_ip;
+	char			*hostport;	/* Host header */
+	char			*path;		/* prefix + ES_BULK_QUERY */
+	char			*auth;		/* Authorization value or NULL */
+	int			 gzip;
+	SSL_CTX			*ssl_ctx;
+	int			 tls_verify;
+	struct sink_es_index	*ix;
+
+	size_t			 batch_events;
+	size_t			 batch_bytes;
+	uint64_t		 flush_ns;
+	uint64_t		 interval_ns;	/* pressure stays this long */
+	uint64_t		 target_ns;
+	struct timeval		 timeout;
+	unsigned		 max_retries;
+
+	struct es_slot		*slots;
+	size_t			 nslots;
+	struct record_list	 forming;
+	size_t			 fn;
+	size_t			 fbytes;	/* estimated request bytes */
+	size_t			 fsrc;		/* sum of record lengths */
+	uint64_t		 first_at;
+
+	struct event		*kick_ev;	/* deferred es_run() */
+	struct event		*timer_ev;
+	struct evbuffer		*scratch;
+	enum sink_es_item	*items;
+	size_t			 items_cap;
+	int			 want_ready;	/* said BUSY; owe a ready() */
+	uint64_t		 down_since;
+	uint64_t		 pressure_at;
+	struct sink_es_signals	 sig;
+	uint64_t		 rng;
+};
+
+static void	es_run(struct sink_es *, uint64_t);
+
+static size_t
+es_rec_bytes(const struct record *rec)
+{
+	return rec->len + 2 + (rec->action != NULL ? rec->action_len :
+	    ES_ACTION_GUESS);
+}
+
+static int
+es_forming_full(const struct sink_es *es)
+{
+	return es->fn >= es->batch_events || es->fbytes >= es->batch_bytes;
+}
+
+static void
+es_pressure(struct sink_es *es, uint64_t now, uint64_t *counter,
+    uint64_t n)
+{
+	*counter += n;
+	es->pressure_at = now ? now : 1;
+}
+
+static void
+es_down(struct sink_es *es, uint64_t now)
+{
+	if (es->down_since == 0) {
+		es->down_since = now ? now : 1;
+		log_warn("sink %s: %s unreachable, retrying", es->sink->label,
+		    es->hostport);
+	}
+}
+
+static void
+es_up(struct sink_es *es)
+{
+	if (es->down_since != 0) {
+		es->down_since = 0;
+		log_info("sink %s: %s answering again", es->sink->label,
+		    es->hostport);
+	}
+}
+
+static double
+es_rand(struct sink_es *es)
+{
+	/* xorshift64*: jitter needs no more. */
+	es->rng ^= es->rng >> 12;
+	es->rng ^= es->rng << 25;
+	es->rng ^= es->rng >> 27;
+	return (double)((es->rng * 2685821657736338717ULL) >> 11) /
+	    (double)(1ULL << 53);
+}
+
+static void
+es_kick(struct sink_es *es)
+{
+	event_active(es->kick_ev, EV_WRITE, 0);
+}
+
+/* -- connections */
+
+static void
+es_closecb(struct evhttp_connection *conn, void *arg)
+{
+	struct es_slot *sl = arg;
+
+	if (sl->conn == conn)
+		sl->conn_dead = 1;
+}
+
+static void
+es_conn_free(struct es_slot *sl)
+{
+	if (sl->conn == NULL)
+		return;
+	evhttp_connection_set_closecb(sl->conn, NULL, NULL);
+	evhttp_connection_free(sl->conn);
+	sl->conn = NULL;
+	sl->conn_dead = 0;
+	sl->nodelay_fd = -1;
+}
+
+/* The slot's connection, made anew when it is missing or dead. */
+static struct evhttp_connection *
+es_conn(struct es_slot *sl)
+{
+	struct sink_es *es = sl->es;
+	struct bufferevent *bev = NULL;
+	SSL *ssl;
+
+	if (sl->conn != NULL && !sl->conn_dead)
+		return sl->conn;
+	es_conn_free(sl);
+	if (es->https) {
+		if ((ssl = SSL_new(es->ssl_ctx)) == NULL)
+			return NULL;
+		if (!es->host_is_ip)
+			SSL_set_tlsext_host_name(ssl, es->host);
+		if (es->tls_verify) {
+			if (es->host_is_ip)
+				X509_VERIFY_PARAM_set1_ip_asc(
+				    SSL_get0_param(ssl), es->host);
+			else
+				SSL_set1_host(ssl, es->host);
+		}
+		if ((bev = bufferevent_openssl_socket_new(es->sink->base, -1,
+		    ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
+		    BEV_OPT_DEFER_CALLBACKS)) == NULL) {
+			SSL_free(ssl);
+			return NULL;
+		}
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	}
+	sl->conn = evhttp_connection_base_bufferevent_new(es->sink->base,
+	    NULL, bev, es->host, (unsigned short)es->port);
+	if (sl->conn == NULL) {
+		if (bev != NULL)
+			bufferevent_free(bev);
+		return NULL;
+	}
+	evhttp_connection_set_timeout_tv(sl->conn, &es->timeout);
+	evhttp_connection_set_closecb(sl->conn, es_closecb, sl);
+	sl->nodelay_fd = -1;
+	return sl->conn;
+}
+
+/* Without TCP_NODELAY, evhttp waits on delayed ACKs (~40 ms a request). */
+static void
+es_nodelay(struct es_slot *sl)
+{
+	struct bufferevent *bev;
+	int fd, one = 1;
+
+	if (sl->conn == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(sl->conn)) == NULL ||
+	    (fd = (int)bufferevent_getfd(bev)) < 0 || fd == sl->nodelay_fd)
+		return;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
+		sl->nodelay_fd = fd;
+}
+
+/* -- outcomes */
+
+/*
+ * Give each record of the slot its outcome (items[i], or RETRY for all
+ * when items is NULL): forwarded and rejected ones go back to the owner,
+ * ones to retry stay, unless they have used up their retries.  The slot
+ * then waits out a backoff (at least retry_after seconds) or is idle.
+ */
+static void
+es_slot_settle(struct sink_es *es, struct es_slot *sl,
+    const enum sink_es_item *items, long retry_after, uint64_t now)
+{
+	struct record *rec;
+	uint64_t delay;
+	unsigned maxtries = 0;
+	size_t i, kept = 0, bytes = 0;
+
+	for (i = 0; i < sl->n; i++) {
+		enum sink_es_item it = items ? items[i] : SINK_ES_ITEM_RETRY;
+
+		rec = sl->recs[i];
+		if (it == SINK_ES_ITEM_OK)
+			sink_done(es->sink, rec, SINK_FORWARDED);
+		else if (it == SINK_ES_ITEM_REJECT)
+			sink_done(es->sink, rec, SINK_REJECTED);
+		else if (sl->tries[i] >= es->max_retries)
+			sink_done(es->sink, rec, SINK_ERROR);
+		else {
+			sl->recs[kept] = rec;
+			sl->tries[kept] = (uint16_t)(sl->tries[i] + 1);
+			if (sl->tries[kept] > maxtries)
+				maxtries = sl->tries[kept];
+			bytes += rec->len;
+			kept++;
+		}
+	}
+	sl->n = kept;
+	sl->bytes = bytes;
+	if (kept == 0) {
+		sl->state = SLOT_IDLE;
+		return;
+	}
+	es->sig.retried += kept;
+	delay = ES_BACKOFF_BASE;
+	while (--maxtries > 0 && delay < ES_BACKOFF_CAP)
+		delay *= 2;
+	if (delay > ES_BACKOFF_CAP)
+		delay = ES_BACKOFF_CAP;
+	delay = (uint64_t)((double)delay * (0.8 + 0.4 * es_rand(es)));
+	if (retry_after > 0) {
+		if (retry_after > ES_RETRY_AFTER_MAX)
+			retry_after = ES_RETRY_AFTER_MAX;
+		if ((uint64_t)retry_after * NSEC_PER_SEC > delay)
+			delay = (uint64_t)retry_after * NSEC_PER_SEC;
+	}
+	sl->state = SLOT_BACKOFF;
+	sl->not_before = now + delay;
+}
+
+static long
+es_retry_after(struct evhttp_request *req)
+{
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(
+	    req), "Retry-After");
+	char *end;
+	long n;
+
+	if (v == NULL)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (end == v || n < 0)
+		return 0;
+	return n;
+}
+
+static void
+es_errcb(enum evhttp_request_error err, void *arg)
+{
+	struct es_slot *sl = arg;
+
+	sl->err = (int)err;
+}
+
+/* A 2xx answer: outcomes item by item. */
+static void
+es_slot_items(struct sink_es *es, struct es_slot *sl,
+    struct evhttp_request *req, uint64_t now)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in), n429 = 0;
+	const char *body;
+
+	if (es->items_cap < sl->n) {
+		enum sink_es_item *n;
+
+		if ((n = realloc(es->items, sl->n * sizeof(*n))) == NULL) {
+			es_slot_settle(es, sl, NULL, 0, now);
+			return;
+		}
+		es->items = n;
+		es->items_cap = sl->n;
+	}
+	body = (const char *)evbuffer_pullup(in, -1);
+	if (body == NULL || sink_es_response(body, len, sl->n, es->items,
+	    &n429) == -1) {
+		log_warn("sink %s: unreadable bulk response, retrying",
+		    es->sink->label);
+		es_slot_settle(es, sl, NULL, 0, now);
+		return;
+	}
+	if (n429 > 0)
+		es_pressure(es, now, &es->sig.item_429, n429);
+	es_slot_settle(es, sl, es->items, 0, now);
+}
+
+static void
+es_reqcb(struct evhttp_request *req, void *arg)
+{
+	struct es_slot *sl = arg;
+	struct sink_es *es = sl->es;
+	uint64_t now = clock_now_ns();
+	double secs = (double)(now - sl->sent_at) / 1e9;
+	char code[16];
+	int status;
+
+	status = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	if (status <= 0) {
+		sink_count_request(es->sink, sl->err == EVREQ_HTTP_TIMEOUT ?
+		    "timeout" : "connect_error", secs);
+		sl->conn_dead = 1;
+		es_down(es, now);
+		es_slot_settle(es, sl, NULL, 0, now);
+		es_kick(es);
+		return;
+	}
+	snprintf(code, sizeof(code), "%d", status);
+	sink_count_request(es->sink, code, secs);
+	if (now - sl->sent_at > es->target_ns)
+		es_pressure(es, now, &es->sig.slow, 1);
+	if (status >= 200 && status < 300) {
+		es_up(es);
+		es_slot_items(es, sl, req, now);
+	} else if (status == 429 || status >= 500) {
+		if (status == 429 || status == 503)
+			es_pressure(es, now, &es->sig.whole_rejected, 1);
+		if (status >= 500)
+			es_down(es, now);
+		es_slot_settle(es, sl, NULL, es_retry_after(req), now);
+	} else {
+		/* 400, 401, 403, 413, ...: this request will never pass. */
+		size_t i;
+
+		log_warn("sink %s: bulk request answered %d, %zu events "
+		    "rejected", es->sink->label, status, sl->n);
+		for (i = 0; i < sl->n; i++)
+			sink_done(es->sink, sl->recs[i], SINK_REJECTED);
+		sl->n = 0;
+		sl->bytes = 0;
+		sl->state = SLOT_IDLE;
+	}
+	es_kick(es);
+}
+
+/* -- sending */
+
+static int
+es_slot_reserve(struct es_slot *sl, size_t n)
+{
+	struct record **r;
+	uint16_t *t;
+	size_t cap;
+
+	if (n <= sl->cap)
+		return 0;
+	cap = sl->cap ? sl->cap : 64;
+	while (cap < n)
+		cap *= 2;
+	if ((r = realloc(sl->recs, cap * sizeof(*r))) == NULL)
+		return -1;
+	sl->recs = r;
+	if ((t = realloc(sl->tries, cap * sizeof(*t))) == NULL)
+		return -1;
+	sl->tries = t;
+	sl->cap = cap;
+	return 0;
+}
+
+/* Move one request's worth of the forming batch into an idle slot. */
+static int
+es_slot_fill(struct sink_es *es, struct es_slot *sl)
+{
+	struct record *rec;
+	size_t by = 0, want = es->fn < es->batch_events ? es->fn :
+	    es->batch_events;
+
+	if (es_slot_reserve(sl, want) == -1)
+		return -1;
+	sl->n = 0;
+	sl->bytes = 0;
+	while ((rec = TAILQ_FIRST(&es->forming)) != NULL && sl->n < want &&
+	    (sl->n == 0 || by + es_rec_bytes(rec) <= es->batch_bytes)) {
+		TAILQ_REMOVE(&es->forming, rec, link);
+		by += es_rec_bytes(rec);
+		es->fn--;
+		es->fbytes -= es_rec_bytes(rec);
+		es->fsrc -= rec->len;
+		sl->recs[sl->n] = rec;
+		sl->tries[sl->n] = 0;
+		sl->bytes += rec->len;
+		sl->n++;
+	}
+	return 0;
+}
+
+/* Send the slot's records as one bulk request. */
+static void
+es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
+{
+	struct evhttp_request *req;
+	struct evkeyvalq *h;
+	struct evbuffer *body;
+	struct evhttp_connection *conn;
+
+	if ((conn = es_conn(sl)) == NULL ||
+	    (req = evhttp_request_new(es_reqcb, sl)) == NULL) {
+		log_err("sink %s: cannot make a request: out of memory",
+		    es->sink->label);
+		sl->sent_at = now;
+		es_slot_settle(es, sl, NULL, 0, now);
+		return;
+	}
+	evhttp_request_set_error_cb(req, es_errcb);
+	h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Host", es->hostport);
+	evhttp_add_header(h, "Content-Type", "application/x-ndjson");
+	evhttp_add_header(h, "Accept", "application/json");
+	if (es->auth != NULL)
+		evhttp_add_header(h, "Authorization", es->auth);
+	body = es->gzip ? es->scratch : evhttp_request_get_output_buffer(req);
+	if (sink_es_body(body, es->ix, sl->recs, sl->n, time(NULL)) == -1)
+		goto nomem;
+	if (es->gzip) {
+		size_t len = evbuffer_get_length(body), zlen;
+		unsigned char *raw = evbuffer_pullup(body, -1);
+		char *z;
+
+		if (raw == NULL || bulk_gzip((const char *)raw, len, 1, &z,
+		    &zlen) == -1)
+			goto nomem;
+		evbuffer_drain(body, len);
+		evbuffer_add(evhttp_request_get_output_buffer(req), z, zlen);
+		free(z);
+		evhttp_add_header(h, "Content-Encoding", "gzip");
+	}
+	sl->state = SLOT_INFLIGHT;
+	sl->err = -1;
+	sl->sent_at = now;
+	/* May call es_reqcb() before it returns (a refused connect). */
+	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, es->path) == -1) {
+		evhttp_request_free(req);
+		sink_count_request(es->sink, "connect_error", 0);
+		sl->conn_dead = 1;
+		es_down(es, now);
+		es_slot_settle(es, sl, NULL, 0, now);
+		return;
+	}
+	es_nodelay(sl);
+	return;
+nomem:
+	evbuffer_drain(es->scratch, evbuffer_get_length(es->scratch));
+	evhttp_request_free(req);
+	log_err("sink %s: cannot build a request: out of memory",
+	    es->sink->label);
+	sl->sent_at = now;
+	es_slot_settle(es, sl, NULL, 0, now);
+}
+
+static struct es_slot *
+es_idle_slot(struct sink_es *es)
+{
+	size_t i;
+
+	for (i = 0; i < es->nslots; i++)
+		if (es->slots[i].state == SLOT_IDLE)
+			return &es->slots[i];
+	return NULL;
+}
+
+/* Arm the timer for the next backoff or flush deadline. */
+static void
+es_arm(struct sink_es *es, uint64_t now)
+{
+	uint64_t next = UINT64_MAX, d;
+	struct timeval tv;
+	size_t i;
+
+	for (i = 0; i < es->nslots; i++)
+		if (es->slots[i].state == SLOT_BACKOFF &&
+		    es->slots[i].not_before < next)
+			next = es->slots[i].not_before;
+	if (es->fn > 0 && es_idle_slot(es) != NULL &&
+	    es->first_at + es->flush_ns < next)
+		next = es->first_at + es->flush_ns;
+	if (next == UINT64_MAX) {
+		evtimer_del(es->timer_ev);
+		return;
+	}
+	d = next > now ? next - now : 0;
+	tv.tv_sec = (time_t)(d / NSEC_PER_SEC);
+	tv.tv_usec = (suseconds_t)((d % NSEC_PER_SEC) / 1000) + 1;
+	evtimer_add(es->timer_ev, &tv);
+}
+
+/*
+ * Everything that is due: retries whose backoff is over, the forming
+ * batch when full or old enough, and the ready() owed after a BUSY.
+ */
+static void
+es_run(struct sink_es *es, uint64_t now)
+{
+	struct es_slot *sl;
+	size_t i;
+
+	for (i = 0; i < es->nslots; i++) {
+		sl = &es->slots[i];
+		if (sl->state == SLOT_IDLE && sl->conn_dead)
+			es_conn_free(sl);
+		if (sl->state == SLOT_BACKOFF && sl->not_before <= now)
+			es_slot_send(es, sl, now);
+	}
+	while (es->fn > 0 && (es_forming_full(es) ||
+	    now >= es->first_at + es->flush_ns) &&
+	    (sl = es_idle_slot(es)) != NULL) {
+		if (es_slot_fill(es, sl) == -1)
+			break;
+		es_slot_send(es, sl, now);
+		if (es->fn > 0)
+			es->first_at = now;
+	}
+	if (es->fn > 0 && es_idle_slot(es) == NULL)
+		es_pressure(es, now, &es->sig.saturated, 0);
+	if (es->want_ready && !es_forming_full(es)) {
+		es->want_ready = 0;
+		sink_ready(es->sink);
+	}
+	es_arm(es, now);
+}
+
+static void
+es_kickcb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	es_run(arg, clock_now_ns());
+}
+
+/* -- setup */
+
+static int
+es_is_ip(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	return inet_pton(AF_INET, host, &a4) == 1 ||
+	    inet_pton(AF_INET6, host, &a6) == 1;
+}
+
+static char *
+es_basic_auth(const char *userinfo)
+{
+	char *dec, *out;
+	size_t n, olen;
+
+	if ((dec = evhttp_uridecode(userinfo, 0, &n)) == NULL)
+		return NULL;
+	olen = 6 + 4 * ((n + 2) / 3) + 1;
+	if ((out = malloc(olen)) == NULL) {
+		free(dec);
+		return NULL;
+	}
+	memcpy(out, "Basic ", 6);
+	EVP_EncodeBlock((unsigned char *)out + 6, (unsigned char *)dec,
+	    (int)n);
+	OPENSSL_cleanse(dec, n);
+	free(dec);
+	return out;
+}
+
+static int
+es_tls_init(struct sink_es *es, const struct config *cf, char *err,
+    size_t errlen)
+{
+	unsigned long e;
+
+	if ((es->ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		goto fail;
+	SSL_CTX_set_min_proto_version(es->ssl_ctx, TLS1_2_VERSION);
+	if (SSL_CTX_set_default_verify_paths(es->ssl_ctx) != 1)
+		goto fail;
+	if (cf->sink_ca_file != NULL && SSL_CTX_load_verify_locations(
+	    es->ssl_ctx, cf->sink_ca_file, NULL) != 1) {
+		e = ERR_peek_last_error();
+		snprintf(err, errlen, "sink ca_file %s: %s", cf->sink_ca_file,
+		    e ? ERR_reason_error_string(e) : "cannot load");
+		ERR_clear_error();
+		return -1;
+	}
+	es->tls_verify = cf->sink_tls_verify;
+	SSL_CTX_set_verify(es->ssl_ctx, es->tls_verify ? SSL_VERIFY_PEER :
+	    SSL_VERIFY_NONE, NULL);
+	return 0;
+fail:
+	e = ERR_peek_last_error();
+	snprintf(err, errlen, "TLS: %s", e ? ERR_reason_error_string(e) :
+	    "cannot initialise");
+	ERR_clear_error();
+	return -1;
+}
+
+static void	sink_es_free(struct sink *);
+
+static int
+sink_es_init(struct sink *s, const char *url, const struct config *cf,
+    char *err, size_t errlen)
+{
+	struct evhttp_uri *uri = NULL;
+	struct sink_es *es;
+	const char *scheme, *host, *path, *ui;
+	size_t i, plen;
+	int port;
+
+	if ((es = calloc(1, sizeof(*es))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	es->sink = s;
+	s->priv = es;
+	TAILQ_INIT(&es->forming);
+	if ((uri = evhttp_uri_parse(url)) == NULL ||
+	    (scheme = evhttp_uri_get_scheme(uri)) == NULL ||
+	    (host = evhttp_uri_get_host(uri)) == NULL || host[0] == '\0') {
+		snprintf(err, errlen, "invalid sink URL \"%s\" (expected "
+		    "http[s]://[user:pass@]host:port[/prefix])", url);
+		goto fail;
+	}
+	if (evhttp_uri_get_query(uri) != NULL ||
+	    evhttp_uri_get_fragment(uri) != NULL) {
+		snprintf(err, errlen, "sink URL \"%s\": no query or fragment "
+		    "allowed", url);
+		goto fail;
+	}
+	es->https = strcmp(scheme, "https") == 0;
+	if (!es->https && strcmp(scheme, "http") != 0) {
+		snprintf(err, errlen, "sink URL \"%s\": scheme must be http "
+		    "or https", url);
+		goto fail;
+	}
+	port = evhttp_uri_get_port(uri);
+	es->port = port > 0 ? port : es->https ? 443 : 80;
+	es->host = strdup(host);
+	es->host_is_ip = es_is_ip(host);
+	path = evhttp_uri_get_path(uri);
+	if (path == NULL)
+		path = "";
+	plen = strlen(path);
+	while (plen > 0 && path[plen - 1] == '/')
+		plen--;
+	if (es->host == NULL ||
+	    asprintf(&es->hostport, strchr(host, ':') ? "[%s]:%d" : "%s:%d",
+	    host, es->port) == -1 ||
+	    asprintf(&es->path, "%.*s%s", (int)plen, path,
+	    ES_BULK_QUERY) == -1) {
+		es->hostport = NULL;
+		es->path = NULL;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (cf->sink_api_key != NULL) {
+		if (asprintf(&es->auth, "ApiKey %s", cf->sink_api_key) == -1) {
+			es->auth = NULL;
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	} else if ((ui = evhttp_uri_get_userinfo(uri)) != NULL &&
+	    (es->auth = es_basic_auth(ui)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	es->gzip = cf->sink_compression != NULL &&
+	    strcmp(cf->sink_compression, "gzip") == 0;
+	if (es->https && es_tls_init(es, cf, err, errlen) == -1)
+		goto fail;
+
+	es->batch_events = (size_t)cf->batch_events;
+	es->batch_bytes = (size_t)cf->batch_bytes;
+	es->flush_ns = (uint64_t)cf->flush_ms * NSEC_PER_MSEC;
+	es->interval_ns = (uint64_t)cf->control_interval_ms * NSEC_PER_MSEC;
+	es->target_ns = (uint64_t)cf->target_latency_ms * NSEC_PER_MSEC;
+	es->timeout.tv_sec = cf->timeout_ms / 1000;
+	es->timeout.tv_usec = (cf->timeout_ms % 1000) * 1000;
+	es->max_retries = cf->max_retries > 0xfffe ? 0xfffe :
+	    (unsigned)cf->max_retries;
+	es->rng = (clock_now_ns() ^ ((uint64_t)getpid() << 32)) | 1;
+	es->nslots = (size_t)(cf->concurrency > 0 ? cf->concurrency : 1);
+	if ((es->ix = sink_es_index_new(cf->sink_index != NULL ?
+	    cf->sink_index : "logs-%Y.%m.%d", cf->sink_action != NULL &&
+	    strcmp(cf->sink_action, "create") == 0)) == NULL ||
+	    (es->slots = calloc(es->nslots, sizeof(*es->slots))) == NULL ||
+	    (es->scratch = evbuffer_new()) == NULL ||
+	    (es->kick_ev = event_new(s->base, -1, 0, es_kickcb, es)) ==
+	    NULL ||
+	    (es->timer_ev = evtimer_new(s->base, es_kickcb, es)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < es->nslots; i++) {
+		es->slots[i].es = es;
+		es->slots[i].nodelay_fd = -1;
+	}
+	evhttp_uri_free(uri);
+	return 0;
+fail:
+	if (uri != NULL)
+		evhttp_uri_free(uri);
+	sink_es_free(s);
+	return -1;
+}
+
+static enum sink_status
+sink_es_submit(struct sink *s, struct batch *b)
+{
+	struct sink_es *es = s->priv;
+	uint64_t now = clock_now_ns();
+	struct record *rec;
+
+	if (es_forming_full(es)) {
+		es_run(es, now);
+		if (es_forming_full(es)) {
+			es->want_ready = 1;
+			es_pressure(es, now, &es->sig.saturated, 1);
+			return SINK_BUSY;
+		}
+	}
+	if (es->fn == 0)
+		es->first_at = now;
+	while ((rec = TAILQ_FIRST(&b->recs)) != NULL) {
+		TAILQ_REMOVE(&b->recs, rec, link);
+		TAILQ_INSERT_TAIL(&es->forming, rec, link);
+		es->fn++;
+		es->fbytes += es_rec_bytes(rec);
+		es->fsrc += rec->len;
+	}
+	b->n = 0;
+	b->bytes = 0;
+	if (es_forming_full(es) || es->flush_ns == 0)
+		es_run(es, now);
+	else
+		es_arm(es, now);
+	return SINK_OK;
+}
+
+static void
+sink_es_poll(struct sink *s, uint64_t now)
+{
+	es_run(s->priv, now);
+}
+
+static void
+sink_es_stats(struct sink *s, struct sink_stats *st)
+{
+	struct sink_es *es = s->priv;
+	uint64_t now = clock_now_ns();
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	st->up = es->down_since == 0;
+	st->down_since = es->down_since;
+	st->pressure = es->want_ready || (es->pressure_at != 0 &&
+	    now - es->pressure_at < es->interval_ns);
+	st->pending = es->fn;
+	st->pending_bytes = es->fsrc;
+	for (i = 0; i < es->nslots; i++) {
+		st->pending += es->slots[i].n;
+		st->pending_bytes += es->slots[i].bytes;
+	}
+}
+
+void
+sink_es_signals(struct sink *s, struct sink_es_signals *out)
+{
+	if (s == NULL || s->ops != &sink_es_ops || s->priv == NULL) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	*out = ((struct sink_es *)s->priv)->sig;
+}
+
+static void
+sink_es_free(struct sink *s)
+{
+	struct sink_es *es = s->priv;
+	struct record *rec;
+	size_t i, j;
+
+	if (es == NULL)
+		return;
+	/* Freeing a connection drops its request without a callback. */
+	for (i = 0; es->slots != NULL && i < es->nslots; i++) {
+		struct es_slot *sl = &es->slots[i];
+
+		es_conn_free(sl);
+		for (j = 0; j < sl->n; j++)
+			sink_done(s, sl->recs[j], SINK_ABORTED);
+		free(sl->recs);
+		free(sl->tries);
+	}
+	while ((rec = TAILQ_FIRST(&es->forming)) != NULL) {
+		TAILQ_REMOVE(&es->forming, rec, link);
+		sink_done(s, rec, SINK_ABORTED);
+	}
+	if (es->kick_ev != NULL)
+		event_free(es->kick_ev);
+	if (es->timer_ev != NULL)
+		event_free(es->timer_ev);
+	if (es->scratch != NULL)
+		evbuffer_free(es->scratch);
+	if (es->ssl_ctx != NULL)
+		SSL_CTX_free(es->ssl_ctx);
+	sink_es_index_free(es->ix);
+	free(es->slots);
+	free(es->items);
+	free(es->host);
+	free(es->hostport);
+	free(es->path);
+	if (es->auth != NULL)
+		OPENSSL_cleanse(es->auth, strlen(es->auth));
+	free(es->auth);
+	free(es);
+	s->priv = NULL;
+}
+
+const struct sink_ops sink_es_ops = {
+	.name = "elasticsearch",
+	.init = sink_es_init,
+	.submit = sink_es_submit,
+	.poll = sink_es_poll,
+	.stats = sink_es_stats,
+	.reopen = NULL,
+	.free = sink_es_free,
+};
