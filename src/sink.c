@@ -33,6 +33,8 @@ sink_lookup(const char *url)
 	if (strcmp(url, "stdout") == 0 || strcmp(url, "null") == 0 ||
 	    strncmp(url, "file:", 5) == 0)
 		return &sink_file_ops;
+	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
+		return &sink_es_ops;
 	return NULL;
 }
 
