@@ -1,0 +1,360 @@
+/*
+ * Unit tests for the Elasticsearch sink's pure parts: bulk bodies byte
+ * for byte (action lines kept or built from the index pattern and the
+ * event's @timestamp), timestamps, and bulk responses item by item.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "record.h"
+#include "sink_es.h"
+
+/* 2026-11-22T10:11:12Z */
+#define T_2026_11_22	((time_t)1795342272)
+/* 2030-01-02T03:04:05Z, the "now" of the tests */
+#define T_NOW		((time_t)1893553445)
+
+static struct record *
+rec_json(const char *data, const char *action)
+{
+	struct record *rec;
+
+	rec = record_new(data, strlen(data), action,
+	    action ? strlen(action) : 0);
+	ck_assert_ptr_nonnull(rec);
+	rec->json = json_loads(data, 0, NULL);
+	return rec;
+}
+
+/* The body for recs as a NUL-terminated string; caller frees. */
+static char *
+body_of(struct sink_es_index *ix, struct record **recs, size_t n,
+    time_t now)
+{
+	struct evbuffer *b = evbuffer_new();
+	size_t len;
+	char *out;
+
+	ck_assert_int_eq(sink_es_body(b, ix, recs, n, now), 0);
+	len = evbuffer_get_length(b);
+	out = malloc(len + 1);
+	evbuffer_remove(b, out, len);
+	out[len] = '\0';
+	evbuffer_free(b);
+	return out;
+}
+
+static void
+free_recs(struct record **recs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		record_free(recs[i]);
+}
+
+START_TEST(timestamp_forms)
+{
+	static const struct {
+		const char	*s;
+		time_t		 t;
+	} ok[] = {
+		{ "2026-11-22T10:11:12Z", T_2026_11_22 },
+		{ "2026-11-22T10:11:12.345Z", T_2026_11_22 },
+		{ "2026-11-22T10:11:12.123456789Z", T_2026_11_22 },
+		{ "2026-11-22T10:11:12", T_2026_11_22 },
+		{ "2026-11-22 10:11:12z", T_2026_11_22 },
+		{ "2026-11-22T12:11:12.5+02:00", T_2026_11_22 },
+		{ "2026-11-22T05:41:12-0430", T_2026_11_22 },
+		{ "2026-11-23T00:11:12+14", T_2026_11_22 },
+		{ "2026-11-22T10:11Z", T_2026_11_22 - 12 },
+		{ "2026-11-22", T_2026_11_22 - 10 * 3600 - 11 * 60 - 12 },
+		{ "1970-01-01T00:00:00Z", 0 },
+		{ "1969-12-31T23:59:59Z", -1 },
+		{ "2000-02-29T00:00:00Z", 951782400 },
+	};
+	static const char *const bad[] = {
+		"", "2026", "2026-11", "2026-13-01", "2026-11-31x",
+		"2026-02-30", "2026-11-22T", "2026-11-22T10", "2026-11-22T25:00",
+		"2026-11-22T10:11:12.Z", "2026-11-22T10:11:12+2", "26-11-22",
+		"2026-11-22T10:11:12Z ", "now",
+	};
+	size_t i;
+	time_t t;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		t = 12345;
+		ck_assert_msg(sink_es_timestamp(ok[i].s, strlen(ok[i].s),
+		    &t) == 0, "%s", ok[i].s);
+		ck_assert_msg(t == ok[i].t, "%s: %lld != %lld", ok[i].s,
+		    (long long)t, (long long)ok[i].t);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(sink_es_timestamp(bad[i], strlen(bad[i]),
+		    &t) == -1, "%s", bad[i]);
+}
+END_TEST
+
+START_TEST(body_index_from_timestamp)
+{
+	struct sink_es_index *ix = sink_es_index_new("logs-%Y.%m.%d", 0);
+	struct record *recs[5];
+	char *body;
+
+	recs[0] = rec_json("{\"@timestamp\":\"2026-11-22T10:11:12.345Z\","
+	    "\"m\":1}", NULL);
+	/* An offset moves the event to the previous UTC day. */
+	recs[1] = rec_json("{\"@timestamp\":\"2026-11-22T01:00:00+02:00\","
+	    "\"m\":2}", NULL);
+	/* No @timestamp, or an unreadable one: now. */
+	recs[2] = rec_json("{\"m\":3}", NULL);
+	recs[3] = rec_json("{\"@timestamp\":\"yesterday\", \"m\" : 4 }",
+	    NULL);
+	/* epoch_millis */
+	recs[4] = rec_json("{\"@timestamp\":1795342272000}", NULL);
+	body = body_of(ix, recs, 5, T_NOW);
+	ck_assert_str_eq(body,
+	    "{\"index\":{\"_index\":\"logs-2026.11.22\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T10:11:12.345Z\",\"m\":1}\n"
+	    "{\"index\":{\"_index\":\"logs-2026.11.21\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T01:00:00+02:00\",\"m\":2}\n"
+	    "{\"index\":{\"_index\":\"logs-2030.01.02\"}}\n"
+	    "{\"m\":3}\n"
+	    "{\"index\":{\"_index\":\"logs-2030.01.02\"}}\n"
+	    "{\"@timestamp\":\"yesterday\", \"m\" : 4 }\n"
+	    "{\"index\":{\"_index\":\"logs-2026.11.22\"}}\n"
+	    "{\"@timestamp\":1795342272000}\n");
+	free(body);
+	free_recs(recs, 5);
+	sink_es_index_free(ix);
+}
+END_TEST
+
+#define DEL	"{\"delete\":{\"_index\":\"i\",\"_id\":\"7\"}}"
+
+START_TEST(body_keeps_bulk_actions)
+{
+	struct sink_es_index *ix = sink_es_index_new("logs-%Y", 0);
+	struct record *recs[4];
+	char *body;
+
+	recs[0] = rec_json("{\"a\":1}", "{\"index\":{\"_index\":\"mine\","
+	    "\"_id\":\"x1\",\"pipeline\":\"p\",\"routing\":\"r\"}}");
+	recs[1] = rec_json("{\"@timestamp\":\"2026-11-22T10:11:12Z\"}",
+	    "{ \"create\" : { \"_index\" : \"ds\" } }");
+	recs[2] = record_new("", 0, DEL, strlen(DEL));
+	recs[3] = rec_json("{\"doc\":{\"a\":2}}", "{\"update\":{\"_index\":"
+	    "\"i\",\"_id\":\"7\"}}");
+	body = body_of(ix, recs, 4, T_NOW);
+	ck_assert_str_eq(body,
+	    "{\"index\":{\"_index\":\"mine\",\"_id\":\"x1\",\"pipeline\":"
+	    "\"p\",\"routing\":\"r\"}}\n"
+	    "{\"a\":1}\n"
+	    "{ \"create\" : { \"_index\" : \"ds\" } }\n"
+	    "{\"@timestamp\":\"2026-11-22T10:11:12Z\"}\n"
+	    "{\"delete\":{\"_index\":\"i\",\"_id\":\"7\"}}\n"
+	    "{\"update\":{\"_index\":\"i\",\"_id\":\"7\"}}\n"
+	    "{\"doc\":{\"a\":2}}\n");
+	free(body);
+	free_recs(recs, 4);
+	sink_es_index_free(ix);
+}
+END_TEST
+
+START_TEST(body_create_fixed_and_hourly)
+{
+	struct sink_es_index *ix = sink_es_index_new("logs-app-default", 1);
+	struct sink_es_index *hx = sink_es_index_new("h-%Y%m%d%H", 0);
+	struct sink_es_index *mx = sink_es_index_new("m-%H%M-%%", 0);
+	struct record *recs[3];
+	char *body;
+
+	recs[0] = rec_json("{\"@timestamp\":\"2026-11-22T10:11:12Z\"}", NULL);
+	recs[1] = rec_json("{\"@timestamp\":\"2026-11-22T10:59:59Z\"}", NULL);
+	recs[2] = rec_json("{\"@timestamp\":\"2026-11-22T11:00:00Z\"}", NULL);
+	body = body_of(ix, recs, 3, T_NOW);
+	ck_assert_str_eq(body,
+	    "{\"create\":{\"_index\":\"logs-app-default\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T10:11:12Z\"}\n"
+	    "{\"create\":{\"_index\":\"logs-app-default\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T10:59:59Z\"}\n"
+	    "{\"create\":{\"_index\":\"logs-app-default\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T11:00:00Z\"}\n");
+	free(body);
+	body = body_of(hx, recs, 3, T_NOW);
+	ck_assert_str_eq(body,
+	    "{\"index\":{\"_index\":\"h-2026112210\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T10:11:12Z\"}\n"
+	    "{\"index\":{\"_index\":\"h-2026112210\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T10:59:59Z\"}\n"
+	    "{\"index\":{\"_index\":\"h-2026112211\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T11:00:00Z\"}\n");
+	free(body);
+	/* Minutes are finer than the hourly cache: still exact. */
+	body = body_of(mx, recs, 3, T_NOW);
+	ck_assert_str_eq(body,
+	    "{\"index\":{\"_index\":\"m-1011-%\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T10:11:12Z\"}\n"
+	    "{\"index\":{\"_index\":\"m-1059-%\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T10:59:59Z\"}\n"
+	    "{\"index\":{\"_index\":\"m-1100-%\"}}\n"
+	    "{\"@timestamp\":\"2026-11-22T11:00:00Z\"}\n");
+	free(body);
+	free_recs(recs, 3);
+	sink_es_index_free(ix);
+	sink_es_index_free(hx);
+	sink_es_index_free(mx);
+}
+END_TEST
+
+#define BAD	"not json \"@timestamp\":\"2026-11-22\""
+#define RAW	"{\"x\":{\"y\":1},\"@timestamp\" : \"2026-11-22T10:11:12Z\"}"
+
+START_TEST(body_invalid_and_unparsed)
+{
+	struct sink_es_index *ix = sink_es_index_new("l-%Y.%m.%d", 0);
+	struct record *recs[3];
+	char *body;
+
+	/* The parse-failure wrapper goes to today's index, bytes as is. */
+	recs[0] = record_new_invalid(BAD, strlen(BAD), NULL, 0);
+	/* A valid record whose object was not kept: read the raw text. */
+	recs[1] = record_new(RAW, strlen(RAW), NULL, 0);
+	recs[2] = record_new("{\"x\":1}", 7, NULL, 0);
+	body = body_of(ix, recs, 3, T_NOW);
+	ck_assert_str_eq(body,
+	    "{\"index\":{\"_index\":\"l-2030.01.02\"}}\n"
+	    "{\"message\":\"not json \\\"@timestamp\\\":\\\"2026-11-22\\\"\","
+	    "\"tags\":[\"_jsonparsefailure\"]}\n"
+	    "{\"index\":{\"_index\":\"l-2026.11.22\"}}\n"
+	    "{\"x\":{\"y\":1},\"@timestamp\" : \"2026-11-22T10:11:12Z\"}\n"
+	    "{\"index\":{\"_index\":\"l-2030.01.02\"}}\n"
+	    "{\"x\":1}\n");
+	free(body);
+	free_recs(recs, 3);
+	sink_es_index_free(ix);
+}
+END_TEST
+
+START_TEST(body_escapes_index)
+{
+	struct sink_es_index *ix = sink_es_index_new("a\"b\\c", 0);
+	struct record *recs[1];
+	char *body;
+
+	recs[0] = rec_json("{}", NULL);
+	body = body_of(ix, recs, 1, T_NOW);
+	ck_assert_str_eq(body,
+	    "{\"index\":{\"_index\":\"a\\\"b\\\\c\"}}\n{}\n");
+	free(body);
+	free_recs(recs, 1);
+	sink_es_index_free(ix);
+}
+END_TEST
+
+static void
+check_response(const char *body, size_t n, int rc,
+    const enum sink_es_item *want, size_t want429)
+{
+	enum sink_es_item got[16];
+	size_t i, n429 = 99;
+
+	ck_assert_uint_le(n, 16);
+	ck_assert_int_eq(sink_es_response(body, strlen(body), n, got, &n429),
+	    rc);
+	if (rc != 0)
+		return;
+	for (i = 0; i < n; i++)
+		ck_assert_msg(got[i] == want[i], "item %zu: %d != %d", i,
+		    (int)got[i], (int)want[i]);
+	ck_assert_uint_eq(n429, want429);
+}
+
+#define OK	SINK_ES_ITEM_OK
+#define RETRY	SINK_ES_ITEM_RETRY
+#define REJECT	SINK_ES_ITEM_REJECT
+
+START_TEST(response_items)
+{
+	static const enum sink_es_item all_ok[3] = { OK, OK, OK };
+	static const enum sink_es_item mixed[8] = { OK, OK, OK, RETRY, RETRY,
+	    REJECT, REJECT, RETRY };
+	static const enum sink_es_item short_[3] = { OK, REJECT, RETRY };
+
+	/* errors:false is trusted without walking items. */
+	check_response("{\"errors\":false}", 3, 0, all_ok, 0);
+	check_response("{\"took\":12,\"errors\":false,\"items\":[]}", 3, 0,
+	    all_ok, 0);
+	check_response(" { \"took\" : 3 , \"errors\" : false } ", 3, 0,
+	    all_ok, 0);
+	check_response("{\"items\":[{\"index\":{\"status\":201}}],"
+	    "\"errors\":false}", 3, 0, all_ok, 0);
+	check_response("{\"errors\":true,\"items\":["
+	    "{\"index\":{\"status\":201}},"
+	    "{\"create\":{\"status\":200}},"
+	    "{\"create\":{\"status\":409,\"error\":{\"type\":"
+	    "\"version_conflict_engine_exception\"}}},"
+	    "{\"index\":{\"status\":429,\"error\":{\"type\":"
+	    "\"es_rejected_execution_exception\"}}},"
+	    "{\"index\":{\"status\":503}},"
+	    "{\"index\":{\"status\":400,\"error\":{\"type\":"
+	    "\"document_parsing_exception\"}}},"
+	    "{\"delete\":{\"status\":404}},"
+	    "{\"index\":{\"status\":429}}]}", 8, 0, mixed, 2);
+	/* Fewer items than records: the rest are retried. */
+	check_response("{\"errors\":true,\"items\":[{\"index\":{\"status\":"
+	    "201}},{\"index\":{\"status\":400}}]}", 3, 0, short_, 0);
+	/* An item without a status is retried. */
+	check_response("{\"errors\":true,\"items\":[{\"index\":{}},"
+	    "{\"index\":{\"status\":\"201\"}},{}]}", 3, 0,
+	    (const enum sink_es_item[]){ RETRY, RETRY, RETRY }, 0);
+}
+END_TEST
+
+START_TEST(response_not_bulk)
+{
+	check_response("", 1, -1, NULL, 0);
+	check_response("<html>", 1, -1, NULL, 0);
+	check_response("[]", 1, -1, NULL, 0);
+	check_response("{\"errors\":true}", 1, -1, NULL, 0);
+	check_response("{\"errors\":fals", 1, -1, NULL, 0);
+	check_response("{\"took\":1,\"errors\":true,\"items\":{}}", 1, -1,
+	    NULL, 0);
+}
+END_TEST
+
+static Suite *
+sink_es_suite(void)
+{
+	Suite *s = suite_create("sink_es");
+	TCase *tc = tcase_create("sink_es");
+
+	tcase_add_test(tc, timestamp_forms);
+	tcase_add_test(tc, body_index_from_timestamp);
+	tcase_add_test(tc, body_keeps_bulk_actions);
+	tcase_add_test(tc, body_create_fixed_and_hourly);
+	tcase_add_test(tc, body_invalid_and_unparsed);
+	tcase_add_test(tc, body_escapes_index);
+	tcase_add_test(tc, response_items);
+	tcase_add_test(tc, response_not_bulk);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	sr = srunner_create(sink_es_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
