@@ -256,13 +256,20 @@ queue_link(struct queue *q, struct record *rec, int at_head)
 	rec->cls->queued++;
 }
 
-/* Send a shed event to the divert sink if its class asks for that. */
+/*
+ * Send a dropped event to the divert sink: a shed event when its class
+ * asks for that, and every event the sink refused for good (the
+ * dead-letter path).
+ */
 static int
-shaper_divert(struct shaper *sh, struct record *rec)
+shaper_divert(struct shaper *sh, struct record *rec, enum reason reason)
 {
 	const struct rule_class *r = rec->cls->rule;
 
-	if (sh->divert == NULL || r == NULL || r->on_limit != ON_LIMIT_DIVERT)
+	if (sh->divert == NULL)
+		return 0;
+	if (reason != REASON_SINK_REJECTED &&
+	    (r == NULL || r->on_limit != ON_LIMIT_DIVERT))
 		return 0;
 	if (sh->divq_len >= DIVERT_QUEUE_MAX) {
 		sh->divert_lost++;
@@ -282,7 +289,7 @@ shaper_drop(struct shaper *sh, struct record *rec, enum reason reason)
 	rec->cls->dropped[reason]++;
 	if ((reason == REASON_RATE_LIMIT || reason == REASON_BACKPRESSURE ||
 	    reason == REASON_QUEUE_FULL || reason == REASON_SINK_REJECTED) &&
-	    shaper_divert(sh, rec))
+	    shaper_divert(sh, rec, reason))
 		return;
 	record_free(rec);
 }
