@@ -34,6 +34,7 @@
 #include <arpa/inet.h>
 
 #include <event2/buffer.h>
+#include <event2/dns.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -518,6 +519,7 @@ struct sink_es {
 	int			 gzip;
 	SSL_CTX			*ssl_ctx;
 	int			 tls_verify;
+	struct evdns_base	*dns;		/* NULL for an IP literal */
 	struct sink_es_index	*ix;
 
 	size_t			 batch_events;
@@ -663,7 +665,7 @@ es_conn(struct es_slot *sl)
 		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	}
 	sl->conn = evhttp_connection_base_bufferevent_new(es->sink->base,
-	    NULL, bev, es->host, (unsigned short)es->port);
+	    es->dns, bev, es->host, (unsigned short)es->port);
 	if (sl->conn == NULL) {
 		if (bev != NULL)
 			bufferevent_free(bev);
@@ -825,6 +827,7 @@ es_reqcb(struct evhttp_request *req, void *arg)
 		es_kick(es);
 		return;
 	}
+	es_nodelay(sl);
 	snprintf(code, sizeof(code), "%d", status);
 	sink_count_request(es->sink, code, secs);
 	if (now - sl->sent_at > es->target_ns)
@@ -1179,6 +1182,12 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* Resolve names without blocking the loop. */
+	if (!es->host_is_ip && (es->dns = evdns_base_new(s->base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
+		log_warn("sink %s: no resolver configured; looking %s up "
+		    "synchronously", s->label, host);
 	es->gzip = cf->sink_compression != NULL &&
 	    strcmp(cf->sink_compression, "gzip") == 0;
 	if (es->https && es_tls_init(es, cf, err, errlen) == -1)
@@ -1319,6 +1328,8 @@ sink_es_free(struct sink *s)
 		evbuffer_free(es->scratch);
 	if (es->ssl_ctx != NULL)
 		SSL_CTX_free(es->ssl_ctx);
+	if (es->dns != NULL)
+		evdns_base_free(es->dns, 0);
 	sink_es_index_free(es->ix);
 	free(es->slots);
 	free(es->items);
