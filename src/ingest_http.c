@@ -4,6 +4,7 @@
  * or rsyslog output makes before it ships are answered here, so that a
  * shipper pointed at spillway starts without errors.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,43 @@ ingest_http_body(struct ingest_http *ih, struct http_request *req,
 	return 0;
 }
 
+/*
+ * The action line to forward with an item.  For /{index}/_bulk, an
+ * action without its own _index gets the URL's, so that the event lands
+ * where the sender meant it to; otherwise the line is kept as sent.
+ * *act is it->action or a new string the caller frees.  0 or -1.
+ */
+static int
+bulk_with_index(const struct bulk_item *it, const char *url_index,
+    char **act, size_t *alen)
+{
+	json_t *root, *meta;
+	const char *op;
+	void *iter;
+
+	*act = (char *)(uintptr_t)it->action;
+	*alen = it->action_len;
+	if (url_index == NULL)
+		return 0;
+	if ((root = json_loadb(it->action, it->action_len, 0, NULL)) == NULL)
+		return 0;
+	iter = json_object_iter(root);
+	op = iter ? json_object_iter_key(iter) : NULL;
+	meta = iter ? json_object_iter_value(iter) : NULL;
+	if (op == NULL || !json_is_object(meta) ||
+	    json_object_get(meta, "_index") != NULL) {
+		json_decref(root);
+		return 0;
+	}
+	json_object_set_new(meta, "_index", json_string(url_index));
+	*act = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (*act == NULL)
+		return -1;
+	*alen = strlen(*act);
+	return 0;
+}
+
 static void
 ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
     const char *index)
@@ -187,8 +225,8 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 	struct bulk_request br = { NULL, 0 };
 	uint64_t t0 = clock_now_ns(), now;
 	const char *body, *ct = http_header(req, "Content-Type");
-	char *owned = NULL, *resp, err[512], fp[1024];
-	size_t len, i, rlen;
+	char *owned = NULL, *resp, err[512], fp[1024], *act;
+	size_t len, i, rlen, alen;
 	int es_sink, reject = ih->cf->shed_reject;
 
 	if (!bulk_content_type_ok(ct)) {
@@ -212,6 +250,12 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 		struct bulk_item *it = &br.items[i];
 		enum shaper_verdict v;
 
+		if (bulk_with_index(it, index, &act, &alen) == -1) {
+			it->status = 500;
+			it->error_type = "exception";
+			it->error_reason = "out of memory";
+			continue;
+		}
 		if (it->op == BULK_UPDATE || it->op == BULK_DELETE) {
 			if (!es_sink) {
 				ih->unsupported++;
@@ -219,8 +263,19 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 				it->error_type = "action_not_supported";
 				it->error_reason = "update and delete are "
 				    "forwarded only to an Elasticsearch sink";
-				continue;
+			} else if (shaper_offer_unshaped(ih->sh,
+			    it->op == BULK_DELETE ? NULL : it->source,
+			    it->source_len, act, alen, now) == SHAPER_QUEUED)
+				it->status = 200;
+			else {
+				it->status = 429;
+				it->error_type =
+				    "es_rejected_execution_exception";
+				it->error_reason = "rejected by spillway: "
+				    "queue full";
 			}
+			free(act == it->action ? NULL : act);
+			continue;
 		}
 		if (it->source_len > (size_t)ih->cf->max_event_bytes) {
 			/* Refused, not shed: the sender should not retry it. */
@@ -231,8 +286,8 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 			continue;
 		}
 		v = shaper_offer(ih->sh, it->source ? it->source : "",
-		    it->source_len, it->action, it->action_len, SOURCE_HTTP,
-		    now);
+		    it->source_len, act, alen, SOURCE_HTTP, now);
+		free(act == it->action ? NULL : act);
 		if (v == SHAPER_QUEUED || !reject) {
 			it->status = 201;
 			continue;

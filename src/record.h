@@ -33,6 +33,7 @@ struct record {
 	uint16_t		 priority;
 	uint8_t			 source;	/* enum record_source */
 	uint8_t			 invalid;	/* data is the parse-failure wrapper */
+	uint8_t			 bare;		/* action line only (bulk delete) */
 	char			 buf[];
 };
 

@@ -94,7 +94,7 @@ shaper_bind(struct shaper *sh, struct ruleset *rs, uint64_t now)
 
 	shaper_sync(sh);
 	for (i = 0; i < sh->nclasses; i++) {
-		sh->classes[i]->active = 0;
+		sh->classes[i]->active = sh->classes[i] == sh->internal;
 		sh->classes[i]->rule = NULL;
 	}
 	for (i = 0; i < rs->nclasses; i++) {
@@ -160,7 +160,8 @@ shaper_new(struct event_base *base, const struct config *cf,
 	sh->q.max_bytes = (size_t)cf->queue_max_bytes;
 	TAILQ_INIT(&sh->divq);
 	sh->snap_at = now;
-	if ((sh->pump_ev = event_new(base, -1, 0, shaper_pumpcb, sh)) == NULL ||
+	if ((sh->internal = shaper_class_get(sh, RULES_INTERNAL_NAME)) == NULL ||
+	    (sh->pump_ev = event_new(base, -1, 0, shaper_pumpcb, sh)) == NULL ||
 	    shaper_bind(sh, rules, now) == -1) {
 		shaper_free(sh);
 		return NULL;
@@ -438,6 +439,32 @@ shaper_offer(struct shaper *sh, const char *line, size_t len,
 		shaper_drop(sh, rec, reason);
 		return SHAPER_SHED;
 	}
+	if (queue_push(sh, rec) == -1) {
+		shaper_drop(sh, rec, REASON_QUEUE_FULL);
+		return SHAPER_SHED;
+	}
+	shaper_schedule(sh);
+	return SHAPER_QUEUED;
+}
+
+enum shaper_verdict
+shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
+    const char *action, size_t action_len, uint64_t now)
+{
+	struct sclass *c = sh->internal;
+	struct record *rec;
+
+	c->received++;
+	if ((rec = record_new(source ? source : "", source ? len : 0, action,
+	    action_len)) == NULL) {
+		c->dropped[REASON_QUEUE_FULL]++;
+		return SHAPER_FAILED;
+	}
+	rec->bare = source == NULL;
+	rec->cls = c;
+	rec->priority = 0;
+	rec->source = SOURCE_HTTP;
+	rec->t_in = now;
 	if (queue_push(sh, rec) == -1) {
 		shaper_drop(sh, rec, REASON_QUEUE_FULL);
 		return SHAPER_SHED;

@@ -80,6 +80,7 @@ struct shaper {
 	struct sclass		**map;		/* rules index -> class */
 	uint64_t		*limit_hits;	/* per rules index, pending */
 
+	struct sclass		*internal;	/* "_spillway": priority 0, no rate */
 	struct sclass		**classes;	/* registry, first-seen order */
 	size_t			 nclasses;
 	size_t			 cap;
@@ -130,6 +131,15 @@ void		 shaper_set_sinks(struct shaper *sh, struct sink *sink,
 enum shaper_verdict shaper_offer(struct shaper *sh, const char *line,
 		    size_t len, const char *action, size_t action_len,
 		    enum record_source source, uint64_t now);
+
+/*
+ * Forward a bulk update or delete to an Elasticsearch sink unshaped, in
+ * the internal class "_spillway" (priority 0, no rate).  source may be
+ * NULL (delete: the action line alone).
+ */
+enum shaper_verdict shaper_offer_unshaped(struct shaper *sh,
+		    const char *source, size_t len, const char *action,
+		    size_t action_len, uint64_t now);
 
 /* A line refused before classification for its size: _invalid too_large. */
 void		 shaper_too_large(struct shaper *sh, enum record_source source);
