@@ -336,7 +336,10 @@ START_TEST(starts_idle_with_all_classes)
 	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
 	ck_assert_int_eq(shaper_idle(e.sh), 1);
 	ck_assert_uint_eq(e.sh->revision, 1);
-	ck_assert_uint_eq(e.sh->nclasses, 6);
+	/* The rule set's 6 classes, plus the internal "_spillway". */
+	ck_assert_uint_eq(e.sh->nclasses, 7);
+	ck_assert_int_eq(cls(&e, "_spillway")->priority, 0);
+	ck_assert_int_eq(cls(&e, "_spillway")->active, 1);
 	expect(&e, "p0", 0, 0, 0, 0, 0, 0, 0);
 	expect(&e, "other", 0, 0, 0, 0, 0, 0, 0);
 	expect(&e, "_invalid", 0, 0, 0, 0, 0, 0, 0);
