@@ -701,6 +701,7 @@ ingest_http_proxy(struct ingest_http *ih, struct http_request *req)
 	};
 	struct evhttp_connection *evcon;
 	struct evhttp_request *er;
+	enum evhttp_cmd_type cmd;
 	struct evkeyvalq *out;
 	struct proxy_call *pc;
 	char target[8192], hostport[300];
@@ -713,6 +714,7 @@ ingest_http_proxy(struct ingest_http *ih, struct http_request *req)
 		es_error(req, 405, "method_not_allowed", "method not allowed");
 		return;
 	}
+	cmd = methods[i].cmd;
 	if ((size_t)snprintf(target, sizeof(target), "%s%s", ih->up.prefix,
 	    req->target) >= sizeof(target)) {
 		es_error(req, 414, "illegal_argument_exception",
@@ -740,7 +742,7 @@ ingest_http_proxy(struct ingest_http *ih, struct http_request *req)
 	if (req->body_len > 0)
 		evbuffer_add(evhttp_request_get_output_buffer(er), req->body,
 		    req->body_len);
-	if (evhttp_make_request(evcon, er, methods[i].cmd, target) == -1) {
+	if (evhttp_make_request(evcon, er, cmd, target) == -1) {
 		/* evhttp freed er and did not call back. */
 		free(pc);
 		ih->proxy_errors++;
