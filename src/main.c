@@ -107,6 +107,23 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_add(drain_ev, &tv);
 }
 
+/* url with any password in it replaced by "***", for logs. */
+static const char *
+redact_url(const char *url, char *buf, size_t len)
+{
+	const char *scheme = strstr(url, "://"), *at, *colon, *end;
+
+	if (scheme == NULL)
+		return url;
+	end = scheme + 3 + strcspn(scheme + 3, "/?#");
+	at = memchr(scheme + 3, '@', (size_t)(end - scheme - 3));
+	colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+	if (colon == NULL)
+		return url;
+	snprintf(buf, len, "%.*s:***%s", (int)(colon - url), url, at);
+	return buf;
+}
+
 /* Bind addr, announce it; -1 on failure (message logged). */
 static int
 listen_on(const char *what, const char *addr)
@@ -289,7 +306,7 @@ main(int argc, char **argv)
 	event_add(poll_ev, &poll_tv);
 	log_info("spillway %s: rules %s (revision 1, %zu classes), sink %s",
 	    SPILLWAY_VERSION, app.rules_path ? app.rules_path : "built-in",
-	    rs->nclasses, app.cf->sink_url);
+	    rs->nclasses, redact_url(app.cf->sink_url, err, sizeof(err)));
 
 	event_base_dispatch(app.base);
 

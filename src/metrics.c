@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "shaper.h"
 #include "sink.h"
+#include "sink_es.h"
 
 static const char *const listener_names[SHAPER_LISTENERS] = {
 	"tcp", "http", "kafka"
@@ -180,6 +181,30 @@ metrics_render(struct app *app, struct evbuffer *out)
 	sink_metrics(out, app->sink, 1);
 	sink_metrics(out, app->divert, 1);
 
+	family(out, "spillway_sink_pressure_signals_total", "counter",
+	    "Back-pressure seen from the sink, by signal.");
+	if (app->sink != NULL && app->sink->ops == &sink_es_ops) {
+		struct sink_es_signals sg;
+
+		sink_es_signals(app->sink, &sg);
+		evbuffer_add_printf(out,
+		    "spillway_sink_pressure_signals_total{sink=\"main\","
+		    "signal=\"whole_rejected\"} %llu\n"
+		    "spillway_sink_pressure_signals_total{sink=\"main\","
+		    "signal=\"item_429\"} %llu\n"
+		    "spillway_sink_pressure_signals_total{sink=\"main\","
+		    "signal=\"slow\"} %llu\n"
+		    "spillway_sink_pressure_signals_total{sink=\"main\","
+		    "signal=\"saturated\"} %llu\n",
+		    (unsigned long long)sg.whole_rejected,
+		    (unsigned long long)sg.item_429,
+		    (unsigned long long)sg.slow,
+		    (unsigned long long)sg.saturated);
+		family(out, "spillway_sink_retried_total", "counter",
+		    "Records sent to the sink again after a retriable failure.");
+		evbuffer_add_printf(out, "spillway_sink_retried_total"
+		    "{sink=\"main\"} %llu\n", (unsigned long long)sg.retried);
+	}
 	family(out, "spillway_rules_reloads_total", "counter",
 	    "Rule reloads, by result.");
 	evbuffer_add_printf(out, "spillway_rules_reloads_total{result=\"ok\"} "
