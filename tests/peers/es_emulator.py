@@ -22,8 +22,11 @@ import itertools
 import json
 import os
 import re
+import select
 import signal
+import random
 import socket
+import struct
 import sys
 import threading
 import time
@@ -399,6 +402,9 @@ DEFAULT_CONFIG = {
     "reject_whole": None,        # None | status | {"status", "retry_after", "count", "scope"}
     "reject_every_nth_item": None,   # None | {"n": N, "status": S}
     "item_status_by_field": None,    # None | rule | [rules] | {"field": {"value": status}}
+    "item_status": None,         # None | rule | [rules]: {"status", "positions"|"fraction", ...}
+    "hang": None,                # None | {"count", "seconds", "scope"}: read, then do not answer
+    "reset": None,               # None | {"count", "scope"}: read, then close without answering
     "parse_source": True,        # False = --fast: no json.loads of sources
     "store": True,               # False = keep no documents and no received log
 }
@@ -439,6 +445,71 @@ def normalize_rules(v):
             raise bad_request("[item_status_by_field.count] must be a non-negative integer")
         out.append(rule)
     return out
+
+
+def _count(v, what):
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+        raise bad_request("[%s] must be a non-negative integer" % what)
+    return v
+
+
+def _scope(v, what):
+    if v not in ("bulk", "all"):
+        raise bad_request("[%s] must be \"bulk\" or \"all\"" % what)
+    return v
+
+
+def normalize_item_status(v):
+    """item_status in any accepted form -> list of rule dicts (each with its own RNG)."""
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        v = [v]
+    if not isinstance(v, list):
+        raise bad_request("[item_status] must be an object or an array of rules")
+    out = []
+    for r in v:
+        if not isinstance(r, dict):
+            raise bad_request("[item_status] rules must be objects")
+        extra = set(r) - {"status", "positions", "fraction", "seed", "requests", "type",
+                          "reason"}
+        if extra:
+            raise bad_request("unknown item_status key(s) %s" % sorted(extra))
+        pos, frac = r.get("positions"), r.get("fraction")
+        if (pos is None) == (frac is None):
+            raise bad_request("an item_status rule needs exactly one of [positions], [fraction]")
+        if pos is not None and (not isinstance(pos, list) or not all(
+                isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in pos)):
+            raise bad_request("[item_status.positions] must be a list of item positions >= 0")
+        if frac is not None:
+            _num(frac, "item_status.fraction", allow_none=False)
+            if frac > 1:
+                raise bad_request("[item_status.fraction] must be between 0 and 1")
+        seed = r.get("seed", 0)
+        out.append({"status": _status(r.get("status"), "item_status.status"),
+                    "positions": None if pos is None else sorted(set(pos)),
+                    "fraction": frac, "seed": seed,
+                    "requests": _count(r.get("requests"), "item_status.requests"),
+                    "type": r.get("type"), "reason": r.get("reason"),
+                    "rng": random.Random(seed)})
+    return out
+
+
+def normalize_conn_fault(v, k):
+    """hang / reset: an integer count, or an object."""
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        v = {"count": v}
+    allowed = {"count", "scope", "seconds"} if k == "hang" else {"count", "scope"}
+    extra = set(v) - allowed
+    if extra:
+        raise bad_request("unknown %s key(s) %s" % (k, sorted(extra)))
+    r = {"count": _count(v.get("count"), k + ".count"),
+         "scope": _scope(v.get("scope", "bulk"), k + ".scope")}
+    if k == "hang":
+        r["seconds"] = _num(v.get("seconds"), "hang.seconds")
+    return r
 
 
 def _num(v, what, allow_none=True, minimum=0):
@@ -487,7 +558,7 @@ class Emulator:
             "bytes": {"received": 0, "decoded": 0},
             "indexed": {},
             "rejected": {"capacity_items": 0, "capacity_whole": 0, "injected_whole": 0,
-                         "injected_items": 0},
+                         "injected_items": 0, "hung": 0, "reset": 0},
         }
 
     def _refill_full(self):
@@ -554,6 +625,10 @@ class Emulator:
                 self.nth_counter = 0
             elif k == "item_status_by_field":
                 cfg[k] = normalize_rules(v)
+            elif k == "item_status":
+                cfg[k] = normalize_item_status(v)
+            elif k in ("hang", "reset"):
+                cfg[k] = normalize_conn_fault(v, k)
             elif k in ("parse_source", "store"):
                 if not isinstance(v, bool):
                     raise bad_request("[%s] must be a boolean" % k)
@@ -570,6 +645,12 @@ class Emulator:
             cfg["item_status_by_field"] = [
                 {k: r[k] for k in ("field", "value", "status", "count", "type", "reason")
                  if r[k] is not None} for r in cfg["item_status_by_field"]]
+        if cfg["item_status"] is not None:
+            cfg["item_status"] = [{k: v for k, v in r.items() if k != "rng" and v is not None}
+                                  for r in cfg["item_status"]]
+        for k in ("hang", "reset"):
+            if cfg[k] is not None:
+                cfg[k] = dict(cfg[k])
         cfg["tokens"] = None if cfg["capacity"] is None else round(self._tokens_now(), 3)
         return cfg
 
@@ -860,6 +941,7 @@ class Emulator:
             self.tokens -= n          # whole mode: the bucket may go into debt
         nth = cfg["reject_every_nth_item"]
         rules = cfg["item_status_by_field"]
+        forced = self._item_status_plan(n)
         parse_source = cfg["parse_source"]
         store = cfg["store"]
         for i, (action, meta, src, upd) in enumerate(ops):
@@ -869,8 +951,13 @@ class Emulator:
                 _id = gen_id()
             if name.startswith("<"):
                 name = resolve_date_math(name)
-            item = self._one(i, action, meta, name, _id, src, upd, admitted, nth, rules,
-                             parse_source, store, compat7, rejected, indexed)
+            if i < admitted and i in forced:
+                r = forced[i]
+                rejected["injected_items"] += 1
+                item = self._injected(name, _id, r["status"], r["type"], r["reason"], compat7)
+            else:
+                item = self._one(i, action, meta, name, _id, src, upd, admitted, nth, rules,
+                                 parse_source, store, compat7, rejected, indexed)
             st = item["status"]
             if "error" in item:
                 any_error = True
@@ -880,6 +967,46 @@ class Emulator:
             items.append({action: item})
         item_stats["total"] += n
         return items, any_error
+
+    def _item_status_plan(self, n):
+        """{position: rule} for this bulk request from the item_status rules (first rule
+        wins); consumes one use of each rule limited by `requests`."""
+        rules = self.config["item_status"]
+        if not rules:
+            return {}
+        plan = {}
+        for r in rules:
+            if r["requests"] is not None:
+                if r["requests"] <= 0:
+                    continue
+                r["requests"] -= 1
+            if r["positions"] is not None:
+                hit = [p for p in r["positions"] if p < n]
+            else:
+                hit = [i for i in range(n) if r["rng"].random() < r["fraction"]]
+            for p in hit:
+                plan.setdefault(p, r)
+        if all(r["requests"] == 0 for r in rules):
+            self.config["item_status"] = None
+        return plan
+
+    def _take_conn_fault(self, k, endpoint):
+        """True when fault `k` (hang/reset) applies to this request; consumes one count."""
+        f = self.config[k]
+        if f is None or (f["scope"] == "bulk" and endpoint != "bulk"):
+            return None
+        with self.lock:
+            f = self.config[k]
+            if f is None:
+                return None
+            if f["count"] is not None:
+                if f["count"] <= 0:
+                    return None
+                f["count"] -= 1
+                if f["count"] == 0:
+                    self.config[k] = None
+            self.st["rejected"]["hung" if k == "hang" else "reset"] += 1
+            return dict(f)
 
     def _fail(self, name, _id, status, etype, reason, compat7, extra=None):
         err = {"type": etype, "reason": reason}
@@ -1262,6 +1389,13 @@ class Handler(BaseHTTPRequestHandler):
                 status, payload = self.control(segs[1:])
             else:
                 endpoint = self.endpoint_name(segs)
+                if emu._take_conn_fault("reset", endpoint):
+                    self.reset_connection()
+                    return
+                hang = emu._take_conn_fault("hang", endpoint)
+                if hang and not self.hang(hang["seconds"]):
+                    return
+                t0 = time.monotonic()
                 rw = emu.config["reject_whole"]
                 if rw is not None and (rw["scope"] == "all" or endpoint == "bulk"):
                     self.maybe_reject_whole(rw)
@@ -1295,6 +1429,35 @@ class Handler(BaseHTTPRequestHandler):
                             "body": body.decode("utf-8", "surrogateescape"),
                             "body_bytes": len(raw), "status": status})
         self.respond(status, payload)
+
+    def reset_connection(self):
+        """Close the connection without answering (RST, as a crashed node would)."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+
+    def hang(self, seconds):
+        """Hold the request unanswered for `seconds` (None: for as long as the client waits).
+        Returns True to go on and answer it, False when the client went away first (then the
+        request is not executed, recorded or counted)."""
+        end = None if seconds is None else time.monotonic() + seconds
+        sock = self.connection
+        while end is None or time.monotonic() < end:
+            wait = 0.05 if end is None else max(0.0, min(0.05, end - time.monotonic()))
+            try:
+                r, _, _ = select.select([sock], [], [], wait)
+                if r:
+                    if not sock.recv(1, socket.MSG_PEEK):
+                        self.close_connection = True
+                        return False
+                    time.sleep(wait)        # a pipelined request waits its turn
+            except (OSError, ValueError):
+                self.close_connection = True
+                return False
+        return True
 
     def maybe_reject_whole(self, rw):
         emu = self.emu
@@ -1998,6 +2161,10 @@ def parse_fail_mode(spec):
 
     429 | 503 | whole:STATUS[:COUNT]     reject whole bulk requests
     nth:N[:STATUS]                       every N-th item gets STATUS (default 429)
+    items:STATUS:POS[,POS...][:REQUESTS] items at these positions of each bulk request
+    fraction:F:STATUS[:SEED]             each item with probability F (seeded)
+    hang:COUNT[:SECONDS]                 next COUNT bulk requests unanswered (SECONDS, or forever)
+    reset:COUNT                          next COUNT bulk requests: connection closed unanswered
     field:PATH=VALUE:STATUS              items whose source has PATH == VALUE get STATUS
     """
     kind, _, rest = spec.partition(":")
@@ -2014,6 +2181,26 @@ def parse_fail_mode(spec):
             p = rest.split(":")
             return {"reject_every_nth_item": {"n": int(p[0]),
                                               "status": int(p[1]) if len(p) > 1 else 429}}
+        if kind == "items":
+            p = rest.split(":")
+            r = {"status": int(p[0]), "positions": [int(x) for x in p[1].split(",")]}
+            if len(p) > 2:
+                r["requests"] = int(p[2])
+            return {"item_status": [r]}
+        if kind == "fraction":
+            p = rest.split(":")
+            r = {"fraction": float(p[0]), "status": int(p[1])}
+            if len(p) > 2:
+                r["seed"] = int(p[2])
+            return {"item_status": [r]}
+        if kind == "hang":
+            p = rest.split(":")
+            r = {"count": int(p[0])}
+            if len(p) > 1:
+                r["seconds"] = float(p[1])
+            return {"hang": r}
+        if kind == "reset":
+            return {"reset": {"count": int(rest)}}
         if kind == "field":
             path_val, _, status = rest.rpartition(":")
             path, _, val = path_val.partition("=")
@@ -2024,7 +2211,9 @@ def parse_fail_mode(spec):
     except (ValueError, IndexError):
         pass
     raise argparse.ArgumentTypeError("bad --fail-mode %r (429, 503, whole:STATUS[:COUNT], "
-                                     "nth:N[:STATUS], field:PATH=VALUE:STATUS)" % spec)
+                                     "nth:N[:STATUS], field:PATH=VALUE:STATUS, "
+                                     "items:STATUS:POS[,POS][:REQUESTS], fraction:F:STATUS[:SEED], "
+                                     "hang:COUNT[:SECONDS], reset:COUNT)" % spec)
 
 
 def parse_addr(s):
@@ -2051,7 +2240,9 @@ def main(argv=None):
     ap.add_argument("--retry-after", type=float, help="Retry-After seconds on whole 429/503")
     ap.add_argument("--fail-mode", type=parse_fail_mode, action="append", default=[],
                     help="429 | 503 | whole:STATUS[:COUNT] | nth:N[:STATUS] | "
-                         "field:PATH=VALUE:STATUS (repeatable)")
+                         "field:PATH=VALUE:STATUS | items:STATUS:POS[,POS][:REQUESTS] | "
+                         "fraction:F:STATUS[:SEED] | hang:COUNT[:SECONDS] | reset:COUNT "
+                         "(repeatable)")
     ap.add_argument("--config", metavar="JSON", help="initial config as for POST "
                     "/_emulator/config (a JSON object, or @FILE)")
     ap.add_argument("--fast", action="store_true",
@@ -2075,6 +2266,8 @@ def main(argv=None):
         if "item_status_by_field" in frag and start.get("item_status_by_field"):
             start["item_status_by_field"] = (start["item_status_by_field"]
                                              + frag["item_status_by_field"])
+        elif "item_status" in frag and start.get("item_status"):
+            start["item_status"] = start["item_status"] + frag["item_status"]
         else:
             start.update(frag)
     if args.config:
