@@ -18,6 +18,7 @@
 
 #include "http.h"
 #include "net.h"
+#include "url.h"
 
 #define HTTP_OUT_HIGH	(4u << 20)	/* stop reading requests above this */
 
@@ -108,36 +109,6 @@ http_header(const struct http_request *req, const char *name)
 	return NULL;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Percent-decode [s, s+n) into out (room for n+1); '+' as space if plus. */
-static void
-http_decode(const char *s, size_t n, char *out, int plus)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n &&
-		    hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			*out++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else if (plus && s[i] == '+')
-			*out++ = ' ';
-		else
-			*out++ = s[i];
-	}
-	*out = '\0';
-}
-
 const char *
 http_query(const struct http_request *req, const char *name, char *buf,
     size_t len)
@@ -159,7 +130,7 @@ http_query(const struct http_request *req, const char *name, char *buf,
 			vlen = (size_t)(amp - eq - 1);
 			if (vlen >= len)
 				vlen = len - 1;
-			http_decode(eq + 1, vlen, buf, 1);
+			url_decode(eq + 1, vlen, buf, len, 1);
 			return buf;
 		}
 		p = *amp ? amp + 1 : amp;
@@ -264,8 +235,8 @@ http_parse_head(struct http_conn *c, const char *head, size_t len)
 	/* Path (decoded) and query (raw) live after the header copy. */
 	q = strchr(req->target, '?');
 	req->path = end + 1;
-	http_decode(req->target, q ? (size_t)(q - req->target) :
-	    strlen(req->target), req->path, 0);
+	url_decode(req->target, q ? (size_t)(q - req->target) :
+	    strlen(req->target), req->path, len + 1, 0);
 	req->query = q ? q + 1 : NULL;
 
 	conn = http_header(req, "Connection");

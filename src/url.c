@@ -17,9 +17,8 @@ hexval(int c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Percent-decode n bytes of s into out (size outlen).  0 or -1. */
-static int
-url_decode(const char *s, size_t n, char *out, size_t outlen)
+int
+url_decode(const char *s, size_t n, char *out, size_t outlen, int plus)
 {
 	size_t i, o = 0;
 
@@ -30,7 +29,8 @@ url_decode(const char *s, size_t n, char *out, size_t outlen)
 		    hexval(s[i + 2]) >= 0) {
 			c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
 			i += 2;
-		}
+		} else if (plus && c == '+')
+			c = ' ';
 		if (o + 1 >= outlen)
 			return -1;
 		out[o++] = c;
@@ -61,7 +61,7 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 	at = memchr(p, '@', (size_t)(slash - p));
 	if (at != NULL) {
 		if (url_decode(p, (size_t)(at - p), u->userinfo,
-		    sizeof(u->userinfo)) == -1)
+		    sizeof(u->userinfo), 0) == -1)
 			goto toolong;
 		p = at + 1;
 	}

@@ -4,6 +4,8 @@
 #ifndef SPILLWAY_URL_H
 #define SPILLWAY_URL_H
 
+#include <stddef.h>
+
 struct url {
 	int	 tls;		/* https */
 	char	 host[256];
@@ -17,5 +19,13 @@ struct url {
  * with a message in err.
  */
 int	url_parse(const char *s, struct url *u, char *err, size_t errlen);
+
+/*
+ * Percent-decode n bytes of s into out (outlen bytes, NUL-terminated);
+ * with plus, '+' decodes to a space (query strings).  0, or -1 when out
+ * is too small.
+ */
+int	url_decode(const char *s, size_t n, char *out, size_t outlen,
+	    int plus);
 
 #endif
