@@ -184,7 +184,9 @@ ingest_http_body(struct ingest_http *ih, struct http_request *req,
 /*
  * The action line to forward with an item.  For /{index}/_bulk, an
  * action without its own _index gets the URL's, so that the event lands
- * where the sender meant it to; otherwise the line is kept as sent.
+ * where the sender meant it to; a legacy "_type" (which Elasticsearch 8
+ * refuses for the whole request, and so for every other sender's events
+ * in the same batch) is dropped; otherwise the line is kept as sent.
  * *act is it->action or a new string the caller frees.  0 or -1.
  */
 static int
@@ -197,19 +199,23 @@ bulk_with_index(const struct bulk_item *it, const char *url_index,
 
 	*act = (char *)(uintptr_t)it->action;
 	*alen = it->action_len;
-	if (url_index == NULL)
+	if (url_index == NULL &&
+	    memmem(it->action, it->action_len, "\"_type\"", 7) == NULL)
 		return 0;
 	if ((root = json_loadb(it->action, it->action_len, 0, NULL)) == NULL)
 		return 0;
 	iter = json_object_iter(root);
 	op = iter ? json_object_iter_key(iter) : NULL;
 	meta = iter ? json_object_iter_value(iter) : NULL;
-	if (op == NULL || !json_is_object(meta) ||
-	    json_object_get(meta, "_index") != NULL) {
+	if (op == NULL || !json_is_object(meta) || ((url_index == NULL ||
+	    json_object_get(meta, "_index") != NULL) &&
+	    json_object_get(meta, "_type") == NULL)) {
 		json_decref(root);
 		return 0;
 	}
-	json_object_set_new(meta, "_index", json_string(url_index));
+	json_object_del(meta, "_type");
+	if (url_index != NULL && json_object_get(meta, "_index") == NULL)
+		json_object_set_new(meta, "_index", json_string(url_index));
 	*act = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (*act == NULL)

@@ -102,6 +102,21 @@ class PassThrough(ESSinkCase):
                                  "_index": "myidx"}}, actions)
         self.assertIn({"delete": {"_id": "a1", "_index": "myidx"}}, actions)
 
+    def test_legacy_type_does_not_sink_the_batch(self):
+        # Elasticsearch 8 refuses a whole request with "_type" in any
+        # action; one old sender must not cost the others their events.
+        body = (b'{"index":{"_index":"a","_type":"_doc","_id":"t1"}}\n'
+                b'{"x":1}\n'
+                b'{"index":{"_index":"a","_id":"t2"}}\n{"x":2}\n')
+        st, _, resp = self.sp.bulk(body)
+        self.assertEqual(st, 200, resp)
+        m = self.sp.wait_for(lambda m: m.forwarded("other") == 2,
+                             "both forwarded", timeout=WAIT_TIMEOUT * 2)
+        self.assertEqual(m.dropped("other"), 0)
+        self.assertEqual([(d["_index"], d["_id"], d["source"])
+                          for d in self.emu.received()],
+                         [("a", "t1", '{"x":1}'), ("a", "t2", '{"x":2}')])
+
 
 @unittest.skipUnless(have_binary(), "spillway binary not built")
 class UpstreamDown(ESSinkCase):
