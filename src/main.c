@@ -28,7 +28,10 @@
 #define SPILLWAY_VERSION	"0.1.0"
 
 static struct app	 app;
-static struct event	*tick_ev, *poll_ev, *drain_ev;
+#define SUMMARY_SECS		10	/* drop summaries */
+
+static struct event	*tick_ev, *poll_ev, *control_ev, *drain_ev;
+static char		 hostname[256];
 static uint64_t		 drain_deadline;
 
 static void
@@ -50,8 +53,22 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	static unsigned ticks;
+	uint64_t now = clock_now_ns();
+
 	(void)arg;
-	shaper_tick(app.sh, clock_now_ns());
+	shaper_tick(app.sh, now);
+	if (++ticks % SUMMARY_SECS == 0)
+		shaper_summarize(app.sh, hostname, clock_wall_ns(), now);
+}
+
+static void
+control_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	shaper_control(app.sh, clock_now_ns());
 }
 
 static void
@@ -165,7 +182,7 @@ main(int argc, char **argv)
 	struct sink_owner owner;
 	struct rules_error rerr;
 	struct ruleset *rs;
-	struct timeval sec = { 1, 0 }, poll_tv = { 0, 50000 };
+	struct timeval sec = { 1, 0 }, poll_tv = { 0, 50000 }, control_tv;
 	char err[700];
 	long workers = 0;
 	int ch, verbosity = 0, use_syslog = 0, fd, rc = 0;
@@ -299,11 +316,17 @@ main(int argc, char **argv)
 	sig_int = evsignal_new(app.base, SIGINT, signal_cb, NULL);
 	tick_ev = event_new(app.base, -1, EV_PERSIST, tick_cb, NULL);
 	poll_ev = event_new(app.base, -1, EV_PERSIST, poll_cb, NULL);
+	control_ev = event_new(app.base, -1, EV_PERSIST, control_cb, NULL);
+	control_tv.tv_sec = app.cf->control_interval_ms / 1000;
+	control_tv.tv_usec = (app.cf->control_interval_ms % 1000) * 1000;
+	if (gethostname(hostname, sizeof(hostname) - 1) == -1)
+		snprintf(hostname, sizeof(hostname), "localhost");
 	evsignal_add(sig_hup, NULL);
 	evsignal_add(sig_term, NULL);
 	evsignal_add(sig_int, NULL);
 	event_add(tick_ev, &sec);
 	event_add(poll_ev, &poll_tv);
+	event_add(control_ev, &control_tv);
 	log_info("spillway %s: rules %s (revision 1, %zu classes), sink %s",
 	    SPILLWAY_VERSION, app.rules_path ? app.rules_path : "built-in",
 	    rs->nclasses, redact_url(app.cf->sink_url, err, sizeof(err)));
@@ -317,6 +340,7 @@ main(int argc, char **argv)
 	event_free(sig_int);
 	event_free(tick_ev);
 	event_free(poll_ev);
+	event_free(control_ev);
 	if (drain_ev != NULL)
 		event_free(drain_ev);
 out:

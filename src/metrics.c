@@ -64,8 +64,8 @@ class_rate(const struct shaper *sh, const struct sclass *c)
 
 	if (c->rule != NULL && c->rule->rate > 0 && !c->rule->weight_bytes)
 		r = c->rule->rate;
-	if (!isinf(sh->capacity) && sh->capacity < r)
-		r = sh->capacity;
+	if (!isinf(sh->capacity) && c->alloc < r)
+		r = c->alloc;
 	return r;
 }
 
@@ -269,6 +269,16 @@ metrics_render(struct app *app, struct evbuffer *out)
 	    (unsigned long long)sh->divert_lost);
 }
 
+/* A rate, or null for unlimited. */
+static void
+stats_rate(struct evbuffer *out, const char *key, double v)
+{
+	if (isinf(v))
+		evbuffer_add_printf(out, ",\"%s\":null", key);
+	else
+		evbuffer_add_printf(out, ",\"%s\":%.1f", key, v);
+}
+
 static void
 stats_sink(struct evbuffer *out, struct sink *s)
 {
@@ -309,6 +319,18 @@ metrics_stats(struct app *app, struct evbuffer *out)
 	stats_sink(out, app->sink);
 	evbuffer_add_printf(out, ",\"divert\":");
 	stats_sink(out, app->divert);
+	evbuffer_add_printf(out, ",\"control\":{\"interval_ms\":%ld,"
+	    "\"target_latency_ms\":%ld,\"pressure\":%s,"
+	    "\"forwarded_rate\":%.1f,\"demand_rate\":%.1f,"
+	    "\"floor\":%.1f,\"ceiling\":%.1f,\"queue_age_ms\":%.1f,"
+	    "\"decreases\":%llu,\"increases\":%llu,\"lifts\":%llu}",
+	    sh->cf->control_interval_ms, sh->cf->target_latency_ms,
+	    sh->ctl.pressure ? "true" : "false", sh->ctl.fwd_rate,
+	    sh->ctl.demand_rate, sh->ctl.floor, sh->ctl.ceiling,
+	    (double)shaper_queue_age(sh, clock_now_ns()) / 1e6,
+	    (unsigned long long)sh->ctl.decreases,
+	    (unsigned long long)sh->ctl.increases,
+	    (unsigned long long)sh->ctl.lifts);
 	evbuffer_add_printf(out, ",\"classes\":{");
 	for (i = 0; i < sh->nclasses; i++) {
 		struct sclass *c = sh->classes[i];
@@ -329,7 +351,10 @@ metrics_stats(struct app *app, struct evbuffer *out)
 			evbuffer_add_printf(out, "%s\"%s\":%llu", r ? "," : "",
 			    reason_name((enum reason)r),
 			    (unsigned long long)c->dropped[r]);
-		evbuffer_add_printf(out, "}");
+		evbuffer_add_printf(out, "},\"demand\":%.1f", c->demand);
+		stats_rate(out, "allocation", isinf(sh->capacity) ?
+		    INFINITY : c->alloc);
+		stats_rate(out, "effective_rate", class_rate(sh, c));
 		for (secs = 1; secs <= 10; secs += 9) {
 			shaper_rates(sh, c, secs, rt);
 			evbuffer_add_printf(out, ",\"rate_%ds\":{\"received\":"

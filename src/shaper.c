@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <spillway/clock.h>
 
 #include "classify.h"
 #include "config.h"
@@ -62,13 +65,39 @@ shaper_class_get(struct shaper *sh, const char *name)
 		if ((n = realloc(sh->classes, ncap * sizeof(*n))) == NULL)
 			return NULL;
 		sh->classes = n;
+		if ((n = realloc(sh->byprio, ncap * sizeof(*n))) == NULL)
+			return NULL;
+		sh->byprio = n;
 		sh->cap = ncap;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->alloc = INFINITY;
 	sh->classes[sh->nclasses++] = c;
 	return c;
+}
+
+static int
+byprio_cmp(const void *a, const void *b)
+{
+	const struct sclass *x = *(struct sclass * const *)a;
+	const struct sclass *y = *(struct sclass * const *)b;
+
+	return (x->priority < y->priority) - (x->priority > y->priority);
+}
+
+/* The active classes, largest priority number (least important) first. */
+static void
+shaper_order(struct shaper *sh)
+{
+	size_t i;
+
+	sh->nbyprio = 0;
+	for (i = 0; i < sh->nclasses; i++)
+		if (sh->classes[i]->active)
+			sh->byprio[sh->nbyprio++] = sh->classes[i];
+	qsort(sh->byprio, sh->nbyprio, sizeof(*sh->byprio), byprio_cmp);
 }
 
 /*
@@ -134,6 +163,7 @@ shaper_bind(struct shaper *sh, struct ruleset *rs, uint64_t now)
 	free(sh->limit_hits);
 	sh->map = map;
 	sh->limit_hits = hits;
+	shaper_order(sh);
 	return 0;
 fail:
 	free(map);
@@ -153,6 +183,17 @@ shaper_new(struct event_base *base, const struct config *cf,
 	sh->base = base;
 	sh->cf = cf;
 	sh->capacity = INFINITY;
+	{
+		struct control_params cp = {
+			.interval_ns = (uint64_t)cf->control_interval_ms *
+			    NSEC_PER_MSEC,
+			.decrease = cf->control_decrease,
+			.increase = cf->control_increase,
+		};
+
+		control_init(&sh->ctl, &cp, now);
+	}
+	sh->summary_at = now;
 	TAILQ_INIT(&sh->q.fifo);
 	for (i = 0; i <= RULES_PRIORITY_MAX; i++)
 		TAILQ_INIT(&sh->q.prio[i]);
@@ -192,6 +233,7 @@ shaper_free(struct shaper *sh)
 		free(sh->classes[i]);
 	}
 	free(sh->classes);
+	free(sh->byprio);
 	free(sh->map);
 	free(sh->limit_hits);
 	if (sh->pump_ev != NULL)
@@ -339,18 +381,49 @@ queue_push(struct shaper *sh, struct record *rec)
 	return 0;
 }
 
+/* Take one token from a class's allocation; an empty one has none. */
+static int
+alloc_take(struct bucket *b, double rate, uint64_t now)
+{
+	return rate > 0 && bucket_take(b, 1, now);
+}
+
 /*
- * The controller's share for this class.  The capacity controller sets
- * sh->capacity from the sink's back-pressure; while it is unlimited, as it
- * is until the controller runs, every event that passed its buckets is
- * admitted.
+ * The controller's share for this class.  While the capacity is
+ * unlimited every event that passed its buckets is admitted.  Otherwise
+ * the class spends its own allocation, then capacity no class asked for,
+ * then the allocation of a class of strictly lower priority, the least
+ * important first: so a class is refused only when nothing less important
+ * could be admitted either, even while demand moves faster than the
+ * allocation follows it.
  */
 static int
 shaper_admit(struct shaper *sh, struct sclass *c, uint64_t now)
 {
-	(void)c;
-	(void)now;
-	return isinf(sh->capacity);
+	struct sclass *o;
+	size_t i;
+
+	c->wanted++;
+	if (isinf(sh->capacity))
+		return 1;
+	if (alloc_take(&c->abucket, c->alloc, now) ||
+	    alloc_take(&sh->spare, sh->spare_rate, now))
+		return 1;
+	/*
+	 * Priority 0 is never shed here: C never drops below its demand,
+	 * and while that demand is still being measured it may overdraw.
+	 * If the sink cannot take even priority 0, it waits in the queue.
+	 */
+	if (c->priority == 0)
+		return 1;
+	for (i = 0; i < sh->nbyprio; i++) {
+		o = sh->byprio[i];
+		if (o->priority <= c->priority)
+			break;
+		if (alloc_take(&o->abucket, o->alloc, now))
+			return 1;
+	}
+	return 0;
 }
 
 /* The per-key bucket entry of an event, or NULL when the class has none. */
@@ -666,4 +739,214 @@ shaper_idle(const struct shaper *sh)
 		if (sh->classes[i]->inflight > 0)
 			return 0;
 	return 1;
+}
+
+uint64_t
+shaper_queue_age(const struct shaper *sh, uint64_t now)
+{
+	const struct record *rec = TAILQ_FIRST(&sh->q.fifo);
+
+	return rec != NULL && now > rec->t_in ? now - rec->t_in : 0;
+}
+
+/* Give every active class its share of the capacity as token buckets. */
+static void
+shaper_allocate(struct shaper *sh, uint64_t now, int fresh)
+{
+	struct alloc_item *v;
+	struct sclass *c;
+	double burst;
+	size_t i;
+
+	if ((v = calloc(sh->nbyprio ? sh->nbyprio : 1, sizeof(*v))) == NULL)
+		return;		/* keep the last allocation */
+	for (i = 0; i < sh->nbyprio; i++) {
+		v[i].priority = sh->byprio[i]->priority;
+		v[i].demand = sh->byprio[i]->demand_now;
+	}
+	sh->spare_rate = control_allocate(sh->capacity, v, sh->nbyprio);
+	for (i = 0; i < sh->nbyprio; i++) {
+		c = sh->byprio[i];
+		c->alloc = isinf(sh->capacity) ? INFINITY : v[i].alloc;
+		if (isinf(c->alloc))
+			continue;
+		/* A second's worth, so a whole bulk request fits. */
+		burst = c->alloc > 1 ? c->alloc : 1;
+		if (fresh) {
+			bucket_init(&c->abucket, c->alloc, burst, now);
+			c->abucket.tokens = c->alloc *
+			    ((double)sh->ctl.p.interval_ns / 1e9);
+		} else
+			bucket_configure(&c->abucket, c->alloc, burst, now);
+	}
+	if (!isinf(sh->capacity)) {
+		burst = sh->spare_rate > 1 ? sh->spare_rate : 1;
+		if (fresh) {
+			bucket_init(&sh->spare, sh->spare_rate, burst, now);
+			sh->spare.tokens = 0;
+		} else
+			bucket_configure(&sh->spare, sh->spare_rate, burst,
+			    now);
+	}
+	free(v);
+}
+
+void
+shaper_control(struct shaper *sh, uint64_t now)
+{
+	struct sink_stats st;
+	uint64_t fwd = 0, want = 0, dt, hold;
+	enum control_change ch;
+	double floor = 0, was = sh->capacity, sample;
+	int pressure = 0, on;
+	size_t i;
+
+	dt = now > sh->ctl.last ? now - sh->ctl.last : 0;
+	for (i = 0; i < sh->nclasses; i++) {
+		struct sclass *c = sh->classes[i];
+
+		fwd += c->forwarded;
+		want += c->wanted;
+		if (dt > 0) {
+			sample = (double)(c->wanted - c->wanted_seen) * 1e9 /
+			    (double)dt;
+			c->demand = control_smooth(c->demand, sample, dt);
+			/*
+			 * Allocate to the larger of the smoothed demand and
+			 * the last interval's: a class whose demand jumps is
+			 * served at once, and over-serving the more important
+			 * classes can only take from the less important.
+			 */
+			c->demand_now = sample > c->demand ? sample :
+			    c->demand;
+		}
+		c->wanted_seen = c->wanted;
+		if (c->active && c->priority == 0)
+			floor += c->demand_now;
+	}
+	if (sh->sink != NULL) {
+		sink_stats(sh->sink, &st);
+		if (st.pushback != sh->pushback_seen || !st.up)
+			pressure = 1;
+		sh->pushback_seen = st.pushback;
+	}
+	if (shaper_queue_age(sh, now) >
+	    (uint64_t)sh->cf->target_latency_ms * NSEC_PER_MSEC)
+		pressure = 1;
+	if (sh->draining)
+		pressure = 0;
+
+	ch = control_step(&sh->ctl, now, fwd, want, pressure, floor);
+	sh->capacity = sh->ctl.capacity;
+	shaper_allocate(sh, now, isinf(was) && !isinf(sh->capacity));
+
+	if (pressure)
+		sh->pressure_at = now;
+	hold = sh->ctl.p.interval_ns > NSEC_PER_SEC ? sh->ctl.p.interval_ns :
+	    NSEC_PER_SEC;
+	on = sh->pressure_at != 0 && now - sh->pressure_at < hold;
+	if (on && !sh->backpressure)
+		log_warn("backpressure on: capacity %.0f events/s, "
+		    "forwarding %.0f events/s, demand %.0f events/s",
+		    sh->capacity, sh->ctl.fwd_rate, sh->ctl.demand_rate);
+	else if (!on && sh->backpressure)
+		log_info("backpressure off: capacity %.0f events/s",
+		    sh->capacity);
+	sh->backpressure = on;
+	if (ch == CONTROL_LIFTED)
+		log_info("capacity lifted: unlimited after %.0f s calm",
+		    (double)sh->ctl.p.calm_ns / 1e9);
+}
+
+/* Append `"name":{"reason":n,...}` for what c dropped since last time. */
+static int
+summary_class(struct sclass *c, json_t *shed)
+{
+	json_t *o;
+	uint64_t d;
+	int r, any = 0;
+
+	if ((o = json_object()) == NULL)
+		return -1;
+	for (r = 0; r < REASON_MAX; r++) {
+		if (r == REASON_SHUTDOWN ||
+		    (d = c->dropped[r] - c->reported[r]) == 0)
+			continue;
+		json_object_set_new(o, reason_name(r),
+		    json_integer((json_int_t)d));
+		any = 1;
+	}
+	if (any)
+		json_object_set_new(shed, c->name, o);
+	else
+		json_decref(o);
+	return any;
+}
+
+void
+shaper_summarize(struct shaper *sh, const char *host, uint64_t wall,
+    uint64_t now)
+{
+	json_t *root, *shed;
+	struct record *rec;
+	struct tm tm;
+	time_t secs = (time_t)(wall / NSEC_PER_SEC);
+	char ts[80], *text;
+	size_t i;
+	int r;
+
+	shaper_sync(sh);
+	if ((shed = json_object()) == NULL)
+		return;
+	for (i = 0; i < sh->nclasses; i++) {
+		struct sclass *c = sh->classes[i];
+
+		if (summary_class(c, shed) != 1)
+			continue;
+		log_notice("class %s: dropped in the last %.0f s: "
+		    "rate_limit %llu, backpressure %llu, queue_full %llu, "
+		    "too_large %llu, sink_rejected %llu, sink_error %llu",
+		    c->name, (double)(now - sh->summary_at) / 1e9,
+#define DELTA(x) (unsigned long long)(c->dropped[x] - c->reported[x])
+		    DELTA(REASON_RATE_LIMIT), DELTA(REASON_BACKPRESSURE),
+		    DELTA(REASON_QUEUE_FULL), DELTA(REASON_TOO_LARGE),
+		    DELTA(REASON_SINK_REJECTED), DELTA(REASON_SINK_ERROR));
+#undef DELTA
+		for (r = 0; r < REASON_MAX; r++)
+			if (r != REASON_SHUTDOWN)
+				c->reported[r] = c->dropped[r];
+	}
+	sh->summary_at = now;
+	if (json_object_size(shed) == 0) {
+		json_decref(shed);
+		return;
+	}
+	gmtime_r(&secs, &tm);
+	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(wall % NSEC_PER_SEC / NSEC_PER_MSEC));
+	root = json_pack("{s:s, s:{s:s, s:o}}", "@timestamp", ts, "spillway",
+	    "host", host, "shed", shed);
+	if (root == NULL)
+		return;
+	text = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(root);
+	if (text == NULL)
+		return;
+	rec = record_new(text, strlen(text), NULL, 0);
+	free(text);
+	sh->internal->received++;
+	if (rec == NULL) {
+		sh->internal->dropped[REASON_QUEUE_FULL]++;
+		return;
+	}
+	rec->cls = sh->internal;
+	rec->priority = 0;
+	rec->source = SOURCE_INTERNAL;
+	rec->t_in = now;
+	if (queue_push(sh, rec) == -1) {
+		shaper_drop(sh, rec, REASON_QUEUE_FULL);
+		return;
+	}
+	shaper_schedule(sh);
 }

@@ -17,6 +17,7 @@
 #include <spillway/reason.h>
 
 #include "bucket.h"
+#include "control.h"
 #include "record.h"
 #include "rules.h"
 
@@ -46,6 +47,15 @@ struct sclass {
 	uint64_t		 queued;
 	uint64_t		 inflight;
 	uint64_t		 regex_limit;
+
+	/* controller: demand and the allocation it was given */
+	uint64_t		 wanted;	/* passed fixed buckets */
+	uint64_t		 wanted_seen;	/* at the last control step */
+	double			 demand;	/* smoothed wanted per second */
+	double			 demand_now;	/* what the allocation uses */
+	double			 alloc;		/* events/s; +Inf: unlimited */
+	struct bucket		 abucket;	/* the allocation as tokens */
+	uint64_t		 reported[REASON_MAX];	/* in summaries */
 
 	/* snapshots of received/forwarded/dropped, one per second */
 	uint64_t		 snap[SHAPER_RATE_SLOTS][3];
@@ -94,9 +104,17 @@ struct shaper {
 	int			 divert_busy;
 	struct event		*pump_ev;
 
-	/* Controller seam: admitted rate, +Inf when unlimited. */
+	/* Capacity controller: admitted rate, +Inf when unlimited. */
+	struct control		 ctl;
 	double			 capacity;
-	int			 backpressure;
+	int			 backpressure;	/* pressure within the last second */
+	uint64_t		 pressure_at;	/* ns of the last pressure seen */
+	uint64_t		 pushback_seen;	/* sink counter, last step */
+	struct bucket		 spare;		/* capacity no class asked for */
+	double			 spare_rate;
+	struct sclass		**byprio;	/* active, largest priority first */
+	size_t			 nbyprio;
+	uint64_t		 summary_at;	/* ns of the last drop summary */
 
 	uint64_t		 parse_errors[SHAPER_LISTENERS];
 	uint64_t		 divert_lost;	/* divert sink could not take */
@@ -164,6 +182,23 @@ void		 shaper_rates(const struct shaper *sh, const struct sclass *c,
 
 /* Move pending regex-limit hits into the class counters. */
 void		 shaper_sync(struct shaper *sh);
+
+/*
+ * One control interval ends at now: read the sink's back-pressure and the
+ * queue's age, step the controller, hand its capacity out by priority.
+ */
+void		 shaper_control(struct shaper *sh, uint64_t now);
+
+/*
+ * Every 10 s: if anything was dropped since the last summary, forward one
+ * summary event in "_spillway" and log one line per class that dropped.
+ * host names this instance; wall is the wall-clock time in ns.
+ */
+void		 shaper_summarize(struct shaper *sh, const char *host,
+		    uint64_t wall, uint64_t now);
+
+/* How long the oldest queued event has waited, in ns; 0 when empty. */
+uint64_t	 shaper_queue_age(const struct shaper *sh, uint64_t now);
 
 /* Count everything still queued as dropped(shutdown) and free it. */
 void		 shaper_abandon(struct shaper *sh);

@@ -53,6 +53,7 @@ struct sink_owner {
 struct sink_stats {
 	int		 up;		/* last attempt succeeded */
 	int		 pressure;	/* the sink is pushing back now */
+	uint64_t	 pushback;	/* back-pressure signals, ever */
 	size_t		 pending;	/* records held by the sink */
 	size_t		 pending_bytes;
 	uint64_t	 down_since;	/* ns; 0 when up */

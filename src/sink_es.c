@@ -12,9 +12,13 @@
  * submit answers BUSY and sink_ready() follows once a slot frees.
  *
  * Every record comes back exactly once: 2xx and 409 items as forwarded,
- * other 4xx items as rejected, 429 and 5xx items (and whole requests
- * that failed with 429, 5xx, a timeout or a broken connection) retried
- * with exponential backoff up to max_retries, then as errors.
+ * other 4xx items as rejected, 5xx items (and whole requests that
+ * failed with 5xx, a timeout or a broken connection) retried with
+ * exponential backoff up to max_retries, then as errors.  A 429, item
+ * or whole request, is Elasticsearch asking to slow down, not a
+ * failure: it is retried after a short backoff without using up
+ * max_retries, and the controller, told of the 429, sheds by priority
+ * in front of the sink instead of the sink dropping whatever it held.
  *
  * evhttp may call a request's callback from inside evhttp_make_request()
  * (a refused connect), and a connection must not be freed from its own
@@ -58,6 +62,7 @@
 			    "items.*.error.type"
 #define ES_BACKOFF_BASE	(100 * NSEC_PER_MSEC)
 #define ES_BACKOFF_CAP	(30 * NSEC_PER_SEC)
+#define ES_WAIT_CAP	(1 * NSEC_PER_SEC)	/* backoff after 429s */
 #define ES_RETRY_AFTER_MAX	300	/* seconds of Retry-After honoured */
 #define ES_ACTION_GUESS	64	/* bytes of a built action line, for sizing */
 #define ES_INDEX_CACHE	4
@@ -379,7 +384,9 @@ es_item_status(json_int_t st)
 {
 	if ((st >= 200 && st < 300) || st == 409)
 		return SINK_ES_ITEM_OK;
-	if (st == 429 || st >= 500)
+	if (st == 429)
+		return SINK_ES_ITEM_WAIT;
+	if (st >= 500)
 		return SINK_ES_ITEM_RETRY;
 	if (st >= 400)
 		return SINK_ES_ITEM_REJECT;
@@ -505,6 +512,7 @@ struct es_slot {
 	size_t			 bytes;		/* sum of record lengths */
 	uint64_t		 sent_at;
 	uint64_t		 not_before;
+	unsigned		 waits;		/* 429 answers in a row */
 };
 
 struct sink_es {
@@ -695,33 +703,40 @@ es_nodelay(struct es_slot *sl)
 /* -- outcomes */
 
 /*
- * Give each record of the slot its outcome (items[i], or RETRY for all
+ * Give each record of the slot its outcome (items[i], or `whole` for all
  * when items is NULL): forwarded and rejected ones go back to the owner,
- * ones to retry stay, unless they have used up their retries.  The slot
- * then waits out a backoff (at least retry_after seconds) or is idle.
+ * ones to retry stay, unless they have used up their retries (a 429
+ * uses none).  The slot then waits out a backoff (at least retry_after
+ * seconds) or is idle.
  */
 static void
 es_slot_settle(struct sink_es *es, struct es_slot *sl,
-    const enum sink_es_item *items, long retry_after, uint64_t now)
+    const enum sink_es_item *items, enum sink_es_item whole,
+    long retry_after, uint64_t now)
 {
 	struct record *rec;
-	uint64_t delay;
-	unsigned maxtries = 0;
+	uint64_t delay, cap = ES_BACKOFF_CAP;
+	unsigned maxtries = 0, waited = 0;
 	size_t i, kept = 0, bytes = 0;
 
 	for (i = 0; i < sl->n; i++) {
-		enum sink_es_item it = items ? items[i] : SINK_ES_ITEM_RETRY;
+		enum sink_es_item it = items ? items[i] : whole;
 
 		rec = sl->recs[i];
 		if (it == SINK_ES_ITEM_OK)
 			sink_done(es->sink, rec, SINK_FORWARDED);
 		else if (it == SINK_ES_ITEM_REJECT)
 			sink_done(es->sink, rec, SINK_REJECTED);
-		else if (sl->tries[i] >= es->max_retries)
+		else if (it == SINK_ES_ITEM_RETRY &&
+		    sl->tries[i] >= es->max_retries)
 			sink_done(es->sink, rec, SINK_ERROR);
 		else {
 			sl->recs[kept] = rec;
-			sl->tries[kept] = (uint16_t)(sl->tries[i] + 1);
+			sl->tries[kept] = sl->tries[i];
+			if (it == SINK_ES_ITEM_WAIT)
+				waited = 1;
+			else
+				sl->tries[kept]++;
 			if (sl->tries[kept] > maxtries)
 				maxtries = sl->tries[kept];
 			bytes += rec->len;
@@ -730,16 +745,21 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 	}
 	sl->n = kept;
 	sl->bytes = bytes;
+	sl->waits = waited ? sl->waits + 1 : 0;
 	if (kept == 0) {
 		sl->state = SLOT_IDLE;
 		return;
 	}
 	es->sig.retried += kept;
+	if (waited && sl->waits > maxtries) {
+		maxtries = sl->waits;
+		cap = ES_WAIT_CAP;
+	}
 	delay = ES_BACKOFF_BASE;
-	while (--maxtries > 0 && delay < ES_BACKOFF_CAP)
+	while (maxtries > 1 && --maxtries > 0 && delay < cap)
 		delay *= 2;
-	if (delay > ES_BACKOFF_CAP)
-		delay = ES_BACKOFF_CAP;
+	if (delay > cap)
+		delay = cap;
 	delay = (uint64_t)((double)delay * (0.8 + 0.4 * es_rand(es)));
 	if (retry_after > 0) {
 		if (retry_after > ES_RETRY_AFTER_MAX)
@@ -788,7 +808,7 @@ es_slot_items(struct sink_es *es, struct es_slot *sl,
 		enum sink_es_item *n;
 
 		if ((n = realloc(es->items, sl->n * sizeof(*n))) == NULL) {
-			es_slot_settle(es, sl, NULL, 0, now);
+			es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
 			return;
 		}
 		es->items = n;
@@ -799,12 +819,12 @@ es_slot_items(struct sink_es *es, struct es_slot *sl,
 	    &n429) == -1) {
 		log_warn("sink %s: unreadable bulk response, retrying",
 		    es->sink->label);
-		es_slot_settle(es, sl, NULL, 0, now);
+		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
 		return;
 	}
 	if (n429 > 0)
 		es_pressure(es, now, &es->sig.item_429, n429);
-	es_slot_settle(es, sl, es->items, 0, now);
+	es_slot_settle(es, sl, es->items, SINK_ES_ITEM_RETRY, 0, now);
 }
 
 static void
@@ -823,7 +843,7 @@ es_reqcb(struct evhttp_request *req, void *arg)
 		    "timeout" : "connect_error", secs);
 		sl->conn_dead = 1;
 		es_down(es, now);
-		es_slot_settle(es, sl, NULL, 0, now);
+		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
 		es_kick(es);
 		return;
 	}
@@ -840,7 +860,9 @@ es_reqcb(struct evhttp_request *req, void *arg)
 			es_pressure(es, now, &es->sig.whole_rejected, 1);
 		if (status >= 500)
 			es_down(es, now);
-		es_slot_settle(es, sl, NULL, es_retry_after(req), now);
+		es_slot_settle(es, sl, NULL, status == 429 ?
+		    SINK_ES_ITEM_WAIT : SINK_ES_ITEM_RETRY,
+		    es_retry_after(req), now);
 	} else {
 		/* 400, 401, 403, 413, ...: this request will never pass. */
 		size_t i;
@@ -921,7 +943,7 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 		log_err("sink %s: cannot make a request: out of memory",
 		    es->sink->label);
 		sl->sent_at = now;
-		es_slot_settle(es, sl, NULL, 0, now);
+		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
 		return;
 	}
 	evhttp_request_set_error_cb(req, es_errcb);
@@ -956,7 +978,7 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 		sink_count_request(es->sink, "connect_error", 0);
 		sl->conn_dead = 1;
 		es_down(es, now);
-		es_slot_settle(es, sl, NULL, 0, now);
+		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
 		return;
 	}
 	es_nodelay(sl);
@@ -967,7 +989,7 @@ nomem:
 	log_err("sink %s: cannot build a request: out of memory",
 	    es->sink->label);
 	sl->sent_at = now;
-	es_slot_settle(es, sl, NULL, 0, now);
+	es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
 }
 
 static struct es_slot *
@@ -1277,8 +1299,11 @@ sink_es_stats(struct sink *s, struct sink_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->up = es->down_since == 0;
 	st->down_since = es->down_since;
-	st->pressure = es->want_ready || (es->pressure_at != 0 &&
-	    now - es->pressure_at < es->interval_ns);
+	/* All slots busy is load, not push-back: the queue's age tells. */
+	st->pressure = es->pressure_at != 0 &&
+	    now - es->pressure_at < es->interval_ns;
+	st->pushback = es->sig.whole_rejected + es->sig.item_429 +
+	    es->sig.slow;
 	st->pending = es->fn;
 	st->pending_bytes = es->fsrc;
 	for (i = 0; i < es->nslots; i++) {

@@ -17,7 +17,8 @@ struct sink;
 /* What to do with one item of a bulk response. */
 enum sink_es_item {
 	SINK_ES_ITEM_OK,	/* 2xx, or 409: forwarded */
-	SINK_ES_ITEM_RETRY,	/* 429, 5xx, or no answer for it */
+	SINK_ES_ITEM_RETRY,	/* 5xx, or no answer for it */
+	SINK_ES_ITEM_WAIT,	/* 429: back-pressure, retried without limit */
 	SINK_ES_ITEM_REJECT	/* any other 4xx: refused for good */
 };
 

@@ -331,10 +331,10 @@ class Faults(ESSinkCase):
         self.assertGreaterEqual(ts[1] - ts[0], 0.9)
         self.assertGreaterEqual(ts[2] - ts[1], 0.9)
 
-    def test_item_429_until_retries_exhausted(self):
+    def test_item_503_until_retries_exhausted(self):
         emu = self.emulator()
         emu.config(item_status_by_field=[
-            {"field": "kind", "value": "never", "status": 429}])
+            {"field": "kind", "value": "never", "status": 503}])
         sp = self.spillway(emu.url, max_retries=2)
         docs = [ev(i, kind="never") for i in range(5)] + [ev(9, kind="ok")]
         sp.send_tcp(ndjson(docs))
@@ -342,7 +342,28 @@ class Faults(ESSinkCase):
         self.assertEqual(m.dropped("other", "sink_error"), 5)
         self.assertEqual(m.forwarded("other"), 1)
         # First attempt plus exactly max_retries retries each.
-        self.assertEqual(emu.stats()["items"]["by_status"]["429"], 5 * 3)
+        self.assertEqual(emu.stats()["items"]["by_status"]["503"], 5 * 3)
+
+    def test_item_429_waits_without_using_retries(self):
+        # A 429 is back-pressure: retried past max_retries until taken.
+        emu = self.emulator()
+        emu.config(item_status_by_field=[
+            {"field": "kind", "value": "busy", "status": 429}])
+        sp = self.spillway(emu.url, max_retries=1)
+        docs = [ev(i, kind="busy") for i in range(4)] + [ev(9, kind="ok")]
+        sp.send_tcp(ndjson(docs))
+        deadline = time.time() + 10
+        while emu.stats()["items"]["by_status"].get("429", 0) < 4 * 4:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        m = sp.metrics()
+        self.assertEqual(m.dropped("other", "sink_error"), 0)
+        self.assertEqual(m.forwarded("other"), 1)
+        self.assertEqual(m.inflight("other"), 4)
+        emu.config(item_status_by_field=[])
+        m = self.settled(sp, len(docs))
+        self.assertEqual(m.forwarded("other"), 5)
+        self.assertEqual(m.dropped("other", "sink_error"), 0)
 
     def test_whole_503_until_retries_exhausted(self):
         emu = self.emulator()

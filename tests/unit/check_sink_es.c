@@ -278,12 +278,13 @@ check_response(const char *body, size_t n, int rc,
 #define OK	SINK_ES_ITEM_OK
 #define RETRY	SINK_ES_ITEM_RETRY
 #define REJECT	SINK_ES_ITEM_REJECT
+#define WAIT	SINK_ES_ITEM_WAIT
 
 START_TEST(response_items)
 {
 	static const enum sink_es_item all_ok[3] = { OK, OK, OK };
-	static const enum sink_es_item mixed[8] = { OK, OK, OK, RETRY, RETRY,
-	    REJECT, REJECT, RETRY };
+	static const enum sink_es_item mixed[8] = { OK, OK, OK, WAIT, RETRY,
+	    REJECT, REJECT, WAIT };
 	static const enum sink_es_item short_[3] = { OK, REJECT, RETRY };
 
 	/* errors:false is trusted without walking items. */

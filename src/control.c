@@ -1,0 +1,159 @@
+/*
+ * control: AIMD on the admitted rate, fed by the sink's back-pressure.
+ *
+ * Each interval:
+ *   pressure        C = max(floor, forwarded rate x decrease)
+ *   demand above C  C grows by max(increase x C, 1), and at once to the
+ *                   forwarded rate when the sink delivers more than C
+ *                   (it is draining a backlog: it can take at least that)
+ *   calm            demand below C with no pressure for calm_ns: C is
+ *                   lifted (unlimited)
+ * The floor is the demand of priority 0: the controller never sheds
+ * priority 0 itself; if the sink cannot take even that, priority 0 waits
+ * in the bounded queue.
+ */
+#include <limits.h>
+#include <math.h>
+
+#include "control.h"
+
+void
+control_init(struct control *ct, const struct control_params *p,
+    uint64_t now)
+{
+	ct->p = *p;
+	if (ct->p.interval_ns == 0)
+		ct->p.interval_ns = 250000000ULL;
+	if (ct->p.calm_ns == 0)
+		ct->p.calm_ns = CONTROL_CALM_NS;
+	ct->capacity = INFINITY;
+	ct->pressure = 0;
+	ct->fwd_rate = 0;
+	ct->demand_rate = 0;
+	ct->floor = 0;
+	ct->ceiling = 0;
+	ct->probing = 0;
+	ct->calm_since = 0;
+	ct->last = now;
+	ct->fwd_total = 0;
+	ct->demand_total = 0;
+	ct->decreases = ct->increases = ct->lifts = 0;
+}
+
+double
+control_smooth(double old, double sample, uint64_t dt_ns)
+{
+	double a = 1.0 - exp(-(double)dt_ns / (double)CONTROL_TAU_NS);
+
+	return old + a * (sample - old);
+}
+
+enum control_change
+control_step(struct control *ct, uint64_t now, uint64_t forwarded,
+    uint64_t demand, int pressure, double floor)
+{
+	enum control_change ch = CONTROL_SAME;
+	double secs, c = ct->capacity, step;
+	uint64_t dt;
+
+	if (now <= ct->last) {
+		ct->fwd_total = forwarded;
+		ct->demand_total = demand;
+		return CONTROL_SAME;
+	}
+	dt = now - ct->last;
+	secs = (double)dt / 1e9;
+	ct->fwd_rate = control_smooth(ct->fwd_rate,
+	    (double)(forwarded - ct->fwd_total) / secs, dt);
+	ct->demand_rate = control_smooth(ct->demand_rate,
+	    (double)(demand - ct->demand_total) / secs, dt);
+	ct->fwd_total = forwarded;
+	ct->demand_total = demand;
+	ct->last = now;
+	ct->pressure = pressure;
+	ct->floor = floor > 0 ? floor : 0;
+
+	if (pressure) {
+		c = ct->fwd_rate * ct->p.decrease;
+		ct->ceiling = ct->fwd_rate;
+		ct->probing = 0;
+		ct->calm_since = 0;
+		ch = isinf(ct->capacity) ? CONTROL_LIMITED : CONTROL_DECREASED;
+	} else if (!isinf(c)) {
+		if (ct->demand_rate > c) {
+			/*
+			 * Above the rate where the sink last pushed back, probe
+			 * gently at first and faster the longer it holds.
+			 */
+			step = ct->p.increase * c;
+			if (ct->ceiling > 0 && c >= ct->ceiling) {
+				if (ct->probing < CONTROL_PROBE_STEPS)
+					ct->probing++;
+				step *= (double)ct->probing /
+				    CONTROL_PROBE_STEPS;
+			}
+			c += step < 1 ? 1 : step;
+			if (ct->fwd_rate > c)
+				c = ct->fwd_rate;
+			ct->calm_since = 0;
+			ch = CONTROL_INCREASED;
+		} else if (ct->calm_since == 0)
+			ct->calm_since = now;
+		else if (now - ct->calm_since >= ct->p.calm_ns) {
+			c = INFINITY;
+			ct->calm_since = 0;
+			ch = CONTROL_LIFTED;
+		}
+	}
+	if (!isinf(c) && c < ct->floor)
+		c = ct->floor;
+	if (!isinf(c) && c < 1)
+		c = 1;
+	if (ch == CONTROL_DECREASED && c >= ct->capacity)
+		ch = CONTROL_SAME;
+	switch (ch) {
+	case CONTROL_LIMITED:
+	case CONTROL_DECREASED:
+		ct->decreases++;
+		break;
+	case CONTROL_INCREASED:
+		ct->increases++;
+		break;
+	case CONTROL_LIFTED:
+		ct->lifts++;
+		break;
+	case CONTROL_SAME:
+		break;
+	}
+	ct->capacity = c;
+	return ch;
+}
+
+double
+control_allocate(double capacity, struct alloc_item *v, size_t n)
+{
+	double left = capacity, d, give;
+	int p = -1, next;
+	size_t i;
+
+	for (;;) {
+		next = INT_MAX;
+		for (i = 0; i < n; i++)
+			if (v[i].priority > p && v[i].priority < next)
+				next = v[i].priority;
+		if (next == INT_MAX)
+			break;
+		p = next;
+		d = 0;
+		for (i = 0; i < n; i++)
+			if (v[i].priority == p && v[i].demand > 0)
+				d += v[i].demand;
+		give = d < left ? d : left;
+		for (i = 0; i < n; i++)
+			if (v[i].priority == p)
+				v[i].alloc = d > 0 && v[i].demand > 0 ?
+				    give * (v[i].demand / d) : 0;
+		left -= give;
+	}
+	return left > 0 ? left : 0;
+}
