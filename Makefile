@@ -26,7 +26,7 @@ PEERS	 = $(patsubst tests/peers/%.c,$(BUILD)/%,$(wildcard tests/peers/*.c))
 BIN	?= spillway
 PYTHON	?= /usr/bin/python3
 
-.PHONY: all test unit integration asan install clean
+.PHONY: all test unit integration asan install clean demo
 
 all: $(BIN)
 
@@ -62,6 +62,11 @@ asan:
 	    -fno-sanitize-recover=all" LDFLAGS="-fsanitize=address,undefined" \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 test
+
+# A newcomer's tour: an overloaded Elasticsearch emulator, a load generator
+# offering several times its capacity, and what spillway sheds, live.
+demo: $(BIN)
+	/usr/bin/python3 tools/demo.py --spillway ./$(BIN)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
