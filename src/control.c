@@ -17,6 +17,8 @@
 
 #include "control.h"
 
+#define NSEC_PER_S	1000000000ULL
+
 void
 control_init(struct control *ct, const struct control_params *p,
     uint64_t now)
@@ -38,6 +40,41 @@ control_init(struct control *ct, const struct control_params *p,
 	ct->fwd_total = 0;
 	ct->demand_total = 0;
 	ct->decreases = ct->increases = ct->lifts = 0;
+	ct->win_len = (unsigned)((NSEC_PER_S + ct->p.interval_ns - 1) /
+	    ct->p.interval_ns);
+	if (ct->win_len < 1)
+		ct->win_len = 1;
+	if (ct->win_len > CONTROL_WINDOW_MAX)
+		ct->win_len = CONTROL_WINDOW_MAX;
+	ct->win_pos = ct->win_n = 0;
+	ct->win[0].at = now;
+	ct->win[0].fwd = 0;
+	ct->win_n = 1;
+}
+
+/*
+ * The forwarded rate over the last second of steps: a sliding window
+ * rather than a smoothed average, so the rate where the sink pushed back
+ * is read as it was, not dragged down by an earlier dip.
+ */
+static double
+control_window(struct control *ct, uint64_t now, uint64_t forwarded)
+{
+	unsigned oldest;
+	double r;
+
+	oldest = ct->win_n < ct->win_len ? (ct->win_pos + CONTROL_WINDOW_MAX +
+	    1 - ct->win_n) % CONTROL_WINDOW_MAX : (ct->win_pos +
+	    CONTROL_WINDOW_MAX + 1 - ct->win_len) % CONTROL_WINDOW_MAX;
+	r = now > ct->win[oldest].at ? (double)(forwarded -
+	    ct->win[oldest].fwd) * 1e9 / (double)(now - ct->win[oldest].at) :
+	    0;
+	ct->win_pos = (ct->win_pos + 1) % CONTROL_WINDOW_MAX;
+	ct->win[ct->win_pos].at = now;
+	ct->win[ct->win_pos].fwd = forwarded;
+	if (ct->win_n < CONTROL_WINDOW_MAX)
+		ct->win_n++;
+	return r;
 }
 
 double
@@ -48,12 +85,30 @@ control_smooth(double old, double sample, uint64_t dt_ns)
 	return old + a * (sample - old);
 }
 
+/*
+ * How much of the full increase to take on the n-th interval spent at or
+ * above the ceiling: nothing while holding, where the sink just pushed
+ * back, then a ramp (a gentle probe at first), growing past the full
+ * increase while the sink keeps taking more, so a capacity that came back
+ * is found in seconds.
+ */
+static double
+control_probe(unsigned n)
+{
+	double m;
+
+	if (n <= CONTROL_HOLD_STEPS)
+		return 0;
+	m = (double)(n - CONTROL_HOLD_STEPS) / CONTROL_PROBE_STEPS;
+	return m < CONTROL_PROBE_MAX ? m : CONTROL_PROBE_MAX;
+}
+
 enum control_change
 control_step(struct control *ct, uint64_t now, uint64_t forwarded,
     uint64_t demand, int pressure, double floor)
 {
 	enum control_change ch = CONTROL_SAME;
-	double secs, c = ct->capacity, step;
+	double secs, c = ct->capacity, step, last;
 	uint64_t dt;
 
 	if (now <= ct->last) {
@@ -63,8 +118,8 @@ control_step(struct control *ct, uint64_t now, uint64_t forwarded,
 	}
 	dt = now - ct->last;
 	secs = (double)dt / 1e9;
-	ct->fwd_rate = control_smooth(ct->fwd_rate,
-	    (double)(forwarded - ct->fwd_total) / secs, dt);
+	last = (double)(forwarded - ct->fwd_total) / secs;
+	ct->fwd_rate = control_window(ct, now, forwarded);
 	ct->demand_rate = control_smooth(ct->demand_rate,
 	    (double)(demand - ct->demand_total) / secs, dt);
 	ct->fwd_total = forwarded;
@@ -75,24 +130,31 @@ control_step(struct control *ct, uint64_t now, uint64_t forwarded,
 
 	if (pressure) {
 		c = ct->fwd_rate * ct->p.decrease;
-		ct->ceiling = ct->fwd_rate;
+		/*
+		 * Where it hurt: the rate the sink took just now, or over
+		 * the last second if that was more (a ramp reads low over
+		 * the second, a burst high over the interval).
+		 */
+		ct->ceiling = last > ct->fwd_rate ? last : ct->fwd_rate;
 		ct->probing = 0;
 		ct->calm_since = 0;
 		ch = isinf(ct->capacity) ? CONTROL_LIMITED : CONTROL_DECREASED;
 	} else if (!isinf(c)) {
 		if (ct->demand_rate > c) {
 			/*
-			 * Above the rate where the sink last pushed back, probe
-			 * gently at first and faster the longer it holds.
+			 * Back to where the sink last pushed back at once (it
+			 * took that much), then above it probe gently at first
+			 * and faster the longer the sink keeps up.
 			 */
 			step = ct->p.increase * c;
 			if (ct->ceiling > 0 && c >= ct->ceiling) {
-				if (ct->probing < CONTROL_PROBE_STEPS)
-					ct->probing++;
-				step *= (double)ct->probing /
-				    CONTROL_PROBE_STEPS;
+				ct->probing++;
+				step *= control_probe(ct->probing);
 			}
-			c += step < 1 ? 1 : step;
+			if (step > 0)
+				c += step < 1 ? 1 : step;
+			if (c < ct->ceiling)
+				c = ct->ceiling;
 			if (ct->fwd_rate > c)
 				c = ct->fwd_rate;
 			ct->calm_since = 0;

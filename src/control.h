@@ -13,8 +13,17 @@
 
 /* How long demand must stay below C, with no pressure, before C is lifted. */
 #define CONTROL_CALM_NS		(5ULL * 1000000000ULL)
-/* Intervals above the ceiling before the probe grows at full speed. */
-#define CONTROL_PROBE_STEPS	8
+/*
+ * Above the ceiling: hold this many intervals, then probe, reaching the
+ * full increase after CONTROL_PROBE_STEPS more and growing on to
+ * CONTROL_PROBE_MAX times it.
+ */
+#define CONTROL_HOLD_STEPS	4
+#define CONTROL_PROBE_STEPS	4
+#define CONTROL_PROBE_MAX	8.0
+/* The forwarded rate is measured over the last second, at most this
+ * many intervals. */
+#define CONTROL_WINDOW_MAX	64
 /* Time constant of the smoothed rates. */
 #define CONTROL_TAU_NS		(1000000000ULL)
 
@@ -38,7 +47,7 @@ struct control {
 	struct control_params p;
 	double		 capacity;	/* admitted events/s, +Inf: unlimited */
 	int		 pressure;	/* seen in the last step */
-	double		 fwd_rate;	/* smoothed forwarded events/s */
+	double		 fwd_rate;	/* forwarded events/s, last second */
 	double		 demand_rate;	/* smoothed events/s asking admission */
 	double		 floor;		/* C never goes below (priority 0) */
 	double		 ceiling;	/* forwarded rate at the last pressure */
@@ -47,6 +56,10 @@ struct control {
 	uint64_t	 last;		/* ns of the last step; 0: none yet */
 	uint64_t	 fwd_total;	/* counts at the last step */
 	uint64_t	 demand_total;
+	struct {
+		uint64_t at, fwd;
+	}		 win[CONTROL_WINDOW_MAX];	/* past steps */
+	unsigned	 win_len, win_pos, win_n;
 	uint64_t	 decreases;	/* steps, ever */
 	uint64_t	 increases;
 	uint64_t	 lifts;
