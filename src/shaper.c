@@ -393,9 +393,9 @@ alloc_take(struct bucket *b, double rate, uint64_t now)
  * unlimited every event that passed its buckets is admitted.  Otherwise
  * the class spends its own allocation, then capacity no class asked for,
  * then the allocation of a class of strictly lower priority, the least
- * important first: so a class is refused only when nothing less important
- * could be admitted either, even while demand moves faster than the
- * allocation follows it.
+ * important first, into debt if need be: so a class is refused only when
+ * nothing less important could be admitted for a while either, even while
+ * demand moves faster than the allocation follows it.
  */
 static int
 shaper_admit(struct shaper *sh, struct sclass *c, uint64_t now)
@@ -422,6 +422,21 @@ shaper_admit(struct shaper *sh, struct sclass *c, uint64_t now)
 			break;
 		if (alloc_take(&o->abucket, o->alloc, now))
 			return 1;
+	}
+	/*
+	 * Nothing less important has a token now: take one from its future
+	 * instead (down to a second's worth of debt), so that it is the
+	 * less important class that waits for the next tokens.
+	 */
+	for (i = 0; i < sh->nbyprio; i++) {
+		o = sh->byprio[i];
+		if (o->priority <= c->priority)
+			break;
+		if (o->alloc > 0 && bucket_peek(&o->abucket, now) - 1 >=
+		    -o->abucket.burst) {
+			o->abucket.tokens -= 1;
+			return 1;
+		}
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
  * whatever the test set (OK, BUSY or FAIL).  The deferred pump runs when
  * the test turns the event loop once (EVLOOP_NONBLOCK).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@ struct fake {
 	size_t			 batches;	/* accepted batches */
 	size_t			 sizes[FAKE_BATCHES];
 	size_t			 nrecs;		/* accepted records */
+	uint64_t		 pushback;	/* reported in stats */
+	int			 nolog;		/* do not keep the data */
 	char			 log[FAKE_LOG];	/* accepted data, one a line */
 	size_t			 loglen;
 };
@@ -55,11 +58,13 @@ fake_submit(struct sink *s, struct batch *b)
 		return f->answer;
 	while ((rec = TAILQ_FIRST(&b->recs)) != NULL) {
 		TAILQ_REMOVE(&b->recs, rec, link);
-		ck_assert_uint_lt(f->loglen + rec->len + 1, FAKE_LOG);
-		memcpy(f->log + f->loglen, rec->data, rec->len);
-		f->loglen += rec->len;
-		f->log[f->loglen++] = '\n';
-		f->log[f->loglen] = '\0';
+		if (!f->nolog) {
+			ck_assert_uint_lt(f->loglen + rec->len + 1, FAKE_LOG);
+			memcpy(f->log + f->loglen, rec->data, rec->len);
+			f->loglen += rec->len;
+			f->log[f->loglen++] = '\n';
+			f->log[f->loglen] = '\0';
+		}
 		TAILQ_INSERT_TAIL(&f->held, rec, link);
 		f->nheld++;
 		f->nrecs++;
@@ -89,6 +94,7 @@ fake_stats(struct sink *s, struct sink_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->up = 1;
 	st->pending = f->nheld;
+	st->pushback = f->pushback;
 }
 
 static void
@@ -1190,6 +1196,235 @@ START_TEST(rates_from_ticks)
 }
 END_TEST
 
+/* --- the controller in the loop --------------------------------------- */
+
+#define CTL_RULES \
+	"{\"classes\":[" \
+	"{\"name\":\"crit\",\"priority\":0,\"match\":[{\"field\":\"c\"," \
+	"\"regex\":\"^crit$\"}]}," \
+	"{\"name\":\"mid\",\"priority\":1,\"match\":[{\"field\":\"c\"," \
+	"\"regex\":\"^mid$\"}]}," \
+	"{\"name\":\"low\",\"priority\":9,\"match\":[{\"field\":\"c\"," \
+	"\"regex\":\"^low$\"}]}]}"
+
+struct flow {
+	const char	*name;
+	int		 per;		/* offered per interval */
+};
+
+/* Per class and interval: dropped by the controller, and admitted. */
+struct trace {
+	uint64_t	 shed[80][3];
+	uint64_t	 adm[80][3];
+};
+
+/*
+ * Drive the shaper for n intervals of 250 ms: offer the flows spread over
+ * each interval, let the fake sink forward up to `room` events per
+ * interval (the rest waits there, and the sink reports push-back while it
+ * holds more than it can forward), then run the controller.
+ */
+static void
+drive(struct env *e, const struct flow *fl, size_t room, int n,
+    uint64_t *now, struct trace *tr)
+{
+	struct fake *f = F(e->sink);
+	char line[64];
+	uint64_t before[3][2];
+	int t, i, k, total;
+
+	f->nolog = 1;
+	for (t = 0; t < n; t++) {
+		for (k = 0; k < 3; k++) {
+			struct sclass *c = cls(e, fl[k].name);
+
+			before[k][0] = c->dropped[REASON_BACKPRESSURE];
+			before[k][1] = c->received - dropped_total(c);
+		}
+		for (total = 0, k = 0; k < 3; k++)
+			total += fl[k].per;
+		for (i = 0; i < total; i++) {
+			/* Interleave the flows evenly over the interval. */
+			int pick = 0, acc = 0;
+
+			for (k = 0; k < 3; k++) {
+				acc += fl[k].per;
+				if ((i * 7919) % total < acc) {
+					pick = k;
+					break;
+				}
+			}
+			snprintf(line, sizeof(line), "{\"c\":\"%s\"}",
+			    fl[pick].name);
+			shaper_offer(e->sh, line, strlen(line), NULL, 0,
+			    SOURCE_TCP, *now + (uint64_t)i * 250 * MS / total);
+		}
+		pump(e);
+		*now += 250 * MS;
+		if (f->nheld > room)
+			f->pushback++;
+		ack(e->sink, f->nheld < room ? f->nheld : room,
+		    SINK_FORWARDED);
+		pump(e);
+		shaper_control(e->sh, *now);
+		for (k = 0; k < 3 && tr != NULL; k++) {
+			struct sclass *c = cls(e, fl[k].name);
+
+			tr->shed[t][k] = c->dropped[REASON_BACKPRESSURE] -
+			    before[k][0];
+			tr->adm[t][k] = c->received - dropped_total(c) -
+			    before[k][1];
+		}
+		identity(e->sh);
+	}
+}
+
+START_TEST(controller_unlimited_without_pushback)
+{
+	static const struct flow fl[3] = {
+		{ "crit", 20 }, { "mid", 60 }, { "low", 120 } };
+	struct env e;
+	uint64_t now = T0;
+
+	env_open(&e, CTL_RULES, 0, 0, 0, 0);
+	drive(&e, fl, 1000, 20, &now, NULL);
+	ck_assert(isinf(e.sh->capacity));
+	ck_assert_int_eq(e.sh->backpressure, 0);
+	ck_assert_uint_eq(dropped_total(cls(&e, "low")), 0);
+	ck_assert_uint_eq(cls(&e, "low")->forwarded, 20 * 120);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(controller_sheds_least_important_first)
+{
+	static const struct flow fl[3] = {
+		{ "crit", 20 }, { "mid", 60 }, { "low", 120 } };
+	struct env e;
+	struct trace tr;
+	uint64_t now = T0, shed_mid = 0, shed_low = 0, fwd0, fwd1;
+	int t;
+
+	/* 800/s offered, the sink takes 400/s: crit 80 + mid 240 fit. */
+	env_open(&e, CTL_RULES, 0, 0, 0, 0);
+	drive(&e, fl, 100, 60, &now, &tr);
+	ck_assert(!isinf(e.sh->capacity));
+	ck_assert_uint_eq(dropped_total(cls(&e, "crit")), 0);
+	for (t = 20; t < 60; t++) {
+		shed_mid += tr.shed[t][1];
+		shed_low += tr.shed[t][2];
+		/* Never mid shed while low is admitted in the same interval. */
+		ck_assert_msg(tr.shed[t][1] == 0 || tr.adm[t][2] == 0,
+		    "interval %d: mid shed %llu, low admitted %llu", t,
+		    (unsigned long long)tr.shed[t][1],
+		    (unsigned long long)tr.adm[t][2]);
+	}
+	ck_assert_uint_gt(shed_low, 40 * 120 / 2);
+	ck_assert_uint_lt(shed_mid, shed_low / 20);
+	/* Admission settles near what the sink takes (400/s). */
+	fwd0 = cls(&e, "crit")->forwarded + cls(&e, "mid")->forwarded +
+	    cls(&e, "low")->forwarded;
+	drive(&e, fl, 100, 40, &now, &tr);
+	fwd1 = cls(&e, "crit")->forwarded + cls(&e, "mid")->forwarded +
+	    cls(&e, "low")->forwarded;
+	ck_assert_uint_ge(fwd1 - fwd0, 40 * 100 * 9 / 10);
+	ck_assert_double_gt(e.sh->capacity, 400 * 0.6);
+	ck_assert_double_lt(e.sh->capacity, 400 * 1.4);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(controller_capacity_short_of_priority_one)
+{
+	static const struct flow fl[3] = {
+		{ "crit", 20 }, { "mid", 60 }, { "low", 120 } };
+	struct env e;
+	struct trace tr;
+	uint64_t now = T0, adm_low = 0, shed_mid = 0;
+	int t;
+
+	/* The sink takes 200/s: crit 80, mid gets the other 120 of 240. */
+	env_open(&e, CTL_RULES, 0, 0, 0, 0);
+	drive(&e, fl, 50, 60, &now, &tr);
+	ck_assert_uint_eq(dropped_total(cls(&e, "crit")), 0);
+	for (t = 20; t < 60; t++) {
+		adm_low += tr.adm[t][2];
+		shed_mid += tr.shed[t][1];
+		ck_assert_msg(tr.shed[t][1] == 0 || tr.adm[t][2] == 0,
+		    "interval %d: mid shed %llu, low admitted %llu", t,
+		    (unsigned long long)tr.shed[t][1],
+		    (unsigned long long)tr.adm[t][2]);
+	}
+	ck_assert_uint_gt(shed_mid, 0);
+	ck_assert_uint_lt(adm_low, 40 * 120 / 20);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(controller_never_sheds_priority_zero)
+{
+	static const struct flow fl[3] = {
+		{ "crit", 100 }, { "mid", 10 }, { "low", 10 } };
+	struct env e;
+	uint64_t now = T0;
+
+	/* The sink takes less than priority 0 alone: it waits, unshed. */
+	env_open(&e, CTL_RULES, 0, 0, 0, 0);
+	drive(&e, fl, 50, 40, &now, NULL);
+	ck_assert(!isinf(e.sh->capacity));
+	ck_assert_uint_eq(dropped_total(cls(&e, "crit")), 0);
+	ck_assert_uint_eq(cls(&e, "crit")->received, 40 * 100);
+	ck_assert_uint_gt(cls(&e, "low")->dropped[REASON_BACKPRESSURE], 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(drop_summary_event)
+{
+	static const struct flow fl[3] = {
+		{ "crit", 20 }, { "mid", 60 }, { "low", 120 } };
+	struct env e;
+	struct sclass *in;
+	struct record *rec;
+	json_t *root, *shed;
+	uint64_t now = T0, low;
+	size_t i;
+
+	env_open(&e, CTL_RULES, 0, 0, 0, 0);
+	drive(&e, fl, 100, 40, &now, NULL);
+	in = cls(&e, "_spillway");
+	ck_assert_uint_eq(in->received, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	shaper_summarize(e.sh, "host-a", 1700000000123ULL * MS, now);
+	ck_assert_uint_eq(in->received, 1);
+	ck_assert_uint_eq(in->queued, 1);
+	/* The newest queued event of priority 0 is the summary. */
+	rec = TAILQ_LAST(&e.sh->q.prio[0], record_list);
+	ck_assert_ptr_nonnull(rec);
+	ck_assert_ptr_eq(rec->cls, in);
+	root = json_loadb(rec->data, rec->len, 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	ck_assert_str_eq(json_string_value(json_object_get(root,
+	    "@timestamp")), "2023-11-14T22:13:20.123Z");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	    root, "spillway"), "host")), "host-a");
+	shed = json_object_get(json_object_get(root, "spillway"), "shed");
+	low = cls(&e, "low")->dropped[REASON_BACKPRESSURE];
+	ck_assert_uint_gt(low, 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    shed, "low"), "backpressure")), (json_int_t)low);
+	ck_assert_ptr_null(json_object_get(shed, "crit"));
+	json_decref(root);
+	/* Nothing dropped since: no second summary. */
+	shaper_summarize(e.sh, "host-a", 1700000010123ULL * MS, now);
+	ck_assert_uint_eq(in->received, 1);
+	for (i = 0; i < 3; i++)
+		identity(e.sh);
+	F(e.sink)->answer = SINK_OK;
+	env_close(&e);
+}
+END_TEST
+
 static Suite *
 shaper_suite(void)
 {
@@ -1222,6 +1457,15 @@ shaper_suite(void)
 	tcase_add_test(tc, divert_queue_full_victim);
 	tcase_add_test(tc, divert_without_sink_drops);
 	tcase_add_test(tc, rates_from_ticks);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("control");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, controller_unlimited_without_pushback);
+	tcase_add_test(tc, controller_sheds_least_important_first);
+	tcase_add_test(tc, controller_capacity_short_of_priority_one);
+	tcase_add_test(tc, controller_never_sheds_priority_zero);
+	tcase_add_test(tc, drop_summary_event);
 	suite_add_tcase(s, tc);
 	return s;
 }
