@@ -6,7 +6,7 @@ BINDIR	 = $(PREFIX)/bin
 MANDIR	 = $(PREFIX)/share/man
 DATADIR	 = $(PREFIX)/share/spillway
 
-PKGS	 = jansson libevent libevent_openssl libpcre2-8 zlib openssl
+PKGS	 = jansson libevent libevent_openssl libpcre2-8 zlib openssl rdkafka
 CC	?= cc
 OPT	?= -O2 -g
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -39,6 +39,10 @@ $(BUILD)/%.o: src/%.c | $(BUILD)
 $(BUILD)/check_%: tests/unit/check_%.c $(LIBOBJS) | $(BUILD)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) \
 	    $(CHECK_LIBS)
+
+# Test peers: small programs the integration tests run as real processes.
+$(BUILD)/%: tests/peers/%.c | $(BUILD)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 $(BUILD):
 	mkdir -p $@
