@@ -44,7 +44,6 @@ struct loader {
 	char			 label[96];	/* "class \"x\": " or "" */
 };
 
-static void	 rules_path_free(struct rules_path *);
 static void	 rules_cond_free(struct cond *);
 static void	 rules_class_free(struct rule_class *);
 static int	 rules_cond(struct loader *, json_t *, struct cond *, int);
@@ -149,39 +148,60 @@ rules_name_ok(const char *s)
  * Split a dotted path.  Empty segments are refused: such a path could
  * only ever name a literal key, which is far more likely a typo.
  */
-static int
-rules_path_parse(struct loader *ld, const char *key, json_t *v,
-    struct rules_path *p)
+int
+rules_path_init(struct rules_path *p, const char *s)
 {
-	char		 q[80];
-	const char	*s, *dot;
+	const char	*dot;
 	size_t		 i, n;
 
-	if (!json_is_string(v))
-		return ld_error(ld, key, 0, "\"%s\" must be a string", key);
-	s = json_string_value(v);
-	if (json_string_length(v) != strlen(s) || s[0] == '\0' ||
-	    s[0] == '.' || s[strlen(s) - 1] == '.' || strstr(s, "..") != NULL)
-		return ld_error(ld, key, 0, "invalid field path \"%s\"",
-		    ld_quote(s, q, sizeof(q)));
+	memset(p, 0, sizeof(*p));
+	if (s[0] == '\0' || s[0] == '.' || s[strlen(s) - 1] == '.' ||
+	    strstr(s, "..") != NULL)
+		return -1;
 	for (n = 1, dot = s; (dot = strchr(dot, '.')) != NULL; dot++)
 		n++;
 	if ((p->full = strdup(s)) == NULL ||
 	    (p->segs = calloc(n, sizeof(*p->segs))) == NULL)
-		return ld_oom(ld);
+		goto oom;
 	p->nsegs = n;
 	for (i = 0; i < n; i++) {
 		dot = strchr(s, '.');
 		if (dot == NULL)
 			dot = s + strlen(s);
 		if ((p->segs[i] = strndup(s, (size_t)(dot - s))) == NULL)
-			return ld_oom(ld);
+			goto oom;
 		s = dot + 1;
+	}
+	return 0;
+oom:
+	rules_path_free(p);
+	return -2;
+}
+
+static int
+rules_path_parse(struct loader *ld, const char *key, json_t *v,
+    struct rules_path *p)
+{
+	char		 q[80];
+	const char	*s;
+
+	if (!json_is_string(v))
+		return ld_error(ld, key, 0, "\"%s\" must be a string", key);
+	s = json_string_value(v);
+	if (json_string_length(v) != strlen(s))
+		return ld_error(ld, key, 0, "invalid field path \"%s\"",
+		    ld_quote(s, q, sizeof(q)));
+	switch (rules_path_init(p, s)) {
+	case -1:
+		return ld_error(ld, key, 0, "invalid field path \"%s\"",
+		    ld_quote(s, q, sizeof(q)));
+	case -2:
+		return ld_oom(ld);
 	}
 	return 0;
 }
 
-static void
+void
 rules_path_free(struct rules_path *p)
 {
 	size_t	 i;

@@ -105,6 +105,14 @@ struct ruleset	*rules_builtin(void);
 /* Accepts NULL. */
 void		 rules_free(struct ruleset *rs);
 
+/*
+ * A dotted field path ("kubernetes.namespace").  0, -1 when s is not a
+ * valid path (empty, a leading, trailing or doubled dot), -2 without
+ * memory.  Free with rules_path_free().
+ */
+int		 rules_path_init(struct rules_path *p, const char *s);
+void		 rules_path_free(struct rules_path *p);
+
 /* Index of the class with that name, or -1. */
 int		 rules_find(const struct ruleset *rs, const char *name);
 

@@ -35,6 +35,8 @@ sink_lookup(const char *url)
 		return &sink_file_ops;
 	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
 		return &sink_es_ops;
+	if (strncmp(url, "kafka://", 8) == 0)
+		return &sink_kafka_ops;
 	return NULL;
 }
 
@@ -48,7 +50,8 @@ sink_new(struct event_base *base, const char *url, const struct config *cf,
 
 	if ((ops = sink_lookup(url)) == NULL) {
 		snprintf(err, errlen, "unsupported sink URL \"%s\" (expected "
-		    "stdout, null or file:PATH)", url);
+		    "stdout, null, file:PATH, http(s)://HOST:PORT or "
+		    "kafka://HOST:PORT/TOPIC)", url);
 		return NULL;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL ||

@@ -163,5 +163,6 @@ sink_ready(struct sink *s)
 
 extern const struct sink_ops sink_file_ops;
 extern const struct sink_ops sink_es_ops;
+extern const struct sink_ops sink_kafka_ops;
 
 #endif
