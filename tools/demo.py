@@ -53,7 +53,7 @@ KIND_TEXT = {"error": "log.level ERROR, from any service",
              "checkout": "the checkout and payments services",
              "app": "other production services (a bucket per service)",
              "other": "staging, dev, infrastructure: the default class",
-             "debug": "DEBUG from a batch job, capped at 100/s"}
+             "debug": "DEBUG from a batch job"}
 
 
 class DemoError(Exception):
@@ -209,7 +209,7 @@ def live_table(st, t, duration, es_cap):
             "ON" if st.get("backpressure") else "off", num(st["queue"]["events"]),
             num(inflight), "(events/s, last second)"),
         " %-10s %3s %11s %11s %11s %7s" % ("class", "pri", "offered", "forwarded",
-                                           "shed", "shed"),
+                                           "shed", "% shed"),
     ]
     tot = [0.0, 0.0, 0.0]
     for n in by_priority(cls):
@@ -231,7 +231,7 @@ def history_header(names):
     return ("  Each second: what Elasticsearch takes and what spillway admits (events/s),\n"
             "  back-pressure, queue depth, events forwarded, and the share of each class\n"
             "  that was shed; the table under it shows the last second in full.\n\n"
-            "%41s | %s\n" % ("", "shed, % of offered".center(len(cols) - 1)) +
+            "%41s | %s\n" % ("", "shed, % of offered".center(len(cols) - 1).rstrip()) +
             "   t  ES takes   admits  bp  queue   fwd/s |%s" % cols)
 
 
@@ -314,8 +314,13 @@ def run(a):
         ]
         for k in sorted(MIX, key=lambda k: prio.get(KIND_CLASS[k], 99)):
             c = KIND_CLASS[k]
+            text = KIND_TEXT[k]
+            # a fixed rate in the rules that is below what this kind offers
+            cap = st["classes"].get(c, {}).get("effective_rate")
+            if cap is not None and cap < rate * MIX[k] / total_share:
+                text += ", capped at %s/s" % num(cap)
             intro.append("    %-9s p%-2s %3.0f%%  %s" % (
-                c, prio.get(c, "?"), 100 * MIX[k] / total_share, KIND_TEXT[k]))
+                c, prio.get(c, "?"), 100 * MIX[k] / total_share, text))
         intro += [
             "  spillway (rules/demo.json) admits only what Elasticsearch can take and",
             "  sheds the least important first: priority 0 matters most, 9 least.",
@@ -416,7 +421,7 @@ def summary(st, offered, emu_stats, rc, drained, scrapes, scrape_bad, elapsed,
     w("Final counters (events), after %.0f s of load%s" % (
         elapsed, " (interrupted)" if interrupted else ""))
     w(" %-10s %3s %12s %12s %12s %8s" % ("class", "pri", "received", "forwarded", "shed",
-                                         "shed"))
+                                         "% shed"))
     tot = [0, 0, 0]
     for n in names:
         c = cls[n]
