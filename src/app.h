@@ -25,6 +25,7 @@ struct app {
 	struct sink		*divert;
 	struct ingest_tcp	*tcp;
 	struct ingest_http	*http;
+	struct ingest_kafka	*kafka;		/* consumer-group source */
 	struct http_server	*admin;
 	uint64_t		 reloads_ok;
 	uint64_t		 reloads_error;

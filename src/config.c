@@ -41,6 +41,7 @@ static const struct opt config_opts[] = {
 	{ "listen", "tcp", OPT_STR, O(listen_tcp), 0, 0 },
 	{ "listen", "http", OPT_STR, O(listen_http), 0, 0 },
 	{ "listen", "admin", OPT_STR, O(listen_admin), 0, 0 },
+	{ "listen", "kafka", OPT_OBJECT, O(listen_kafka), 0, 0 },
 	{ NULL, "rules", OPT_STR, O(rules_path), 0, 0 },
 	{ NULL, "sink", OPT_SECTION, 0, 0, 0 },
 	{ "sink", "url", OPT_STR, O(sink_url), 0, 0 },

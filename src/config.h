@@ -11,6 +11,7 @@ struct config {
 	/* listen; NULL disables a listener */
 	char		*listen_tcp;
 	char		*listen_http;
+	char		*listen_kafka;		/* JSON object text, or NULL */
 	char		*listen_admin;
 
 	char		*rules_path;		/* NULL: -r or built-in */

@@ -118,6 +118,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	app.sh->draining = 1;
 	ingest_tcp_stop(app.tcp);
 	ingest_http_stop(app.http);
+	ingest_kafka_stop(app.kafka);
 	drain_deadline = clock_now_ns() +
 	    (uint64_t)app.cf->shutdown_timeout_ms * NSEC_PER_MSEC;
 	drain_ev = event_new(app.base, -1, EV_PERSIST, drain_cb, NULL);
@@ -303,6 +304,12 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (app.cf->listen_kafka != NULL && (app.kafka = ingest_kafka_new(
+	    app.base, app.cf, app.sh, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "spillway: %s\n", err);
+		rc = 1;
+		goto out;
+	}
 	if (app.cf->listen_admin != NULL && *app.cf->listen_admin != '\0') {
 		if ((fd = listen_on("admin", app.cf->listen_admin)) == -1 ||
 		    (app.admin = admin_new(&app, fd)) == NULL) {
@@ -350,6 +357,8 @@ out:
 	sink_free(app.sink);
 	sink_free(app.divert);
 	shaper_free(app.sh);
+	/* After the shaper: its records told the source their fate. */
+	ingest_kafka_free(app.kafka);
 	event_base_free(app.base);
 	config_free(app.cf);
 	libevent_global_shutdown();

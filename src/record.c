@@ -168,6 +168,8 @@ record_free(struct record *rec)
 {
 	if (rec == NULL)
 		return;
+	if (rec->ack != NULL)
+		rec->ack->fn(rec->ack->arg, rec->ack_token, 0);
 	if (rec->json != NULL)
 		json_decref(rec->json);
 	free(rec);

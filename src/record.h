@@ -20,6 +20,17 @@ enum record_source {
 	SOURCE_INTERNAL
 };
 
+/*
+ * Who wants to know when a record's fate is final (a Kafka source commits
+ * offsets from it).  fn is called exactly once per record that carries it:
+ * done 1 when the record was forwarded or dropped for good, done 0 when it
+ * was lost to a shutdown and must be read again.
+ */
+struct record_ack {
+	void		(*fn)(void *arg, uint64_t token, int done);
+	void		 *arg;
+};
+
 struct record {
 	TAILQ_ENTRY(record)	 link;		/* queue FIFO, or a batch */
 	TAILQ_ENTRY(record)	 plink;		/* queue: per-priority list */
@@ -34,6 +45,8 @@ struct record {
 	uint8_t			 source;	/* enum record_source */
 	uint8_t			 invalid;	/* data is the parse-failure wrapper */
 	uint8_t			 bare;		/* action line only (bulk delete) */
+	const struct record_ack	*ack;		/* or NULL */
+	uint64_t		 ack_token;
 	char			 buf[];
 };
 
@@ -55,7 +68,22 @@ struct record	*record_new(const char *data, size_t len, const char *action,
 struct record	*record_new_invalid(const char *line, size_t len,
 		    const char *action, size_t action_len);
 
-/* Drops the json reference too.  Accepts NULL. */
+/* The record's fate is final: tell its ack, if any, once. */
+static inline void
+record_settle(struct record *rec)
+{
+	const struct record_ack *a = rec->ack;
+
+	if (a != NULL) {
+		rec->ack = NULL;
+		a->fn(a->arg, rec->ack_token, 1);
+	}
+}
+
+/*
+ * Drops the json reference too; an ack not yet told hears done 0.
+ * Accepts NULL.
+ */
 void		 record_free(struct record *rec);
 
 /*

@@ -330,6 +330,8 @@ static void
 shaper_drop(struct shaper *sh, struct record *rec, enum reason reason)
 {
 	rec->cls->dropped[reason]++;
+	if (reason != REASON_SHUTDOWN)
+		record_settle(rec);
 	if ((reason == REASON_RATE_LIMIT || reason == REASON_BACKPRESSURE ||
 	    reason == REASON_QUEUE_FULL || reason == REASON_SINK_REJECTED) &&
 	    shaper_divert(sh, rec, reason))
@@ -466,6 +468,23 @@ shaper_offer(struct shaper *sh, const char *line, size_t len,
     const char *action, size_t action_len, enum record_source source,
     uint64_t now)
 {
+	return shaper_offer_acked(sh, line, len, action, action_len, source,
+	    NULL, 0, now);
+}
+
+/* An event with no record of its own is final at once. */
+static void
+ack_now(const struct record_ack *ack, uint64_t token)
+{
+	if (ack != NULL)
+		ack->fn(ack->arg, token, 1);
+}
+
+enum shaper_verdict
+shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
+    const char *action, size_t action_len, enum record_source source,
+    const struct record_ack *ack, uint64_t token, uint64_t now)
+{
 	struct ruleset *rs = sh->rules;
 	struct keytab_entry *ke;
 	struct record *rec;
@@ -492,13 +511,22 @@ shaper_offer(struct shaper *sh, const char *line, size_t len,
 		reason = REASON_RATE_LIMIT;
 	} else if (!bucket_check(&c->bucket, cost, now)) {
 		reason = REASON_RATE_LIMIT;
-	} else if (!shaper_admit(sh, c, now))
-		reason = REASON_BACKPRESSURE;
-	else {
+	} else {
+		/*
+		 * Within its fixed rates: that is spent whatever the
+		 * controller says, so the demand it sees is at most the
+		 * class's own rate, and what is over that rate is counted
+		 * as rate_limit, never as backpressure.
+		 */
 		if (ke != NULL)
 			bucket_take(&ke->bucket, cost, now);
 		bucket_take(&c->bucket, cost, now);
 		reason = REASON_MAX;
+		if (!shaper_admit(sh, c, now)) {
+			reason = REASON_BACKPRESSURE;
+			if (ke != NULL)
+				ke->shed++;
+		}
 	}
 
 	/* Only what is queued or diverted needs a record of its own. */
@@ -507,6 +535,7 @@ shaper_offer(struct shaper *sh, const char *line, size_t len,
 		c->dropped[reason]++;
 		if (obj != NULL)
 			json_decref(obj);
+		ack_now(ack, token);
 		return SHAPER_SHED;
 	}
 	rec = invalid ? record_new_invalid(line, len, action, action_len) :
@@ -516,6 +545,7 @@ shaper_offer(struct shaper *sh, const char *line, size_t len,
 		    REASON_QUEUE_FULL]++;
 		if (obj != NULL)
 			json_decref(obj);
+		ack_now(ack, token);
 		return SHAPER_FAILED;
 	}
 	rec->json = obj;
@@ -523,6 +553,8 @@ shaper_offer(struct shaper *sh, const char *line, size_t len,
 	rec->priority = (uint16_t)c->priority;
 	rec->source = (uint8_t)source;
 	rec->t_in = now;
+	rec->ack = ack;
+	rec->ack_token = token;
 	if (reason != REASON_MAX) {
 		shaper_drop(sh, rec, reason);
 		return SHAPER_SHED;
@@ -606,6 +638,7 @@ shaper_pump(struct shaper *sh)
 				TAILQ_REMOVE(&b.recs, rec, link);
 				rec->cls->inflight--;
 				rec->cls->dropped[REASON_SINK_ERROR]++;
+				record_settle(rec);
 				record_free(rec);
 			}
 			break;
@@ -646,6 +679,7 @@ shaper_done(void *arg, struct sink *s, struct record *rec,
 	switch (outcome) {
 	case SINK_FORWARDED:
 		c->forwarded++;
+		record_settle(rec);
 		record_free(rec);
 		break;
 	case SINK_REJECTED:

@@ -151,6 +151,16 @@ enum shaper_verdict shaper_offer(struct shaper *sh, const char *line,
 		    enum record_source source, uint64_t now);
 
 /*
+ * shaper_offer() for a source that must know when the event's fate is
+ * final: ack->fn(arg, token, done) is called exactly once, at once when
+ * the event is shed without being queued, else when its record settles.
+ */
+enum shaper_verdict shaper_offer_acked(struct shaper *sh, const char *line,
+		    size_t len, const char *action, size_t action_len,
+		    enum record_source source, const struct record_ack *ack,
+		    uint64_t token, uint64_t now);
+
+/*
  * Forward a bulk update or delete to an Elasticsearch sink unshaped, in
  * the internal class "_spillway" (priority 0, no rate).  source may be
  * NULL (delete: the action line alone).
