@@ -64,8 +64,10 @@ class_rate(const struct shaper *sh, const struct sclass *c)
 
 	if (c->rule != NULL && c->rule->rate > 0 && !c->rule->weight_bytes)
 		r = c->rule->rate;
-	if (!isinf(sh->capacity) && c->alloc < r)
-		r = c->alloc;
+	/* Its allocation, and what no class asked for, which it may use. */
+	if (c != sh->internal && !isinf(sh->capacity) &&
+	    c->alloc + sh->spare_rate < r)
+		r = c->alloc + sh->spare_rate;
 	return r;
 }
 

@@ -194,6 +194,7 @@ shaper_new(struct event_base *base, const struct config *cf,
 		control_init(&sh->ctl, &cp, now);
 	}
 	sh->summary_at = now;
+	sh->refused_now = SHAPER_NONE_REFUSED;
 	TAILQ_INIT(&sh->q.fifo);
 	for (i = 0; i <= RULES_PRIORITY_MAX; i++)
 		TAILQ_INIT(&sh->q.prio[i]);
@@ -408,6 +409,12 @@ shaper_admit(struct shaper *sh, struct sclass *c, uint64_t now)
 	c->wanted++;
 	if (isinf(sh->capacity))
 		return 1;
+	/*
+	 * A more important class was refused this interval: nothing less
+	 * important passes before the next allocation.
+	 */
+	if (c->priority > sh->refused_now)
+		return 0;
 	if (alloc_take(&c->abucket, c->alloc, now) ||
 	    alloc_take(&sh->spare, sh->spare_rate, now))
 		return 1;
@@ -440,6 +447,8 @@ shaper_admit(struct shaper *sh, struct sclass *c, uint64_t now)
 			return 1;
 		}
 	}
+	if (c->priority < sh->refused_now)
+		sh->refused_now = c->priority;
 	return 0;
 }
 
@@ -886,6 +895,7 @@ shaper_control(struct shaper *sh, uint64_t now)
 		pressure = 0;
 
 	ch = control_step(&sh->ctl, now, fwd, want, pressure, floor);
+	sh->refused_now = SHAPER_NONE_REFUSED;
 	sh->capacity = sh->ctl.capacity;
 	shaper_allocate(sh, now, isinf(was) && !isinf(sh->capacity));
 

@@ -80,6 +80,7 @@ enum shaper_verdict {
 };
 
 #define SHAPER_LISTENERS	3	/* tcp, http, kafka */
+#define SHAPER_NONE_REFUSED	(RULES_PRIORITY_MAX + 1)
 
 struct shaper {
 	struct event_base	*base;
@@ -115,6 +116,8 @@ struct shaper {
 	struct sclass		**byprio;	/* active, largest priority first */
 	size_t			 nbyprio;
 	uint64_t		 summary_at;	/* ns of the last drop summary */
+	int			 refused_now;	/* most important refused in
+						   this interval */
 
 	uint64_t		 parse_errors[SHAPER_LISTENERS];
 	uint64_t		 divert_lost;	/* divert sink could not take */
