@@ -58,6 +58,8 @@ struct ingest_kafka_counters {
 	uint64_t	 commits;	/* commits that succeeded */
 	uint64_t	 commit_errors;
 	uint64_t	 partitions;	/* assigned, ever */
+	uint64_t	 assigned;	/* now */
+	uint64_t	 undecided;	/* events not final yet */
 	uint64_t	 revokes;
 	uint64_t	 pauses;
 	int		 paused;	/* now */
@@ -80,6 +82,6 @@ void		 ingest_kafka_stop(struct ingest_kafka *ik);
  */
 void		 ingest_kafka_free(struct ingest_kafka *ik);
 const struct ingest_kafka_counters *ingest_kafka_counters(
-		    const struct ingest_kafka *ik);
+		    struct ingest_kafka *ik);
 
 #endif

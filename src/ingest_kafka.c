@@ -779,7 +779,13 @@ ingest_kafka_free(struct ingest_kafka *ik)
 }
 
 const struct ingest_kafka_counters *
-ingest_kafka_counters(const struct ingest_kafka *ik)
+ingest_kafka_counters(struct ingest_kafka *ik)
 {
+	struct kc_part *p;
+
+	ik->counters.assigned = 0;
+	TAILQ_FOREACH(p, &ik->parts, entry)
+		ik->counters.assigned++;
+	ik->counters.undecided = ik->undecided;
 	return &ik->counters;
 }

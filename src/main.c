@@ -179,7 +179,7 @@ main(int argc, char **argv)
 	};
 	const char *cfpath = NULL, *rules = NULL, *sinkurl = NULL;
 	const char *ltcp = NULL, *lhttp = NULL, *ladmin = NULL;
-	struct event *sig_hup, *sig_term, *sig_int;
+	struct event *sig_hup = NULL, *sig_term = NULL, *sig_int = NULL;
 	struct sink_owner owner;
 	struct rules_error rerr;
 	struct ruleset *rs;
@@ -267,6 +267,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "spillway: cannot create the event loop\n");
 		return 2;
 	}
+	/*
+	 * Signals are caught before any listener is announced, so a SIGTERM
+	 * sent right after the "listening" lines is a clean shutdown.
+	 */
+	sig_hup = evsignal_new(app.base, SIGHUP, signal_cb, NULL);
+	sig_term = evsignal_new(app.base, SIGTERM, signal_cb, NULL);
+	sig_int = evsignal_new(app.base, SIGINT, signal_cb, NULL);
+	evsignal_add(sig_hup, NULL);
+	evsignal_add(sig_term, NULL);
+	evsignal_add(sig_int, NULL);
 	app.started = clock_now_ns();
 	if ((app.sh = shaper_new(app.base, app.cf, rs, app.started)) == NULL) {
 		fprintf(stderr, "spillway: out of memory\n");
@@ -318,9 +328,6 @@ main(int argc, char **argv)
 		}
 	}
 
-	sig_hup = evsignal_new(app.base, SIGHUP, signal_cb, NULL);
-	sig_term = evsignal_new(app.base, SIGTERM, signal_cb, NULL);
-	sig_int = evsignal_new(app.base, SIGINT, signal_cb, NULL);
 	tick_ev = event_new(app.base, -1, EV_PERSIST, tick_cb, NULL);
 	poll_ev = event_new(app.base, -1, EV_PERSIST, poll_cb, NULL);
 	control_ev = event_new(app.base, -1, EV_PERSIST, control_cb, NULL);
@@ -328,9 +335,6 @@ main(int argc, char **argv)
 	control_tv.tv_usec = (app.cf->control_interval_ms % 1000) * 1000;
 	if (gethostname(hostname, sizeof(hostname) - 1) == -1)
 		snprintf(hostname, sizeof(hostname), "localhost");
-	evsignal_add(sig_hup, NULL);
-	evsignal_add(sig_term, NULL);
-	evsignal_add(sig_int, NULL);
 	event_add(tick_ev, &sec);
 	event_add(poll_ev, &poll_tv);
 	event_add(control_ev, &control_tv);
@@ -342,9 +346,6 @@ main(int argc, char **argv)
 
 	/* Whatever is left now is lost to the shutdown, and counted so. */
 	shaper_abandon(app.sh);
-	event_free(sig_hup);
-	event_free(sig_term);
-	event_free(sig_int);
 	event_free(tick_ev);
 	event_free(poll_ev);
 	event_free(control_ev);
@@ -359,6 +360,12 @@ out:
 	shaper_free(app.sh);
 	/* After the shaper: its records told the source their fate. */
 	ingest_kafka_free(app.kafka);
+	if (sig_hup != NULL)
+		event_free(sig_hup);
+	if (sig_term != NULL)
+		event_free(sig_term);
+	if (sig_int != NULL)
+		event_free(sig_int);
 	event_base_free(app.base);
 	config_free(app.cf);
 	libevent_global_shutdown();

@@ -19,6 +19,7 @@
 #include "shaper.h"
 #include "sink.h"
 #include "sink_es.h"
+#include "sink_kafka.h"
 
 static const char *const listener_names[SHAPER_LISTENERS] = {
 	"tcp", "http", "kafka"
@@ -69,6 +70,38 @@ class_rate(const struct shaper *sh, const struct sclass *c)
 	    c->alloc + sh->spare_rate < r)
 		r = c->alloc + sh->spare_rate;
 	return r;
+}
+
+static void
+kafka_source_metrics(struct evbuffer *out,
+    const struct ingest_kafka_counters *k)
+{
+	family(out, "spillway_kafka_source_messages_total", "counter",
+	    "Kafka messages read and offered (each may hold several lines).");
+	evbuffer_add_printf(out, "spillway_kafka_source_messages_total %llu\n",
+	    (unsigned long long)k->messages);
+	family(out, "spillway_kafka_source_partitions", "gauge",
+	    "Partitions assigned to this instance now.");
+	evbuffer_add_printf(out, "spillway_kafka_source_partitions %llu\n",
+	    (unsigned long long)k->assigned);
+	family(out, "spillway_kafka_source_paused", "gauge",
+	    "1 while consumption is paused because the sink cannot take more.");
+	evbuffer_add_printf(out, "spillway_kafka_source_paused %d\n",
+	    k->paused);
+	family(out, "spillway_kafka_source_undecided_events", "gauge",
+	    "Events read from Kafka whose fate is not final yet.");
+	evbuffer_add_printf(out, "spillway_kafka_source_undecided_events "
+	    "%llu\n", (unsigned long long)k->undecided);
+	family(out, "spillway_kafka_source_commits_total", "counter",
+	    "Offset commits, by result.");
+	evbuffer_add_printf(out, "spillway_kafka_source_commits_total"
+	    "{result=\"ok\"} %llu\nspillway_kafka_source_commits_total"
+	    "{result=\"error\"} %llu\n", (unsigned long long)k->commits,
+	    (unsigned long long)k->commit_errors);
+	family(out, "spillway_kafka_source_rebalances_total", "counter",
+	    "Partition revocations handled.");
+	evbuffer_add_printf(out, "spillway_kafka_source_rebalances_total "
+	    "%llu\n", (unsigned long long)k->revokes);
 }
 
 static void
@@ -207,6 +240,23 @@ metrics_render(struct app *app, struct evbuffer *out)
 		evbuffer_add_printf(out, "spillway_sink_retried_total"
 		    "{sink=\"main\"} %llu\n", (unsigned long long)sg.retried);
 	}
+	if (app->sink != NULL && app->sink->ops == &sink_kafka_ops) {
+		struct sink_kafka_signals kg;
+
+		sink_kafka_signals(app->sink, &kg);
+		evbuffer_add_printf(out,
+		    "spillway_sink_pressure_signals_total{sink=\"main\","
+		    "signal=\"queue_full\"} %llu\n"
+		    "spillway_sink_pressure_signals_total{sink=\"main\","
+		    "signal=\"slow\"} %llu\n"
+		    "spillway_sink_pressure_signals_total{sink=\"main\","
+		    "signal=\"errors\"} %llu\n",
+		    (unsigned long long)kg.queue_full,
+		    (unsigned long long)kg.slow,
+		    (unsigned long long)kg.errors);
+	}
+	if (app->kafka != NULL)
+		kafka_source_metrics(out, ingest_kafka_counters(app->kafka));
 	family(out, "spillway_rules_reloads_total", "counter",
 	    "Rule reloads, by result.");
 	evbuffer_add_printf(out, "spillway_rules_reloads_total{result=\"ok\"} "
