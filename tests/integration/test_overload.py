@@ -276,7 +276,7 @@ class Overload(SpillwayTestCase):
         self.addCleanup(emu.cleanup)
         return emu
 
-    def spillway(self, emu, queue=None):
+    def spillway(self, emu, queue=None, env=None):
         cfg = {"sink": {"batch_events": 500, "flush_ms": 50,
                         "concurrency": 2, "timeout_ms": 30000,
                         "max_retries": 3, "compression": "none"},
@@ -284,7 +284,7 @@ class Overload(SpillwayTestCase):
                            "decrease": 0.7, "increase": 0.05}}
         if queue:
             cfg["queue"] = queue
-        return self.start(config=cfg, rules=RULES, sink=emu.url)
+        return self.start(config=cfg, rules=RULES, sink=emu.url, env=env)
 
     def sender(self, sp, rate, pat):
         s = Sender(sp.ports["tcp"], rate, pat)
@@ -310,7 +310,7 @@ class Overload(SpillwayTestCase):
                 return v
             if time.monotonic() > deadline:
                 self.fail("timed out after %.0f s waiting for %s"
-                          % (timeout, what))
+                          % (timeout, what() if callable(what) else what))
             time.sleep(period)
 
     def emulator_rate(self, emu, seconds):
@@ -534,3 +534,178 @@ class TestOverload(Overload):
               "fractions %s" % (fwd_rate, cap, min(caps), max(caps),
                                 {n: round(f, 3) for n, f in frac.items()}),
               flush=True)
+
+    def test_b_capacity_step_down_and_back(self):
+        """Offered 2500/s (p0 250/s, p1 500/s, p2 1000/s, p9 750/s) to an
+        emulator of capacity 4000/s: no shedding, C unlimited.  The
+        capacity is cut to 800/s (20%, still above the 250/s of priority
+        0), then restored to 4000/s.  C must follow it down within 5 s,
+        the emulator then forwards 800/s (within 10%); after the restore
+        C comes back up, is lifted after its 5 s of calm, and the
+        emulator forwards the whole demand again with nothing shed."""
+        high, low, offered = 4000, 800, 2500
+        emu = self.emulator("--capacity", str(high))
+        sp = self.spillway(emu)
+        snd = self.sender(sp, offered, pattern(p0=2, p1=4, p2=8, p9=6))
+
+        # 1. Below capacity: unlimited, nothing shed, all forwarded.
+        time.sleep(1.5)
+        rate = self.emulator_rate(emu, 2.5)
+        st = sp.stats()
+        self.assertIsNone(st["capacity"], st["control"])
+        self.assertEqual([dropped(c) for c in st["classes"].values()],
+                         [0] * len(st["classes"]), st["classes"])
+        self.assertLess(abs(rate - offered), 0.1 * offered, rate)
+
+        # 2. Cut to 20%: C follows within 5 s.
+        before = sp.stats()
+        emu.config(capacity=low)
+        t_cut = time.monotonic()
+        seen, flags = [], set()
+
+        def followed():
+            s = sp.stats()
+            seen.append(s["capacity"])
+            flags.add(s["backpressure"])
+            return s["capacity"] is not None and s["capacity"] <= low
+        self.poll(followed, lambda: "C to follow the capacity down to %d "
+                  "(saw %s)" % (low, seen[-10:]), 5, sp=sp, period=0.05)
+        t_down = time.monotonic() - t_cut
+        m = sp.metrics()
+        self.assertLessEqual(m.get1("spillway_capacity_events_per_second"),
+                             low * 1.2)
+        time.sleep(max(0.0, t_cut + 4 - time.monotonic()))
+        rate_low = self.emulator_rate(emu, 5)
+        self.assertLess(abs(rate_low - low), 0.1 * low,
+                        "forwarded %.0f/s at capacity %d" % (rate_low, low))
+        cut = sp.stats()
+        self.assertIsNotNone(cut["capacity"])
+        self.assertIn(True, flags, "no back-pressure reported in /stats")
+        d = {n: deltas(before, cut, n) for n in CLASSES}
+        frac = {n: d[n]["shed"] / d[n]["received"] for n in CLASSES}
+        self.assertEqual(frac["p0"], 0.0, d)
+        self.assertGreater(frac["p9"], 0.9, d)
+        order = [frac[n] for n in by_priority()]
+        self.assertEqual(order, sorted(order), frac)
+
+        # 3. Restore: C back up to the demand, then lifted.
+        emu.config(capacity=high)
+        t_up = time.monotonic()
+        seen.clear()
+
+        def back_up():
+            s = sp.stats()
+            seen.append(s["capacity"])
+            return s["capacity"] is None or s["capacity"] >= offered
+        self.poll(back_up, lambda: "C to come back up to the demand %d "
+                  "(saw %s)" % (offered, seen[-10:]), 15, sp=sp, period=0.1)
+        t_demand = time.monotonic() - t_up
+        self.poll(lambda: sp.stats()["capacity"] is None,
+                  "C to be lifted after the restore", 12, sp=sp)
+        t_lift = time.monotonic() - t_up
+        m = sp.metrics()
+        self.assertEqual(m.get1("spillway_capacity_events_per_second"),
+                         float("inf"))
+        self.assertEqual(m.get1("spillway_backpressure"), 0.0)
+        a = sp.stats()
+        rate_up = self.emulator_rate(emu, 3)
+        b = sp.stats()
+        self.assertIsNone(b["capacity"])
+        self.assertEqual({n: deltas(a, b, n)["dropped"] for n in CLASSES},
+                         {n: 0 for n in CLASSES})
+        self.assertLess(abs(rate_up - offered), 0.1 * offered,
+                        "forwarded %.0f/s after the restore, demand %d"
+                        % (rate_up, offered))
+        cl, report = self.finish_exactly(sp, emu, snd, offered)
+        print("\n  (b) %.0f/s before the cut; C <= %d after %.2f s; %.0f/s "
+              "at %d; C >= demand %.2f s after the restore, lifted after "
+              "%.2f s; then %.0f/s; shed fractions in the cut %s"
+              % (rate, low, t_down, rate_low, low, t_demand, t_lift,
+                 rate_up, {n: round(f, 3) for n, f in frac.items()}),
+              flush=True)
+
+    # Peak RSS bound for test (c), derived from the queue bound: at most
+    # max_events queued plus what the sink holds (the batch being formed
+    # and one per connection: (concurrency + 2) x batch_events), each
+    # held event at most EVENT_KIB (a record, the line and its parsed
+    # JSON: about 1.1 KiB measured for these 130-byte events with a full
+    # queue; 2.5 KiB under ASan with a 16 MiB quarantine), plus a fixed
+    # margin for buffers, sockets and allocator slack (under ASan also
+    # the quarantine).  A leak of even a small part of the shed events
+    # (~80,000 over the run) shows above it.
+    QUEUE_MAX = 20000
+    EVENT_KIB = 4 if ASAN else 2
+    MARGIN_KIB = (32 if ASAN else 16) * 1024
+
+    def test_c_tenfold_overload_bounded_memory_and_healthz(self):
+        """Ten times overload for 30 s (3000/s offered to an emulator of
+        capacity 300/s; p0 150/s) with queue.max_events 20000: peak RSS
+        stays below the bound derived from the queue bound, /healthz
+        answers 200 in under 100 ms at every probe (every 0.5 s)."""
+        cap, offered, duration = 300, 3000, 30.0
+        emu = self.emulator("--capacity", str(cap))
+        env = None
+        if ASAN:
+            # The default 256 MiB quarantine of freed memory would
+            # dominate RSS under this churn: keep it small and count it.
+            opts = [o for o in os.environ.get("ASAN_OPTIONS", "").split(":")
+                    if o]
+            env = {"ASAN_OPTIONS": ":".join(opts + ["quarantine_size_mb=16"])}
+        sp = self.spillway(emu, queue={"max_events": self.QUEUE_MAX},
+                           env=env)
+        pid = sp.proc.pid
+        time.sleep(0.5)
+        base_kib = vm_status(pid, "VmRSS")
+        held = self.QUEUE_MAX + (2 + 2) * 500     # concurrency 2, batch 500
+        bound_kib = base_kib + held * self.EVENT_KIB + self.MARGIN_KIB
+
+        def healthz():
+            t = time.monotonic()
+            c = http.client.HTTPConnection("127.0.0.1", sp.ports["admin"],
+                                           timeout=10)
+            try:
+                c.request("GET", "/healthz")
+                r = c.getresponse()
+                r.read()
+                return r.status, time.monotonic() - t
+            finally:
+                c.close()
+
+        def state():
+            s = sp.stats()
+            return vm_status(pid, "VmRSS"), s["queue"]["events"], s
+
+        snd = self.sender(sp, offered, pattern(p0=1, p1=2, p2=7, p9=10))
+        probe = self.sampler(healthz, 0.5)
+        watch = self.sampler(state, 1.0)
+        t0 = snd.t_start or time.monotonic()
+        time.sleep(max(0.0, t0 + duration / 2 - time.monotonic()))
+        rate = self.emulator_rate(emu, duration / 2 - 5)
+        time.sleep(max(0.0, t0 + duration - time.monotonic()))
+        probes = probe.stop()
+        watched = watch.stop()
+        hwm_kib = vm_status(pid, "VmHWM")
+        cl, report = self.finish_exactly(sp, emu, snd, offered)
+
+        self.assertGreaterEqual(len(probes), duration / 0.5 - 4)
+        self.assertEqual([st for t, (st, lat) in probes if st != 200], [])
+        lat = [lat for t, (st, lat) in probes]
+        slow = ["t=%.1fs: %.0f ms" % (t - t0, l * 1000)
+                for t, (st, l) in probes if l >= 0.1]
+        self.assertEqual(slow, [], "/healthz slower than 100 ms")
+        self.assertLessEqual(hwm_kib, bound_kib,
+                             "peak RSS %d KiB > bound %d KiB (baseline %d)"
+                             % (hwm_kib, bound_kib, base_kib))
+        qmax = max(q for t, (rss, q, s) in watched)
+        self.assertLessEqual(qmax, self.QUEUE_MAX)
+        # The overload was real, and it was the controller that shed.
+        self.assertLess(abs(rate - cap), 0.1 * cap, rate)
+        shed = sum(cl[n]["dropped"]["backpressure"] for n in CLASSES)
+        recv = sum(cl[n]["received"] for n in CLASSES)
+        self.assertGreater(shed, 0.8 * recv, report)
+        print("\n  (c) %.0f/s offered, %.0f/s forwarded; peak RSS %d KiB "
+              "(baseline %d, bound %d); queue peak %d; /healthz %d probes, "
+              "max %.1f ms, median %.1f ms" % (
+                  snd.offered_rate(), rate, hwm_kib, base_kib, bound_kib,
+                  qmax, len(lat), max(lat) * 1000,
+                  sorted(lat)[len(lat) // 2] * 1000), flush=True)
