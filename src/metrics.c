@@ -20,6 +20,10 @@
 #include "sink.h"
 #include "sink_es.h"
 #include "sink_kafka.h"
+#include "keytab.h"
+#include "record.h"
+
+#define TOP_KEYS	10	/* per class in /stats */
 
 static const char *const listener_names[SHAPER_LISTENERS] = {
 	"tcp", "http", "kafka"
@@ -321,6 +325,60 @@ metrics_render(struct app *app, struct evbuffer *out)
 	    (unsigned long long)sh->divert_lost);
 }
 
+struct top_keys {
+	struct {
+		char		 key[KEYTAB_KEY_MAX + 1];
+		uint64_t	 shed;
+		uint64_t	 seen;
+	}		 v[TOP_KEYS];
+	size_t		 n;
+};
+
+/* Keep the TOP_KEYS keys with the most shed events, most first. */
+static void
+top_keys_add(const char *key, const struct keytab_entry *e, void *arg)
+{
+	struct top_keys *t = arg;
+	size_t i;
+
+	if (e->shed == 0)
+		return;
+	if (t->n == TOP_KEYS && e->shed <= t->v[TOP_KEYS - 1].shed)
+		return;
+	i = t->n < TOP_KEYS ? t->n++ : TOP_KEYS - 1;
+	for (; i > 0 && t->v[i - 1].shed < e->shed; i--)
+		t->v[i] = t->v[i - 1];
+	snprintf(t->v[i].key, sizeof(t->v[i].key), "%s", key);
+	t->v[i].shed = e->shed;
+	t->v[i].seen = e->seen;
+}
+
+/* "who is flooding us": a class's keys by shed count. */
+static void
+stats_top_keys(struct evbuffer *out, struct sclass *c)
+{
+	char esc[KEYTAB_KEY_MAX * 6 + 1];
+	struct top_keys t;
+	size_t i, n;
+
+	if (c->keys == NULL)
+		return;
+	t.n = 0;
+	keytab_foreach(c->keys, top_keys_add, &t);
+	evbuffer_add_printf(out, ",\"keys\":%zu,\"key_evictions\":%llu,"
+	    "\"top_shed_keys\":[", keytab_count(c->keys),
+	    (unsigned long long)keytab_evictions(c->keys));
+	for (i = 0; i < t.n; i++) {
+		n = record_escape(esc, t.v[i].key, strlen(t.v[i].key));
+		esc[n] = '\0';
+		evbuffer_add_printf(out, "%s{\"key\":\"%s\",\"shed\":%llu,"
+		    "\"seen\":%llu}", i ? "," : "", esc,
+		    (unsigned long long)t.v[i].shed,
+		    (unsigned long long)t.v[i].seen);
+	}
+	evbuffer_add_printf(out, "]");
+}
+
 /* A rate, or null for unlimited. */
 static void
 stats_rate(struct evbuffer *out, const char *key, double v)
@@ -407,6 +465,7 @@ metrics_stats(struct app *app, struct evbuffer *out)
 		stats_rate(out, "allocation", isinf(sh->capacity) ?
 		    INFINITY : c->alloc);
 		stats_rate(out, "effective_rate", class_rate(sh, c));
+		stats_top_keys(out, c);
 		for (secs = 1; secs <= 10; secs += 9) {
 			shaper_rates(sh, c, secs, rt);
 			evbuffer_add_printf(out, ",\"rate_%ds\":{\"received\":"
