@@ -42,6 +42,7 @@ struct mock {
 	rd_kafka_mock_cluster_t	*cluster;
 	rd_kafka_t		*consumer; /* watermarks, dump; made on use */
 	int			 brokers;
+	bool			 down[MAX_BROKERS + 1];	/* by broker id */
 };
 
 /* One partition's offsets, as the cluster reports them. */
@@ -270,6 +271,7 @@ mock_watermarks(struct mock *m, const char *topic, int timeout_ms,
 	const struct rd_kafka_metadata_topic *t = NULL;
 	rd_kafka_resp_err_t e;
 	rd_kafka_t *rk;
+	int32_t leader;
 	int i, rc = -1;
 
 	if ((rk = mock_consumer(m, err, errlen)) == NULL)
@@ -287,10 +289,28 @@ mock_watermarks(struct mock *m, const char *topic, int timeout_ms,
 		snprintf(err, errlen, "%s: no such topic", topic);
 		goto fail;
 	}
-	if (t->partition_cnt <= 0 || t->partition_cnt > MAX_PARTITIONS) {
-		snprintf(err, errlen, "%s: %d partitions: %s", topic,
-		    t->partition_cnt, rd_kafka_err2name(t->err));
+	if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, errlen, "%s: %s: %s", topic,
+		    rd_kafka_err2name(t->err), rd_kafka_err2str(t->err));
 		goto fail;
+	}
+	if (t->partition_cnt <= 0 || t->partition_cnt > MAX_PARTITIONS) {
+		snprintf(err, errlen, "%s: %d partitions", topic,
+		    t->partition_cnt);
+		goto fail;
+	}
+	/*
+	 * librdkafka 2.0.2 waits for a ListOffsets answer from a leader that
+	 * is down for ever, whatever the timeout: refuse at once instead.
+	 */
+	for (i = 0; i < t->partition_cnt; i++) {
+		leader = t->partitions[i].leader;
+		if (leader < 1 || leader > m->brokers || m->down[leader]) {
+			snprintf(err, errlen, "%s [%" PRId32 "]: leader %"
+			    PRId32 " is %s", topic, t->partitions[i].id,
+			    leader, leader < 1 ? "none" : "down");
+			goto fail;
+		}
 	}
 	*cnt = t->partition_cnt;
 	for (i = 0; i < *cnt; i++) {
@@ -569,28 +589,38 @@ cmd_topic_error(struct mock *m, char **av, int ac, char *err, size_t errlen)
 	return 0;
 }
 
+/* Down or up, as rd_kafka_mock_broker_set_down() and _set_up(). */
+static int
+broker_set(struct mock *m, const char *arg, bool down, char *err,
+    size_t errlen)
+{
+	rd_kafka_resp_err_t e;
+	int32_t id;
+	int i;
+
+	if (broker_arg(m, arg, &id, err, errlen) == -1)
+		return -1;
+	e = down ? rd_kafka_mock_broker_set_down(m->cluster, id) :
+	    rd_kafka_mock_broker_set_up(m->cluster, id);
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+		for (i = 1; i <= m->brokers; i++)
+			if (id == -1 || id == i)
+				m->down[i] = down;
+	return answer_err(e, down ? "down" : "up", err, errlen);
+}
+
 static int
 cmd_down(struct mock *m, char **av, int ac, char *err, size_t errlen)
 {
-	int32_t id;
-
 	(void)ac;
-	if (broker_arg(m, av[0], &id, err, errlen) == -1)
-		return -1;
-	return answer_err(rd_kafka_mock_broker_set_down(m->cluster, id),
-	    "down", err, errlen);
+	return broker_set(m, av[0], true, err, errlen);
 }
 
 static int
 cmd_up(struct mock *m, char **av, int ac, char *err, size_t errlen)
 {
-	int32_t id;
-
 	(void)ac;
-	if (broker_arg(m, av[0], &id, err, errlen) == -1)
-		return -1;
-	return answer_err(rd_kafka_mock_broker_set_up(m->cluster, id), "up",
-	    err, errlen);
+	return broker_set(m, av[0], false, err, errlen);
 }
 
 static int
