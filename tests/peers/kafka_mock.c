@@ -274,6 +274,12 @@ mock_watermarks(struct mock *m, const char *topic, int timeout_ms,
 	int32_t leader;
 	int i, rc = -1;
 
+	for (i = 1; i <= m->brokers && m->down[i]; i++)
+		;
+	if (i > m->brokers) {
+		snprintf(err, errlen, "%s: every broker is down", topic);
+		return -1;
+	}
 	if ((rk = mock_consumer(m, err, errlen)) == NULL)
 		return -1;
 	if ((e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms)) !=
@@ -695,7 +701,8 @@ cmd_dump(struct mock *m, char **av, int ac, char *err, size_t errlen)
 		dump_free(&d);
 		return -1;
 	}
-	qsort(d.msgs, d.cnt, sizeof(*d.msgs), dump_cmp);
+	if (d.cnt > 1)
+		qsort(d.msgs, d.cnt, sizeof(*d.msgs), dump_cmp);
 	printf("ok %zu\n", d.cnt);
 	for (i = 0; i < d.cnt; i++) {
 		msg = d.msgs[i];
@@ -845,6 +852,8 @@ serve(struct mock *m, int sigfd)
 			*nl = '\0';
 			if (skipping) {
 				skipping = false;
+				fprintf(stderr, "kafka_mock: line longer than "
+				    "%d bytes\n", LINE_MAX_BYTES - 1);
 				printf("error line longer than %d bytes\n",
 				    LINE_MAX_BYTES - 1);
 				rc = fflush(stdout) == EOF ? -1 : 0;
