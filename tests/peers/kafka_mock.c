@@ -57,6 +57,11 @@ struct dump {
 	size_t			  cnt, cap;
 };
 
+/*
+ * A command on stdin.  fn gets the words after the name; it writes its `ok`
+ * answer on stdout and returns 0, or returns -1 with the text of the
+ * `error` answer in err.  fn NULL is quit.
+ */
 struct cmd {
 	const char	*name;
 	int		 minargs, maxargs;	/* after the name */
@@ -217,6 +222,14 @@ mock_open(int brokers, char *err, size_t errlen)
 fail:
 	mock_close(m);
 	return NULL;
+}
+
+/* Replicated on up to three brokers, as the mock's auto-created topics. */
+static rd_kafka_resp_err_t
+mock_topic_create(struct mock *m, const char *name, int partitions)
+{
+	return rd_kafka_mock_topic_create(m->cluster, name, partitions,
+	    m->brokers < 3 ? m->brokers : 3);
 }
 
 /*
@@ -519,8 +532,12 @@ broker_arg(struct mock *m, const char *s, int32_t *id, char *err,
 	return 0;
 }
 
+/*
+ * Answers `ok` for NO_ERROR and returns 0; otherwise returns -1 with
+ * "WHAT: ERRNAME: description" in err.
+ */
 static int
-answer_err(rd_kafka_resp_err_t e, const char *what, char *err, size_t errlen)
+answer(rd_kafka_resp_err_t e, const char *what, char *err, size_t errlen)
 {
 	if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		puts("ok");
@@ -540,8 +557,8 @@ cmd_topic(struct mock *m, char **av, int ac, char *err, size_t errlen)
 	if (parse_long("partitions", av[1], 1, MAX_PARTITIONS, &parts, err,
 	    errlen) == -1)
 		return -1;
-	return answer_err(rd_kafka_mock_topic_create(m->cluster, av[0],
-	    (int)parts, m->brokers < 3 ? m->brokers : 3), av[0], err, errlen);
+	return answer(mock_topic_create(m, av[0], (int)parts), av[0], err,
+	    errlen);
 }
 
 static int
@@ -612,7 +629,7 @@ broker_set(struct mock *m, const char *arg, bool down, char *err,
 		for (i = 1; i <= m->brokers; i++)
 			if (id == -1 || id == i)
 				m->down[i] = down;
-	return answer_err(e, down ? "down" : "up", err, errlen);
+	return answer(e, down ? "down" : "up", err, errlen);
 }
 
 static int
@@ -639,7 +656,7 @@ cmd_rtt(struct mock *m, char **av, int ac, char *err, size_t errlen)
 	if (broker_arg(m, av[0], &id, err, errlen) == -1 ||
 	    parse_long("rtt ms", av[1], 0, 3600000, &ms, err, errlen) == -1)
 		return -1;
-	return answer_err(rd_kafka_mock_broker_set_rtt(m->cluster, id,
+	return answer(rd_kafka_mock_broker_set_rtt(m->cluster, id,
 	    (int)ms), "rtt", err, errlen);
 }
 
@@ -653,7 +670,7 @@ cmd_leader(struct mock *m, char **av, int ac, char *err, size_t errlen)
 	if (parse_long("partition", av[1], 0, MAX_PARTITIONS - 1, &part, err,
 	    errlen) == -1 || broker_arg(m, av[2], &id, err, errlen) == -1)
 		return -1;
-	return answer_err(rd_kafka_mock_partition_set_leader(m->cluster, av[0],
+	return answer(rd_kafka_mock_partition_set_leader(m->cluster, av[0],
 	    (int32_t)part, id), "leader", err, errlen);
 }
 
@@ -894,8 +911,8 @@ topic_arg(struct mock *m, const char *spec)
 		fprintf(stderr, "kafka_mock: --topic %s: %s\n", spec, err);
 		return -1;
 	}
-	if ((e = rd_kafka_mock_topic_create(m->cluster, name, (int)parts,
-	    m->brokers < 3 ? m->brokers : 3)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+	if ((e = mock_topic_create(m, name, (int)parts)) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR) {
 		fprintf(stderr, "kafka_mock: --topic %s: %s\n", spec,
 		    rd_kafka_err2str(e));
 		return -1;
