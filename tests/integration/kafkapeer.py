@@ -208,8 +208,13 @@ class KafkaMock:
     def _command(self, line, timeout):
         if "\n" in line:
             raise ValueError("one command per line: %r" % line)
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(line.encode() + b"\n")
+            self.proc.stdin.flush()
+        except OSError as e:
+            raise KafkaPeerError("kafka_mock: cannot send %r (%s); rc=%s; "
+                                 "stderr:\n%s" % (line, e, self.proc.poll(),
+                                                  self.stderr()))
         answer = self._readline(timeout).rstrip(b"\n")
         if answer == b"ok" or answer.startswith(b"ok "):
             return answer[3:]
