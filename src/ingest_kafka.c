@@ -399,8 +399,11 @@ kc_assign(struct ingest_kafka *ik, rd_kafka_topic_partition_list_t *l)
 	ik->counters.partitions += (uint64_t)l->cnt;
 	log_info("kafka source: %d partition%s assigned", l->cnt,
 	    l->cnt == 1 ? "" : "s");
+	/* A partition paused while it was revoked stays paused otherwise. */
 	if (ik->paused)
 		rd_kafka_pause_partitions(ik->rk, l);
+	else
+		rd_kafka_resume_partitions(ik->rk, l);
 }
 
 /*
