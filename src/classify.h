@@ -41,4 +41,84 @@ json_t	*classify_lookup(json_t *root, const struct rules_path *path);
 int	classify_scalar_text(json_t *v, char *buf, size_t buflen,
 	    const char **txt, size_t *len);
 
+/*
+ * The explanation of one classification, step by step, for
+ * `spillway classify --explain`.  classify_explain() decides exactly as
+ * classify() does (same parse, same order, same short-circuits) but
+ * records what it looked at; it is slower and allocates, so it is for
+ * the offline command only, never the data path.
+ */
+enum classify_verdict {
+	CLASSIFY_OBJECT,	/* one JSON object: the classes were tried */
+	CLASSIFY_NOT_JSON,	/* malformed: jansson's words in error */
+	CLASSIFY_TRAILING,	/* bytes after the JSON value, at `trailing` */
+	CLASSIFY_NOT_OBJECT	/* one JSON value, but not an object (root) */
+};
+
+/* What a condition looked at. */
+enum classify_seen {
+	CLASSIFY_SEEN_NONE,	/* an "any" group, or a step not tried */
+	CLASSIFY_SEEN_RAW,	/* the raw line */
+	CLASSIFY_SEEN_MISSING,	/* no value at the path */
+	CLASSIFY_SEEN_NULL,	/* null: never matches */
+	CLASSIFY_SEEN_OBJECT,	/* an object: never matches */
+	CLASSIFY_SEEN_SCALAR,	/* a string, number or boolean */
+	CLASSIFY_SEEN_ARRAY	/* an array: its scalar elements were tried */
+};
+
+/*
+ * One step.  A class step (cond == NULL) comes before the steps of its
+ * conditions; an "any" step comes before the steps of its members.
+ * Conditions that were not evaluated because the result was already
+ * known (a failed condition before them in "match", a member before them
+ * that held in "any") are listed with tried == 0, without members.
+ */
+struct classify_step {
+	size_t			 cls;		/* index into rs->classes */
+	const struct cond	*cond;		/* NULL: the class itself */
+	int			 depth;		/* 0 in "match", +1 per "any" */
+	int			 tried;		/* evaluated at all */
+	int			 matched;	/* before negate; class: all held */
+	int			 held;		/* the result, negate applied */
+	int			 limit;		/* a regex run hit the match limit */
+	enum classify_seen	 seen;
+	json_t			*value;		/* borrowed from the trace's root */
+	int			 literal;	/* found as a top-level key equal
+						   to the whole dotted path */
+	size_t			 missing_at;	/* MISSING: first path segment
+						   not found */
+	json_t			*blocked;	/* MISSING: the non-object value
+						   the path ran into, or NULL */
+	size_t			 elem;		/* ARRAY and matched: the index */
+	size_t			 limit_elem;	/* ARRAY and limit: the first
+						   element that hit it */
+	size_t			 nscalar;	/* ARRAY: scalar elements tried */
+};
+
+struct classify_trace {
+	enum classify_verdict	 verdict;
+	size_t			 cls;		/* the class chosen */
+	json_t			*root;		/* owned: the event, or NULL */
+	int			 bigint;	/* integers beyond 64 bits were
+						   read as reals */
+	int			 bignum;	/* a number beyond a double: valid,
+						   but no fields to match on */
+	json_error_t		 error;		/* NOT_JSON */
+	size_t			 trailing;	/* TRAILING: byte offset */
+	struct classify_step	*steps;
+	size_t			 nsteps;
+	size_t			 capsteps;
+};
+
+/*
+ * Classify `raw` as classify() does and fill in *t (which the caller
+ * frees with classify_trace_free(), also after a failure).  limit_hits as
+ * for classify().  Returns 0, or -1 when out of memory.
+ */
+int	classify_explain(const struct ruleset *rs, const char *raw, size_t len,
+	    struct classify_trace *t, uint64_t *limit_hits);
+
+/* Accepts a zeroed or already freed trace. */
+void	classify_trace_free(struct classify_trace *t);
+
 #endif

@@ -44,7 +44,9 @@ usage(FILE *fp)
 	    "[--workers N] [--require-sink]\n"
 	    "                [--syslog] [-v|-q]\n"
 	    "       spillway check [-r RULES | RULES]\n"
-	    "       spillway classify [-r RULES] [--each] [FILE...]\n"
+	    "       spillway classify [-r RULES] [--each | --explain] "
+	    "[FILE...]\n"
+	    "       spillway classify --diff OLD NEW [--each] [FILE...]\n"
 	    "       spillway version\n");
 }
 
