@@ -19,7 +19,7 @@ CHECK_LIBS   = $(shell pkg-config --libs check)
 
 BUILD	?= build
 SRCS	 = $(wildcard src/*.c)
-OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)
+OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o) $(BUILD)/dashboard.o
 LIBOBJS	 = $(filter-out $(BUILD)/main.o,$(OBJS))
 UNITS	 = $(patsubst tests/unit/%.c,$(BUILD)/%,$(wildcard tests/unit/check_*.c))
 PEERS	 = $(patsubst tests/peers/%.c,$(BUILD)/%,$(wildcard tests/peers/*.c))
@@ -35,6 +35,21 @@ $(BIN): $(OBJS)
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The admin dashboard page, embedded as a string literal of \x escapes
+# written with od and sed (xxd is not always installed).
+$(BUILD)/dashboard.c: src/dashboard.html | $(BUILD)
+	{ echo '#include <stddef.h>'; \
+	  echo 'extern const char dashboard_html[];'; \
+	  echo 'extern const size_t dashboard_html_len;'; \
+	  echo 'const char dashboard_html[] ='; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/\\x\1/g; s/.*/"&"/'; \
+	  echo ';'; \
+	  echo 'const size_t dashboard_html_len = sizeof(dashboard_html) - 1;'; \
+	} > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/dashboard.o: $(BUILD)/dashboard.c
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/check_%: tests/unit/check_%.c $(LIBOBJS) | $(BUILD)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) \

@@ -10,4 +10,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	libjansson-dev libevent-dev libpcre2-dev librdkafka-dev check \
 	zlib1g-dev libssl-dev libsubunit-dev \
 	python3 python3-elasticsearch python3-prometheus-client \
-	kcat rsyslog rsyslog-elasticsearch valgrind netcat-openbsd
+	kcat rsyslog rsyslog-elasticsearch valgrind netcat-openbsd chromium

@@ -26,6 +26,10 @@
 #include "shaper.h"
 #include "sink.h"
 
+/* The dashboard page: src/dashboard.html, embedded by the build. */
+extern const char	dashboard_html[];
+extern const size_t	dashboard_html_len;
+
 static void
 app_counted(struct app *app, int ok, const struct rules_error *err,
     const char *how)
@@ -213,6 +217,38 @@ admin_healthz(struct app *app, struct http_request *req)
 	reply_json(req, 200, "{\"status\":\"ok\"}");
 }
 
+/*
+ * GET /: the dashboard page, or the plain-text index for a client that
+ * asks for text/plain and not HTML (no q-values weighed); /index.txt is
+ * always the index.  The page polls /stats from the same origin with its
+ * own inline script and style, which is all its policy allows.
+ */
+static void
+admin_index(struct http_request *req)
+{
+	static const char idx[] = "spillway admin: / /healthz /metrics "
+	    "/stats /rules /rules/reload\n";
+	const char *accept = http_header(req, "Accept");
+
+	if (strcmp(req->path, "/index.txt") == 0 || (accept != NULL &&
+	    strstr(accept, "text/plain") != NULL &&
+	    strstr(accept, "text/html") == NULL)) {
+		http_respond(req, 200, "text/plain; charset=utf-8", idx,
+		    sizeof(idx) - 1, "Cache-Control: no-cache\r\n"
+		    "Vary: Accept\r\n");
+		return;
+	}
+	http_respond(req, 200, "text/html; charset=utf-8", dashboard_html,
+	    dashboard_html_len, "Cache-Control: no-cache\r\n"
+	    "Vary: Accept\r\n"
+	    "Content-Security-Policy: default-src 'none'; "
+	    "script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+	    "img-src data:; connect-src 'self'; base-uri 'none'; "
+	    "form-action 'none'; frame-ancestors 'none'\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Referrer-Policy: no-referrer\r\n");
+}
+
 static void
 admin_handle(struct http_request *req, void *arg)
 {
@@ -289,13 +325,9 @@ admin_handle(struct http_request *req, void *arg)
 		    (unsigned long long)app->sh->revision);
 		return;
 	}
-	if (strcmp(req->path, "/") == 0 && (is(req, "GET") || is(req,
-	    "HEAD"))) {
-		static const char idx[] = "spillway admin: /healthz /metrics "
-		    "/stats /rules /rules/reload\n";
-
-		http_respond(req, 200, "text/plain; charset=utf-8", idx,
-		    sizeof(idx) - 1, NULL);
+	if ((strcmp(req->path, "/") == 0 || strcmp(req->path,
+	    "/index.txt") == 0) && (is(req, "GET") || is(req, "HEAD"))) {
+		admin_index(req);
 		return;
 	}
 	reply_json(req, 404, "{\"error\":\"not found\"}");
