@@ -30,14 +30,11 @@ import collections
 import http.client
 import json
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
+import sys
 import threading
 import time
-import unittest
-import sys
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -74,8 +71,6 @@ RULES = {
 }
 PRIORITY = {"p0": 0, "p1": 1, "p2": 2, "p9": 9}
 CLASSES = ["p0", "p1", "p2", "p9"]
-SHED_REASONS = ("rate_limit", "backpressure", "queue_full", "too_large",
-                "sink_rejected", "sink_error")
 
 
 def pattern(**shares):
@@ -254,8 +249,9 @@ class Sampler(threading.Thread):
         return self.samples
 
 
-def dropped(cls_stats, reasons=SHED_REASONS + ("shutdown",)):
-    return sum(cls_stats["dropped"].get(r, 0) for r in reasons)
+def dropped(cls_stats):
+    """All of a class's drops, whatever the reason."""
+    return sum(cls_stats["dropped"].values())
 
 
 def vm_status(pid, key):
@@ -345,24 +341,32 @@ class Overload(SpillwayTestCase):
                         tot[(cls, r)] += n
             return tot
 
-        def drained():
-            st = sp.stats()
-            cl = st["classes"]
-            if sum(c["received"] for c in cl.values()) != sent + \
-                    cl.get("_spillway", {}).get("received", 0):
-                return None
-            if any(c["queued"] or c["inflight"] for c in cl.values()):
-                return None
-            # The last drop summary (every 10 s) has been forwarded.
-            drops = {(name, r): n for name, c in cl.items()
-                     for r, n in c["dropped"].items()
-                     if r != "shutdown" and n}
-            if shed_in(summaries()) != drops:
-                return None
-            return st
+        last = {}
 
-        self.poll(drained, "spillway to drain and report its drops",
-                  40, sp=sp, period=0.5)
+        def drained():
+            cl = last["classes"] = sp.stats()["classes"]
+            return (sum(c["received"] for n, c in cl.items()
+                        if n != "_spillway") == sent
+                    and not any(c["queued"] or c["inflight"]
+                                for c in cl.values()))
+        self.poll(drained, lambda: "spillway to take all %d events and "
+                  "drain: %s" % (sent, last["classes"]), 30, sp=sp,
+                  period=0.2)
+
+        # The last drop summary (one every 10 s) has been forwarded: the
+        # summaries add up to the drop counters, class by class and
+        # reason by reason ("shutdown" is never summarized).
+        def reported():
+            cl = sp.stats()["classes"]
+            last["drops"] = {(n, r): k for n, c in cl.items()
+                             for r, k in c["dropped"].items()
+                             if r != "shutdown" and k}
+            last["shed"] = shed_in(summaries())
+            return last["shed"] == last["drops"]
+        self.poll(reported, lambda: "the drop summaries %s to add up to "
+                  "the drop counters %s" % (dict(last["shed"]),
+                                            last["drops"]),
+                  25, sp=sp, period=0.5)
 
         # A consistent snapshot: counters unchanged around the read of
         # the emulator's documents.
@@ -414,6 +418,14 @@ class Overload(SpillwayTestCase):
             report[name] = (c["received"], c["forwarded"],
                             {r: n for r, n in c["dropped"].items() if n})
         self.assertEqual(set(at_emu) - set(cl), set())
+
+        # /metrics tells the same.
+        m = sp.metrics()
+        for name, c in cl.items():
+            self.assertEqual((m.received(name), m.forwarded(name)),
+                             (c["received"], c["forwarded"]), name)
+            for r, n in c["dropped"].items():
+                self.assertEqual(m.dropped(name, r), n, (name, r))
 
         # Priority 0 lost nothing: each of its events arrived once.
         self.assertEqual(dropped(cl["p0"]), 0, cl["p0"])
@@ -584,7 +596,7 @@ class TestOverload(Overload):
         d = {n: deltas(before, cut, n) for n in CLASSES}
         frac = {n: d[n]["shed"] / d[n]["received"] for n in CLASSES}
         self.assertEqual(frac["p0"], 0.0, d)
-        self.assertGreater(frac["p9"], 0.9, d)
+        self.assertGreater(frac["p9"], 0.5, d)
         order = [frac[n] for n in by_priority()]
         self.assertEqual(order, sorted(order), frac)
 
@@ -698,8 +710,10 @@ class TestOverload(Overload):
                              % (hwm_kib, bound_kib, base_kib))
         qmax = max(q for t, (rss, q, s) in watched)
         self.assertLessEqual(qmax, self.QUEUE_MAX)
-        # The overload was real, and it was the controller that shed.
-        self.assertLess(abs(rate - cap), 0.1 * cap, rate)
+        # The overload was real (the sink took a tenth of the offer, give
+        # or take), and it was the controller that shed.
+        self.assertLess(rate, 1.1 * cap)
+        self.assertGreater(snd.offered_rate(), 8 * rate)
         shed = sum(cl[n]["dropped"]["backpressure"] for n in CLASSES)
         recv = sum(cl[n]["received"] for n in CLASSES)
         self.assertGreater(shed, 0.8 * recv, report)
