@@ -108,7 +108,7 @@ control_step(struct control *ct, uint64_t now, uint64_t forwarded,
     uint64_t demand, int pressure, double floor)
 {
 	enum control_change ch = CONTROL_SAME;
-	double secs, c = ct->capacity, step, last;
+	double secs, c = ct->capacity, step;
 	uint64_t dt;
 
 	if (now <= ct->last) {
@@ -118,7 +118,6 @@ control_step(struct control *ct, uint64_t now, uint64_t forwarded,
 	}
 	dt = now - ct->last;
 	secs = (double)dt / 1e9;
-	last = (double)(forwarded - ct->fwd_total) / secs;
 	ct->fwd_rate = control_window(ct, now, forwarded);
 	ct->demand_rate = control_smooth(ct->demand_rate,
 	    (double)(demand - ct->demand_total) / secs, dt);
@@ -131,11 +130,11 @@ control_step(struct control *ct, uint64_t now, uint64_t forwarded,
 	if (pressure) {
 		c = ct->fwd_rate * ct->p.decrease;
 		/*
-		 * Where it hurt: the rate the sink took just now, or over
-		 * the last second if that was more (a ramp reads low over
-		 * the second, a burst high over the interval).
+		 * Where it hurt: what the sink took over the last second.
+		 * One interval alone reads acknowledgements that come in
+		 * lumps (a bulk request's worth at once) far too high.
 		 */
-		ct->ceiling = last > ct->fwd_rate ? last : ct->fwd_rate;
+		ct->ceiling = ct->fwd_rate;
 		ct->probing = 0;
 		ct->calm_since = 0;
 		ch = isinf(ct->capacity) ? CONTROL_LIMITED : CONTROL_DECREASED;
@@ -153,6 +152,15 @@ control_step(struct control *ct, uint64_t now, uint64_t forwarded,
 			}
 			if (step > 0)
 				c += step < 1 ? 1 : step;
+			/*
+			 * Feedback lags a few intervals: never admit more than
+			 * twice what the sink took over the last second while
+			 * probing, so a fast probe cannot overshoot far.
+			 */
+			if (ct->probing > 0 && ct->fwd_rate > 0 &&
+			    c > 2 * ct->fwd_rate && c > ct->ceiling)
+				c = 2 * ct->fwd_rate > ct->ceiling ?
+				    2 * ct->fwd_rate : ct->ceiling;
 			if (c < ct->ceiling)
 				c = ct->ceiling;
 			if (ct->fwd_rate > c)

@@ -20,7 +20,7 @@
  */
 #define CONTROL_HOLD_STEPS	4
 #define CONTROL_PROBE_STEPS	4
-#define CONTROL_PROBE_MAX	8.0
+#define CONTROL_PROBE_MAX	4.0
 /* The forwarded rate is measured over the last second, at most this
  * many intervals. */
 #define CONTROL_WINDOW_MAX	64

@@ -700,6 +700,17 @@ shaper_done(void *arg, struct sink *s, struct record *rec,
 	case SINK_ABORTED:
 		shaper_drop(sh, rec, REASON_SHUTDOWN);
 		break;
+	case SINK_DEFERRED:
+		/*
+		 * The sink asks to slow down: the event waits in the queue
+		 * again, where a full queue evicts the least important
+		 * first, and is sent once the sink's backoff is over.
+		 */
+		if (queue_push(sh, rec) == -1)
+			shaper_drop(sh, rec, REASON_QUEUE_FULL);
+		else
+			shaper_schedule(sh);
+		break;
 	}
 }
 

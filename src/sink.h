@@ -39,6 +39,7 @@ enum sink_outcome {
 	SINK_FORWARDED,		/* acknowledged by the peer (2xx, 409, written) */
 	SINK_REJECTED,		/* refused for good (per-item 4xx, permanent) */
 	SINK_ERROR,		/* retries exhausted */
+	SINK_DEFERRED,		/* not now (429): the owner may send it again */
 	SINK_ABORTED		/* still held when the sink was freed */
 };
 

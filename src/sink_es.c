@@ -512,7 +512,6 @@ struct es_slot {
 	size_t			 bytes;		/* sum of record lengths */
 	uint64_t		 sent_at;
 	uint64_t		 not_before;
-	unsigned		 waits;		/* 429 answers in a row */
 };
 
 struct sink_es {
@@ -552,6 +551,8 @@ struct sink_es {
 	enum sink_es_item	*items;
 	size_t			 items_cap;
 	int			 want_ready;	/* said BUSY; owe a ready() */
+	uint64_t		 hold_until;	/* after a 429: send nothing new */
+	unsigned		 waits;		/* 429 answers in a row */
 	uint64_t		 down_since;
 	uint64_t		 pressure_at;
 	struct sink_es_signals	 sig;
@@ -703,11 +704,38 @@ es_nodelay(struct es_slot *sl)
 /* -- outcomes */
 
 /*
+ * Elasticsearch answered 429: send nothing new for a backoff that doubles
+ * with each 429 in a row (at most ES_WAIT_CAP, or Retry-After).
+ */
+static void
+es_hold(struct sink_es *es, long retry_after, uint64_t now)
+{
+	uint64_t delay = ES_BACKOFF_BASE;
+	unsigned n;
+
+	for (n = es->waits++; n > 0 && delay < ES_WAIT_CAP; n--)
+		delay *= 2;
+	if (delay > ES_WAIT_CAP)
+		delay = ES_WAIT_CAP;
+	delay = (uint64_t)((double)delay * (0.8 + 0.4 * es_rand(es)));
+	if (retry_after > 0) {
+		if (retry_after > ES_RETRY_AFTER_MAX)
+			retry_after = ES_RETRY_AFTER_MAX;
+		if ((uint64_t)retry_after * NSEC_PER_SEC > delay)
+			delay = (uint64_t)retry_after * NSEC_PER_SEC;
+	}
+	if (now + delay > es->hold_until)
+		es->hold_until = now + delay;
+}
+
+/*
  * Give each record of the slot its outcome (items[i], or `whole` for all
  * when items is NULL): forwarded and rejected ones go back to the owner,
- * ones to retry stay, unless they have used up their retries (a 429
- * uses none).  The slot then waits out a backoff (at least retry_after
- * seconds) or is idle.
+ * ones to retry stay, unless they have used up their retries.  A 429 uses
+ * none: the record goes back to the owner as deferred, to wait in the
+ * priority queue and be admitted again, and the whole sink holds off for
+ * a backoff.  The slot then waits out its own backoff (at least
+ * retry_after seconds) or is idle.
  */
 static void
 es_slot_settle(struct sink_es *es, struct es_slot *sl,
@@ -715,28 +743,27 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
     long retry_after, uint64_t now)
 {
 	struct record *rec;
-	uint64_t delay, cap = ES_BACKOFF_CAP;
-	unsigned maxtries = 0, waited = 0;
-	size_t i, kept = 0, bytes = 0;
+	uint64_t delay;
+	unsigned maxtries = 0;
+	size_t i, kept = 0, bytes = 0, waited = 0, ok = 0;
 
 	for (i = 0; i < sl->n; i++) {
 		enum sink_es_item it = items ? items[i] : whole;
 
 		rec = sl->recs[i];
-		if (it == SINK_ES_ITEM_OK)
+		if (it == SINK_ES_ITEM_OK) {
+			ok++;
 			sink_done(es->sink, rec, SINK_FORWARDED);
-		else if (it == SINK_ES_ITEM_REJECT)
+		} else if (it == SINK_ES_ITEM_REJECT)
 			sink_done(es->sink, rec, SINK_REJECTED);
-		else if (it == SINK_ES_ITEM_RETRY &&
-		    sl->tries[i] >= es->max_retries)
+		else if (it == SINK_ES_ITEM_WAIT) {
+			waited++;
+			sink_done(es->sink, rec, SINK_DEFERRED);
+		} else if (sl->tries[i] >= es->max_retries)
 			sink_done(es->sink, rec, SINK_ERROR);
 		else {
 			sl->recs[kept] = rec;
-			sl->tries[kept] = sl->tries[i];
-			if (it == SINK_ES_ITEM_WAIT)
-				waited = 1;
-			else
-				sl->tries[kept]++;
+			sl->tries[kept] = (uint16_t)(sl->tries[i] + 1);
 			if (sl->tries[kept] > maxtries)
 				maxtries = sl->tries[kept];
 			bytes += rec->len;
@@ -745,21 +772,20 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 	}
 	sl->n = kept;
 	sl->bytes = bytes;
-	sl->waits = waited ? sl->waits + 1 : 0;
+	if (waited > 0)
+		es_hold(es, retry_after, now);
+	else if (ok > 0)
+		es->waits = 0;
 	if (kept == 0) {
 		sl->state = SLOT_IDLE;
 		return;
 	}
 	es->sig.retried += kept;
-	if (waited && sl->waits > maxtries) {
-		maxtries = sl->waits;
-		cap = ES_WAIT_CAP;
-	}
 	delay = ES_BACKOFF_BASE;
-	while (maxtries > 1 && --maxtries > 0 && delay < cap)
+	while (--maxtries > 0 && delay < ES_BACKOFF_CAP)
 		delay *= 2;
-	if (delay > cap)
-		delay = cap;
+	if (delay > ES_BACKOFF_CAP)
+		delay = ES_BACKOFF_CAP;
 	delay = (uint64_t)((double)delay * (0.8 + 0.4 * es_rand(es)));
 	if (retry_after > 0) {
 		if (retry_after > ES_RETRY_AFTER_MAX)
@@ -1015,9 +1041,13 @@ es_arm(struct sink_es *es, uint64_t now)
 		if (es->slots[i].state == SLOT_BACKOFF &&
 		    es->slots[i].not_before < next)
 			next = es->slots[i].not_before;
-	if (es->fn > 0 && es_idle_slot(es) != NULL &&
-	    es->first_at + es->flush_ns < next)
-		next = es->first_at + es->flush_ns;
+	if (es->fn > 0 && es_idle_slot(es) != NULL) {
+		d = es->first_at + es->flush_ns;
+		if (d < es->hold_until)
+			d = es->hold_until;
+		if (d < next)
+			next = d;
+	}
 	if (next == UINT64_MAX) {
 		evtimer_del(es->timer_ev);
 		return;
@@ -1045,7 +1075,7 @@ es_run(struct sink_es *es, uint64_t now)
 		if (sl->state == SLOT_BACKOFF && sl->not_before <= now)
 			es_slot_send(es, sl, now);
 	}
-	while (es->fn > 0 && (es_forming_full(es) ||
+	while (es->fn > 0 && now >= es->hold_until && (es_forming_full(es) ||
 	    now >= es->first_at + es->flush_ns) &&
 	    (sl = es_idle_slot(es)) != NULL) {
 		if (es_slot_fill(es, sl) == -1)
