@@ -15,6 +15,7 @@
 
 #include <spillway/clock.h>
 
+#include "arena.h"
 #include "classify.h"
 #include "config.h"
 #include "keytab.h"
@@ -180,6 +181,7 @@ shaper_new(struct event_base *base, const struct config *cf,
 
 	if ((sh = calloc(1, sizeof(*sh))) == NULL)
 		return NULL;
+	arena_install();
 	sh->base = base;
 	sh->cf = cf;
 	sh->capacity = INFINITY;
@@ -241,6 +243,7 @@ shaper_free(struct shaper *sh)
 		event_free(sh->pump_ev);
 	rules_free(sh->rules);
 	free(sh);
+	arena_shutdown();
 }
 
 void
@@ -504,6 +507,11 @@ shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
 	double cost;
 	int invalid;
 
+	/*
+	 * The event's tree lives in the arena only while it is classified
+	 * and its key read: the record forwards the bytes received.
+	 */
+	arena_begin();
 	idx = classify(rs, line, len, &obj, sh->limit_hits);
 	c = sh->map[idx];
 	c->received++;
@@ -513,6 +521,8 @@ shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
 
 	cost = c->rule->weight_bytes ? (double)len : 1.0;
 	ke = shaper_key(c, obj, cost, now);
+	arena_end();
+	obj = NULL;
 	if (ke != NULL)
 		ke->seen++;
 	if (ke != NULL && !bucket_check(&ke->bucket, cost, now)) {
@@ -542,8 +552,6 @@ shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
 	if (reason != REASON_MAX && (c->rule->on_limit != ON_LIMIT_DIVERT ||
 	    sh->divert == NULL)) {
 		c->dropped[reason]++;
-		if (obj != NULL)
-			json_decref(obj);
 		ack_now(ack, token);
 		return SHAPER_SHED;
 	}
@@ -552,12 +560,9 @@ shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
 	if (rec == NULL) {
 		c->dropped[reason != REASON_MAX ? reason :
 		    REASON_QUEUE_FULL]++;
-		if (obj != NULL)
-			json_decref(obj);
 		ack_now(ack, token);
 		return SHAPER_FAILED;
 	}
-	rec->json = obj;
 	rec->cls = c;
 	rec->priority = (uint16_t)c->priority;
 	rec->source = (uint8_t)source;

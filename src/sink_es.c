@@ -62,7 +62,6 @@
 			    "items.*.error.type"
 #define ES_BACKOFF_BASE	(100 * NSEC_PER_MSEC)
 #define ES_BACKOFF_CAP	(30 * NSEC_PER_SEC)
-#define ES_WAIT_CAP	(1 * NSEC_PER_SEC)	/* backoff after 429s */
 #define ES_RETRY_AFTER_MAX	300	/* seconds of Retry-After honoured */
 #define ES_ACTION_GUESS	64	/* bytes of a built action line, for sizing */
 #define ES_INDEX_CACHE	4
@@ -704,19 +703,17 @@ es_nodelay(struct es_slot *sl)
 /* -- outcomes */
 
 /*
- * Elasticsearch answered 429: send nothing new for a backoff that doubles
- * with each 429 in a row (at most ES_WAIT_CAP, or Retry-After).
+ * Elasticsearch answered 429: send nothing new for a short pause (or
+ * Retry-After).  It stays short: the controller, told of the 429, lowers
+ * what is admitted; a long pause would only starve the sink and read as a
+ * collapse of what it can take.
  */
 static void
 es_hold(struct sink_es *es, long retry_after, uint64_t now)
 {
 	uint64_t delay = ES_BACKOFF_BASE;
-	unsigned n;
 
-	for (n = es->waits++; n > 0 && delay < ES_WAIT_CAP; n--)
-		delay *= 2;
-	if (delay > ES_WAIT_CAP)
-		delay = ES_WAIT_CAP;
+	es->waits++;
 	delay = (uint64_t)((double)delay * (0.8 + 0.4 * es_rand(es)));
 	if (retry_after > 0) {
 		if (retry_after > ES_RETRY_AFTER_MAX)
