@@ -4,12 +4,14 @@
  * and swap only a complete rule set, so a bad change leaves the running
  * rules untouched.
  */
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <event2/buffer.h>
 
@@ -30,9 +32,10 @@
 extern const char	dashboard_html[];
 extern const size_t	dashboard_html_len;
 
+/* Count a load and log it; `where` names what was read. */
 static void
 app_counted(struct app *app, int ok, const struct rules_error *err,
-    const char *how)
+    const char *how, const char *where)
 {
 	char buf[700];
 
@@ -44,8 +47,7 @@ app_counted(struct app *app, int ok, const struct rules_error *err,
 		app->reloads_error++;
 		log_err("rules: %s refused, revision %llu stays: %s", how,
 		    (unsigned long long)app->sh->revision,
-		    rules_error_format(err, app->rules_path ? app->rules_path :
-		    "rules", buf, sizeof(buf)));
+		    rules_error_format(err, where, buf, sizeof(buf)));
 	}
 }
 
@@ -58,15 +60,15 @@ app_reload(struct app *app, struct rules_error *err)
 		memset(err, 0, sizeof(*err));
 		snprintf(err->msg, sizeof(err->msg), "spillway runs on its "
 		    "built-in rules; there is no rules file to reload");
-		app_counted(app, 0, err, "reload");
+		app_counted(app, 0, err, "reload", "rules");
 		return -1;
 	}
 	if ((rs = rules_load_file(app->rules_path, err)) == NULL) {
-		app_counted(app, 0, err, "reload");
+		app_counted(app, 0, err, "reload", app->rules_path);
 		return -1;
 	}
 	shaper_swap_rules(app->sh, rs, clock_now_ns());
-	app_counted(app, 1, NULL, "reload");
+	app_counted(app, 1, NULL, "reload", app->rules_path);
 	return 0;
 }
 
@@ -75,6 +77,7 @@ static int
 write_atomic(const char *path, const char *text, size_t len)
 {
 	char tmp[4096];
+	struct stat st;
 	ssize_t n;
 	size_t off = 0;
 	int fd;
@@ -85,6 +88,9 @@ write_atomic(const char *path, const char *text, size_t len)
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) ==
 	    -1)
 		return -1;
+	/* The new file keeps the old one's permissions. */
+	if (stat(path, &st) == 0)
+		(void)fchmod(fd, st.st_mode & 07777);
 	while (off < len) {
 		if ((n = write(fd, text + off, len - off)) == -1) {
 			if (errno == EINTR)
@@ -117,7 +123,7 @@ app_put_rules(struct app *app, const char *text, size_t len,
 
 	*persisted = 0;
 	if ((rs = rules_load_buffer(text, len, err)) == NULL) {
-		app_counted(app, 0, err, "PUT /rules");
+		app_counted(app, 0, err, "PUT /rules", "request body");
 		return -1;
 	}
 	if (app->rules_path != NULL) {
@@ -126,13 +132,13 @@ app_put_rules(struct app *app, const char *text, size_t len,
 			snprintf(err->msg, sizeof(err->msg), "cannot write %s: "
 			    "%s", app->rules_path, strerror(errno));
 			rules_free(rs);
-			app_counted(app, 0, err, "PUT /rules");
-			return -1;
+			app_counted(app, 0, err, "PUT /rules", "request body");
+			return -2;
 		}
 		*persisted = 1;
 	}
 	shaper_swap_rules(app->sh, rs, clock_now_ns());
-	app_counted(app, 1, NULL, "PUT /rules");
+	app_counted(app, 1, NULL, "PUT /rules", "request body");
 	return 0;
 }
 
@@ -169,14 +175,15 @@ reply_json(struct http_request *req, int status, const char *fmt, ...)
 
 /* The rules error as JSON: message, line and column. */
 static void
-reply_rules_error(struct http_request *req, const struct rules_error *err)
+reply_rules_error(struct http_request *req, int status,
+    const struct rules_error *err)
 {
 	char esc[6 * sizeof(err->msg) + 1];
 	size_t n;
 
 	n = record_escape(esc, err->msg, strlen(err->msg));
 	esc[n] = '\0';
-	reply_json(req, err->line ? 400 : 500,
+	reply_json(req, status,
 	    "{\"error\":\"%s\",\"line\":%d,\"column\":%d}", esc, err->line,
 	    err->col);
 }
@@ -187,10 +194,24 @@ authorized(struct app *app, struct http_request *req)
 	const char *h = http_header(req, "Authorization");
 	const char *tok = app->cf->admin_token;
 
+	size_t i, n, m;
+	unsigned char diff;
+
 	if (tok == NULL)
 		return 1;
-	return h != NULL && strncmp(h, "Bearer ", 7) == 0 &&
-	    strcmp(h + 7, tok) == 0;
+	/* The scheme is case-insensitive (RFC 9110 11.1). */
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	/* Compare in time independent of where the token differs. */
+	n = strlen(h);
+	m = strlen(tok);
+	diff = n != m;
+	for (i = 0; i < m; i++)
+		diff |= (unsigned char)(tok[i] ^ (i < n ? h[i] : 0));
+	return diff == 0;
 }
 
 static int
@@ -294,9 +315,13 @@ admin_handle(struct http_request *req, void *arg)
 		if (is(req, "PUT")) {
 			if (!authorized(app, req))
 				goto unauthorized;
-			if (app_put_rules(app, req->body ? req->body : "",
-			    req->body_len, &err, &persisted) == -1) {
-				reply_rules_error(req, &err);
+			switch (app_put_rules(app, req->body ? req->body : "",
+			    req->body_len, &err, &persisted)) {
+			case -1:
+				reply_rules_error(req, 400, &err);
+				return;
+			case -2:	/* valid, but the file cannot be written */
+				reply_rules_error(req, 500, &err);
 				return;
 			}
 			reply_json(req, 200, "{\"revision\":%llu,\"persisted\":"
@@ -318,7 +343,7 @@ admin_handle(struct http_request *req, void *arg)
 				    "\"line\":0,\"column\":0}");
 				return;
 			}
-			reply_rules_error(req, &err);
+			reply_rules_error(req, 400, &err);
 			return;
 		}
 		reply_json(req, 200, "{\"revision\":%llu}",

@@ -40,8 +40,10 @@ int	app_reload(struct app *app, struct rules_error *err);
 
 /*
  * Validate text as rules and put it in force; when the daemon has a rules
- * file, replace it first by atomic rename (*persisted = 1).  Returns 0, or
- * -1 with err filled in (line 0 for an I/O error).  Counts the reload.
+ * file, replace it first by atomic rename (*persisted = 1), keeping its
+ * permissions.  Returns 0; -1 with err filled in when the text is not
+ * valid rules; -2 when it is but the file cannot be written.  Counts the
+ * reload.
  */
 int	app_put_rules(struct app *app, const char *text, size_t len,
 	    struct rules_error *err, int *persisted);

@@ -231,3 +231,36 @@ class TestAdmin(SpillwayTestCase):
                                      listener="tcp") == 0,
                     "0 tcp connections")
         self.assertTrue(m)
+
+
+class TestAdminRules(SpillwayTestCase):
+
+    def test_bearer_scheme_is_case_insensitive(self):
+        sp = self.start(config={"admin_token": "s3cret"}, rules=RULES)
+        body = json.dumps(RULES).encode()
+        for auth, want in (("bearer s3cret", 200), ("BEARER s3cret", 200),
+                           ("Bearer s3cre", 401), ("Bearer s3cret1", 401),
+                           ("Basic s3cret", 401), ("Bearer ", 401)):
+            st, _, _ = sp.admin("PUT", "/rules", body,
+                                {"Authorization": auth})
+            self.assertEqual(st, want, auth)
+
+    def test_reload_of_an_unreadable_file_is_400(self):
+        import os
+        sp = self.start(rules=RULES)
+        os.unlink(sp.rules_path)
+        st, _, data = sp.admin("POST", "/rules/reload")
+        self.assertEqual(st, 400, data)
+        err = json.loads(data)
+        self.assertEqual((err["line"], err["column"]), (0, 0))
+        self.assertIn("cannot read", err["error"])
+        self.assertEqual(sp.metrics().get1("spillway_rules_revision"), 1)
+
+    def test_put_keeps_the_file_mode(self):
+        import os
+        import stat
+        sp = self.start(rules=RULES)
+        os.chmod(sp.rules_path, 0o600)
+        st, _, _ = sp.admin("PUT", "/rules", json.dumps(RULES).encode())
+        self.assertEqual(st, 200)
+        self.assertEqual(stat.S_IMODE(os.stat(sp.rules_path).st_mode), 0o600)
