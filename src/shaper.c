@@ -455,24 +455,23 @@ shaper_admit(struct shaper *sh, struct sclass *c, uint64_t now)
 	return 0;
 }
 
-/* The per-key bucket entry of an event, or NULL when the class has none. */
-static struct keytab_entry *
-shaper_key(struct sclass *c, json_t *obj, double cost, uint64_t now)
+size_t
+shaper_key_text(const struct rule_class *rc, json_t *obj, char *buf,
+    size_t buflen)
 {
-	const char *txt = "";
-	size_t len = 0;
-	char buf[64];
+	const char *txt;
+	char num[64];
+	size_t len;
 	json_t *v;
 
-	(void)cost;
-	if (c->keys == NULL)
-		return NULL;
-	if (obj != NULL && (v = classify_lookup(obj, &c->rule->key)) != NULL &&
-	    classify_scalar_text(v, buf, sizeof(buf), &txt, &len) == -1) {
-		txt = "";
-		len = 0;
-	}
-	return keytab_get(c->keys, txt, len, c->key_rate, c->key_burst, now);
+	if (!rc->has_key || rc->key_rate <= 0 || obj == NULL ||
+	    (v = classify_lookup(obj, &rc->key)) == NULL ||
+	    classify_scalar_text(v, num, sizeof(num), &txt, &len) == -1)
+		return 0;
+	if (len > buflen)
+		len = buflen;
+	memcpy(buf, txt, len);
+	return len;
 }
 
 enum shaper_verdict
@@ -498,14 +497,9 @@ shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
     const struct record_ack *ack, uint64_t token, uint64_t now)
 {
 	struct ruleset *rs = sh->rules;
-	struct keytab_entry *ke;
-	struct record *rec;
-	struct sclass *c;
-	enum reason reason;
+	char key[KEYTAB_KEY_MAX];
+	size_t idx, keylen;
 	json_t *obj = NULL;
-	size_t idx;
-	double cost;
-	int invalid;
 
 	/*
 	 * The event's tree lives in the arena only while it is classified
@@ -513,6 +507,26 @@ shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
 	 */
 	arena_begin();
 	idx = classify(rs, line, len, &obj, sh->limit_hits);
+	keylen = shaper_key_text(&rs->classes[idx], obj, key, sizeof(key));
+	arena_end();
+	return shaper_offer_classified(sh, line, len, action, action_len,
+	    source, idx, key, keylen, ack, token, now);
+}
+
+enum shaper_verdict
+shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
+    const char *action, size_t action_len, enum record_source source,
+    size_t idx, const char *key, size_t keylen,
+    const struct record_ack *ack, uint64_t token, uint64_t now)
+{
+	struct ruleset *rs = sh->rules;
+	struct keytab_entry *ke = NULL;
+	struct record *rec;
+	struct sclass *c;
+	enum reason reason;
+	double cost;
+	int invalid;
+
 	c = sh->map[idx];
 	c->received++;
 	invalid = idx == RULES_INVALID(rs);
@@ -520,9 +534,9 @@ shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
 		sh->parse_errors[source]++;
 
 	cost = c->rule->weight_bytes ? (double)len : 1.0;
-	ke = shaper_key(c, obj, cost, now);
-	arena_end();
-	obj = NULL;
+	if (c->keys != NULL)
+		ke = keytab_get(c->keys, key, keylen, c->key_rate,
+		    c->key_burst, now);
 	if (ke != NULL)
 		ke->seen++;
 	if (ke != NULL && !bucket_check(&ke->bucket, cost, now)) {

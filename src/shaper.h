@@ -164,6 +164,26 @@ enum shaper_verdict shaper_offer_acked(struct shaper *sh, const char *line,
 		    uint64_t token, uint64_t now);
 
 /*
+ * The second half of shaper_offer_acked(), for an event already
+ * classified under the rules in force: idx is its class's index in them,
+ * key (keylen bytes) the text of its key field, if its class has one.
+ */
+enum shaper_verdict shaper_offer_classified(struct shaper *sh,
+		    const char *line, size_t len, const char *action,
+		    size_t action_len, enum record_source source, size_t idx,
+		    const char *key, size_t keylen,
+		    const struct record_ack *ack, uint64_t token,
+		    uint64_t now);
+
+/*
+ * The text of the per-key bucket field of an event (parsed as obj) for
+ * its class rc, at most buflen bytes copied into buf; 0 when the class has
+ * no key or the event no such scalar field.
+ */
+size_t		 shaper_key_text(const struct rule_class *rc, json_t *obj,
+		    char *buf, size_t buflen);
+
+/*
  * Forward a bulk update or delete to an Elasticsearch sink unshaped, in
  * the internal class "_spillway" (priority 0, no rate).  source may be
  * NULL (delete: the action line alone).
