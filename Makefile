@@ -26,7 +26,7 @@ PEERS	 = $(patsubst tests/peers/%.c,$(BUILD)/%,$(wildcard tests/peers/*.c))
 BIN	?= spillway
 PYTHON	?= /usr/bin/python3
 
-.PHONY: all test unit integration asan install clean demo
+.PHONY: all test unit integration asan install clean demo bench
 
 all: $(BIN)
 
@@ -86,6 +86,11 @@ asan:
 # offering several times its capacity, and what spillway sheds, live.
 demo: $(BIN)
 	/usr/bin/python3 tools/demo.py --spillway ./$(BIN)
+
+# spillway and its peers (rsyslog, syslog-ng) on the same job; rewrites
+# docs/benchmarks.md.  Not part of test or CI.  BENCH_EVENTS=N scales it.
+bench: all $(BUILD)/kafka_mock
+	/usr/bin/python3 tools/bench/run.py --spillway ./$(BIN)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \

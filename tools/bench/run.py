@@ -1,0 +1,1526 @@
+#!/usr/bin/python3
+"""make bench: spillway and its peers on the same job, in one run.
+
+    /usr/bin/python3 tools/bench/run.py [--events N] [--only JOB,...]
+        [--no-doc] [--spillway ./spillway]
+
+BENCH_EVENTS=N scales the corpus (default 1,000,000 events).  Everything it
+writes lives under build/bench/ (the corpus is cached there and reused),
+except docs/benchmarks.md and docs/img/bench-jobs.png, which it regenerates
+in place (unless --no-doc, or --only names a subset of the jobs).
+
+Jobs (each sends the whole corpus over one TCP connection, as fast as the
+receiver takes it, and waits until every event is out):
+
+    floors        jansson parse-only over every line; raw loopback TCP;
+                  `spillway classify` offline (parse + the 10 rules)
+    spillway-*    file sink, Elasticsearch emulator, Kafka mock cluster,
+                  and the emulator at a tenth of the offered rate (shedding)
+    rsyslog-*     imptcp + mmjsonparse + a regex filter: 2 files,
+                  omelasticsearch, omkafka
+    syslog-ng     network source + json-parser + a pcre filter: 2 files
+    callgrind     spillway, file sink, a 100k-event slice, instructions per
+                  event and the top functions
+
+A peer that is not installed (see packaging/bench-deps.sh) is skipped and
+the document says so.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BENCH = os.path.join(REPO, "build", "bench")
+TOOLS = os.path.join(REPO, "tools", "bench")
+RULES = os.path.join(REPO, "rules", "bench.json")
+DOC = os.path.join(REPO, "docs", "benchmarks.md")
+CHART = os.path.join(REPO, "docs", "img", "bench-jobs.png")
+PYTHON = "/usr/bin/python3"
+SEED = 1
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+MODDIRS = ["/usr/lib/x86_64-linux-gnu/rsyslog", "/usr/lib/aarch64-linux-gnu/rsyslog",
+           "/usr/lib/rsyslog"]
+SYSLOG_NG_DIR = os.path.join(REPO, "build", "syslog-ng")
+CALLGRIND_EVENTS = 100000
+POLL = 0.05                   # seconds between two looks at a job's progress
+STALL_SECONDS = 30.0          # no progress for this long once the sender is done: give up
+JOB_TIMEOUT = 300.0
+
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, TOOLS)
+import corpus  # noqa: E402
+
+_started = []                 # every process this run started, to end them by pid
+
+
+def log(msg):
+    sys.stderr.write("bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------------ processes
+
+def spawn(argv, name, env=None, stdin=subprocess.DEVNULL, cwd=None, capture=True):
+    """Start a process; its stdout and stderr go to build/bench/logs/NAME.log
+    (or are captured line by line when capture is True)."""
+    os.makedirs(os.path.join(BENCH, "logs"), exist_ok=True)
+    logf = open(os.path.join(BENCH, "logs", name + ".log"), "wb")
+    p = subprocess.Popen(argv, stdin=stdin, stdout=logf if not capture else subprocess.PIPE,
+                         stderr=subprocess.STDOUT if not capture else subprocess.PIPE,
+                         env=env, cwd=cwd or BENCH)
+    p.bench_log = logf
+    p.bench_lines = []
+    p.bench_name = name
+    if capture:
+        def drain(stream):
+            for raw in iter(stream.readline, b""):
+                logf.write(raw)
+                logf.flush()
+                p.bench_lines.append(raw.decode("utf-8", "replace"))
+        for s in (p.stdout, p.stderr):
+            threading.Thread(target=drain, args=(s,), daemon=True).start()
+    _started.append(p)
+    return p
+
+
+def wait_line(p, pattern, timeout=30.0):
+    rx = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline:
+        lines = p.bench_lines
+        for line in lines[seen:]:
+            m = rx.search(line)
+            if m:
+                return m
+        seen = len(lines)
+        if p.poll() is not None:
+            break
+        time.sleep(0.02)
+    raise RuntimeError("%s: no line matching %r (exit %s):\n%s" % (
+        p.bench_name, pattern, p.poll(), "".join(p.bench_lines[-30:])))
+
+
+def stop(p, sig=signal.SIGTERM, timeout=30.0):
+    if p is None:
+        return None
+    if p.poll() is None:
+        try:
+            p.send_signal(sig)
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
+        except ProcessLookupError:
+            pass
+    if p in _started:
+        _started.remove(p)
+    p.bench_log.close()
+    return p.returncode
+
+
+def stop_all():
+    for p in list(_started):
+        try:
+            stop(p, timeout=10)
+        except Exception:
+            pass
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited %s:\n%s" % (proc.bench_name, proc.returncode,
+                                                      "".join(proc.bench_lines[-30:])))
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("%s: port %d not listening" % (proc.bench_name, port))
+
+
+# ------------------------------------------------------------------ /proc
+
+def descendants(pid):
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def proc_cpu(pid, tree=False):
+    """utime+stime (+ cutime+cstime) in seconds, of pid (and its descendants)."""
+    total = 0.0
+    for p in (descendants(pid) if tree else [pid]):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        total += sum(int(x) for x in fields[11:15]) / CLK_TCK
+    return total
+
+
+def proc_hwm(pid, tree=False):
+    """Peak RSS (VmHWM) in bytes, summed over the tree."""
+    total = 0
+    for p in (descendants(pid) if tree else [pid]):
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def machine_busy():
+    """(busy, total) jiffies over every CPU, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal guest guest_nice;
+    # guest time is already in user, steal is the hypervisor's.
+    busy = v[0] + v[1] + v[2] + v[5] + v[6]
+    return busy, sum(v[:8])
+
+
+def self_cpu():
+    t = os.times()
+    return t.user + t.system
+
+
+# ------------------------------------------------------------------ HTTP
+
+def http_json(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+# ------------------------------------------------------------------ building
+
+def sh(argv, **kw):
+    return subprocess.run(argv, check=True, **kw)
+
+
+def build_helpers():
+    cc = os.environ.get("CC", "cc")
+    out = {}
+    jflags = subprocess.run(["pkg-config", "--cflags", "--libs", "jansson"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    for name, extra in (("send", []), ("discard", []), ("jparse", jflags)):
+        src = os.path.join(TOOLS, name + ".c")
+        exe = os.path.join(BENCH, name)
+        if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+            sh([cc, "-O2", "-g", "-Wall", "-Wextra", "-o", exe, src] + extra)
+        out[name] = exe
+    return out
+
+
+def make_corpus(events):
+    path = os.path.join(BENCH, "corpus-%d-s%d.ndjson" % (events, SEED))
+    src = os.path.join(TOOLS, "corpus.py")
+    if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(src):
+        log("generating corpus: %d events (cached as %s)" % (events, os.path.relpath(path, REPO)))
+        t = time.monotonic()
+        corpus.generate(path, events, SEED)
+        log("corpus generated in %.1f s" % (time.monotonic() - t))
+    return path
+
+
+def make_slice(path, events, n):
+    if n >= events:
+        return path
+    out = path.replace(".ndjson", "-head%d.ndjson" % n)
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(path):
+        with open(path, "rb") as f, open(out + ".tmp", "wb") as g:
+            for i, line in enumerate(f):
+                if i >= n:
+                    break
+                g.write(line)
+        os.replace(out + ".tmp", out)
+    return out
+
+
+def corpus_stats(path):
+    n = size = 0
+    lo, hi = 1 << 30, 0
+    with open(path, "rb") as f:
+        for line in f:
+            n += 1
+            size += len(line)
+            lo = min(lo, len(line))
+            hi = max(hi, len(line))
+    return {"events": n, "bytes": size, "min": lo, "max": hi, "mean": size / max(n, 1)}
+
+
+# ------------------------------------------------------------------ measuring
+
+class Job:
+    """What one job measured."""
+
+    def __init__(self, name, kind, desc):
+        self.name, self.kind, self.desc = name, kind, desc
+        self.events = 0          # events counted out at the far end
+        self.wall = None
+        self.cpu = None          # CPU-s of the measured process(es), during the run
+        self.rss = None          # peak RSS, bytes
+        self.peer_cpu = None     # the peer's own CPU-s (emulator, mock cluster)
+        self.peer_name = None
+        self.sender_cpu = None
+        self.other_cpu = None    # CPU used by processes that are not part of the job
+        self.notes = []
+        self.extra = {}
+        self.complete = False
+        self.skipped = None
+
+    def d(self):
+        return dict(self.__dict__)
+
+
+class Measure:
+    """Sends the corpus to ADDR and polls count() until it reaches want."""
+
+    def __init__(self, job, send_exe, addr, corpus_path, want, count, pid,
+                 tree=False, peer_pid=None, poll=POLL, on_poll=None):
+        self.job, self.send_exe, self.addr = job, send_exe, addr
+        self.corpus, self.want, self.count = corpus_path, want, count
+        self.pid, self.tree, self.peer_pid = pid, tree, peer_pid
+        self.poll, self.on_poll = poll, on_poll
+
+    def run(self):
+        job = self.job
+        cpu0 = proc_cpu(self.pid, self.tree)
+        peer0 = proc_cpu(self.peer_pid, True) if self.peer_pid else 0.0
+        busy0, _ = machine_busy()
+        me0 = self_cpu()
+        t0 = time.monotonic()
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sender = subprocess.Popen([self.send_exe, "%s:%d" % self.addr, self.corpus],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        last, last_t, n = -1, t0, 0
+        while True:
+            n = self.count()
+            now = time.monotonic()
+            if self.on_poll:
+                self.on_poll()
+            if n >= self.want:
+                break
+            if n != last:
+                last, last_t = n, now
+            if now - last_t > STALL_SECONDS and sender.poll() is not None:
+                job.notes.append("stalled at %d of %d events" % (n, self.want))
+                break
+            if now - t0 > JOB_TIMEOUT:
+                job.notes.append("timed out after %.0f s at %d of %d events"
+                                 % (JOB_TIMEOUT, n, self.want))
+                break
+            time.sleep(self.poll)
+        t1 = time.monotonic()
+        job.cpu = proc_cpu(self.pid, self.tree) - cpu0
+        job.rss = proc_hwm(self.pid, self.tree)
+        if self.peer_pid:
+            job.peer_cpu = proc_cpu(self.peer_pid, True) - peer0
+        busy1, _ = machine_busy()
+        me1 = self_cpu()
+        sender_out, err = sender.communicate()
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        job.sender_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+        job.wall = t1 - t0
+        job.events = n
+        job.complete = n >= self.want
+        m = re.search(rb"seconds ([0-9.]+)", sender_out)
+        job.extra["send_seconds"] = float(m.group(1)) if m else None
+        if sender.returncode != 0:
+            job.notes.append("sender exited %s: %s" % (sender.returncode,
+                                                       err.decode(errors="replace").strip()))
+        busy = (busy1 - busy0) / CLK_TCK
+        ours = job.cpu + (job.peer_cpu or 0) + (me1 - me0) + job.sender_cpu
+        job.extra["machine_busy_cpu"] = busy
+        job.other_cpu = max(0.0, busy - ours)
+        return job
+
+
+class Spillway:
+    def __init__(self, exe, sink, name, rules=RULES, config=None, wrapper=()):
+        argv = list(wrapper) + [exe]
+        if config:
+            cpath = os.path.join(BENCH, name + "-config.json")
+            with open(cpath, "w") as f:
+                json.dump(config, f, indent=1)
+            argv += ["-c", cpath]
+        argv += ["-r", rules, "--sink", sink, "--listen-tcp", "127.0.0.1:0",
+                 "--listen-http", "127.0.0.1:0", "--admin", "127.0.0.1:0"]
+        self.p = spawn(argv, name)
+        self.tcp = int(wait_line(self.p, r"listening tcp 127\.0\.0\.1:(\d+)", 120).group(1))
+        self.admin = int(wait_line(self.p, r"listening admin 127\.0\.0\.1:(\d+)", 120).group(1))
+        self.peak_queue_bytes = 0
+        self.peak_queue_events = 0
+        self.last = None
+
+    def stats(self):
+        st = http_json("http://127.0.0.1:%d/stats" % self.admin)
+        self.last = st
+        q = st.get("queue", {})
+        self.peak_queue_bytes = max(self.peak_queue_bytes, q.get("bytes", 0))
+        self.peak_queue_events = max(self.peak_queue_events, q.get("events", 0))
+        return st
+
+    @staticmethod
+    def totals(st):
+        t = {"received": 0, "forwarded": 0, "dropped": 0, "pending": 0,
+             "summary_forwarded": 0, "by_reason": {}}
+        for name, c in st["classes"].items():
+            if name == "_spillway":
+                t["summary_forwarded"] += c["forwarded"]
+                continue
+            t["received"] += c["received"]
+            t["forwarded"] += c["forwarded"]
+            for r, v in c["dropped"].items():
+                t["dropped"] += v
+                if v:
+                    t["by_reason"][r] = t["by_reason"].get(r, 0) + v
+            t["pending"] += c["queued"] + c["inflight"]
+        return t
+
+    def final_count(self):
+        """Events received and final (forwarded or dropped), or -1."""
+        t = self.totals(self.stats())
+        if t["pending"]:
+            return t["forwarded"] + t["dropped"] - t["pending"]
+        return t["forwarded"] + t["dropped"]
+
+    def close(self):
+        return stop(self.p, timeout=60)
+
+
+class LineCounter:
+    """Counts newlines appended to a set of files, reading only what is new."""
+
+    def __init__(self, paths):
+        self.paths = paths
+        self.off = {p: 0 for p in paths}
+        self.n = 0
+
+    def __call__(self):
+        for p in self.paths:
+            try:
+                with open(p, "rb") as f:
+                    f.seek(self.off[p])
+                    while True:
+                        b = f.read(1 << 22)
+                        if not b:
+                            break
+                        # count whole lines only
+                        k = b.rfind(b"\n")
+                        if k < 0:
+                            break
+                        self.n += b.count(b"\n", 0, k + 1)
+                        self.off[p] += k + 1
+                        if k + 1 < len(b):
+                            f.seek(self.off[p])
+            except FileNotFoundError:
+                pass
+        return self.n
+
+
+def count_lines(path):
+    n = 0
+    if not os.path.exists(path):
+        return 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 22)
+            if not b:
+                return n
+            n += b.count(b"\n")
+
+
+class Emulator:
+    def __init__(self, name, capacity=None):
+        argv = [PYTHON, os.path.join(REPO, "tests", "peers", "es_emulator.py"),
+                "--listen", "127.0.0.1:0", "--fast", "--no-store"]
+        if capacity:
+            argv += ["--capacity", str(capacity)]
+        self.p = spawn(argv, name)
+        self.port = int(wait_line(self.p, r"listening http 127\.0\.0\.1:(\d+)").group(1))
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def stats(self):
+        return http_json(self.url + "/_emulator/stats")
+
+    def indexed(self):
+        return sum(self.stats().get("indexed", {}).values())
+
+    def close(self):
+        return stop(self.p)
+
+
+def kafka_count(kafka, topic):
+    try:
+        return kafka.count(topic)
+    except Exception:
+        return 0
+
+
+# ------------------------------------------------------------------ the jobs
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.exe = os.path.abspath(args.spillway)
+        self.events = args.events
+        self.jobs = {}
+        self.skipped = {}
+        self.out = os.path.join(BENCH, "out")
+        os.makedirs(self.out, exist_ok=True)
+
+    def load(self, path):
+        """The state of an earlier run, from its results.json (--doc-only)."""
+        with open(path) as f:
+            res = json.load(f)
+        self.events = res["events"]
+        self.cstats, self.shares = res["corpus"], [tuple(x) for x in res["shares"]]
+        self.t_start, self.t_end = res["t_start"], res["t_end"]
+        self.load_start, self.load_end = res["load_start"], res["load_end"]
+        self.skipped = res["skipped"]
+        for name, d in res["jobs"].items():
+            j = Job(name, d["kind"], d["desc"])
+            j.__dict__.update(d)
+            for k in ("self", "inclusive"):
+                if k in j.extra:
+                    j.extra[k] = [tuple(r) for r in j.extra[k]]
+            self.jobs[name] = j
+
+    def want(self, name):
+        return not self.args.only or any(name == o or name.startswith(o + "-") or
+                                         name.startswith(o) for o in self.args.only)
+
+    def add(self, job):
+        self.jobs[job.name] = job
+        rate = job.events / job.wall if job.wall else 0
+        log("%-22s %9d ev %7.2f s %9.0f ev/s cpu %6.2f s rss %6.1f MiB %s" % (
+            job.name, job.events, job.wall or 0, rate, job.cpu or 0,
+            (job.rss or 0) / 1048576, "; ".join(job.notes)))
+
+    def skip(self, name, why):
+        self.skipped[name] = why
+        log("%s: skipped: %s" % (name, why))
+
+    def guard(self, name, fn, *a, **kw):
+        """Run one job; a job that fails is reported as failed, the run goes on."""
+        try:
+            return fn(*a, **kw)
+        except Exception as e:
+            log("%s failed: %s" % (name, e))
+            self.skipped[name] = "failed: %s" % str(e).splitlines()[0][:300]
+            self.clean_out()
+            return None
+
+    def clean_out(self):
+        for f in os.listdir(self.out):
+            os.unlink(os.path.join(self.out, f))
+
+    # -- floors
+
+    def floor_jansson(self):
+        job = Job("jansson-parse", "floor", "json_loadb + json_decref per line, one core")
+        r = subprocess.run([self.h["jparse"], self.corpus], capture_output=True, text=True,
+                           check=True).stdout
+        v = dict(zip(r.split()[0::2], r.split()[1::2]))
+        job.events = int(v["lines"])
+        job.wall = float(v["seconds"])
+        job.cpu = float(v["cpu"])
+        job.complete = int(v["invalid"]) == 0
+        if int(v["invalid"]):
+            job.notes.append("%s lines did not parse" % v["invalid"])
+        self.add(job)
+
+    def floor_loopback(self):
+        job = Job("loopback-tcp", "floor", "C sender to a C receiver that discards")
+        rx = spawn([self.h["discard"]], "loopback-discard")
+        port = int(wait_line(rx, r"listening (\d+)").group(1))
+        t0 = time.monotonic()
+        s = subprocess.run([self.h["send"], "127.0.0.1:%d" % port, self.corpus],
+                           capture_output=True, text=True)
+        rx.wait(60)
+        t1 = time.monotonic()
+        out = "".join(rx.bench_lines)
+        stop(rx)
+        m = re.search(r"bytes (\d+) lines (\d+) seconds ([0-9.]+) cpu ([0-9.]+)", out)
+        if s.returncode != 0 or not m:
+            job.notes.append("failed: %s %s" % (s.stderr.strip(), out.strip()))
+            self.add(job)
+            return
+        job.events = int(m.group(2))
+        job.wall = float(m.group(3)) or (t1 - t0)
+        job.cpu = float(m.group(4))
+        job.complete = job.events == self.events
+        ms = re.search(r"seconds ([0-9.]+)", s.stdout)
+        job.extra["send_seconds"] = float(ms.group(1)) if ms else None
+        self.add(job)
+
+    def floor_classify(self):
+        job = Job("spillway-classify", "floor",
+                  "`spillway classify` offline: parse + the 10 rules, one core")
+        t0 = time.monotonic()
+        p = subprocess.Popen([self.exe, "classify", "-r", RULES, self.corpus],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        stdout = p.stdout.read().decode()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        job.wall = time.monotonic() - t0
+        job.cpu = ru.ru_utime + ru.ru_stime
+        job.rss = ru.ru_maxrss * 1024
+        shares = []
+        for line in stdout.splitlines()[1:]:
+            f = line.split()
+            if len(f) == 4:
+                shares.append((f[0], int(f[1]), int(f[2]), f[3]))
+        job.events = sum(s[2] for s in shares)
+        job.complete = p.returncode == 0 and job.events == self.events
+        self.shares = shares
+        self.add(job)
+
+    # -- spillway
+
+    def spillway_job(self, name, desc, sink_kind, capacity=None):
+        job = Job(name, "spillway", desc)
+        em = kafka = None
+        sp = None
+        try:
+            if sink_kind == "file":
+                outf = os.path.join(self.out, name + ".ndjson")
+                sink = "file:" + outf
+            elif sink_kind == "es":
+                em = Emulator(name + "-es", capacity)
+                sink = em.url
+                job.peer_name = "es_emulator.py"
+            elif sink_kind == "kafka":
+                from kafkapeer import KafkaMock
+                kafka = KafkaMock(brokers=1, topics={"bench": 4}).start()
+                sink = "kafka://%s/bench" % kafka.bootstrap
+                job.peer_name = "kafka_mock"
+            sp = Spillway(self.exe, sink, name)
+            peer_pid = em.p.pid if em else (kafka.proc.pid if kafka else None)
+            m = Measure(job, self.h["send"], ("127.0.0.1", sp.tcp), self.corpus,
+                        self.events, sp.final_count, sp.p.pid, peer_pid=peer_pid,
+                        poll=POLL)
+            m.run()
+            st = sp.stats()
+            t = Spillway.totals(st)
+            job.extra.update(received=t["received"], forwarded=t["forwarded"],
+                             dropped=t["dropped"], dropped_by_reason=t["by_reason"],
+                             summaries=t["summary_forwarded"],
+                             peak_queue_bytes=sp.peak_queue_bytes,
+                             peak_queue_events=sp.peak_queue_events,
+                             queue_max_bytes=st["queue"]["max_bytes"],
+                             capacity=st.get("capacity"))
+            if t["dropped"] and capacity is None:
+                job.notes.append("spillway dropped %d events (%s)" % (
+                    t["dropped"], ", ".join("%s %d" % kv for kv in t["by_reason"].items())))
+            # what reached the far end
+            if sink_kind == "file":
+                sp.close()
+                sp = None
+                got = count_lines(outf)
+                job.extra["out_lines"] = got
+                job.events = got - t["summary_forwarded"]
+                os.unlink(outf)
+            elif sink_kind == "es":
+                es = em.stats()
+                job.events = sum(es.get("indexed", {}).values()) - t["summary_forwarded"]
+                job.extra["es_items_by_status"] = es.get("items", {}).get("by_status")
+                job.extra["es_requests"] = es.get("requests", {}).get("bulk")
+            elif sink_kind == "kafka":
+                job.events = kafka_count(kafka, "bench") - t["summary_forwarded"]
+            job.complete = t["received"] == self.events and (
+                job.events == self.events or capacity is not None)
+            if not job.complete and not job.notes:
+                job.notes.append("received %d, out %d of %d" % (
+                    t["received"], job.events, self.events))
+        finally:
+            if sp:
+                sp.close()
+            if em:
+                em.close()
+            if kafka:
+                try:
+                    kafka.close()
+                except Exception as e:
+                    job.notes.append("kafka_mock: %s" % e)
+                if kafka.proc.poll() is None:
+                    kafka.kill()
+        self.add(job)
+        return job
+
+    # -- rsyslog
+
+    def rsyslog_moddir(self):
+        for d in MODDIRS:
+            if os.path.exists(os.path.join(d, "imptcp.so")):
+                return d
+        return None
+
+    def rsyslog_job(self, name, conf_name, desc, need_module, target):
+        rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+        moddir = self.rsyslog_moddir()
+        if not os.path.exists(rsyslogd) or moddir is None:
+            return self.skip(name, "rsyslogd with imptcp is not installed")
+        if not os.path.exists(os.path.join(moddir, need_module)):
+            return self.skip(name, "rsyslog module %s is not installed "
+                             "(packaging/bench-deps.sh)" % need_module)
+        job = Job(name, "peer", desc)
+        work = os.path.join(BENCH, name)
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        port = free_port()
+        em = kafka = rs = None
+        try:
+            subst = {"WORK": work, "MODDIR": moddir, "PORT": str(port), "OUT": self.out}
+            if target == "es":
+                em = Emulator(name + "-es")
+                subst["ES_PORT"] = str(em.port)
+                job.peer_name = "es_emulator.py"
+            elif target == "kafka":
+                from kafkapeer import KafkaMock
+                kafka = KafkaMock(brokers=1, topics={"bench": 4}).start()
+                subst["BROKERS"] = kafka.bootstrap
+                job.peer_name = "kafka_mock"
+            with open(os.path.join(TOOLS, conf_name)) as f:
+                text = f.read()
+            for k, v in subst.items():
+                text = text.replace("@%s@" % k, v)
+            conf = os.path.join(work, "rsyslog.conf")
+            with open(conf, "w") as f:
+                f.write(text)
+            rs = spawn([rsyslogd, "-n", "-f", conf, "-i", os.path.join(work, "rsyslogd.pid")],
+                       name, cwd=work)
+            wait_port(port, rs)
+            if target == "file":
+                count = LineCounter([os.path.join(self.out, name + "-match.ndjson"),
+                                     os.path.join(self.out, name + "-rest.ndjson")])
+            elif target == "es":
+                count = em.indexed
+            else:
+                count = lambda: kafka_count(kafka, "bench")  # noqa: E731
+            peer_pid = em.p.pid if em else (kafka.proc.pid if kafka else None)
+            Measure(job, self.h["send"], ("127.0.0.1", port), self.corpus, self.events,
+                    count, rs.pid, tree=True, peer_pid=peer_pid,
+                    poll=POLL if target == "file" else 2 * POLL).run()
+            if target == "file":
+                m = count_lines(os.path.join(self.out, name + "-match.ndjson"))
+                job.extra["matched"] = m
+            elif target == "es":
+                job.extra["es_indexed"] = em.stats().get("indexed")
+            errs = [l for l in rs.bench_lines if "error" in l.lower()]
+            if errs:
+                job.extra["errors"] = errs[:5]
+        finally:
+            if rs:
+                stop(rs)
+            if em:
+                em.close()
+            if kafka:
+                try:
+                    kafka.close()
+                except Exception as e:
+                    job.notes.append("kafka_mock: %s" % e)
+            self.clean_out()
+        self.add(job)
+        return job
+
+    # -- syslog-ng
+
+    def syslog_ng_paths(self):
+        exe = os.path.join(SYSLOG_NG_DIR, "usr", "sbin", "syslog-ng")
+        if not os.path.exists(exe):
+            r = subprocess.run(["sh", os.path.join(REPO, "packaging", "bench-deps.sh"),
+                                "unpack"], cwd=REPO, capture_output=True, text=True)
+            if r.returncode != 0 or not os.path.exists(exe):
+                return None, None, None
+        ma = subprocess.run(["gcc", "-print-multiarch"], capture_output=True,
+                            text=True).stdout.strip() or "x86_64-linux-gnu"
+        env = dict(os.environ)
+        env["LD_LIBRARY_PATH"] = ":".join([
+            os.path.join(SYSLOG_NG_DIR, "usr", "lib", "syslog-ng"),
+            os.path.join(SYSLOG_NG_DIR, "usr", "lib", ma),
+            os.path.join(SYSLOG_NG_DIR, "lib", ma)])
+        mods = os.path.join(SYSLOG_NG_DIR, "usr", "lib", "syslog-ng")
+        mods = os.path.join(mods, sorted(d for d in os.listdir(mods)
+                                         if re.match(r"^\d+\.\d+$", d))[-1])
+        return exe, env, mods
+
+    def syslog_ng_job(self):
+        name = "syslog-ng-file"
+        exe, env, mods = self.syslog_ng_paths()
+        if exe is None:
+            return self.skip(name, "syslog-ng is not unpacked in build/syslog-ng "
+                             "(sh packaging/bench-deps.sh)")
+        job = Job(name, "peer", "network source + json-parser + pcre filter, 2 files")
+        work = os.path.join(BENCH, name)
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        port = free_port()
+        with open(os.path.join(TOOLS, "syslog-ng.conf")) as f:
+            text = f.read()
+        for k, v in {"PORT": str(port), "OUT": self.out, "NAME": name}.items():
+            text = text.replace("@%s@" % k, v)
+        conf = os.path.join(work, "syslog-ng.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        sn = None
+        try:
+            sn = spawn([exe, "-F", "--no-caps", "-f", conf, "--module-path", mods,
+                        "--persist-file", os.path.join(work, "syslog-ng.persist"),
+                        "--pidfile", os.path.join(work, "syslog-ng.pid"),
+                        "--control", os.path.join(work, "syslog-ng.ctl")],
+                       name, env=env, cwd=work)
+            wait_port(port, sn)
+            count = LineCounter([os.path.join(self.out, name + "-match.ndjson"),
+                                 os.path.join(self.out, name + "-rest.ndjson")])
+            Measure(job, self.h["send"], ("127.0.0.1", port), self.corpus, self.events,
+                    count, sn.pid, tree=True).run()
+            job.extra["matched"] = count_lines(os.path.join(self.out, name + "-match.ndjson"))
+        finally:
+            if sn:
+                stop(sn)
+            self.clean_out()
+        self.add(job)
+        return job
+
+    # -- callgrind
+
+    def callgrind(self):
+        job = Job("callgrind", "profile", "spillway under callgrind, file sink, "
+                  "%d-event slice" % min(CALLGRIND_EVENTS, self.events))
+        if not shutil.which("valgrind"):
+            return self.skip("callgrind", "valgrind is not installed")
+        sl = make_slice(self.corpus, self.events, CALLGRIND_EVENTS)
+        n = min(CALLGRIND_EVENTS, self.events)
+        outf = os.path.join(self.out, "callgrind.ndjson")
+        cgout = os.path.join(BENCH, "callgrind.out")
+        for f in (cgout,):
+            if os.path.exists(f):
+                os.unlink(f)
+        sp = Spillway(self.exe, "file:" + outf, "callgrind",
+                      wrapper=["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cgout,
+                               "--toggle-collect=event_base_loop"])
+        try:
+            t0 = time.monotonic()
+            s = subprocess.Popen([self.h["send"], "127.0.0.1:%d" % sp.tcp, sl],
+                                 stdout=subprocess.DEVNULL)
+            while time.monotonic() - t0 < 900:
+                if sp.final_count() >= n:
+                    break
+                time.sleep(0.5)
+            s.wait()
+            job.wall = time.monotonic() - t0
+            job.events = Spillway.totals(sp.stats())["forwarded"]
+        finally:
+            sp.close()
+        if os.path.exists(outf):
+            os.unlink(outf)
+        ann = subprocess.run(["callgrind_annotate", "--auto=no", "--inclusive=no", "--threshold=99",
+                              cgout], capture_output=True, text=True).stdout
+        ann_inc = subprocess.run(["callgrind_annotate", "--auto=no", "--inclusive=yes",
+                                  "--threshold=99", cgout],
+                                 capture_output=True, text=True).stdout
+        total = parse_total(ann)
+        job.extra["ir_total"] = total
+        job.extra["ir_per_event"] = total / job.events if job.events else None
+        job.extra["self"] = parse_functions(ann)
+        job.extra["inclusive"] = parse_functions(ann_inc)[:80]
+        job.complete = job.events == n
+        # the same slice through jansson alone, for an instruction-count floor
+        jout = os.path.join(BENCH, "callgrind-jparse.out")
+        r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + jout,
+                            self.h["jparse"], sl], capture_output=True, text=True)
+        if r.returncode == 0:
+            jt = parse_total(subprocess.run(["callgrind_annotate", "--threshold=99", jout],
+                                            capture_output=True, text=True).stdout)
+            job.extra["jparse_ir_per_event"] = jt / n if jt else None
+        with open(os.path.join(BENCH, "callgrind-self.txt"), "w") as f:
+            f.write(ann)
+        with open(os.path.join(BENCH, "callgrind-inclusive.txt"), "w") as f:
+            f.write(ann_inc)
+        self.add(job)
+
+    # -- all
+
+    def run(self):
+        os.makedirs(BENCH, exist_ok=True)
+        self.h = build_helpers()
+        self.corpus = make_corpus(self.events)
+        self.cstats = corpus_stats(self.corpus)
+        self.shares = []
+        log("corpus: %d events, %.1f MB" % (self.cstats["events"], self.cstats["bytes"] / 1e6))
+        self.t_start = time.time()
+        self.load_start = open("/proc/loadavg").read().split()[:3]
+        if self.want("floors"):
+            self.guard("jansson-parse", self.floor_jansson)
+            self.guard("loopback-tcp", self.floor_loopback)
+            self.guard("spillway-classify", self.floor_classify)
+        for name, desc, sink in (
+                ("spillway-file", "TCP -> 10 rules -> file", "file"),
+                ("spillway-es", "TCP -> 10 rules -> Elasticsearch emulator", "es"),
+                ("spillway-kafka", "TCP -> 10 rules -> Kafka mock cluster", "kafka")):
+            if self.want(name):
+                self.guard(name, self.spillway_job, name, desc, sink)
+        if self.want("spillway-es-overload"):
+            es = self.jobs.get("spillway-es")
+            rate = es.events / es.wall if es and es.wall and es.events else 50000
+            cap = max(500, int(rate / 10))
+            j = self.guard("spillway-es-overload", self.spillway_job, "spillway-es-overload",
+                           "TCP -> 10 rules -> emulator at %d events/s" % cap, "es",
+                           capacity=cap)
+            if j:
+                j.extra["es_capacity"] = cap
+        if self.want("rsyslog-file"):
+            self.guard("rsyslog-file", self.rsyslog_job, "rsyslog-file", "rsyslog-file.conf",
+                       "imptcp + mmjsonparse + re_match on log.level -> 2 files",
+                       "mmjsonparse.so", "file")
+        if self.want("syslog-ng-file"):
+            self.guard("syslog-ng-file", self.syslog_ng_job)
+        if self.want("rsyslog-es"):
+            self.guard("rsyslog-es", self.rsyslog_job, "rsyslog-es", "rsyslog-es.conf",
+                       "imptcp + mmjsonparse + re_match -> omelasticsearch",
+                       "omelasticsearch.so", "es")
+        if self.want("rsyslog-kafka"):
+            self.guard("rsyslog-kafka", self.rsyslog_job, "rsyslog-kafka", "rsyslog-kafka.conf",
+                       "imptcp + mmjsonparse + re_match -> omkafka", "omkafka.so", "kafka")
+        if self.want("callgrind"):
+            self.guard("callgrind", self.callgrind)
+        self.t_end = time.time()
+        self.load_end = open("/proc/loadavg").read().split()[:3]
+        res = {"events": self.events, "corpus": self.cstats, "shares": self.shares,
+               "t_start": self.t_start, "t_end": self.t_end,
+               "load_start": self.load_start, "load_end": self.load_end,
+               "jobs": {k: v.d() for k, v in self.jobs.items()}, "skipped": self.skipped}
+        with open(os.path.join(BENCH, "results.json"), "w") as f:
+            json.dump(res, f, indent=1, default=str)
+        return res
+
+
+def parse_total(ann):
+    for line in ann.splitlines():
+        if "PROGRAM TOTALS" in line:
+            return int(line.split()[0].replace(",", ""))
+    return 0
+
+
+def parse_functions(ann):
+    """callgrind_annotate rows -> [(Ir, function, file, object)], each
+    (function, file, object) once (recursion shows up more than once)."""
+    out, seen = [], set()
+    started = False
+    for line in ann.splitlines():
+        if line.startswith("Ir") and "file:function" in line:
+            started = True
+            continue
+        if not started:
+            continue
+        m = re.match(r"^\s*([\d,]+)\s+(?:\([\s\d.]+%\)\s+)?(\S.*?)(?:\s+\[(.*)\])?\s*$",
+                     line)
+        if not m:
+            if out and not line.strip():
+                break               # the end of the table
+            continue
+        ir = int(m.group(1).replace(",", ""))
+        f, _, fn = m.group(2).rpartition(":")
+        fn = re.sub(r"'\d+$", "", fn)
+        f = "" if f in ("", "???") else os.path.basename(f)
+        obj = os.path.basename(m.group(3) or "")
+        if (fn, f, obj) in seen:
+            continue
+        seen.add((fn, f, obj))
+        out.append((ir, fn, f, obj))
+    return out
+
+
+# ------------------------------------------------------------------ the document
+
+def run_text(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception:
+        return ""
+
+
+def versions(bench):
+    v = {}
+    sv = run_text([bench.exe, "version"])
+    rev = run_text(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
+    dirty = run_text(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no",
+                      "--", "src", "include", "Makefile"])
+    v["spillway"] = "%s (commit %s%s)" % (sv or "?", rev or "?",
+                                          ", with local changes" if dirty else "")
+    v["compiler"] = run_text(["cc", "--version"]).splitlines()[0] if run_text(
+        ["cc", "--version"]) else "?"
+    for lib, pc in (("jansson", "jansson"), ("libevent", "libevent"),
+                    ("PCRE2", "libpcre2-8"), ("librdkafka", "rdkafka"), ("zlib", "zlib")):
+        v[lib] = run_text(["pkg-config", "--modversion", pc]) or "?"
+    rs = run_text(["rsyslogd", "-v"]) or run_text(["/usr/sbin/rsyslogd", "-v"])
+    v["rsyslog"] = rs.splitlines()[0].split(" compiled")[0].replace("rsyslogd", "").strip() \
+        if rs else "not installed"
+    exe, env, mods = bench.syslog_ng_paths() if "syslog-ng-file" not in bench.skipped else \
+        (None, None, None)
+    if exe:
+        out = subprocess.run([exe, "--version"], env=env, capture_output=True,
+                             text=True).stdout
+        m = re.search(r"Revision: (\S+)", out)
+        v["syslog-ng"] = (m.group(1) if m else out.splitlines()[0]) + " (unpacked, not installed)"
+    else:
+        v["syslog-ng"] = "not available"
+    v["Python"] = run_text([PYTHON, "--version"]).replace("Python ", "")
+    v["valgrind"] = run_text(["valgrind", "--version"]).replace("valgrind-", "")
+    return v
+
+
+def machine():
+    model = cores = "?"
+    for line in run_text(["lscpu"]).splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+        if line.startswith("CPU(s):"):
+            cores = line.split(":", 1)[1].strip()
+    mem = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = "%.1f GiB" % (int(line.split()[1]) / 1048576)
+    hv = ""
+    for line in run_text(["lscpu"]).splitlines():
+        if line.startswith("Hypervisor vendor:"):
+            hv = ", virtual machine (%s)" % line.split(":", 1)[1].strip()
+    return {"cpu": model + hv, "cores": cores, "memory": mem,
+            "kernel": run_text(["uname", "-sr"]),
+            "os": run_text(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"])}
+
+
+def fmt_int(x):
+    return "{:,}".format(int(round(x))) if x is not None else "–"
+
+
+def fmt(x, nd=2):
+    return ("%%.%df" % nd) % x if x is not None else "–"
+
+
+def per_m(job, events=None):
+    ev = events if events is not None else job.events
+    if job.cpu is None or not ev:
+        return None
+    return job.cpu / ev * 1e6
+
+
+def ratio_row(name, value, target, better, unit="×"):
+    if value is None:
+        return "| %s | – | %s | not measured |" % (name, target)
+    tv = float(re.sub(r"[^\d.]", "", target))
+    met = value <= tv if better == "low" else value >= tv
+    if met:
+        verdict = "met"
+    elif better == "low":
+        verdict = "missed: %.2f%s is %.0f %% above the target" % (
+            value, unit, (value / tv - 1) * 100)
+    else:
+        verdict = "missed: %.2f%s is %.0f %% below the target" % (
+            value, unit, (1 - value / tv) * 100)
+    return "| %s | %.2f%s | %s | %s |" % (name, value, unit, target, verdict)
+
+
+def chart(bench, rows):
+    if not shutil.which("gnuplot"):
+        return None
+    data = os.path.join(BENCH, "chart.tsv")
+    with open(data, "w") as f:
+        for name, job in rows:
+            color = {"floor": 0x999999, "spillway": 0x4477AA}.get(job.kind, 0xEE7733)
+            f.write("%s\t%s\t%s\t%d\n" % (name, fmt(per_m(job) or 0, 3),
+                                          fmt((job.events / job.wall / 1000)
+                                              if job.wall and job.events else 0, 1), color))
+    os.makedirs(os.path.dirname(CHART), exist_ok=True)
+    script = """
+set terminal pngcairo size 1100,820 font "DejaVu Sans,10"
+set output "{out}"
+set datafile separator "\\t"
+set multiplot layout 2,1 title "spillway (blue), rsyslog and syslog-ng (orange), floors (grey): {events} events of {mean:.0f} bytes ({when})"
+set style fill solid 0.85 border -1
+set xrange [-0.6:{xmax}]
+set grid ytics
+set xtics rotate by -25 nomirror
+set key off
+set yrange [0:*]
+set ylabel "CPU-seconds per million events"
+set title "CPU per event (lower is better)"
+plot "{data}" using 0:2:(0.7):4:xtic(1) with boxes lc rgb variable, "" using 0:2:(sprintf("%.2f",$2)) with labels offset 0,0.7 notitle
+set ylabel "thousand events per second"
+set title "Throughput, wall time from the first byte sent to the last event out (higher is better)"
+plot "{data}" using 0:3:(0.7):4:xtic(1) with boxes lc rgb variable, "" using 0:3:(sprintf("%.0f",$3)) with labels offset 0,0.7 notitle
+unset multiplot
+""".format(out=CHART, data=data, xmax=len(rows) - 0.4, events=fmt_int(bench.events), mean=bench.cstats["mean"],
+           when=datetime.datetime.utcfromtimestamp(bench.t_start).strftime("%Y-%m-%d"))
+    sp = os.path.join(BENCH, "chart.gp")
+    with open(sp, "w") as f:
+        f.write(script)
+    r = subprocess.run(["gnuplot", sp], capture_output=True, text=True)
+    if r.returncode != 0:
+        log("gnuplot failed: %s" % r.stderr)
+        return None
+    return CHART
+
+
+def write_doc(bench):
+    J = bench.jobs
+    N = bench.events
+    cs = bench.cstats
+    mach = machine()
+    ver = versions(bench)
+    L = []
+    w = L.append
+    w("# Benchmarks")
+    w("")
+    w("`make bench` runs spillway and the shippers it is compared with on the same job, on the "
+      "same corpus, in one invocation, and rewrites this file and "
+      "[docs/img/bench-jobs.png](img/bench-jobs.png) with what it measured. It is not part of "
+      "`make test` or CI, and nothing in it is a pass/fail check: timings depend on the "
+      "machine and on whatever else runs on it.")
+    w("")
+    w("```sh")
+    w("sh packaging/bench-deps.sh      # once: rsyslog-kafka, gnuplot, perf, valgrind; "
+      "unpacks syslog-ng")
+    w("make bench                      # BENCH_EVENTS=N scales the corpus (default 1000000)")
+    w("```")
+    w("")
+    w("The driver is `tools/bench/run.py` (`--only JOB,...` reruns some jobs without rewriting "
+      "this file; `--help`). Everything it writes, the cached corpus, private configurations "
+      "and work directories, logs, `results.json` and the callgrind output, is under "
+      "`build/bench/`. Run it before and after a change to the hot path, on the same machine, "
+      "and compare.")
+    w("")
+    w("## This run")
+    w("")
+    w("| | |")
+    w("| --- | --- |")
+    w("| date | %s UTC, %.0f s for the whole run |" % (
+        datetime.datetime.utcfromtimestamp(bench.t_start).strftime("%Y-%m-%d %H:%M"),
+        bench.t_end - bench.t_start))
+    w("| CPU | %s |" % mach["cpu"])
+    w("| cores | %s |" % mach["cores"])
+    w("| memory | %s |" % mach["memory"])
+    w("| kernel | %s (%s) |" % (mach["kernel"], mach["os"]))
+    w("| load average | %s at the start, %s at the end |" % (
+        " ".join(bench.load_start), " ".join(bench.load_end)))
+    for k in ("spillway", "compiler", "jansson", "libevent", "PCRE2", "librdkafka", "zlib",
+              "rsyslog", "syslog-ng", "Python", "valgrind"):
+        w("| %s | %s |" % (k, ver.get(k, "?")))
+    w("| build | `make` defaults: `-O2 -g`, not the sanitizer build |")
+    w("")
+    noisy = [j for j in J.values() if j.other_cpu and j.wall and j.other_cpu / j.wall > 0.25]
+    w("**Noise.** This machine has %s cores, and other work (test suites, builds) may run on "
+      "it during a benchmark. For every job the driver reads the machine's busy time from "
+      "`/proc/stat` and subtracts what the job's own processes, the sender and the driver "
+      "used; the rest is listed as *other load* below. %s CPU-seconds per event are less "
+      "sensitive to that than events/s; the ratios below compare jobs of the same run." % (
+          mach["cores"],
+          ("In this run %d of %d jobs saw more than a quarter of a core of other load, so "
+           "treat their rates as noisy." % (len(noisy), len(J))) if noisy else
+          "In this run no job saw more than a quarter of a core of other load."))
+    w("")
+    w("## The corpus")
+    w("")
+    w("%s events, %s bytes (%.1f MB), %d to %d bytes a line, %.0f on average; generated by "
+      "`tools/bench/corpus.py` with seed %d and cached in `build/bench/`. Each line is one "
+      "ECS-style JSON object with nested fields, as Filebeat or Logstash ship them: "
+      "`@timestamp`, `log.level` (lower case, upper case from the Java services), "
+      "`service.name`, `kubernetes.namespace`, `http.response.status_code`, "
+      "`event.dataset`, sometimes `event.category`, `tags`, `labels.audit`, `trace.id`, and "
+      "a `message`; about 1 %% of messages hold non-ASCII UTF-8. %d services in %d "
+      "namespaces (production, ingress, batch, staging, infrastructure)." % (
+          fmt_int(cs["events"]), fmt_int(cs["bytes"]), cs["bytes"] / 1e6, cs["min"], cs["max"],
+          cs["mean"], SEED, len(corpus.SERVICES), len({s[0] for s in corpus.SERVICES})))
+    w("")
+    if bench.shares:
+        w("How [rules/bench.json](../rules/bench.json) (10 classes: field regexes on level, "
+          "service, namespace and status, one raw rule, one `any` group, a keyed class, a "
+          "negated condition; rates sized so that nothing is rate-limited in this "
+          "benchmark) splits it, from `spillway classify`:")
+        w("")
+        w("| class | priority | events | share |")
+        w("| --- | ---: | ---: | ---: |")
+        for name, prio, n, share in bench.shares:
+            w("| %s | %d | %s | %s |" % (name, prio, fmt_int(n), share))
+        w("")
+    w("## The jobs")
+    w("")
+    w("Every job but the floors receives the whole corpus over one TCP connection from "
+      "`tools/bench/send.c`, which writes it as fast as the receiver reads it; the sender's "
+      "CPU is not counted. The clock runs from the sender's first byte until the last event "
+      "is out: spillway's `/stats` says every event is forwarded (acknowledged by the sink) "
+      "or dropped, and the far end has counted them (lines in the output files, documents "
+      "indexed by the emulator, Kafka high watermarks summed). *CPU* is utime + stime of the "
+      "process under test (all threads; children included) from `/proc/PID/stat` over that "
+      "interval; *peak RSS* is its `VmHWM`. MB is 10^6 bytes of corpus.")
+    w("")
+    w("- **spillway**: `spillway -r rules/bench.json --sink ...`, built-in defaults otherwise "
+      "(queue 200,000 events / 256 MiB; Elasticsearch sink: batches of 1,000, 4 concurrent "
+      "requests, gzip; Kafka sink: librdkafka defaults with `linger.ms=5`). All 10 rules run "
+      "on every event.")
+    w("- **rsyslog** (`tools/bench/rsyslog-*.conf`): `imptcp`, `mmjsonparse` on the raw line, "
+      "one `re_match` on `$!log!level`; to two files with `omfile`, or to the emulator with "
+      "`omelasticsearch` (bulk mode, index chosen by the filter, 2 worker threads, batches "
+      "of 1,000), or to the mock cluster with `omkafka` (both branches to topic `bench`). "
+      "Private configuration and `workDirectory` under `build/bench/`, run as "
+      "`rsyslogd -n -f CONF -i PIDFILE`.")
+    w("- **syslog-ng** (`tools/bench/syslog-ng.conf`): `network()` source with "
+      "`flags(no-parse)`, `json-parser()`, one `match(... type(pcre))` filter on "
+      "`log.level`, flow control, two `file()` destinations; run from `build/syslog-ng/` "
+      "(unpacked by `packaging/bench-deps.sh`, since the package conflicts with rsyslog).")
+    w("- The peers get one regex filter; spillway runs ten rules. That is the job each is "
+      "configured for here, and it favours the peers.")
+    w("- **Floors**: `tools/bench/jparse.c` runs jansson's `json_loadb` + `json_decref` "
+      "(the flags spillway uses) over every line on one core, the least a parsing proxy "
+      "can spend; `tools/bench/discard.c` receives the corpus over loopback TCP and discards "
+      "it, the physical floor of moving the bytes (its CPU is the receiving side only); "
+      "`spillway classify` is spillway's own parse + classify over the file, offline.")
+    w("- Elasticsearch is `tests/peers/es_emulator.py --fast --no-store`, Kafka is "
+      "`build/kafka_mock` (librdkafka's mock cluster, one broker, topic `bench` with 4 "
+      "partitions). Both peers run on the same two cores; their own CPU is listed.")
+    w("")
+    w("## Results")
+    w("")
+    w("| job | what | events out | events/s | MB/s | CPU-s per M events | peak RSS | "
+      "peer CPU | other load |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    order = ["jansson-parse", "loopback-tcp", "spillway-classify", "spillway-file",
+             "rsyslog-file", "syslog-ng-file", "spillway-es", "rsyslog-es",
+             "spillway-kafka", "rsyslog-kafka", "spillway-es-overload"]
+    chart_rows = []
+    for name in order:
+        j = J.get(name)
+        if j is None:
+            if name in bench.skipped:
+                w("| %s | skipped: %s | | | | | | | |" % (name, bench.skipped[name]))
+            continue
+        rate = j.events / j.wall if j.wall and j.events else None
+        mbs = rate * cs["mean"] / 1e6 if rate else None
+        peer = ""
+        if j.peer_cpu is not None and j.wall:
+            peer = "%s: %.1f s (%.0f %% of a core)" % (j.peer_name, j.peer_cpu,
+                                                      100 * j.peer_cpu / j.wall)
+        other = ("%.1f s (%.2f cores)" % (j.other_cpu, j.other_cpu / j.wall)
+                 if j.other_cpu is not None and j.wall else "")
+        cpu_m = per_m(j, j.extra.get("received") if name == "spillway-es-overload" else None)
+        note = "" if j.complete else " (incomplete: %s)" % "; ".join(j.notes)
+        w("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, j.desc, note, fmt_int(j.events), fmt_int(rate) if rate else "–",
+            fmt(mbs, 1), fmt(cpu_m), "%.1f MiB" % (j.rss / 1048576) if j.rss else "–",
+            peer, other))
+        if name not in ("spillway-es-overload", "loopback-tcp"):
+            chart_rows.append((name, j))
+    w("")
+    w("CPU per M events divides by the events out, except for `spillway-es-overload`, where "
+      "it divides by the events received (most of them shed). For `loopback-tcp` the "
+      "events/s is the receiver's time from first byte to EOF, and the CPU the receiver's; "
+      "the chart leaves it out, and the overload job, to keep the scale readable.")
+    w("")
+    if chart(bench, chart_rows):
+        w("![CPU per million events and events per second, per job](img/bench-jobs.png)")
+        w("")
+
+    # ---- ratios
+    w("## Against the targets")
+    w("")
+    w("| ratio | this run | target | |")
+    w("| --- | ---: | ---: | --- |")
+    sf, jp, rf = J.get("spillway-file"), J.get("jansson-parse"), J.get("rsyslog-file")
+    se, re_, sk, rk = (J.get("spillway-es"), J.get("rsyslog-es"), J.get("spillway-kafka"),
+                       J.get("rsyslog-kafka"))
+
+    def r_cpu(a, b):
+        return per_m(a) / per_m(b) if a and b and per_m(a) and per_m(b) else None
+
+    def r_rate(a, b):
+        return ((a.events / a.wall) / (b.events / b.wall)
+                if a and b and a.wall and b.wall and b.events else None)
+    w(ratio_row("spillway-file CPU per event ÷ jansson parse-only", r_cpu(sf, jp),
+                "≤ 1.15×", "low"))
+    w(ratio_row("spillway-file CPU per event ÷ rsyslog-file", r_cpu(sf, rf), "≤ 0.5×", "low"))
+    rs = r_cpu(sf, J.get("syslog-ng-file"))
+    if rs is not None:
+        w("| spillway-file CPU per event ÷ syslog-ng-file | %.2f× | – | no target, "
+          "for reference |" % rs)
+    w(ratio_row("spillway-es events/s ÷ rsyslog-es", r_rate(se, re_), "≥ 2.5×", "high"))
+    w(ratio_row("spillway-kafka events/s ÷ rsyslog-kafka", r_rate(sk, rk), "≥ 2×", "high"))
+    for name in ("spillway-file", "spillway-es", "spillway-kafka", "spillway-es-overload"):
+        j = J.get(name)
+        if j and j.rss:
+            q = j.extra.get("peak_queue_bytes", 0)
+            budget = 32 * 1048576 + q
+            w(ratio_row("%s peak RSS ÷ (32 MiB + peak queue bytes %.1f MiB)" % (
+                name, q / 1048576), j.rss / budget, "≤ 1×", "low"))
+    w("")
+    w("The queue bytes are the largest `queue.bytes` seen in `/stats`, polled every %d ms "
+      "while the job runs." % (POLL * 1000))
+    w("")
+    w(findings(bench))
+
+    # ---- overload
+    ov = J.get("spillway-es-overload")
+    if ov and se:
+        w("## Shedding")
+        w("")
+        fwd, drop = ov.extra.get("forwarded", 0), ov.extra.get("dropped", 0)
+        rec = ov.extra.get("received", 0)
+        w("`spillway-es-overload` points spillway at the emulator with `--capacity %s` "
+          "(events/s, a tenth of what `spillway-es` indexed per second; excess items are "
+          "answered 429). spillway received %s events, forwarded %s and dropped %s (%s), "
+          "in %.1f s; the emulator indexed %s, %s of them spillway's own drop summaries." % (
+              fmt_int(ov.extra.get("es_capacity")), fmt_int(rec), fmt_int(fwd), fmt_int(drop),
+              ", ".join("%s %s" % (k, fmt_int(v)) for k, v in
+                        sorted(ov.extra.get("dropped_by_reason", {}).items())) or "–",
+              ov.wall, fmt_int(ov.events + ov.extra.get("summaries", 0)),
+              fmt_int(ov.extra.get("summaries", 0))))
+        st429 = (ov.extra.get("es_items_by_status") or {}).get("429")
+        if st429:
+            w("The emulator answered %s items with 429; spillway put those events back in "
+              "its queue and sent them again or shed them later." % fmt_int(st429))
+        w("")
+        f_cost = se.cpu / se.events if se.events else None
+        if f_cost and drop and ov.cpu is not None:
+            shed = (ov.cpu - fwd * f_cost) / drop
+            w("| | CPU-s per M events |")
+            w("| --- | ---: |")
+            w("| forwarding (spillway-es: every event parsed, classified, batched, "
+              "gzipped, sent, acknowledged) | %.2f |" % (f_cost * 1e6))
+            w("| spillway-es-overload, all events received | %.2f |" % (ov.cpu / rec * 1e6))
+            w("| shedding, per shed event: (overload CPU − forwarded × forwarding cost) ÷ "
+              "shed | %.2f |" % (shed * 1e6))
+            w("")
+            w("The shedding estimate charges everything that is not forwarding to the shed "
+              "events, the retries of 429 items and the controller included. A shed event "
+              "is parsed and classified like any other; it skips the batch, the gzip and the "
+              "sink.")
+            w("")
+    # ---- where the time goes
+    cg = J.get("callgrind")
+    w("## Where the time goes")
+    w("")
+    if cg and cg.extra.get("ir_per_event"):
+        ipe = cg.extra["ir_per_event"]
+        jpe = cg.extra.get("jparse_ir_per_event")
+        w("spillway under `valgrind --tool=callgrind --toggle-collect=event_base_loop` (so "
+          "start-up and the compilation of the rules are left out), file sink, the first %s "
+          "events of the corpus: **%s instructions per event** (%s in all)%s. Instruction "
+          "counts do not depend on the machine's load, so these are the numbers to compare "
+          "between commits; they leave out the time spent in the kernel (reads, writes, "
+          "epoll), which CPU-seconds include." % (
+              fmt_int(cg.events), fmt_int(ipe), fmt_int(cg.extra["ir_total"]),
+              ("; `jparse` (jansson alone) over the same slice takes %s per event, so spillway "
+               "executes %.2f× the instructions of its parse" % (fmt_int(jpe), ipe / jpe))
+              if jpe else ""))
+        w("")
+        tot = cg.extra["ir_total"]
+        rows = merge_stripped(cg.extra["self"])
+        w("Top functions by their own instructions (self cost):")
+        w("")
+        w("| function | in | instructions per event | share |")
+        w("| --- | --- | ---: | ---: |")
+        for ir, fn, f, obj in rows[:15]:
+            w("| %s | %s | %s | %.1f %% |" % (fn if fn.startswith("jansson") else
+                                               "`%s`" % fn, f or obj, fmt_int(ir / cg.events),
+                                               100.0 * ir / tot))
+        w("")
+        groups = group_self(cg.extra["self"], tot)
+        if groups:
+            w("Self cost by library: %s." % ", ".join(
+                "%s %.1f %%" % (k, v) for k, v in groups))
+            w("")
+        incl = [r for r in cg.extra["inclusive"]
+                if r[3] == "spillway" and r[2].endswith(".c") and r[1] != "main"][:12]
+        if incl:
+            w("spillway's own functions by inclusive cost (with everything they call):")
+            w("")
+            w("| function | file | instructions per event | share |")
+            w("| --- | --- | ---: | ---: |")
+            for ir, fn, f, obj in incl:
+                w("| `%s` | %s | %s | %.1f %% |" % (fn, f, fmt_int(ir / cg.events),
+                                                   100.0 * ir / tot))
+            w("")
+        w("Debian's libjansson carries no symbols for its internal functions (the lexer and "
+          "the parser), so they are summed in one row. After a run, the full listings are in "
+          "`build/bench/callgrind-self.txt` and `callgrind-inclusive.txt`; "
+          "`callgrind_annotate build/bench/callgrind.out src/classify.c` annotates a source "
+          "file line by line.")
+    else:
+        w("Not measured in this run (%s)." % bench.skipped.get("callgrind", "callgrind failed"))
+    w("")
+    with open(DOC, "w") as f:
+        f.write("\n".join(L).rstrip() + "\n")
+    log("wrote %s" % os.path.relpath(DOC, REPO))
+
+
+def merge_stripped(rows):
+    """Functions of a library without symbols (0x... names) summed in one row."""
+    out, merged = [], {}
+    for ir, fn, f, obj in rows:
+        if fn.startswith("0x"):
+            merged[obj] = merged.get(obj, 0) + ir
+        else:
+            out.append((ir, fn, f, obj))
+    for obj, ir in merged.items():
+        name = obj.split(".so")[0]
+        name = name[3:] if name.startswith("lib") else name
+        out.append((ir, "%s internals (no symbols)" % name, "", obj))
+    for i, (ir, fn, f, obj) in enumerate(out):
+        if obj in ("???", ""):
+            out[i] = (ir, "code outside any object (PCRE2's JIT output)", "", "")
+    return sorted(out, key=lambda r: -r[0])
+
+
+def group_self(rows, total):
+    g = {}
+    for ir, fn, f, obj in rows:
+        if obj.startswith("libjansson"):
+            k = "jansson"
+        elif obj.startswith("libpcre2"):
+            k = "PCRE2"
+        elif obj.startswith(("libc.", "ld-linux")):
+            k = "libc"
+        elif obj.startswith("libevent"):
+            k = "libevent"
+        elif obj == "spillway":
+            k = "spillway"
+        elif obj.startswith("???") or not obj:
+            k = "JIT code and unknown"
+        else:
+            k = obj.split(".so")[0]
+        g[k] = g.get(k, 0) + ir
+    return sorted(((k, 100.0 * v / total) for k, v in g.items() if v / total >= 0.001),
+                  key=lambda kv: -kv[1])
+
+
+def findings(bench):
+    """A few plain sentences on where spillway wins and loses in this run."""
+    J = bench.jobs
+    out = []
+
+    def rate(j):
+        return j.events / j.wall if j and j.wall and j.events else None
+    sf, jp, rf, sn = (J.get("spillway-file"), J.get("jansson-parse"), J.get("rsyslog-file"),
+                      J.get("syslog-ng-file"))
+    if sf and jp and per_m(sf) and per_m(jp):
+        out.append("spillway spends %.2f CPU-s per million events on the file path, %.2f× "
+                   "the %.2f of jansson's parse alone; the difference is the TCP reads and "
+                   "line framing, the 10 rules, the shaper, the queue and the file writes." % (
+                       per_m(sf), per_m(sf) / per_m(jp), per_m(jp)))
+    for peer in (rf, sn):
+        if sf and peer and per_m(sf) and per_m(peer):
+            if per_m(sf) < per_m(peer):
+                out.append("It uses %.0f %% less CPU per event than %s (%.2f)." % (
+                    100 * (1 - per_m(sf) / per_m(peer)), peer.name, per_m(peer)))
+            else:
+                out.append("It uses %.0f %% more CPU per event than %s (%.2f): there "
+                           "spillway loses." % (100 * (per_m(sf) / per_m(peer) - 1),
+                                                 peer.name, per_m(peer)))
+    se, re_ = J.get("spillway-es"), J.get("rsyslog-es")
+    if se and se.peer_cpu is not None and se.wall:
+        busy = se.peer_cpu / se.wall
+        s = ("On the Elasticsearch path the emulator used %.0f %% of a core" % (100 * busy))
+        if busy > 0.8:
+            s += (": the emulator, a Python process, is close to its single-core limit, so "
+                  "spillway-es and rsyslog-es measure the emulator at least as much as the "
+                  "shippers; compare their CPU per event rather than their rates.")
+        else:
+            s += ", so in this run it was not what limited the rate."
+        out.append(s)
+    if se and re_ and per_m(se) and per_m(re_):
+        out.append("Per event on that path spillway used %.2f CPU-s per million and "
+                   "rsyslog %.2f (spillway gzips its bulk bodies, rsyslog does not)." % (
+                       per_m(se), per_m(re_)))
+    sk, rk = J.get("spillway-kafka"), J.get("rsyslog-kafka")
+    if sk and rk and per_m(sk) and per_m(rk):
+        out.append("On the Kafka path spillway used %.2f CPU-s per million events and "
+                   "rsyslog %.2f; the mock cluster used %s." % (
+                       per_m(sk), per_m(rk), "%.0f %% of a core" % (100 * sk.peer_cpu / sk.wall)
+                       if sk.peer_cpu is not None else "?"))
+    if not out:
+        return ""
+    return "\n".join(out) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n", 2)[2])
+    ap.add_argument("--events", type=int,
+                    default=int(os.environ.get("BENCH_EVENTS") or 1000000))
+    ap.add_argument("--only", type=lambda s: [x for x in s.split(",") if x],
+                    help="comma list of jobs (or prefixes) to run; the document is "
+                    "then not rewritten")
+    ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    ap.add_argument("--doc-only", action="store_true",
+                    help="rewrite the document from build/bench/results.json, run nothing")
+    ap.add_argument("--spillway", default=os.path.join(REPO, "spillway"))
+    args = ap.parse_args(argv)
+    if args.events < 1:
+        ap.error("--events must be at least 1")
+
+    def on_signal(signum, frame):
+        stop_all()
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    bench = Bench(args)
+    if args.doc_only:
+        bench.load(os.path.join(BENCH, "results.json"))
+        write_doc(bench)
+        return 0
+    try:
+        bench.run()
+        if not args.no_doc and not args.only:
+            write_doc(bench)
+    finally:
+        stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
