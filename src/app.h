@@ -26,6 +26,7 @@ struct app {
 	struct ingest_tcp	*tcp;
 	struct ingest_http	*http;
 	struct ingest_kafka	*kafka;		/* consumer-group source */
+	struct workers		*workers;	/* more TCP loops, or NULL */
 	struct http_server	*admin;
 	uint64_t		 reloads_ok;
 	uint64_t		 reloads_error;

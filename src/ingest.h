@@ -28,6 +28,22 @@ struct ingest_tcp *ingest_tcp_new(struct event_base *base, int fd,
 		    const struct config *cf, struct shaper *sh);
 
 /*
+ * Where a listener on another thread sends its lines instead of the
+ * shaper: offer() each complete line, too_large() for each line refused
+ * for its size, flush() after each read.
+ */
+struct ingest_tcp_hooks {
+	void	(*offer)(void *arg, const char *line, size_t len,
+		    uint64_t now);
+	void	(*too_large)(void *arg);
+	void	(*flush)(void *arg);
+};
+
+struct ingest_tcp *ingest_tcp_new_hooked(struct event_base *base, int fd,
+		    const struct config *cf, struct shaper *sh,
+		    const struct ingest_tcp_hooks *hooks, void *arg);
+
+/*
  * Stop accepting and reading; lines already buffered are still offered.
  * Connections are closed.
  */

@@ -29,6 +29,8 @@ struct ingest_tcp {
 	struct event_base		*base;
 	const struct config		*cf;
 	struct shaper			*sh;
+	const struct ingest_tcp_hooks	*hooks;	/* NULL: the shaper */
+	void				*hooks_arg;
 	struct net_listener		*nl;
 	struct ingest_tcp_counters	 counters;
 	TAILQ_HEAD(, tcp_conn)		 conns;
@@ -54,7 +56,19 @@ ingest_tcp_line(struct ingest_tcp *it, const char *line, size_t len,
 		len--;
 	if (blank(line, len))
 		return;
-	shaper_offer(it->sh, line, len, NULL, 0, SOURCE_TCP, now);
+	if (it->hooks != NULL)
+		it->hooks->offer(it->hooks_arg, line, len, now);
+	else
+		shaper_offer(it->sh, line, len, NULL, 0, SOURCE_TCP, now);
+}
+
+static void
+ingest_tcp_too_large(struct ingest_tcp *it)
+{
+	if (it->hooks != NULL)
+		it->hooks->too_large(it->hooks_arg);
+	else
+		shaper_too_large(it->sh, SOURCE_TCP);
 }
 
 /*
@@ -84,7 +98,7 @@ ingest_tcp_drain(struct tcp_conn *c, int eof)
 				break;
 			}
 			if (have > max) {
-				shaper_too_large(it->sh, SOURCE_TCP);
+				ingest_tcp_too_large(it);
 				c->discarding = 1;
 				evbuffer_drain(in, have);
 				break;
@@ -103,13 +117,15 @@ ingest_tcp_drain(struct tcp_conn *c, int eof)
 			c->discarding = 0;
 		} else if (len > max + 1 || (len == max + 1 &&
 		    evbuffer_pullup(in, len)[len - 1] != '\r')) {
-			shaper_too_large(it->sh, SOURCE_TCP);
+			ingest_tcp_too_large(it);
 		} else {
 			line = (const char *)evbuffer_pullup(in, len + 1);
 			ingest_tcp_line(it, line, len, now);
 		}
 		evbuffer_drain(in, len + 1);
 	}
+	if (it->hooks != NULL && it->hooks->flush != NULL)
+		it->hooks->flush(it->hooks_arg);
 }
 
 static void
@@ -178,6 +194,14 @@ struct ingest_tcp *
 ingest_tcp_new(struct event_base *base, int fd, const struct config *cf,
     struct shaper *sh)
 {
+	return ingest_tcp_new_hooked(base, fd, cf, sh, NULL, NULL);
+}
+
+struct ingest_tcp *
+ingest_tcp_new_hooked(struct event_base *base, int fd,
+    const struct config *cf, struct shaper *sh,
+    const struct ingest_tcp_hooks *hooks, void *arg)
+{
 	struct ingest_tcp *it;
 
 	if ((it = calloc(1, sizeof(*it))) == NULL) {
@@ -187,6 +211,8 @@ ingest_tcp_new(struct event_base *base, int fd, const struct config *cf,
 	it->base = base;
 	it->cf = cf;
 	it->sh = sh;
+	it->hooks = hooks;
+	it->hooks_arg = arg;
 	TAILQ_INIT(&it->conns);
 	if ((it->nl = net_listener_new(base, fd, ingest_tcp_accept, it)) ==
 	    NULL) {

@@ -24,6 +24,7 @@
 #include "rules.h"
 #include "shaper.h"
 #include "sink.h"
+#include "worker.h"
 
 #define SPILLWAY_VERSION	"0.1.0"
 
@@ -93,7 +94,8 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (shaper_idle(app.sh) || clock_now_ns() >= drain_deadline)
+	if ((shaper_idle(app.sh) && workers_idle(app.workers)) ||
+	    clock_now_ns() >= drain_deadline)
 		event_base_loopexit(app.base, NULL);
 }
 
@@ -121,6 +123,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	ingest_tcp_stop(app.tcp);
 	ingest_http_stop(app.http);
 	ingest_kafka_stop(app.kafka);
+	workers_stop(app.workers);
 	drain_deadline = clock_now_ns() +
 	    (uint64_t)app.cf->shutdown_timeout_ms * NSEC_PER_MSEC;
 	drain_ev = event_new(app.base, -1, EV_PERSIST, drain_cb, NULL);
@@ -144,14 +147,23 @@ redact_url(const char *url, char *buf, size_t len)
 	return buf;
 }
 
-/* Bind addr, announce it; -1 on failure (message logged). */
+/*
+ * Bind addr, announce it; -1 on failure (message logged).  The address
+ * bound goes to bound when not NULL.
+ */
 static int
-listen_on(const char *what, const char *addr)
+listen_on(const char *what, const char *addr, int reuseport, char *bound,
+    size_t boundlen)
 {
-	char bound[300], err[300];
+	char buf[300], err[300];
 	int fd;
 
-	if ((fd = net_listen(addr, bound, sizeof(bound), err,
+	if (bound == NULL) {
+		bound = buf;
+		boundlen = sizeof(buf);
+	}
+
+	if ((fd = net_listen(addr, reuseport, bound, boundlen, err,
 	    sizeof(err))) == -1) {
 		log_err("cannot listen (%s): %s", what, err);
 		return -1;
@@ -186,7 +198,7 @@ main(int argc, char **argv)
 	struct rules_error rerr;
 	struct ruleset *rs;
 	struct timeval sec = { 1, 0 }, poll_tv = { 0, 50000 }, control_tv;
-	char err[700];
+	char err[700], tcp_bound[300];
 	long workers = 0;
 	int ch, verbosity = 0, use_syslog = 0, fd, rc = 0;
 
@@ -248,9 +260,6 @@ main(int argc, char **argv)
 	}
 	if (workers > 0)
 		app.cf->workers = workers;
-	if (app.cf->workers > 1)
-		log_warn("workers: %ld requested; this build runs one event "
-		    "loop", app.cf->workers);
 	app.rules_path = app.cf->rules_path;
 	if (app.rules_path != NULL) {
 		if ((rs = rules_load_file(app.rules_path, &rerr)) == NULL) {
@@ -301,15 +310,24 @@ main(int argc, char **argv)
 	shaper_set_sinks(app.sh, app.sink, app.divert);
 
 	if (app.cf->listen_tcp != NULL && *app.cf->listen_tcp != '\0') {
-		if ((fd = listen_on("tcp", app.cf->listen_tcp)) == -1 ||
+		if ((fd = listen_on("tcp", app.cf->listen_tcp,
+		    app.cf->workers > 1, tcp_bound, sizeof(tcp_bound))) == -1 ||
 		    (app.tcp = ingest_tcp_new(app.base, fd, app.cf,
 		    app.sh)) == NULL) {
 			rc = 2;
 			goto out;
 		}
+		if (app.cf->workers > 1 && (app.workers = workers_new(
+		    app.base, app.cf, app.sh, tcp_bound,
+		    (int)app.cf->workers - 1, err, sizeof(err))) == NULL) {
+			log_err("workers: %s", err);
+			rc = 2;
+			goto out;
+		}
 	}
 	if (app.cf->listen_http != NULL && *app.cf->listen_http != '\0') {
-		if ((fd = listen_on("http", app.cf->listen_http)) == -1 ||
+		if ((fd = listen_on("http", app.cf->listen_http, 0, NULL,
+		    0)) == -1 ||
 		    (app.http = ingest_http_new(app.base, fd, app.cf,
 		    app.sh)) == NULL) {
 			rc = 2;
@@ -323,7 +341,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (app.cf->listen_admin != NULL && *app.cf->listen_admin != '\0') {
-		if ((fd = listen_on("admin", app.cf->listen_admin)) == -1 ||
+		if ((fd = listen_on("admin", app.cf->listen_admin, 0, NULL,
+		    0)) == -1 ||
 		    (app.admin = admin_new(&app, fd)) == NULL) {
 			rc = 2;
 			goto out;
@@ -346,6 +365,9 @@ main(int argc, char **argv)
 
 	event_base_dispatch(app.base);
 
+	/* The workers hand over all they read before anything is counted. */
+	workers_free(app.workers);
+	app.workers = NULL;
 	/* Whatever is left now is lost to the shutdown, and counted so. */
 	shaper_abandon(app.sh);
 	event_free(tick_ev);
@@ -354,6 +376,7 @@ main(int argc, char **argv)
 	if (drain_ev != NULL)
 		event_free(drain_ev);
 out:
+	workers_free(app.workers);
 	ingest_tcp_free(app.tcp);
 	ingest_http_free(app.http);
 	http_server_free(app.admin);

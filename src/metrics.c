@@ -20,6 +20,7 @@
 #include "sink.h"
 #include "sink_es.h"
 #include "sink_kafka.h"
+#include "worker.h"
 #include "keytab.h"
 #include "record.h"
 
@@ -74,6 +75,16 @@ class_rate(const struct shaper *sh, const struct sclass *c)
 	    c->alloc + sh->spare_rate < r)
 		r = c->alloc + sh->spare_rate;
 	return r;
+}
+
+/* The TCP listener's counters, over the main loop and the workers. */
+static struct ingest_tcp_counters
+tcp_counters(struct app *app)
+{
+	struct ingest_tcp_counters sum = *ingest_tcp_counters(app->tcp);
+
+	workers_counters(app->workers, &sum);
+	return sum;
 }
 
 static void
@@ -277,7 +288,7 @@ metrics_render(struct app *app, struct evbuffer *out)
 	if (app->tcp != NULL)
 		evbuffer_add_printf(out, "spillway_connections"
 		    "{listener=\"tcp\"} %zu\n",
-		    ingest_tcp_counters(app->tcp)->connections);
+		    tcp_counters(app).connections);
 	if (app->http != NULL)
 		evbuffer_add_printf(out, "spillway_connections"
 		    "{listener=\"http\"} %zu\n", http_server_counters(
@@ -287,7 +298,7 @@ metrics_render(struct app *app, struct evbuffer *out)
 	if (app->tcp != NULL)
 		evbuffer_add_printf(out, "spillway_connections_refused_total"
 		    "{listener=\"tcp\"} %llu\n", (unsigned long long)
-		    ingest_tcp_counters(app->tcp)->refused);
+		    tcp_counters(app).refused);
 	if (app->http != NULL)
 		evbuffer_add_printf(out, "spillway_connections_refused_total"
 		    "{listener=\"http\"} %llu\n", (unsigned long long)
@@ -312,7 +323,7 @@ metrics_render(struct app *app, struct evbuffer *out)
 	    "Lines cut short by a disconnect (still classified).");
 	if (app->tcp != NULL)
 		evbuffer_add_printf(out, "spillway_tcp_partial_lines_total %llu\n",
-		    (unsigned long long)ingest_tcp_counters(app->tcp)->partial);
+		    (unsigned long long)tcp_counters(app).partial);
 	family(out, "spillway_bulk_items_unsupported_total", "counter",
 	    "Bulk update/delete items refused: the sink is not Elasticsearch.");
 	evbuffer_add_printf(out, "spillway_bulk_items_unsupported_total %llu\n",

@@ -1,0 +1,605 @@
+/*
+ * worker: TCP listeners on more threads, classifying in parallel.
+ *
+ * Each worker owns an event loop, a SO_REUSEPORT listener and its own
+ * compiled copy of the rules.  Lines are classified there (the parse is
+ * most of an event's cost) and appended to a batch: the bytes, the class
+ * index, the key text.  Batches go to the main loop through a list under a
+ * mutex and a pipe that wakes it; the main loop shapes each event as if it
+ * had read it itself.  A batch classified under rules that were replaced
+ * meanwhile is classified again on the main loop, so every event is shaped
+ * under the rules in force when it reaches the shaper.
+ *
+ * Memory stays bounded: a worker that has WORKER_PENDING_MAX bytes waiting
+ * for the main loop blocks until the main loop catches up, and its
+ * sockets wait in the kernel meanwhile.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include <spillway/clock.h>
+
+#include "arena.h"
+#include "classify.h"
+#include "config.h"
+#include "ingest.h"
+#include "keytab.h"
+#include "log.h"
+#include "net.h"
+#include "rules.h"
+#include "shaper.h"
+#include "worker.h"
+
+#define WORKER_BATCH_EVENTS	512
+#define WORKER_BATCH_BYTES	(256 * 1024)
+#define WORKER_PENDING_MAX	(16 * 1024 * 1024)
+#define WORKER_TICK_US		100000	/* publish rules, check stop */
+
+struct wevent {
+	size_t		 off;		/* line bytes in buf */
+	size_t		 len;
+	size_t		 keylen;	/* key bytes follow the line */
+	size_t		 idx;
+	uint64_t	 t_in;
+	int		 too_large;
+};
+
+struct wbatch {
+	TAILQ_ENTRY(wbatch)	 entry;
+	uint64_t		 revision;	/* of the rules it was made with */
+	struct wevent		*ev;
+	size_t			 n, cap;
+	char			*buf;
+	size_t			 used, size;
+	uint64_t		*hits;		/* regex limit hits, per class */
+	size_t			 nhits;
+};
+
+TAILQ_HEAD(wbatches, wbatch);
+
+struct worker {
+	struct workers		*w;
+	pthread_t		 th;
+	int			 started;
+	struct event_base	*base;
+	struct ingest_tcp	*it;
+	int			 stopfd[2];
+	struct event		*stop_ev;
+	struct ruleset		*rs;		/* private copy */
+	uint64_t		 revision;
+	struct wbatch		*cur;
+	int			 exited;	/* under w->mu */
+};
+
+struct workers {
+	struct event_base	*base;		/* main loop */
+	const struct config	*cf;
+	struct shaper		*sh;
+	struct worker		*v;
+	int			 n;
+
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct wbatches		 ready;		/* for the main loop */
+	size_t			 pending;	/* bytes in ready */
+	int			 notifyfd[2];
+	struct event		*notify_ev;
+	struct event		*tick_ev;
+
+	/* the rules in force, as text, for the workers to compile */
+	char			*text;
+	size_t			 textlen;
+	uint64_t		 revision;
+	int			 stopping;
+};
+
+static struct ingest_tcp_hooks worker_hooks;
+
+/* One byte down a pipe to wake its reader; a full pipe is awake already. */
+static void
+wake(int fd)
+{
+	ssize_t r = write(fd, "", 1);
+
+	(void)r;
+}
+
+static void
+drain_pipe(int fd)
+{
+	char buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* -- batches */
+
+static void
+wbatch_free(struct wbatch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->ev);
+	free(b->buf);
+	free(b->hits);
+	free(b);
+}
+
+static struct wbatch *
+wbatch_new(struct worker *wk)
+{
+	struct wbatch *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->revision = wk->revision;
+	b->nhits = wk->rs->nclasses;
+	if ((b->hits = calloc(b->nhits, sizeof(*b->hits))) == NULL) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* Room for one more event of need bytes; -1 without memory. */
+static int
+wbatch_room(struct wbatch *b, size_t need)
+{
+	if (b->n == b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 64;
+		struct wevent *nv;
+
+		if ((nv = realloc(b->ev, ncap * sizeof(*nv))) == NULL)
+			return -1;
+		b->ev = nv;
+		b->cap = ncap;
+	}
+	if (b->used + need > b->size) {
+		size_t nsize = b->size ? b->size * 2 : 16384;
+		char *nb;
+
+		while (nsize < b->used + need)
+			nsize *= 2;
+		if ((nb = realloc(b->buf, nsize)) == NULL)
+			return -1;
+		b->buf = nb;
+		b->size = nsize;
+	}
+	return 0;
+}
+
+/* -- worker side */
+
+/* Pick up the rules in force if they changed. */
+static void
+worker_rules(struct worker *wk)
+{
+	struct workers *w = wk->w;
+	struct rules_error err;
+	struct ruleset *rs;
+	uint64_t rev;
+	char *text = NULL;
+	size_t len = 0;
+
+	pthread_mutex_lock(&w->mu);
+	rev = w->revision;
+	if (rev != wk->revision && w->text != NULL &&
+	    (text = malloc(w->textlen)) != NULL) {
+		memcpy(text, w->text, w->textlen);
+		len = w->textlen;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (text == NULL)
+		return;
+	rs = rules_load_buffer(text, len, &err);
+	free(text);
+	if (rs == NULL)
+		return;		/* cannot happen: the main loop loaded it */
+	rules_free(wk->rs);
+	wk->rs = rs;
+	wk->revision = rev;
+}
+
+static void
+worker_push(struct worker *wk)
+{
+	struct workers *w = wk->w;
+	struct wbatch *b = wk->cur;
+	int first;
+
+	if (b == NULL || b->n == 0)
+		return;
+	wk->cur = NULL;
+	pthread_mutex_lock(&w->mu);
+	while (w->pending > WORKER_PENDING_MAX && !w->stopping)
+		pthread_cond_wait(&w->cv, &w->mu);
+	first = TAILQ_EMPTY(&w->ready);
+	TAILQ_INSERT_TAIL(&w->ready, b, entry);
+	w->pending += b->used + b->n * sizeof(struct wevent);
+	pthread_mutex_unlock(&w->mu);
+	if (first)
+		wake(w->notifyfd[1]);
+}
+
+static struct wevent *
+worker_event(struct worker *wk, size_t need)
+{
+	struct wbatch *b;
+
+	if (wk->cur == NULL) {
+		worker_rules(wk);
+		if ((wk->cur = wbatch_new(wk)) == NULL)
+			return NULL;
+	}
+	b = wk->cur;
+	if (wbatch_room(b, need) == -1)
+		return NULL;
+	return &b->ev[b->n];
+}
+
+static void
+worker_offer(void *arg, const char *line, size_t len, uint64_t now)
+{
+	struct worker *wk = arg;
+	struct wevent *ev;
+	struct wbatch *b;
+	char key[KEYTAB_KEY_MAX];
+	json_t *obj = NULL;
+	size_t idx, keylen;
+
+	if ((ev = worker_event(wk, len + sizeof(key))) == NULL) {
+		log_err("worker: no memory; a line is lost");
+		return;
+	}
+	b = wk->cur;
+	arena_begin();
+	idx = classify(wk->rs, line, len, &obj, b->hits);
+	keylen = shaper_key_text(&wk->rs->classes[idx], obj, key, sizeof(key));
+	arena_end();
+	ev->off = b->used;
+	ev->len = len;
+	ev->keylen = keylen;
+	ev->idx = idx;
+	ev->t_in = now;
+	ev->too_large = 0;
+	memcpy(b->buf + b->used, line, len);
+	memcpy(b->buf + b->used + len, key, keylen);
+	b->used += len + keylen;
+	b->n++;
+	if (b->n >= WORKER_BATCH_EVENTS || b->used >= WORKER_BATCH_BYTES)
+		worker_push(wk);
+}
+
+static void
+worker_too_large(void *arg)
+{
+	struct worker *wk = arg;
+	struct wevent *ev;
+
+	if ((ev = worker_event(wk, 0)) == NULL)
+		return;
+	memset(ev, 0, sizeof(*ev));
+	ev->too_large = 1;
+	wk->cur->n++;
+}
+
+static void
+worker_flush(void *arg)
+{
+	worker_push(arg);
+}
+
+static void
+worker_stopcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *wk = arg;
+
+	(void)what;
+	drain_pipe(fd);
+	ingest_tcp_stop(wk->it);	/* offers what is buffered */
+	worker_push(wk);
+	event_base_loopbreak(wk->base);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct workers *w = wk->w;
+
+	event_base_dispatch(wk->base);
+	worker_push(wk);
+	arena_shutdown();
+	pthread_mutex_lock(&w->mu);
+	wk->exited = 1;
+	pthread_mutex_unlock(&w->mu);
+	wake(w->notifyfd[1]);
+	return NULL;
+}
+
+/* -- main loop side */
+
+/* Shape one batch's events, as the main loop's own listener would. */
+static void
+workers_shape(struct workers *w, struct wbatch *b)
+{
+	struct shaper *sh = w->sh;
+	const char *line;
+	size_t i;
+	int same = b->revision == sh->revision;
+
+	if (same)
+		for (i = 0; i < b->nhits && i < sh->rules->nclasses; i++)
+			sh->limit_hits[i] += b->hits[i];
+	for (i = 0; i < b->n; i++) {
+		struct wevent *ev = &b->ev[i];
+
+		if (ev->too_large) {
+			shaper_too_large(sh, SOURCE_TCP);
+			continue;
+		}
+		line = b->buf + ev->off;
+		if (same)
+			shaper_offer_classified(sh, line, ev->len, NULL, 0,
+			    SOURCE_TCP, ev->idx, line + ev->len, ev->keylen,
+			    NULL, 0, ev->t_in);
+		else
+			shaper_offer(sh, line, ev->len, NULL, 0, SOURCE_TCP,
+			    ev->t_in);
+	}
+}
+
+/* Tell the workers the rules in force, when they changed. */
+static void
+workers_publish(struct workers *w)
+{
+	const struct ruleset *rs = w->sh->rules;
+	char *text;
+
+	if (w->revision == w->sh->revision || rs->text == NULL)
+		return;
+	if ((text = malloc(rs->textlen)) == NULL)
+		return;
+	memcpy(text, rs->text, rs->textlen);
+	pthread_mutex_lock(&w->mu);
+	free(w->text);
+	w->text = text;
+	w->textlen = rs->textlen;
+	w->revision = w->sh->revision;
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+workers_notifycb(evutil_socket_t fd, short what, void *arg)
+{
+	struct workers *w = arg;
+	struct wbatches got;
+	struct wbatch *b;
+	size_t bytes = 0;
+
+	(void)what;
+	drain_pipe(fd);
+	workers_publish(w);
+	TAILQ_INIT(&got);
+	pthread_mutex_lock(&w->mu);
+	TAILQ_CONCAT(&got, &w->ready, entry);
+	pthread_mutex_unlock(&w->mu);
+	while ((b = TAILQ_FIRST(&got)) != NULL) {
+		TAILQ_REMOVE(&got, b, entry);
+		workers_shape(w, b);
+		bytes += b->used + b->n * sizeof(struct wevent);
+		wbatch_free(b);
+	}
+	pthread_mutex_lock(&w->mu);
+	w->pending -= bytes;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+workers_tickcb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	workers_publish(arg);
+}
+
+static int
+pipe_nb(int fds[2])
+{
+	int i;
+
+	if (pipe(fds) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+	}
+	return 0;
+}
+
+struct workers *
+workers_new(struct event_base *base, const struct config *cf,
+    struct shaper *sh, const char *addr, int n, char *err, size_t errlen)
+{
+	struct timeval tick = { 0, WORKER_TICK_US };
+	struct workers *w;
+	struct worker *wk;
+	char bound[300];
+	int i, fd;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->v = calloc((size_t)n, sizeof(*w->v))) == NULL) {
+		free(w);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->base = base;
+	w->cf = cf;
+	w->sh = sh;
+	w->n = n;
+	w->notifyfd[0] = w->notifyfd[1] = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	TAILQ_INIT(&w->ready);
+	worker_hooks.offer = worker_offer;
+	worker_hooks.too_large = worker_too_large;
+	worker_hooks.flush = worker_flush;
+	workers_publish(w);
+	if (pipe_nb(w->notifyfd) == -1 ||
+	    (w->notify_ev = event_new(base, w->notifyfd[0],
+	    EV_READ | EV_PERSIST, workers_notifycb, w)) == NULL ||
+	    event_add(w->notify_ev, NULL) == -1 ||
+	    (w->tick_ev = event_new(base, -1, EV_PERSIST, workers_tickcb,
+	    w)) == NULL || event_add(w->tick_ev, &tick) == -1) {
+		snprintf(err, errlen, "cannot set up the workers' wake-up");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		wk = &w->v[i];
+		wk->w = w;
+		wk->stopfd[0] = wk->stopfd[1] = -1;
+		if ((wk->rs = rules_builtin()) == NULL)
+			goto oom;
+		wk->revision = 0;
+		worker_rules(wk);
+		if ((wk->base = event_base_new()) == NULL ||
+		    pipe_nb(wk->stopfd) == -1 ||
+		    (wk->stop_ev = event_new(wk->base, wk->stopfd[0], EV_READ,
+		    worker_stopcb, wk)) == NULL ||
+		    event_add(wk->stop_ev, NULL) == -1)
+			goto oom;
+		if ((fd = net_listen(addr, 1, bound, sizeof(bound), err,
+		    errlen)) == -1)
+			goto fail;
+		if ((wk->it = ingest_tcp_new_hooked(wk->base, fd, cf, sh,
+		    &worker_hooks, wk)) == NULL)
+			goto oom;
+		if (pthread_create(&wk->th, NULL, worker_main, wk) != 0) {
+			snprintf(err, errlen, "cannot start a worker: %s",
+			    strerror(errno));
+			goto fail;
+		}
+		wk->started = 1;
+	}
+	log_info("%d worker%s listening on %s besides the main loop", n,
+	    n == 1 ? "" : "s", addr);
+	return w;
+oom:
+	snprintf(err, errlen, "out of memory starting the workers");
+fail:
+	workers_stop(w);
+	workers_free(w);
+	return NULL;
+}
+
+void
+workers_stop(struct workers *w)
+{
+	int i;
+
+	if (w == NULL || w->stopping)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stopping = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	for (i = 0; i < w->n; i++)
+		if (w->v[i].started && w->v[i].stopfd[1] != -1)
+			wake(w->v[i].stopfd[1]);
+}
+
+int
+workers_idle(struct workers *w)
+{
+	int i, idle = 1;
+
+	if (w == NULL)
+		return 1;
+	pthread_mutex_lock(&w->mu);
+	for (i = 0; i < w->n; i++)
+		if (w->v[i].started && !w->v[i].exited)
+			idle = 0;
+	if (!TAILQ_EMPTY(&w->ready))
+		idle = 0;
+	pthread_mutex_unlock(&w->mu);
+	return idle;
+}
+
+void
+workers_free(struct workers *w)
+{
+	struct wbatch *b;
+	int i;
+
+	if (w == NULL)
+		return;
+	workers_stop(w);
+	for (i = 0; i < w->n; i++) {
+		struct worker *wk = &w->v[i];
+
+		if (wk->started)
+			pthread_join(wk->th, NULL);
+		ingest_tcp_free(wk->it);
+		if (wk->stop_ev != NULL)
+			event_free(wk->stop_ev);
+		if (wk->base != NULL)
+			event_base_free(wk->base);
+		if (wk->stopfd[0] != -1)
+			close(wk->stopfd[0]);
+		if (wk->stopfd[1] != -1)
+			close(wk->stopfd[1]);
+		wbatch_free(wk->cur);
+		rules_free(wk->rs);
+	}
+	/* What the main loop never took: shape it now, nothing is lost. */
+	while ((b = TAILQ_FIRST(&w->ready)) != NULL) {
+		TAILQ_REMOVE(&w->ready, b, entry);
+		workers_shape(w, b);
+		wbatch_free(b);
+	}
+	if (w->notify_ev != NULL)
+		event_free(w->notify_ev);
+	if (w->tick_ev != NULL)
+		event_free(w->tick_ev);
+	if (w->notifyfd[0] != -1)
+		close(w->notifyfd[0]);
+	if (w->notifyfd[1] != -1)
+		close(w->notifyfd[1]);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w->text);
+	free(w->v);
+	free(w);
+}
+
+void
+workers_counters(struct workers *w, struct ingest_tcp_counters *sum)
+{
+	const struct ingest_tcp_counters *c;
+	int i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < w->n; i++) {
+		if (w->v[i].it == NULL)
+			continue;
+		c = ingest_tcp_counters(w->v[i].it);
+		sum->connections += c->connections;
+		sum->accepted += c->accepted;
+		sum->refused += c->refused;
+		sum->timeouts += c->timeouts;
+		sum->partial += c->partial;
+	}
+}

@@ -1,0 +1,45 @@
+/*
+ * worker: more event loops for TCP NDJSON, one per thread.
+ *
+ * With `workers: N`, N-1 threads each run an event loop with their own
+ * TCP listener on the address the main loop listens on (SO_REUSEPORT: the
+ * kernel spreads connections).  A worker reads, frames, parses and
+ * classifies its lines, the costly part, against its own copy of the rules
+ * in force, and hands the results to the main loop in batches.  The main
+ * loop alone shapes: buckets, the controller, the queue and every counter
+ * stay in one place, so a class rate of R is R in total and counts are
+ * exact.
+ */
+#ifndef SPILLWAY_WORKER_H
+#define SPILLWAY_WORKER_H
+
+#include <stddef.h>
+
+struct config;
+struct event_base;
+struct ingest_tcp_counters;
+struct shaper;
+struct workers;
+
+/*
+ * Start n threads listening on addr (the "host:port" the main TCP
+ * listener bound with SO_REUSEPORT).  NULL with a message in err.
+ */
+struct workers	*workers_new(struct event_base *base, const struct config *cf,
+		    struct shaper *sh, const char *addr, int n, char *err,
+		    size_t errlen);
+
+/* Stop accepting and reading; what was read is still handed over. */
+void		 workers_stop(struct workers *w);
+
+/* Every worker has stopped and everything it read has been shaped. */
+int		 workers_idle(struct workers *w);
+
+/* Join the threads, free everything.  Accepts NULL. */
+void		 workers_free(struct workers *w);
+
+/* Add the workers' listener counters to *sum. */
+void		 workers_counters(struct workers *w,
+		    struct ingest_tcp_counters *sum);
+
+#endif
