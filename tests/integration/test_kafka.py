@@ -298,7 +298,7 @@ class TestKafkaSource(KafkaCase):
         r = kcat_produce(kafka.bootstrap, topic, msgs, key_delim=None)
         self.assertEqual(r.returncode, 0, r.stderr)
 
-    def wait_assigned(self, sp, n=1, timeout=40):
+    def wait_assigned(self, sp, n=1, timeout=90):
         return sp.wait_for(
             lambda m: m.get1("spillway_kafka_source_partitions") >= n,
             "%d partitions assigned" % n, timeout)
@@ -310,9 +310,13 @@ class TestKafkaSource(KafkaCase):
         self.produce(kafka, "in", msgs)
         sp = self.source_spillway(kafka, "g1")
         self.wait_assigned(sp, 4)
-        m = sp.wait_for(lambda m: m.get1(
-            "spillway_kafka_source_messages_total") >= 250,
-            "250 messages read", 40)
+        try:
+            m = sp.wait_for(lambda m: m.get1(
+                "spillway_kafka_source_messages_total") >= 250,
+                "250 messages read", 90)
+        except AssertionError:
+            print(sp.stderr()[-4000:])
+            raise
         m = self.settled(sp, m.total("spillway_events_received_total"))
         got = sp.sink_lines()
         self.assertEqual(len(got), m.total("spillway_events_forwarded_total"))
