@@ -23,7 +23,6 @@
  * then polls it without blocking, a bounded burst at a time.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +37,9 @@
 
 #include "config.h"
 #include "ingest.h"
+#include "kafka_conf.h"
 #include "log.h"
+#include "net.h"
 #include "shaper.h"
 #include "sink.h"
 
@@ -334,11 +335,8 @@ kc_read(struct ingest_kafka *ik)
 static void
 kc_iocb(evutil_socket_t fd, short what, void *arg)
 {
-	char buf[256];
-
 	(void)what;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
+	net_pipe_drain(fd);
 	kc_read(arg);
 }
 
@@ -539,14 +537,7 @@ static int
 kc_set(rd_kafka_conf_t *conf, const char *name, const char *value,
     char *err, size_t errlen)
 {
-	char why[256];
-
-	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) !=
-	    RD_KAFKA_CONF_OK) {
-		snprintf(err, errlen, "listen.kafka: %s: %s", name, why);
-		return -1;
-	}
-	return 0;
+	return kafka_conf_set(conf, "listen.kafka", name, value, err, errlen);
 }
 
 /* listen.kafka: brokers, topics, the rest passed to librdkafka. */
@@ -589,18 +580,7 @@ kc_configure(struct ingest_kafka *ik, rd_kafka_conf_t *conf,
 			}
 			continue;
 		}
-		if (json_is_string(v))
-			val = json_string_value(v);
-		else if (json_is_integer(v)) {
-			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-			    json_integer_value(v));
-			val = num;
-		} else if (json_is_real(v)) {
-			snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-			val = num;
-		} else if (json_is_boolean(v))
-			val = json_is_true(v) ? "true" : "false";
-		else {
+		if ((val = kafka_conf_text(v, num, sizeof(num))) == NULL) {
 			snprintf(err, errlen, "listen.kafka.%s: value must be "
 			    "a string, number or boolean", name);
 			goto out;
@@ -643,7 +623,6 @@ ingest_kafka_new(struct event_base *base, const struct config *cf,
 	rd_kafka_resp_err_t rerr;
 	struct timeval tick = { 0, KC_TICK_US };
 	char why[512];
-	int i;
 
 	if ((ik = calloc(1, sizeof(*ik))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -692,16 +671,10 @@ ingest_kafka_new(struct event_base *base, const struct config *cf,
 	rd_kafka_set_log_queue(ik->rk, NULL);
 	rd_kafka_poll_set_consumer(ik->rk);
 	ik->q = rd_kafka_queue_get_consumer(ik->rk);
-	if (pipe(ik->pipefd) == -1) {
+	if (kafka_queue_pipe(ik->q, ik->pipefd) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	for (i = 0; i < 2; i++) {
-		fcntl(ik->pipefd[i], F_SETFL, fcntl(ik->pipefd[i], F_GETFL) |
-		    O_NONBLOCK);
-		fcntl(ik->pipefd[i], F_SETFD, FD_CLOEXEC);
-	}
-	rd_kafka_queue_io_event_enable(ik->q, ik->pipefd[1], "1", 1);
 	if ((ik->io_ev = event_new(base, ik->pipefd[0], EV_READ | EV_PERSIST,
 	    kc_iocb, ik)) == NULL ||
 	    (ik->read_ev = event_new(base, -1, 0, kc_readcb, ik)) == NULL ||

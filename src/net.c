@@ -177,3 +177,18 @@ net_listener_errors(const struct net_listener *nl)
 {
 	return nl->errors;
 }
+
+int
+net_pipe(int fds[2])
+{
+	return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+}
+
+void
+net_pipe_drain(int fd)
+{
+	char buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}

@@ -16,6 +16,12 @@
 int	net_listen(const char *addr, int reuseport, char *bound,
 	    size_t boundlen, char *err, size_t errlen);
 
+/* A non-blocking, close-on-exec pipe, for waking an event loop (0, -1). */
+int	net_pipe(int fds[2]);
+
+/* Read whatever is in a wake-up pipe. */
+void	net_pipe_drain(int fd);
+
 /* Set TCP_NODELAY (0 or -1). */
 int	net_nodelay(int fd);
 

@@ -25,7 +25,6 @@
  * push-back.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,9 @@
 
 #include "classify.h"
 #include "config.h"
+#include "kafka_conf.h"
 #include "log.h"
+#include "net.h"
 #include "rules.h"
 #include "shaper.h"
 #include "sink.h"
@@ -274,11 +275,8 @@ kafka_serve(struct sink_kafka *k)
 static void
 kafka_iocb(evutil_socket_t fd, short what, void *arg)
 {
-	char buf[256];
-
 	(void)what;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
+	net_pipe_drain(fd);
 	kafka_serve(arg);
 }
 
@@ -286,14 +284,7 @@ static int
 kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value,
     char *err, size_t errlen)
 {
-	char why[256];
-
-	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) !=
-	    RD_KAFKA_CONF_OK) {
-		snprintf(err, errlen, "sink.kafka: %s: %s", name, why);
-		return -1;
-	}
-	return 0;
+	return kafka_conf_set(conf, "sink.kafka", name, value, err, errlen);
 }
 
 /* sink.kafka: every property, as text, after spillway's defaults. */
@@ -316,18 +307,7 @@ kafka_passthrough(rd_kafka_conf_t *conf, const char *text, char *err,
 		return -1;
 	}
 	json_object_foreach(root, name, v) {
-		if (json_is_string(v))
-			val = json_string_value(v);
-		else if (json_is_integer(v)) {
-			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-			    json_integer_value(v));
-			val = num;
-		} else if (json_is_real(v)) {
-			snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-			val = num;
-		} else if (json_is_boolean(v))
-			val = json_is_true(v) ? "true" : "false";
-		else {
+		if ((val = kafka_conf_text(v, num, sizeof(num))) == NULL) {
 			snprintf(err, errlen, "sink.kafka: %s: value must be a "
 			    "string, number or boolean", name);
 			rc = -1;
@@ -440,20 +420,15 @@ sink_kafka_init(struct sink *s, const char *url, const struct config *cf,
 	conf = NULL;		/* rd_kafka_new() took it */
 	rd_kafka_set_log_queue(k->rk, NULL);
 
-	if (pipe(k->pipefd) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		goto fail;
-	}
-	for (fl = 0; fl < 2; fl++) {
-		fcntl(k->pipefd[fl], F_SETFL, fcntl(k->pipefd[fl], F_GETFL) |
-		    O_NONBLOCK);
-		fcntl(k->pipefd[fl], F_SETFD, FD_CLOEXEC);
-	}
 	{
 		rd_kafka_queue_t *mq = rd_kafka_queue_get_main(k->rk);
 
-		rd_kafka_queue_io_event_enable(mq, k->pipefd[1], "1", 1);
+		fl = kafka_queue_pipe(mq, k->pipefd);
 		rd_kafka_queue_destroy(mq);
+		if (fl == -1) {
+			snprintf(err, errlen, "pipe: %s", strerror(errno));
+			goto fail;
+		}
 	}
 	if ((k->io_ev = event_new(s->base, k->pipefd[0], EV_READ | EV_PERSIST,
 	    kafka_iocb, k)) == NULL || event_add(k->io_ev, NULL) == -1) {

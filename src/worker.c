@@ -15,7 +15,6 @@
  * sockets wait in the kernel meanwhile.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,15 +111,6 @@ wake(int fd)
 	ssize_t r = write(fd, "", 1);
 
 	(void)r;
-}
-
-static void
-drain_pipe(int fd)
-{
-	char buf[256];
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
 }
 
 /* -- batches */
@@ -306,7 +296,7 @@ worker_stopcb(evutil_socket_t fd, short what, void *arg)
 	struct worker *wk = arg;
 
 	(void)what;
-	drain_pipe(fd);
+	net_pipe_drain(fd);
 	ingest_tcp_stop(wk->it);	/* offers what is buffered */
 	worker_push(wk);
 	event_base_loopbreak(wk->base);
@@ -389,7 +379,7 @@ workers_notifycb(evutil_socket_t fd, short what, void *arg)
 	size_t bytes = 0;
 
 	(void)what;
-	drain_pipe(fd);
+	net_pipe_drain(fd);
 	workers_publish(w);
 	TAILQ_INIT(&got);
 	pthread_mutex_lock(&w->mu);
@@ -413,20 +403,6 @@ workers_tickcb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	workers_publish(arg);
-}
-
-static int
-pipe_nb(int fds[2])
-{
-	int i;
-
-	if (pipe(fds) == -1)
-		return -1;
-	for (i = 0; i < 2; i++) {
-		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-	}
-	return 0;
 }
 
 struct workers *
@@ -457,7 +433,7 @@ workers_new(struct event_base *base, const struct config *cf,
 	worker_hooks.too_large = worker_too_large;
 	worker_hooks.flush = worker_flush;
 	workers_publish(w);
-	if (pipe_nb(w->notifyfd) == -1 ||
+	if (net_pipe(w->notifyfd) == -1 ||
 	    (w->notify_ev = event_new(base, w->notifyfd[0],
 	    EV_READ | EV_PERSIST, workers_notifycb, w)) == NULL ||
 	    event_add(w->notify_ev, NULL) == -1 ||
@@ -475,7 +451,7 @@ workers_new(struct event_base *base, const struct config *cf,
 		wk->revision = 0;
 		worker_rules(wk);
 		if ((wk->base = event_base_new()) == NULL ||
-		    pipe_nb(wk->stopfd) == -1 ||
+		    net_pipe(wk->stopfd) == -1 ||
 		    (wk->stop_ev = event_new(wk->base, wk->stopfd[0], EV_READ,
 		    worker_stopcb, wk)) == NULL ||
 		    event_add(wk->stop_ev, NULL) == -1)
