@@ -23,8 +23,9 @@ enum record_source {
 /*
  * Who wants to know when a record's fate is final (a Kafka source commits
  * offsets from it).  fn is called exactly once per record that carries it:
- * done 1 when the record was forwarded or dropped for good, done 0 when it
- * was lost to a shutdown and must be read again.
+ * done 1 when the record was forwarded or dropped by policy (or refused
+ * for good by the sink), done 0 when the sink failed or a shutdown lost it
+ * and it should be read again.
  */
 struct record_ack {
 	void		(*fn)(void *arg, uint64_t token, int done);

@@ -334,7 +334,11 @@ static void
 shaper_drop(struct shaper *sh, struct record *rec, enum reason reason)
 {
 	rec->cls->dropped[reason]++;
-	if (reason != REASON_SHUTDOWN)
+	/*
+	 * Final for its source, unless the sink failed or the process is
+	 * going away: then a source that can (Kafka) reads it again.
+	 */
+	if (reason != REASON_SHUTDOWN && reason != REASON_SINK_ERROR)
 		record_settle(rec);
 	if ((reason == REASON_RATE_LIMIT || reason == REASON_BACKPRESSURE ||
 	    reason == REASON_QUEUE_FULL || reason == REASON_SINK_REJECTED) &&
@@ -666,7 +670,6 @@ shaper_pump(struct shaper *sh)
 				TAILQ_REMOVE(&b.recs, rec, link);
 				rec->cls->inflight--;
 				rec->cls->dropped[REASON_SINK_ERROR]++;
-				record_settle(rec);
 				record_free(rec);
 			}
 			break;

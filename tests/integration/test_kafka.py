@@ -334,6 +334,37 @@ class TestKafkaSource(KafkaCase):
         self.assertEqual(sorted(json.loads(l)["seq"] for l in sp2.sink_lines()),
                          list(range(5000, 5010)))
 
+    def test_offsets_committed_only_after_forwarding(self):
+        kafka = self.kafka({"in": 2})
+        from harness import free_port
+        # The sink is down: everything read stays undecided, nothing is
+        # committed, and a shutdown counts it as lost to the shutdown.
+        down = "http://127.0.0.1:%d" % free_port()
+        sp = self.source_spillway(kafka, "g5", sink=down,
+                                  extra={"auto.commit.interval.ms": 200})
+        self.wait_assigned(sp, 2)
+        self.produce(kafka, "in", [line(event(i)) for i in range(40)])
+        try:
+            sp.wait_for(lambda m: m.total("spillway_events_received_total")
+                        >= 40, "40 received", 60)
+        except AssertionError:
+            print(sp.stderr()[-3000:])
+            raise
+        # The sink fails them (sink_error) or still holds them: either
+        # way nothing is forwarded, so nothing may be committed.
+        m = sp.wait_for(lambda m: m.dropped("apps", "sink_error") +
+                        m.inflight("apps") + m.queued("apps") == 40,
+                        "40 failed or held", 60)
+        self.assertEqual(m.total("spillway_events_forwarded_total"), 0)
+        self.finish(sp)
+        # With a sink that works, the group reads all of them again.
+        sp2 = self.source_spillway(kafka, "g5")
+        self.wait_assigned(sp2, 2)
+        m2 = self.settled(sp2, 40, timeout=60)
+        self.assertEqual(m2.forwarded("apps"), 40)
+        self.assertEqual(sorted(json.loads(l)["seq"]
+                                for l in sp2.sink_lines()), list(range(40)))
+
     def test_multi_line_messages(self):
         kafka = self.kafka({"in": 1})
         sp = self.source_spillway(kafka, "g2")
