@@ -374,6 +374,8 @@ config_load(const char *path, char *err, size_t errlen)
 	if (cf->sink_compression != NULL &&
 	    strcmp(cf->sink_compression, "none") == 0)
 		config_set_str(&cf->sink_compression, NULL);
+	cf->sink_compression_set = json_object_get(json_object_get(root,
+	    "sink"), "compression") != NULL;
 	fclose(fp);
 	json_decref(root);
 	free(text);

@@ -23,6 +23,7 @@ struct config {
 	char		*sink_key;
 	char		*sink_action;		/* "index" or "create" */
 	char		*sink_compression;	/* NULL or "gzip" */
+	int		 sink_compression_set;	/* given, not the default */
 	char		*sink_ca_file;
 	int		 sink_tls_verify;
 	char		*sink_kafka;		/* JSON object text, or NULL */

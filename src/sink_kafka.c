@@ -48,12 +48,19 @@
 
 #define KAFKA_TOPIC_MAX		249	/* Kafka's own limit */
 #define KAFKA_CLASS		"{class}"
+#define KAFKA_TOPICS_MAX	64	/* topic handles kept, by class */
+#define KAFKA_OUTQ_MIN		20000	/* messages handed to librdkafka */
 
 struct sink_kafka {
 	struct sink		*sink;
 	rd_kafka_t		*rk;
 	char			*topic;		/* may hold {class} */
 	int			 per_class;
+	struct {
+		const struct sclass	*cls;	/* NULL: the one topic */
+		rd_kafka_topic_t	*rkt;
+	}			 topics[KAFKA_TOPICS_MAX];
+	size_t			 ntopics;
 	struct rules_path	 key;
 	int			 has_key;
 
@@ -126,6 +133,41 @@ kafka_topic(const struct sink_kafka *k, const struct record *rec,
 	return n < buflen ? buf : NULL;
 }
 
+/*
+ * The topic handle for rec, kept per class so that producing looks no
+ * topic up by name; NULL when none can be had (err set).
+ */
+static rd_kafka_topic_t *
+kafka_rkt(struct sink_kafka *k, const struct record *rec,
+    rd_kafka_resp_err_t *err)
+{
+	char buf[KAFKA_TOPIC_MAX + 1];
+	const struct sclass *cls = k->per_class ? rec->cls : NULL;
+	const char *name;
+	rd_kafka_topic_t *rkt;
+	size_t i;
+
+	for (i = 0; i < k->ntopics; i++)
+		if (k->topics[i].cls == cls)
+			return k->topics[i].rkt;
+	if ((name = kafka_topic(k, rec, buf, sizeof(buf))) == NULL ||
+	    (rkt = rd_kafka_topic_new(k->rk, name, NULL)) == NULL) {
+		*err = RD_KAFKA_RESP_ERR__INVALID_ARG;
+		return NULL;
+	}
+	if (k->ntopics == KAFKA_TOPICS_MAX) {
+		/* More classes than slots: give up the oldest handle. */
+		rd_kafka_topic_destroy(k->topics[0].rkt);
+		memmove(&k->topics[0], &k->topics[1],
+		    (KAFKA_TOPICS_MAX - 1) * sizeof(k->topics[0]));
+		k->ntopics--;
+	}
+	k->topics[k->ntopics].cls = cls;
+	k->topics[k->ntopics].rkt = rkt;
+	k->ntopics++;
+	return rkt;
+}
+
 /* The message key of rec: the text of the sink.key field, or none. */
 static void
 kafka_key(const struct sink_kafka *k, struct record *rec, char *buf,
@@ -155,20 +197,19 @@ kafka_key(const struct sink_kafka *k, struct record *rec, char *buf,
 static void
 kafka_produce(struct sink_kafka *k)
 {
-	char tbuf[KAFKA_TOPIC_MAX + 1], kbuf[64];
-	const char *topic, *key;
-	rd_kafka_resp_err_t err;
+	char kbuf[64];
+	const char *key;
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	rd_kafka_topic_t *rkt;
 	struct record *rec;
 	size_t keylen;
 
 	while ((rec = TAILQ_FIRST(&k->pending)) != NULL &&
 	    k->outq < k->max_outq) {
-		if ((topic = kafka_topic(k, rec, tbuf, sizeof(tbuf))) == NULL)
-			err = RD_KAFKA_RESP_ERR__INVALID_ARG;
-		else {
+		if ((rkt = kafka_rkt(k, rec, &err)) != NULL) {
 			kafka_key(k, rec, kbuf, sizeof(kbuf), &key, &keylen);
 			err = rd_kafka_producev(k->rk,
-			    RD_KAFKA_V_TOPIC(topic),
+			    RD_KAFKA_V_RKT(rkt),
 			    RD_KAFKA_V_VALUE((void *)(uintptr_t)rec->data,
 			    rec->len),
 			    RD_KAFKA_V_KEY(key, keylen),
@@ -320,6 +361,19 @@ kafka_passthrough(rd_kafka_conf_t *conf, const char *text, char *err,
 	return rc;
 }
 
+/*
+ * sink.compression when it was given; by default none: gzip is the
+ * right default for Elasticsearch bodies but costs a producer more CPU
+ * than everything else it does.  sink.kafka may still choose lz4 or zstd.
+ */
+static const char *
+kafka_codec(const struct config *cf)
+{
+	if (!cf->sink_compression_set || cf->sink_compression == NULL)
+		return "none";
+	return cf->sink_compression;
+}
+
 /* kafka://BROKERS/TOPIC into brokers and topic (allocated). */
 static int
 kafka_parse_url(const char *url, char **brokers, char **topic, char *err,
@@ -382,9 +436,15 @@ sink_kafka_init(struct sink *s, const char *url, const struct config *cf,
 	TAILQ_INIT(&k->pending);
 	k->target_us = (uint64_t)cf->target_latency_ms * 1000;
 	k->interval_ns = (uint64_t)cf->control_interval_ms * NSEC_PER_MSEC;
+	/*
+	 * librdkafka batches per partition and keeps several requests in
+	 * flight: it needs more room than one bulk request's worth to keep
+	 * a broker busy, but not so much that waiting moves out of the
+	 * priority queue.
+	 */
 	k->max_outq = (size_t)cf->concurrency * (size_t)cf->batch_events;
-	if (k->max_outq < 1)
-		k->max_outq = 1;
+	if (k->max_outq < KAFKA_OUTQ_MIN)
+		k->max_outq = KAFKA_OUTQ_MIN;
 	if (kafka_parse_url(url, &brokers, &k->topic, err, errlen) == -1)
 		goto fail;
 	k->per_class = strstr(k->topic, KAFKA_CLASS) != NULL;
@@ -403,8 +463,8 @@ sink_kafka_init(struct sink *s, const char *url, const struct config *cf,
 	    kafka_set(conf, "client.id", "spillway", err, errlen) == -1 ||
 	    kafka_set(conf, "linger.ms", "5", err, errlen) == -1 ||
 	    kafka_set(conf, "message.timeout.ms", num, err, errlen) == -1 ||
-	    kafka_set(conf, "compression.codec", cf->sink_compression ?
-	    cf->sink_compression : "none", err, errlen) == -1 ||
+	    kafka_set(conf, "compression.codec", kafka_codec(cf), err,
+	    errlen) == -1 ||
 	    kafka_set(conf, "log.queue", "true", err, errlen) == -1 ||
 	    kafka_passthrough(conf, cf->sink_kafka, err, errlen) == -1)
 		goto fail;
@@ -515,6 +575,8 @@ sink_kafka_free(struct sink *s)
 	}
 	if (k->io_ev != NULL)
 		event_free(k->io_ev);
+	while (k->ntopics > 0)
+		rd_kafka_topic_destroy(k->topics[--k->ntopics].rkt);
 	if (k->rk != NULL)
 		rd_kafka_destroy(k->rk);
 	if (k->pipefd[0] != -1)
