@@ -77,6 +77,8 @@ struct ingest_kafka_counters {
 	uint64_t	 assigned;	/* now */
 	uint64_t	 undecided;	/* events not final yet */
 	uint64_t	 revokes;
+	uint64_t	 rewinds;	/* partitions read again */
+	uint64_t	 paced;		/* reads held back to the admitted rate */
 	uint64_t	 pauses;
 	int		 paused;	/* now */
 };

@@ -7,7 +7,10 @@
  * Offsets are committed only for messages whose every event is final:
  * forwarded, or dropped by policy or by the sink for good.  An event lost
  * to a shutdown (or a crash) leaves its message uncommitted, so the next
- * member of the group reads it again: delivery is at least once.
+ * member of the group reads it again: delivery is at least once.  An
+ * event the sink failed (retries exhausted) makes the partition stop,
+ * settle what it read before, and seek back to that message, so it is
+ * read again without committing past it and without tracking ever more.
  *
  * Per assigned partition a ring of messages in offset order counts the
  * events of each message still undecided; when the oldest reach zero the
@@ -24,6 +27,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +39,7 @@
 
 #include <spillway/clock.h>
 
+#include "bucket.h"
 #include "config.h"
 #include "ingest.h"
 #include "kafka_conf.h"
@@ -46,6 +51,7 @@
 #define KC_BURST	2000		/* messages per turn of the loop */
 #define KC_REVOKE_NS	(5 * NSEC_PER_SEC)
 #define KC_TICK_US	100000		/* pause/resume and revoke checks */
+#define KC_PACE		1.1		/* reads per admitted event */
 
 /* One assigned partition and the messages read from it, not yet final. */
 struct kc_part {
@@ -56,7 +62,8 @@ struct kc_part {
 	int32_t			 partition;
 	int			 revoked;	/* offsets no longer ours */
 	int			 revoking;	/* waiting to be given up */
-	int			 stuck;		/* a message was lost */
+	uint64_t		 fail_seq;	/* first message to read again */
+	int64_t			 rewind_to;	/* its offset */
 	/* ring of messages: offset and events left, from seq base */
 	int64_t			*offs;
 	uint32_t		*left;
@@ -86,6 +93,8 @@ struct ingest_kafka {
 	size_t			 max_undecided;
 	rd_kafka_topic_partition_list_t *revoking;
 	uint64_t		 revoke_deadline;
+	struct bucket		 pace;		/* reads, while C is finite */
+	int			 paced;
 	struct ingest_kafka_counters counters;
 };
 
@@ -118,7 +127,7 @@ kc_part_advance(struct kc_part *p)
 	rd_kafka_topic_partition_list_t *l;
 	int64_t next = -1;
 
-	while (p->len > 0 && p->left[p->head] == 0 && !p->stuck) {
+	while (p->len > 0 && p->left[p->head] == 0 && p->base < p->fail_seq) {
 		next = p->offs[p->head] + 1;
 		p->head = (p->head + 1) % p->cap;
 		p->len--;
@@ -135,7 +144,69 @@ kc_part_advance(struct kc_part *p)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* An event of message seq is final (done) or lost to a shutdown. */
+/* Pause or resume one partition. */
+static void
+kc_part_pause(struct kc_part *p, int pause)
+{
+	rd_kafka_topic_partition_list_t *l;
+
+	if ((l = rd_kafka_topic_partition_list_new(1)) == NULL)
+		return;
+	rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+	if (pause)
+		rd_kafka_pause_partitions(p->ik->rk, l);
+	else
+		rd_kafka_resume_partitions(p->ik->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/*
+ * A message must be read again (its sink failed, or it could not be
+ * tracked): stop reading the partition, let what was read before it
+ * settle, then seek back to it.  Nothing is committed past it.
+ */
+static void
+kc_part_fail(struct kc_part *p, uint64_t seq, int64_t offset)
+{
+	if (seq >= p->fail_seq)
+		return;
+	if (p->fail_seq == UINT64_MAX) {
+		kc_part_pause(p, 1);
+		log_warn("kafka source: %s [%d]: offset %lld must be read "
+		    "again; reading stops until the events before it settle",
+		    p->topic, p->partition, (long long)offset);
+	}
+	p->fail_seq = seq;
+	p->rewind_to = offset;
+}
+
+static void
+kc_part_rewind(struct kc_part *p)
+{
+	struct ingest_kafka *ik = p->ik;
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_error_t *error;
+
+	if ((l = rd_kafka_topic_partition_list_new(1)) == NULL)
+		return;
+	rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+	    p->rewind_to;
+	if ((error = rd_kafka_seek_partitions(ik->rk, l, 0)) != NULL) {
+		log_err("kafka source: seek %s [%d]: %s", p->topic,
+		    p->partition, rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	p->base += p->len;
+	p->head = 0;
+	p->len = 0;
+	p->fail_seq = UINT64_MAX;
+	ik->counters.rewinds++;
+	if (!ik->paused)
+		kc_part_pause(p, 0);
+}
+
+/* An event of message seq is final (done), or must be read again. */
 static void
 kc_ack(void *arg, uint64_t seq, int done)
 {
@@ -150,8 +221,11 @@ kc_ack(void *arg, uint64_t seq, int done)
 	p->undecided--;
 	ik->undecided--;
 	if (!done)
-		p->stuck = 1;
+		kc_part_fail(p, seq, p->offs[i]);
 	kc_part_advance(p);
+	if (p->fail_seq != UINT64_MAX && p->undecided == 0 && !p->revoked &&
+	    !p->revoking && !ik->stopped)
+		kc_part_rewind(p);
 	if (p->revoked && p->undecided == 0) {
 		TAILQ_REMOVE(&ik->gone, p, entry);
 		kc_part_free(p);
@@ -207,28 +281,30 @@ blank(const char *s, size_t len)
 	return 1;
 }
 
-/* Offer every line of one message. */
-static void
+/* Offer every line of one message; how many were offered. */
+static size_t
 kc_message(struct ingest_kafka *ik, rd_kafka_message_t *m, uint64_t now)
 {
 	const char *s = m->payload, *end, *nl;
 	size_t max = (size_t)ik->cf->max_event_bytes, len, i;
 	struct kc_part *p;
 	uint64_t seq = 0;
+	size_t offered = 0;
 
 	p = kc_part_find(ik, rd_kafka_topic_name(m->rkt), m->partition);
-	if (p == NULL || p->revoking) {
-		/* Not ours any more: its next owner reads it. */
+	if (p == NULL || p->revoking || p->fail_seq != UINT64_MAX) {
+		/* Not ours any more, or to be read again from further back. */
 		ik->counters.skipped++;
-		return;
+		return 0;
+	}
+	if (kc_part_push(p, m->offset, &seq) == -1) {
+		log_err("kafka source: no memory to track a message");
+		kc_part_fail(p, p->base + p->len, m->offset);
+		if (p->undecided == 0)
+			kc_part_rewind(p);
+		return 0;
 	}
 	ik->counters.messages++;
-	if (kc_part_push(p, m->offset, &seq) == -1) {
-		log_err("kafka source: no memory to track a message; "
-		    "%s [%d] is no longer committed", p->topic, p->partition);
-		p->stuck = 1;
-		p = NULL;
-	}
 	end = s != NULL ? s + m->len : s;
 	while (s != NULL && s < end) {
 		nl = memchr(s, '\n', (size_t)(end - s));
@@ -245,6 +321,7 @@ kc_message(struct ingest_kafka *ik, rd_kafka_message_t *m, uint64_t now)
 				p->undecided++;
 				ik->undecided++;
 			}
+			offered++;
 			shaper_offer_acked(ik->sh, s, len, NULL, 0,
 			    SOURCE_KAFKA, p != NULL ? &p->ack : NULL, seq, now);
 		}
@@ -252,6 +329,7 @@ kc_message(struct ingest_kafka *ik, rd_kafka_message_t *m, uint64_t now)
 	}
 	if (p != NULL)
 		kc_ack(p, seq, 1);	/* the hold taken by kc_part_push() */
+	return offered;
 }
 
 /* Pause or resume every assigned partition. */
@@ -307,6 +385,34 @@ kc_flow(struct ingest_kafka *ik)
 	}
 }
 
+/*
+ * While the controller limits what is admitted, read no faster than a
+ * little above that: Kafka keeps the backlog, and only the small excess
+ * that keeps the controller probing is shed.  Unlimited: no pacing.
+ */
+static int
+kc_paced(struct ingest_kafka *ik, uint64_t now)
+{
+	double c = ik->sh->capacity, rate, burst;
+
+	if (isinf(c)) {
+		ik->paced = 0;
+		bucket_init(&ik->pace, 0, 0, now);	/* unlimited */
+		return 0;
+	}
+	rate = c * KC_PACE;
+	burst = rate * 0.25 > 1 ? rate * 0.25 : 1;
+	if (!ik->paced) {
+		bucket_init(&ik->pace, rate, burst, now);
+		ik->paced = 1;
+	} else
+		bucket_configure(&ik->pace, rate, burst, now);
+	if (bucket_peek(&ik->pace, now) >= 1)
+		return 0;
+	ik->counters.paced++;
+	return 1;
+}
+
 static void
 kc_read(struct ingest_kafka *ik)
 {
@@ -317,10 +423,12 @@ kc_read(struct ingest_kafka *ik)
 	for (n = 0; n < KC_BURST; n++) {
 		if (!ik->paused && kc_blocked(ik))
 			kc_flow(ik);
+		if (kc_paced(ik, now))
+			break;
 		if ((m = rd_kafka_consumer_poll(ik->rk, 0)) == NULL)
 			break;
 		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			kc_message(ik, m, now);
+			ik->pace.tokens -= (double)kc_message(ik, m, now);
 		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			ik->counters.errors++;
 			log_warn("kafka source: %s",
@@ -381,6 +489,7 @@ kc_assign(struct ingest_kafka *ik, rd_kafka_topic_partition_list_t *l)
 		}
 		p->ik = ik;
 		p->partition = l->elems[i].partition;
+		p->fail_seq = UINT64_MAX;
 		p->ack.fn = kc_ack;
 		p->ack.arg = p;
 		TAILQ_INSERT_TAIL(&ik->parts, p, entry);

@@ -100,7 +100,7 @@ kafka_source_metrics(struct evbuffer *out,
 	evbuffer_add_printf(out, "spillway_kafka_source_partitions %llu\n",
 	    (unsigned long long)k->assigned);
 	family(out, "spillway_kafka_source_paused", "gauge",
-	    "1 while consumption is paused because the sink cannot take more.");
+	    "Whether consumption is paused because the sink cannot take more.");
 	evbuffer_add_printf(out, "spillway_kafka_source_paused %d\n",
 	    k->paused);
 	family(out, "spillway_kafka_source_undecided_events", "gauge",
@@ -113,6 +113,14 @@ kafka_source_metrics(struct evbuffer *out,
 	    "{result=\"ok\"} %llu\nspillway_kafka_source_commits_total"
 	    "{result=\"error\"} %llu\n", (unsigned long long)k->commits,
 	    (unsigned long long)k->commit_errors);
+	family(out, "spillway_kafka_source_rewinds_total", "counter",
+	    "Partitions sought back to a message the sink failed.");
+	evbuffer_add_printf(out, "spillway_kafka_source_rewinds_total %llu\n",
+	    (unsigned long long)k->rewinds);
+	family(out, "spillway_kafka_source_paced_total", "counter",
+	    "Reads held back to the admitted rate (Kafka keeps the backlog).");
+	evbuffer_add_printf(out, "spillway_kafka_source_paced_total %llu\n",
+	    (unsigned long long)k->paced);
 	family(out, "spillway_kafka_source_rebalances_total", "counter",
 	    "Partition revocations handled.");
 	evbuffer_add_printf(out, "spillway_kafka_source_rebalances_total "

@@ -49,6 +49,11 @@ def line(d):
     return json.dumps(d, separators=(",", ":")).encode()
 
 
+def summarize_kafka(m):
+    return {k[0]: v for k, v in m.items()
+            if k[0].startswith("spillway_kafka_source")}
+
+
 def peak_rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for l in f:
@@ -364,6 +369,58 @@ class TestKafkaSource(KafkaCase):
         self.assertEqual(m2.forwarded("apps"), 40)
         self.assertEqual(sorted(json.loads(l)["seq"]
                                 for l in sp2.sink_lines()), list(range(40)))
+
+    def es_source(self, kafka, group, emu, sink=None):
+        src = {"brokers": kafka.bootstrap, "topics": ["in"],
+               "group.id": group}
+        src.update(GROUP_PROPS)
+        cfg = {"listen": {"kafka": src},
+               "sink": {"url": emu.url, "batch_events": 100, "flush_ms": 20,
+                        "concurrency": 2, "timeout_ms": 5000}}
+        cfg["sink"].update(sink or {})
+        return self.start(config=cfg, rules=RULES, sink=None)
+
+    def test_backlog_stays_in_kafka_when_the_sink_is_slow(self):
+        from test_es_sink import Emulator
+        kafka = self.kafka({"in": 2})
+        emu = Emulator("--capacity", "500", "--fast", "--no-store")
+        self.addCleanup(emu.cleanup)
+        self.produce(kafka, "in", [line(event(i)) for i in range(20000)])
+        sp = self.es_source(kafka, "g6", emu)
+        self.wait_assigned(sp, 2)
+        time.sleep(8)
+        m = sp.metrics()
+        read = m.get1("spillway_kafka_source_messages_total")
+        shed = m.dropped("apps", "backpressure")
+        # Not read at full speed to be shed: most of it is still in
+        # Kafka, and little of what was read was shed.
+        self.assertLess(read, 12000, summarize_kafka(m))
+        self.assertLess(shed, 0.35 * read, summarize_kafka(m))
+        self.assertGreater(m.get1("spillway_kafka_source_paced_total"), 0)
+
+    def test_sink_failure_is_read_again(self):
+        from test_es_sink import Emulator
+        kafka = self.kafka({"in": 1})
+        emu = Emulator()
+        self.addCleanup(emu.cleanup)
+        # The first bulk request fails its first item for good (503, no
+        # retries left): that message is read again, not lost.
+        emu.config(item_status=[{"positions": [0], "status": 503,
+                                 "requests": 1}])
+        sp = self.es_source(kafka, "g7", emu, sink={"max_retries": 0})
+        self.wait_assigned(sp, 1)
+        self.produce(kafka, "in", [line(event(i)) for i in range(30)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = {json.loads(d["source"])["seq"] for d in emu.received()}
+            if got >= set(range(30)):
+                break
+            time.sleep(0.2)
+        self.assertEqual({json.loads(d["source"])["seq"]
+                          for d in emu.received()}, set(range(30)))
+        m = sp.metrics()
+        self.assertEqual(m.dropped("apps", "sink_error"), 1)
+        self.assertGreaterEqual(m.get1("spillway_kafka_source_rewinds_total"), 1)
 
     def test_multi_line_messages(self):
         kafka = self.kafka({"in": 1})
