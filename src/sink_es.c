@@ -281,12 +281,17 @@ sink_es_timestamp(const char *s, size_t len, time_t *t)
 	return 0;
 }
 
-/* Find a string value of "@timestamp" in raw JSON text; -1 if none. */
+/*
+ * The "@timestamp" of raw JSON text: a date string, or an integer of
+ * milliseconds since the epoch (epoch_millis); -1 if none.
+ */
 static int
 es_raw_timestamp(const char *p, size_t len, time_t *t)
 {
 	static const char key[] = "\"@timestamp\"";
 	const char *end = p + len, *k, *v;
+	long long ms;
+	int neg;
 
 	while ((k = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) !=
 	    NULL) {
@@ -298,6 +303,18 @@ es_raw_timestamp(const char *p, size_t len, time_t *t)
 		p++;
 		while (p < end && (*p == ' ' || *p == '\t'))
 			p++;
+		if (p < end && (*p == '-' || (*p >= '0' && *p <= '9'))) {
+			neg = *p == '-';
+			if (neg)
+				p++;
+			for (ms = 0, v = p; p < end && *p >= '0' && *p <= '9' &&
+			    p - v < 18; p++)
+				ms = ms * 10 + (*p - '0');
+			if (p == v)
+				return -1;
+			*t = (time_t)es_floordiv(neg ? -ms : ms, 1000);
+			return 0;
+		}
 		if (p >= end || *p != '"')
 			continue;
 		v = ++p;

@@ -157,7 +157,9 @@ class Documents(ESSinkCase):
                # offset: still 22 Nov in UTC... and 21 Nov here
                '{"@timestamp":"2026-11-22T01:00:00+02:00","n":3}',
                # spacing kept byte for byte
-               '{ "n" : 4,  "@timestamp" : "2026-11-23T00:00:00Z" }']
+               '{ "n" : 4,  "@timestamp" : "2026-11-23T00:00:00Z" }',
+               # epoch_millis: 2026-11-23T12:00:00Z
+               '{"@timestamp":1795435200000,"n":8}']
         bulk_docs = [
             ('{"index":{"_index":"mine","_id":"a1","routing":"r1"}}',
              '{"n":5,"level":"ERROR"}'),
@@ -182,7 +184,8 @@ class Documents(ESSinkCase):
         self.assertEqual(sorted(by_index["logs-2026.11.22"]),
                          sorted([tcp[0], tcp[1]]))
         self.assertEqual(by_index["logs-2026.11.21"], [tcp[2]])
-        self.assertEqual(by_index["logs-2026.11.23"], [tcp[3]])
+        self.assertEqual(sorted(by_index["logs-2026.11.23"]),
+                         sorted([tcp[3], tcp[4]]))
         self.assertEqual(sorted(by_index["mine"]),
                          ['{"n":5,"level":"ERROR"}', '{"n":7}'])
         self.assertEqual(by_index["other-idx"], ['{"n":6}'])
@@ -203,7 +206,7 @@ class Documents(ESSinkCase):
             self.assertTrue(r["body"].endswith("\n"))
 
         self.assertEqual(m.forwarded("critical"), 2)
-        self.assertEqual(m.forwarded("other"), 5)
+        self.assertEqual(m.forwarded("other"), 6)
         self.assertEqual(m.dropped("critical") + m.dropped("other"), 0)
         codes = self.sink_codes(m)
         self.assertEqual(set(codes), {"200"})
