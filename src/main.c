@@ -24,6 +24,7 @@
 #include "rules.h"
 #include "shaper.h"
 #include "sink.h"
+#include "url.h"
 #include "worker.h"
 
 #define SPILLWAY_VERSION	"0.1.0"
@@ -130,6 +131,40 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_add(drain_ev, &tv);
 }
 
+/*
+ * --require-sink: whether the sink's peer answers now.  A file sink was
+ * opened already; Elasticsearch and Kafka must accept a connection (for
+ * Kafka, any one of the brokers listed).
+ */
+static int
+sink_reachable(const char *sink_url, char *err, size_t errlen)
+{
+	char hosts[1024], port[16], *h, *save = NULL, *colon, *slash;
+	struct url u;
+
+	if (strncmp(sink_url, "http://", 7) == 0 ||
+	    strncmp(sink_url, "https://", 8) == 0) {
+		if (url_parse(sink_url, &u, err, errlen) == -1)
+			return -1;
+		snprintf(port, sizeof(port), "%d", u.port);
+		return net_probe(u.host, port, 5000, err, errlen);
+	}
+	if (strncmp(sink_url, "kafka://", 8) != 0)
+		return 0;
+	snprintf(hosts, sizeof(hosts), "%s", sink_url + 8);
+	if ((slash = strchr(hosts, '/')) != NULL)
+		*slash = '\0';
+	for (h = strtok_r(hosts, ",", &save); h != NULL;
+	    h = strtok_r(NULL, ",", &save)) {
+		if ((colon = strrchr(h, ':')) == NULL)
+			continue;
+		*colon = '\0';
+		if (net_probe(h, colon + 1, 5000, err, errlen) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 /* url with any password in it replaced by "***", for logs. */
 static const char *
 redact_url(const char *url, char *buf, size_t len)
@@ -200,6 +235,7 @@ main(int argc, char **argv)
 	struct timeval sec = { 1, 0 }, poll_tv = { 0, 50000 }, control_tv;
 	char err[700], tcp_bound[300];
 	long workers = 0;
+	int require_sink = 0;
 	int ch, verbosity = 0, use_syslog = 0, fd, rc = 0;
 
 	if (argc > 1 && strcmp(argv[1], "check") == 0)
@@ -228,7 +264,7 @@ main(int argc, char **argv)
 				return 1;
 			}
 			break;
-		case 'R': break;	/* file sinks are checked at open */
+		case 'R': require_sink = 1; break;
 		case 'S': use_syslog = 1; break;
 		case 'v': verbosity = 1; break;
 		case 'q': verbosity = -1; break;
@@ -308,6 +344,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	shaper_set_sinks(app.sh, app.sink, app.divert);
+	if (require_sink && sink_reachable(app.cf->sink_url, err,
+	    sizeof(err)) == -1) {
+		log_err("sink unreachable at start-up: %s", err);
+		rc = 2;
+		goto out;
+	}
 
 	if (app.cf->listen_tcp != NULL && *app.cf->listen_tcp != '\0') {
 		if ((fd = listen_on("tcp", app.cf->listen_tcp,

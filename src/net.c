@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -191,4 +192,47 @@ net_pipe_drain(int fd)
 
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
+}
+
+int
+net_probe(const char *host, const char *port, int timeout_ms, char *err,
+    size_t errlen)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct pollfd pfd;
+	socklen_t elen;
+	int fd, rc, soerr = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s:%s: %s", host, port, gai_strerror(rc));
+		return -1;
+	}
+	rc = -1;
+	for (ai = res; ai != NULL && rc == -1; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) == -1)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			rc = 0;
+		else if (errno == EINPROGRESS) {
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			elen = sizeof(soerr);
+			if (poll(&pfd, 1, timeout_ms) == 1 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
+			    &elen) == 0 && soerr == 0)
+				rc = 0;
+			else
+				errno = soerr ? soerr : ETIMEDOUT;
+		}
+		if (rc == -1)
+			snprintf(err, errlen, "%s:%s: %s", host, port,
+			    strerror(errno));
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return rc;
 }

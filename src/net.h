@@ -22,6 +22,13 @@ int	net_pipe(int fds[2]);
 /* Read whatever is in a wake-up pipe. */
 void	net_pipe_drain(int fd);
 
+/*
+ * Whether a TCP connection to host:port opens within timeout_ms (0), or
+ * -1 with the reason in err.  Blocks: for start-up checks only.
+ */
+int	net_probe(const char *host, const char *port, int timeout_ms,
+	    char *err, size_t errlen);
+
 /* Set TCP_NODELAY (0 or -1). */
 int	net_nodelay(int fd);
 

@@ -304,5 +304,52 @@ class TestConfigErrors(CliCase):
         self.assertEqual(r.returncode, 2, r.stderr.decode())
 
 
+class TestRequireSink(CliCase):
+
+    LISTEN = ["--listen-tcp", "127.0.0.1:0", "--listen-http", "127.0.0.1:0",
+              "--admin", "127.0.0.1:0"]
+
+    def closed_port(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        return port
+
+    def test_unreachable_elasticsearch_exits_2(self):
+        port = self.closed_port()
+        r = run_cli(["--sink", "http://127.0.0.1:%d" % port,
+                     "--require-sink"] + self.LISTEN, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn("sink unreachable at start-up", r.stderr.decode())
+        self.assertNotIn("listening", r.stderr.decode())
+
+    def test_unreachable_kafka_exits_2(self):
+        a, b = self.closed_port(), self.closed_port()
+        r = run_cli(["--sink", "kafka://127.0.0.1:%d,127.0.0.1:%d/t" % (a, b),
+                     "--require-sink"] + self.LISTEN, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+
+    def test_reachable_sink_starts(self):
+        import signal
+        import socket
+        import subprocess
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        self.addCleanup(s.close)
+        p = subprocess.Popen([BIN, "--sink", "http://127.0.0.1:%d"
+                              % s.getsockname()[1], "--require-sink"]
+                             + self.LISTEN, stderr=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL)
+        line = p.stderr.readline().decode()
+        self.assertTrue(line.startswith("listening tcp"), line)
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+        p.stderr.close()
+        self.assertEqual(p.returncode, 0)
+
+
 if __name__ == "__main__":
     unittest.main()
