@@ -32,12 +32,10 @@ import argparse
 import json
 import math
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -45,12 +43,11 @@ import urllib.request
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 import loadgen  # noqa: E402
+from child import Child, ChildError  # noqa: E402
 
 PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 EMULATOR = os.path.join(REPO, "tests", "peers", "es_emulator.py")
 RULES = os.path.join(REPO, "rules", "demo.json")
-LISTEN_RE = re.compile(r"listening (tcp|http|admin) (\S+):(\d+)")
-START_TIMEOUT = 20.0
 
 # What each loadgen kind is classified as by rules/demo.json, most important first.
 KIND_CLASS = [("error", "errors"), ("checkout", "checkout"), ("app", "apps"),
@@ -72,62 +69,6 @@ def die(msg):
 
 
 # ------------------------------------------------------------------------------- processes
-
-class Child:
-    """A child process whose stderr is read by a thread: listening lines, then a log."""
-
-    def __init__(self, name, argv):
-        self.name = name
-        self.lines = []                     # (monotonic time, text)
-        self.addrs = {}
-        self.cond = threading.Condition()
-        self.proc = subprocess.Popen(argv, cwd=REPO, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.thread = threading.Thread(target=self._read, name=name, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        for raw in self.proc.stderr:
-            text = raw.decode("utf-8", "replace").rstrip("\n")
-            with self.cond:
-                self.lines.append((time.monotonic(), text))
-                m = LISTEN_RE.search(text)
-                if m:
-                    self.addrs[m.group(1)] = (m.group(2), int(m.group(3)))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def wait_listening(self, kinds):
-        deadline = time.monotonic() + START_TIMEOUT
-        with self.cond:
-            while not all(k in self.addrs for k in kinds):
-                if self.proc.poll() is not None:
-                    die("%s exited with status %s before listening:\n%s" % (
-                        self.name, self.proc.returncode, self.log_text()))
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    die("%s did not say where it listens within %.0f s:\n%s" % (
-                        self.name, START_TIMEOUT, self.log_text()))
-                self.cond.wait(min(left, 0.2))
-            return {k: self.addrs[k] for k in kinds}
-
-    def log_text(self):
-        return "\n".join(t for _, t in self.lines[-20:])
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after 15 s; always reaps the process."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            except OSError:
-                pass
-        self.thread.join(2)
-
 
 def http(method, addr, path, body=None, timeout=5.0):
     data = None if body is None else json.dumps(body).encode()
@@ -222,11 +163,11 @@ def run(a):
     lg = out = None
     tmp = a.tsv + ".tmp"
     try:
-        emu = Child("es_emulator", [PYTHON, EMULATOR, "--listen", "127.0.0.1:0", "--fast",
+        emu = Child("es_emulator", cwd=REPO, argv=[PYTHON, EMULATOR, "--listen", "127.0.0.1:0", "--fast",
                                     "--no-store", "--capacity", str(a.capacity)])
         children.append(emu)
         emu_addr = emu.wait_listening(["http"])["http"]
-        sp = Child("spillway", [a.spillway, "-r", RULES,
+        sp = Child("spillway", cwd=REPO, argv=[a.spillway, "-r", RULES,
                                 "--sink", "http://%s:%d" % emu_addr,
                                 "--listen-tcp", "127.0.0.1:0", "--listen-http", "127.0.0.1:0",
                                 "--admin", "127.0.0.1:0"])
@@ -555,5 +496,7 @@ def main(argv=None):
 if __name__ == "__main__":
     try:
         sys.exit(main())
+    except ChildError as e:
+        die(str(e))
     except KeyboardInterrupt:
         sys.exit(130)

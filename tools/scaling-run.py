@@ -32,24 +32,21 @@ import argparse
 import json
 import math
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 import loadgen  # noqa: E402
+from child import Child, ChildError  # noqa: E402
 
 PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 EMULATOR = os.path.join(REPO, "tests", "peers", "es_emulator.py")
 RULES = os.path.join(REPO, "rules", "demo.json")
-LISTEN_RE = re.compile(r"listening (tcp|http|admin) (\S+):(\d+)")
-START_TIMEOUT = 20.0
 SAMPLE = 0.5
 # 5% priority 0 (errors); debug stays under its fixed 100/s and apps under its per-service
 # buckets, so what is shed is the controller's doing, not the fixed buckets'.
@@ -63,62 +60,6 @@ COLOURS = ["#2e86c1", "#e67e22", "#27ae60", "#8e44ad"]
 def die(msg):
     sys.stderr.write("scaling-run: %s\n" % msg)
     sys.exit(1)
-
-
-class Child:
-    """A child process; a thread reads its stderr for the listening lines and keeps a log."""
-
-    def __init__(self, name, argv):
-        self.name = name
-        self.lines = []
-        self.addrs = {}
-        self.cond = threading.Condition()
-        self.proc = subprocess.Popen(argv, cwd=REPO, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.thread = threading.Thread(target=self._read, name=name, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        for raw in self.proc.stderr:
-            text = raw.decode("utf-8", "replace").rstrip("\n")
-            with self.cond:
-                self.lines.append((time.monotonic(), text))
-                m = LISTEN_RE.search(text)
-                if m:
-                    self.addrs[m.group(1)] = (m.group(2), int(m.group(3)))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def wait_listening(self, kinds):
-        deadline = time.monotonic() + START_TIMEOUT
-        with self.cond:
-            while not all(k in self.addrs for k in kinds):
-                if self.proc.poll() is not None:
-                    die("%s exited with status %s before listening:\n%s" % (
-                        self.name, self.proc.returncode, self.log_text()))
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    die("%s did not say where it listens within %.0f s:\n%s" % (
-                        self.name, START_TIMEOUT, self.log_text()))
-                self.cond.wait(min(left, 0.2))
-            return {k: self.addrs[k] for k in kinds}
-
-    def log_text(self):
-        return "\n".join(t for _, t in self.lines[-20:])
-
-    def stop(self):
-        """SIGTERM, SIGKILL after 15 s; always reaps it."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            except OSError:
-                pass
-        self.thread.join(2)
 
 
 def get(addr, path, timeout=5.0):
@@ -205,13 +146,13 @@ def run(a, tsv):
     out = None
     tmp = tsv + ".tmp"
     try:
-        emu = Child("es_emulator", [PYTHON, EMULATOR, "--listen", "127.0.0.1:0", "--fast",
+        emu = Child("es_emulator", cwd=REPO, argv=[PYTHON, EMULATOR, "--listen", "127.0.0.1:0", "--fast",
                                     "--no-store", "--capacity", str(a.capacity)])
         children.append(emu)
         emu_addr = emu.wait_listening(["http"])["http"]
         admins, tcps = [], []
         for i in range(n):
-            sp = Child("spillway-%s" % NAMES[i], [
+            sp = Child("spillway-%s" % NAMES[i], cwd=REPO, argv=[
                 a.spillway, "-r", RULES, "--sink", "http://%s:%d" % emu_addr,
                 "--listen-tcp", "127.0.0.1:0", "--listen-http", "127.0.0.1:0",
                 "--admin", "127.0.0.1:0"])
@@ -464,4 +405,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except ChildError as e:
+        die(str(e))
