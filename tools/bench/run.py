@@ -10,12 +10,16 @@ except docs/benchmarks.md and docs/img/bench-jobs.png, which it regenerates
 in place (unless --no-doc, or --only names a subset of the jobs).
 
 Jobs (each sends the whole corpus over one TCP connection, as fast as the
-receiver takes it, and waits until every event is out):
+receiver takes it, and waits until every event is out; the -w1/-w2 jobs cut
+it into WORKER_CONNECTIONS parts sent over as many parallel connections):
 
     floors        jansson parse-only over every line; raw loopback TCP;
                   `spillway classify` offline (parse + the 10 rules)
     spillway-*    file sink, Elasticsearch emulator, Kafka mock cluster,
                   and the emulator at a tenth of the offered rate (shedding)
+    spillway-file-w1, spillway-file-w2
+                  file sink over 8 connections with --workers 1 and 2: how
+                  far a second event loop scales the file path
     rsyslog-*     imptcp + mmjsonparse + a regex filter: 2 files,
                   omelasticsearch, omkafka
     syslog-ng     network source + json-parser + a pcre filter: 2 files
@@ -58,6 +62,8 @@ CALLGRIND_EVENTS = 100000
 POLL = 0.05                   # seconds between two looks at a job's progress
 STALL_SECONDS = 30.0          # no progress for this long once the sender is done: give up
 JOB_TIMEOUT = 300.0
+WORKER_CONNECTIONS = 8        # parallel connections of the spillway-file-wN jobs
+WORKER_TARGET = 1.7           # events/s with 2 workers over events/s with 1
 
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, TOOLS)
@@ -212,6 +218,28 @@ def proc_hwm(pid, tree=False):
     return total
 
 
+def thread_stats(pid):
+    """{tid: (CPU-s, bytes read)} for every thread of pid: utime+stime from
+    /proc/PID/task/TID/stat and rchar (bytes read by read(2) and the like)
+    from .../io."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for t in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                st = f.read()
+            with open("/proc/%d/task/%s/io" % (pid, t)) as f:
+                io = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        out[int(t)] = (sum(int(x) for x in fields[11:13]) / CLK_TCK, int(io["rchar"]))
+    return out
+
+
 def machine_busy():
     """(busy, total) jiffies over every CPU, from /proc/stat."""
     with open("/proc/stat") as f:
@@ -319,11 +347,12 @@ class Measure:
     """Sends the corpus to ADDR and polls count() until it reaches want."""
 
     def __init__(self, job, send_exe, addr, corpus_path, want, count, pid,
-                 tree=False, peer_pid=None, poll=POLL, on_poll=None):
+                 tree=False, peer_pid=None, poll=POLL, on_poll=None, connections=1):
         self.job, self.send_exe, self.addr = job, send_exe, addr
         self.corpus, self.want, self.count = corpus_path, want, count
         self.pid, self.tree, self.peer_pid = pid, tree, peer_pid
         self.poll, self.on_poll = poll, on_poll
+        self.connections = connections
 
     def run(self):
         job = self.job
@@ -333,8 +362,10 @@ class Measure:
         me0 = self_cpu()
         t0 = time.monotonic()
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sender = subprocess.Popen([self.send_exe, "%s:%d" % self.addr, self.corpus],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        argv = [self.send_exe, "%s:%d" % self.addr, self.corpus]
+        if self.connections > 1:
+            argv.append(str(self.connections))
+        sender = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         last, last_t, n = -1, t0, 0
         while True:
             n = self.count()
@@ -368,6 +399,11 @@ class Measure:
         job.complete = n >= self.want
         m = re.search(rb"seconds ([0-9.]+)", sender_out)
         job.extra["send_seconds"] = float(m.group(1)) if m else None
+        if self.connections > 1:
+            job.extra["connections"] = [
+                (int(b), float(t)) for b, t in
+                re.findall(rb"^connection \d+ bytes (\d+) seconds ([0-9.]+)$", sender_out,
+                           re.M)]
         if sender.returncode != 0:
             job.notes.append("sender exited %s: %s" % (sender.returncode,
                                                        err.decode(errors="replace").strip()))
@@ -379,7 +415,7 @@ class Measure:
 
 
 class Spillway:
-    def __init__(self, exe, sink, name, rules=RULES, config=None, wrapper=()):
+    def __init__(self, exe, sink, name, rules=RULES, config=None, wrapper=(), extra=()):
         argv = list(wrapper) + [exe]
         if config:
             cpath = os.path.join(BENCH, name + "-config.json")
@@ -387,7 +423,7 @@ class Spillway:
                 json.dump(config, f, indent=1)
             argv += ["-c", cpath]
         argv += ["-r", rules, "--sink", sink, "--listen-tcp", "127.0.0.1:0",
-                 "--listen-http", "127.0.0.1:0", "--admin", "127.0.0.1:0"]
+                 "--listen-http", "127.0.0.1:0", "--admin", "127.0.0.1:0"] + list(extra)
         self.p = spawn(argv, name)
         self.tcp = int(wait_line(self.p, r"listening tcp 127\.0\.0\.1:(\d+)", 120).group(1))
         self.admin = int(wait_line(self.p, r"listening admin 127\.0\.0\.1:(\d+)", 120).group(1))
@@ -624,7 +660,8 @@ class Bench:
 
     # -- spillway
 
-    def spillway_job(self, name, desc, sink_kind, capacity=None):
+    def spillway_job(self, name, desc, sink_kind, capacity=None, workers=None,
+                     connections=1):
         job = Job(name, "spillway", desc)
         em = kafka = None
         sp = None
@@ -641,12 +678,24 @@ class Bench:
                 kafka = KafkaMock(brokers=1, topics={"bench": 4}).start()
                 sink = "kafka://%s/bench" % kafka.bootstrap
                 job.peer_name = "kafka_mock"
-            sp = Spillway(self.exe, sink, name)
+            sp = Spillway(self.exe, sink, name,
+                          extra=["--workers", str(workers)] if workers else ())
             peer_pid = em.p.pid if em else (kafka.proc.pid if kafka else None)
             m = Measure(job, self.h["send"], ("127.0.0.1", sp.tcp), self.corpus,
                         self.events, sp.final_count, sp.p.pid, peer_pid=peer_pid,
-                        poll=POLL)
+                        poll=POLL, connections=connections)
+            th0 = thread_stats(sp.p.pid)
             m.run()
+            th1 = thread_stats(sp.p.pid)
+            if workers:
+                # each thread's CPU and the bytes it read: the main loop is the
+                # thread whose id is the pid, the workers are the others
+                job.extra["workers"] = workers
+                job.extra["threads"] = [
+                    ("main loop" if tid == sp.p.pid else "worker",
+                     c1 - th0.get(tid, (0.0, 0))[0], r1 - th0.get(tid, (0.0, 0))[1])
+                    for tid, (c1, r1) in sorted(th1.items(), key=lambda kv: (
+                        kv[0] != sp.p.pid, kv[0]))]
             st = sp.stats()
             t = Spillway.totals(st)
             job.extra.update(received=t["received"], forwarded=t["forwarded"],
@@ -909,6 +958,13 @@ class Bench:
                 ("spillway-kafka", "TCP -> 10 rules -> Kafka mock cluster", "kafka")):
             if self.want(name):
                 self.guard(name, self.spillway_job, name, desc, sink)
+        for n in (1, 2):
+            name = "spillway-file-w%d" % n
+            if self.want(name):
+                self.guard(name, self.spillway_job, name,
+                           "TCP (%d connections) -> 10 rules -> file, `--workers %d`"
+                           % (WORKER_CONNECTIONS, n), "file", workers=n,
+                           connections=WORKER_CONNECTIONS)
         if self.want("spillway-es-overload"):
             es = self.jobs.get("spillway-es")
             rate = es.events / es.wall if es and es.wall and es.events else 50000
@@ -1210,8 +1266,9 @@ def write_doc(bench):
     w("## The jobs")
     w("")
     w("Every job but the floors receives the whole corpus over one TCP connection from "
-      "`tools/bench/send.c`, which writes it as fast as the receiver reads it; the sender's "
-      "CPU is not counted. The clock runs from the sender's first byte until the last event "
+      "`tools/bench/send.c`, which writes it as fast as the receiver reads it (the two "
+      "worker jobs over %d, see below); the sender's "
+      "CPU is not counted. " % WORKER_CONNECTIONS + "The clock runs from the sender's first byte until the last event "
       "is out: spillway's `/stats` says every event is forwarded (acknowledged by the sink) "
       "or dropped, and the far end has counted them (lines in the output files, documents "
       "indexed by the emulator, Kafka high watermarks summed). *CPU* is utime + stime of the "
@@ -1233,6 +1290,16 @@ def write_doc(bench):
       "`flags(no-parse)`, `json-parser()`, one `match(... type(pcre))` filter on "
       "`log.level`, flow control, two `file()` destinations; run from `build/syslog-ng/` "
       "(unpacked by `packaging/bench-deps.sh`, since the package conflicts with rsyslog).")
+    w("- **spillway-file-w1, spillway-file-w2**: the file job with `--workers 1` and "
+      "`--workers 2`, the corpus cut into %d contiguous parts of about the same size on line "
+      "boundaries and sent over %d parallel connections (`send HOST:PORT FILE %d`). With "
+      "`--workers 2` a second thread has its own event loop on a `SO_REUSEPORT` listener on "
+      "the same address and parses and classifies the lines of its connections; the main "
+      "loop shapes them all and writes the file. The kernel picks a listener for each "
+      "connection by a hash of its addresses and ports, so one connection is served by one "
+      "loop, and how many of the %d each loop gets is chance: the driver reads each "
+      "thread's CPU and bytes read (`rchar`) from `/proc/PID/task/TID/` to show the split. "
+      "With `--workers 1` the main loop serves all %d." % ((WORKER_CONNECTIONS,) * 5))
     w("- The peers get one regex filter; spillway runs ten rules. That is the job each is "
       "configured for here, and it favours the peers.")
     w("- **Floors**: `tools/bench/jparse.c` runs jansson's `json_loadb` + `json_decref` "
@@ -1250,7 +1317,7 @@ def write_doc(bench):
       "peer CPU | other load of busy cores |")
     w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     order = ["jansson-parse", "loopback-tcp", "spillway-classify", "spillway-file",
-             "rsyslog-file", "syslog-ng-file", "spillway-es", "rsyslog-es",
+             "spillway-file-w1", "spillway-file-w2", "rsyslog-file", "syslog-ng-file", "spillway-es", "rsyslog-es",
              "spillway-kafka", "rsyslog-kafka", "spillway-es-overload"]
     chart_rows = []
     for name in order:
@@ -1319,7 +1386,21 @@ def write_doc(bench):
           "for reference |" % rs)
     w(ratio_row("spillway-es events/s ÷ rsyslog-es", r_rate(se, re_), "≥ 2.5×", "high"))
     w(ratio_row("spillway-kafka events/s ÷ rsyslog-kafka", r_rate(sk, rk), "≥ 2×", "high"))
-    for name in ("spillway-file", "spillway-es", "spillway-kafka", "spillway-es-overload"):
+    w1, w2 = J.get("spillway-file-w1"), J.get("spillway-file-w2")
+    if w1 or w2:
+        w(ratio_row("spillway-file-w2 events/s ÷ spillway-file-w1 (%d connections)"
+                    % WORKER_CONNECTIONS, r_rate(w2, w1), "≥ %.1f×" % WORKER_TARGET, "high"))
+        rc = r_cpu(w2, w1)
+        if rc is not None:
+            w("| spillway-file-w2 CPU per event ÷ spillway-file-w1 (%.2f and %.2f CPU-s per "
+              "M events) | %.2f× | – | no target, for reference |" % (per_m(w2), per_m(w1), rc))
+        else:
+            for j in (w1, w2):
+                if j and per_m(j):
+                    w("| %s CPU-s per M events | %.2f | – | no target, for reference |"
+                      % (j.name, per_m(j)))
+    for name in ("spillway-file", "spillway-file-w1", "spillway-file-w2", "spillway-es",
+                 "spillway-kafka", "spillway-es-overload"):
         j = J.get(name)
         if j and j.rss:
             q = j.extra.get("peak_queue_bytes", 0)
@@ -1467,6 +1548,76 @@ def group_self(rows, total):
                   key=lambda kv: -kv[1])
 
 
+def workers_finding(bench):
+    """The spillway-file-w1/-w2 pair: the ratio, what it is made of, and what
+    bounds it on this machine."""
+    J = bench.jobs
+    w1, w2 = J.get("spillway-file-w1"), J.get("spillway-file-w2")
+    if not (w1 and w2 and w1.wall and w2.wall and w1.events and w2.events and
+            per_m(w1) and per_m(w2)):
+        return ""
+    ncores = os.cpu_count() or 1
+    r1, r2 = w1.events / w1.wall, w2.events / w2.wall
+    ratio = r2 / r1
+    c1, c2 = w1.cpu / w1.wall, w2.cpu / w2.wall
+    s = ("**Workers.** Over %d connections to the file sink spillway moved %s events/s with "
+         "`--workers 1` and %s with `--workers 2`: %.2f×, %s the %.1f× target. It spent %.2f "
+         "CPU-s per million events with one loop and %.2f with two. The ratio is the cores "
+         "spillway kept busy, %.2f against %.2f (%.2f×), times the CPU per event of one loop "
+         "over that of two (%.2f×)." % (
+             WORKER_CONNECTIONS, fmt_int(r1), fmt_int(r2), ratio,
+             "meeting" if ratio >= WORKER_TARGET else "short of", WORKER_TARGET,
+             per_m(w1), per_m(w2), c2, c1, c2 / c1, per_m(w1) / per_m(w2)))
+    th = w2.extra.get("threads") or []
+    read = sum(t[2] for t in th)
+    if len(th) >= 2 and read > 0:
+        parts = []
+        top = 0.0
+        for label, cpu, rb in th:
+            share = rb / read
+            top = max(top, share)
+            parts.append("the %s read %.0f %% of the bytes (%d of the %d connections) and "
+                         "used %.2f of a core" % (label, 100 * share,
+                                                  int(round(share * WORKER_CONNECTIONS)),
+                                                  WORKER_CONNECTIONS, cpu / w2.wall))
+        s += (" With two loops %s. The kernel chose that split by hashing each connection's "
+              "addresses and ports, and a connection stays on its loop" % "; ".join(parts))
+        if top * WORKER_CONNECTIONS > WORKER_CONNECTIONS / 2 + 0.5:
+            s += (": the loop with the larger share runs longest, so the split alone bounds "
+                  "the ratio at about 1 ÷ %.2f = %.2f×; only an even split of the %d "
+                  "connections allows 2×." % (top, 1 / top, WORKER_CONNECTIONS))
+        else:
+            s += ("; this run drew an even split, the only split of the %d connections "
+                  "that allows 2×." % WORKER_CONNECTIONS)
+    busy = []
+    for j in (w1, w2):
+        b = j.extra.get("machine_busy_cpu")
+        if b is None:
+            return s
+        busy.append((b / j.wall, j.cpu / j.wall, (j.sender_cpu or 0) / j.wall,
+                     (j.other_cpu or 0) / j.wall))
+    (b1, s1, x1, o1), (b2, s2, x2, o2) = busy
+    left = max(0.0, ncores - (b2 - s2))
+    need = 2 * r1 * per_m(w2) / 1e6
+    s += (" This machine has %d cores, and the sender and the file writes share them with "
+          "spillway's two loops: the writes are spillway's own `write()` calls into the page "
+          "cache, on its main loop, and whatever the kernel writes back meanwhile, which "
+          "shows as other load. During `spillway-file-w1` %.2f of the %d cores were busy "
+          "on average (spillway %.2f, the sender %.2f, the driver %.2f, other load %.2f), "
+          "during `spillway-file-w2` %.2f (spillway %.2f, the sender %.2f, the driver %.2f, "
+          "other load %.2f). Twice the one-loop rate at the CPU per event of two loops "
+          "needs %.2f cores for spillway alone; what the others used in the second job left "
+          "it at most %.2f, which bounds the ratio on this machine at %.2f×%s. Only a "
+          "machine with cores to spare beyond the two loops would measure the workers "
+          "alone." % (
+              ncores, b1, ncores, s1, x1, max(0.0, b1 - s1 - x1 - o1), o1, b2, s2, x2,
+              max(0.0, b2 - s2 - x2 - o2), o2, need, left,
+              left / (per_m(w2) / 1e6) / r1,
+              " (%.2f of the %d cores were busy: the machine was close to saturated)"
+              % (b2, ncores) if b2 >= 0.9 * ncores else ""))
+    return s
+
+
 def findings(bench):
     """Plain sentences on where spillway wins and loses in this run."""
     J = bench.jobs
@@ -1555,6 +1706,9 @@ def findings(bench):
                            sk.extra.get("peak_queue_bytes", 0) / 1048576, sk.rss / 1048576,
                            "is missed" if sk.rss > 32 * 1048576 +
                            sk.extra.get("peak_queue_bytes", 0) else "still holds"))
+        out.append(s)
+    s = workers_finding(bench)
+    if s:
         out.append(s)
     ov = J.get("spillway-es-overload")
     if ov and se and se.events and ov.extra.get("dropped"):
