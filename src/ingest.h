@@ -39,9 +39,20 @@ struct ingest_tcp_hooks {
 	void	(*flush)(void *arg);
 };
 
+/* fd may be -1: no listener, connections come by ingest_tcp_adopt(). */
 struct ingest_tcp *ingest_tcp_new_hooked(struct event_base *base, int fd,
 		    const struct config *cf, struct shaper *sh,
 		    const struct ingest_tcp_hooks *hooks, void *arg);
+
+/*
+ * Offer each accepted connection to fn first; when it returns 1 another
+ * event loop has taken the descriptor.
+ */
+void		 ingest_tcp_set_dispatch(struct ingest_tcp *it,
+		    int (*fn)(void *arg, int fd), void *arg);
+
+/* Serve a connected socket (taken over) as if this listener accepted it. */
+void		 ingest_tcp_adopt(struct ingest_tcp *it, int fd);
 
 /*
  * Stop accepting and reading; lines already buffered are still offered.

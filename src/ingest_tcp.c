@@ -31,6 +31,8 @@ struct ingest_tcp {
 	struct shaper			*sh;
 	const struct ingest_tcp_hooks	*hooks;	/* NULL: the shaper */
 	void				*hooks_arg;
+	int				(*dispatch)(void *, int);
+	void				*dispatch_arg;
 	struct net_listener		*nl;
 	struct ingest_tcp_counters	 counters;
 	TAILQ_HEAD(, tcp_conn)		 conns;
@@ -160,6 +162,23 @@ static void
 ingest_tcp_accept(int fd, void *arg)
 {
 	struct ingest_tcp *it = arg;
+
+	if (it->dispatch != NULL && it->dispatch(it->dispatch_arg, fd))
+		return;		/* another loop serves it */
+	ingest_tcp_adopt(it, fd);
+}
+
+void
+ingest_tcp_set_dispatch(struct ingest_tcp *it, int (*fn)(void *, int),
+    void *arg)
+{
+	it->dispatch = fn;
+	it->dispatch_arg = arg;
+}
+
+void
+ingest_tcp_adopt(struct ingest_tcp *it, int fd)
+{
 	struct tcp_conn *c;
 	struct timeval tv;
 
@@ -205,7 +224,8 @@ ingest_tcp_new_hooked(struct event_base *base, int fd,
 	struct ingest_tcp *it;
 
 	if ((it = calloc(1, sizeof(*it))) == NULL) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	it->base = base;
@@ -214,8 +234,8 @@ ingest_tcp_new_hooked(struct event_base *base, int fd,
 	it->hooks = hooks;
 	it->hooks_arg = arg;
 	TAILQ_INIT(&it->conns);
-	if ((it->nl = net_listener_new(base, fd, ingest_tcp_accept, it)) ==
-	    NULL) {
+	if (fd >= 0 && (it->nl = net_listener_new(base, fd, ingest_tcp_accept,
+	    it)) == NULL) {
 		free(it);
 		return NULL;
 	}

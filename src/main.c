@@ -182,23 +182,14 @@ redact_url(const char *url, char *buf, size_t len)
 	return buf;
 }
 
-/*
- * Bind addr, announce it; -1 on failure (message logged).  The address
- * bound goes to bound when not NULL.
- */
+/* Bind addr, announce it; -1 on failure (message logged). */
 static int
-listen_on(const char *what, const char *addr, int reuseport, char *bound,
-    size_t boundlen)
+listen_on(const char *what, const char *addr)
 {
-	char buf[300], err[300];
+	char bound[300], err[300];
 	int fd;
 
-	if (bound == NULL) {
-		bound = buf;
-		boundlen = sizeof(buf);
-	}
-
-	if ((fd = net_listen(addr, reuseport, bound, boundlen, err,
+	if ((fd = net_listen(addr, bound, sizeof(bound), err,
 	    sizeof(err))) == -1) {
 		log_err("cannot listen (%s): %s", what, err);
 		return -1;
@@ -233,7 +224,7 @@ main(int argc, char **argv)
 	struct rules_error rerr;
 	struct ruleset *rs;
 	struct timeval sec = { 1, 0 }, poll_tv = { 0, 50000 }, control_tv;
-	char err[700], tcp_bound[300];
+	char err[700];
 	long workers = 0;
 	int require_sink = 0;
 	int ch, verbosity = 0, use_syslog = 0, fd, rc = 0;
@@ -352,24 +343,26 @@ main(int argc, char **argv)
 	}
 
 	if (app.cf->listen_tcp != NULL && *app.cf->listen_tcp != '\0') {
-		if ((fd = listen_on("tcp", app.cf->listen_tcp,
-		    app.cf->workers > 1, tcp_bound, sizeof(tcp_bound))) == -1 ||
+		if ((fd = listen_on("tcp", app.cf->listen_tcp)) == -1 ||
 		    (app.tcp = ingest_tcp_new(app.base, fd, app.cf,
 		    app.sh)) == NULL) {
 			rc = 2;
 			goto out;
 		}
-		if (app.cf->workers > 1 && (app.workers = workers_new(
-		    app.base, app.cf, app.sh, tcp_bound,
-		    (int)app.cf->workers - 1, err, sizeof(err))) == NULL) {
-			log_err("workers: %s", err);
-			rc = 2;
-			goto out;
+		if (app.cf->workers > 1) {
+			if ((app.workers = workers_new(app.base, app.cf, app.sh,
+			    (int)app.cf->workers - 1, err, sizeof(err))) ==
+			    NULL) {
+				log_err("workers: %s", err);
+				rc = 2;
+				goto out;
+			}
+			ingest_tcp_set_dispatch(app.tcp, workers_dispatch,
+			    app.workers);
 		}
 	}
 	if (app.cf->listen_http != NULL && *app.cf->listen_http != '\0') {
-		if ((fd = listen_on("http", app.cf->listen_http, 0, NULL,
-		    0)) == -1 ||
+		if ((fd = listen_on("http", app.cf->listen_http)) == -1 ||
 		    (app.http = ingest_http_new(app.base, fd, app.cf,
 		    app.sh)) == NULL) {
 			rc = 2;
@@ -383,8 +376,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (app.cf->listen_admin != NULL && *app.cf->listen_admin != '\0') {
-		if ((fd = listen_on("admin", app.cf->listen_admin, 0, NULL,
-		    0)) == -1 ||
+		if ((fd = listen_on("admin", app.cf->listen_admin)) == -1 ||
 		    (app.admin = admin_new(&app, fd)) == NULL) {
 			rc = 2;
 			goto out;

@@ -30,8 +30,8 @@ net_nodelay(int fd)
 }
 
 int
-net_listen(const char *addr, int reuseport, char *bound, size_t boundlen,
-    char *err, size_t errlen)
+net_listen(const char *addr, char *bound, size_t boundlen, char *err,
+    size_t errlen)
 {
 	struct addrinfo hints, *res = NULL;
 	struct sockaddr_storage ss;
@@ -70,8 +70,6 @@ net_listen(const char *addr, int reuseport, char *bound, size_t boundlen,
 	if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-	    sizeof(one)) == -1) ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
 	    listen(fd, 1024) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||

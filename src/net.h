@@ -8,13 +8,12 @@
 
 /*
  * A non-blocking, close-on-exec socket bound to addr ("host:port",
- * "[v6]:port"; port 0 picks a free port) and listening; with reuseport,
- * other sockets may bind the same address and the kernel spreads new
- * connections over them.  The address actually bound is written to bound
- * as "host:port".  Returns the fd, or -1 with a message in err.
+ * "[v6]:port"; port 0 picks a free port) and listening.  The address
+ * actually bound is written to bound as "host:port".  Returns the fd, or
+ * -1 with a message in err.
  */
-int	net_listen(const char *addr, int reuseport, char *bound,
-	    size_t boundlen, char *err, size_t errlen);
+int	net_listen(const char *addr, char *bound, size_t boundlen, char *err,
+	    size_t errlen);
 
 /* A non-blocking, close-on-exec pipe, for waking an event loop (0, -1). */
 int	net_pipe(int fds[2]);

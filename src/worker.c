@@ -1,8 +1,11 @@
 /*
  * worker: TCP listeners on more threads, classifying in parallel.
  *
- * Each worker owns an event loop, a SO_REUSEPORT listener and its own
- * compiled copy of the rules.  Lines are classified there (the parse is
+ * Each worker owns an event loop and its own compiled copy of the rules.
+ * The main loop accepts every TCP connection and deals them out in turn,
+ * itself included, so N connections split evenly over the loops (a
+ * kernel hash over SO_REUSEPORT listeners splits a few connections
+ * unevenly, and the slowest loop sets the pace).  Lines are classified there (the parse is
  * most of an event's cost) and appended to a batch: the bytes, the class
  * index, the key text.  Batches go to the main loop through a list under a
  * mutex and a pipe that wakes it; the main loop shapes each event as if it
@@ -74,6 +77,8 @@ struct worker {
 	struct ingest_tcp	*it;
 	int			 stopfd[2];
 	struct event		*stop_ev;
+	int			 adoptfd[2];	/* connections dealt to it */
+	struct event		*adopt_ev;
 	struct ruleset		*rs;		/* private copy */
 	uint64_t		 revision;
 	struct wbatch		*cur;
@@ -100,6 +105,7 @@ struct workers {
 	size_t			 textlen;
 	uint64_t		 revision;
 	int			 stopping;
+	unsigned		 turn;		/* next loop to deal to */
 };
 
 static struct ingest_tcp_hooks worker_hooks;
@@ -290,6 +296,22 @@ worker_flush(void *arg)
 	worker_push(arg);
 }
 
+/* Connections dealt to this worker: descriptors, an int each. */
+static void
+worker_adoptcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *wk = arg;
+	int conn;
+
+	(void)what;
+	while (read(fd, &conn, sizeof(conn)) == (ssize_t)sizeof(conn)) {
+		if (wk->w->stopping)
+			close(conn);
+		else
+			ingest_tcp_adopt(wk->it, conn);
+	}
+}
+
 static void
 worker_stopcb(evutil_socket_t fd, short what, void *arg)
 {
@@ -297,6 +319,7 @@ worker_stopcb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	net_pipe_drain(fd);
+	worker_adoptcb(wk->adoptfd[0], EV_READ, wk);
 	ingest_tcp_stop(wk->it);	/* offers what is buffered */
 	worker_push(wk);
 	event_base_loopbreak(wk->base);
@@ -407,13 +430,12 @@ workers_tickcb(evutil_socket_t fd, short what, void *arg)
 
 struct workers *
 workers_new(struct event_base *base, const struct config *cf,
-    struct shaper *sh, const char *addr, int n, char *err, size_t errlen)
+    struct shaper *sh, int n, char *err, size_t errlen)
 {
 	struct timeval tick = { 0, WORKER_TICK_US };
 	struct workers *w;
 	struct worker *wk;
-	char bound[300];
-	int i, fd;
+	int i;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (w->v = calloc((size_t)n, sizeof(*w->v))) == NULL) {
@@ -446,6 +468,7 @@ workers_new(struct event_base *base, const struct config *cf,
 		wk = &w->v[i];
 		wk->w = w;
 		wk->stopfd[0] = wk->stopfd[1] = -1;
+		wk->adoptfd[0] = wk->adoptfd[1] = -1;
 		if ((wk->rs = rules_builtin()) == NULL)
 			goto oom;
 		wk->revision = 0;
@@ -454,12 +477,13 @@ workers_new(struct event_base *base, const struct config *cf,
 		    net_pipe(wk->stopfd) == -1 ||
 		    (wk->stop_ev = event_new(wk->base, wk->stopfd[0], EV_READ,
 		    worker_stopcb, wk)) == NULL ||
-		    event_add(wk->stop_ev, NULL) == -1)
+		    event_add(wk->stop_ev, NULL) == -1 ||
+		    net_pipe(wk->adoptfd) == -1 ||
+		    (wk->adopt_ev = event_new(wk->base, wk->adoptfd[0],
+		    EV_READ | EV_PERSIST, worker_adoptcb, wk)) == NULL ||
+		    event_add(wk->adopt_ev, NULL) == -1)
 			goto oom;
-		if ((fd = net_listen(addr, 1, bound, sizeof(bound), err,
-		    errlen)) == -1)
-			goto fail;
-		if ((wk->it = ingest_tcp_new_hooked(wk->base, fd, cf, sh,
+		if ((wk->it = ingest_tcp_new_hooked(wk->base, -1, cf, sh,
 		    &worker_hooks, wk)) == NULL)
 			goto oom;
 		if (pthread_create(&wk->th, NULL, worker_main, wk) != 0) {
@@ -469,8 +493,8 @@ workers_new(struct event_base *base, const struct config *cf,
 		}
 		wk->started = 1;
 	}
-	log_info("%d worker%s listening on %s besides the main loop", n,
-	    n == 1 ? "" : "s", addr);
+	log_info("%d worker loop%s besides the main loop serve TCP", n,
+	    n == 1 ? "" : "s");
 	return w;
 oom:
 	snprintf(err, errlen, "out of memory starting the workers");
@@ -478,6 +502,21 @@ fail:
 	workers_stop(w);
 	workers_free(w);
 	return NULL;
+}
+
+int
+workers_dispatch(void *arg, int fd)
+{
+	struct workers *w = arg;
+	struct worker *wk;
+	unsigned i = w->turn++ % (unsigned)(w->n + 1);
+
+	if (i == (unsigned)w->n || w->stopping)
+		return 0;		/* the main loop's turn */
+	wk = &w->v[i];
+	if (write(wk->adoptfd[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
+		return 0;		/* its pipe is full: serve it here */
+	return 1;
 }
 
 void
@@ -530,6 +569,18 @@ workers_free(struct workers *w)
 		ingest_tcp_free(wk->it);
 		if (wk->stop_ev != NULL)
 			event_free(wk->stop_ev);
+		if (wk->adopt_ev != NULL)
+			event_free(wk->adopt_ev);
+		if (wk->adoptfd[0] != -1) {
+			int conn;
+
+			while (read(wk->adoptfd[0], &conn, sizeof(conn)) ==
+			    (ssize_t)sizeof(conn))
+				close(conn);
+			close(wk->adoptfd[0]);
+		}
+		if (wk->adoptfd[1] != -1)
+			close(wk->adoptfd[1]);
 		if (wk->base != NULL)
 			event_base_free(wk->base);
 		if (wk->stopfd[0] != -1)

@@ -1,9 +1,8 @@
 /*
  * worker: more event loops for TCP NDJSON, one per thread.
  *
- * With `workers: N`, N-1 threads each run an event loop with their own
- * TCP listener on the address the main loop listens on (SO_REUSEPORT: the
- * kernel spreads connections).  A worker reads, frames, parses and
+ * With `workers: N`, N-1 threads each run an event loop for TCP
+ * connections, which the main loop accepts and deals out in turn.  A worker reads, frames, parses and
  * classifies its lines, the costly part, against its own copy of the rules
  * in force, and hands the results to the main loop in batches.  The main
  * loop alone shapes: buckets, the controller, the queue and every counter
@@ -21,13 +20,15 @@ struct ingest_tcp_counters;
 struct shaper;
 struct workers;
 
-/*
- * Start n threads listening on addr (the "host:port" the main TCP
- * listener bound with SO_REUSEPORT).  NULL with a message in err.
- */
+/* Start n threads.  NULL with a message in err. */
 struct workers	*workers_new(struct event_base *base, const struct config *cf,
-		    struct shaper *sh, const char *addr, int n, char *err,
-		    size_t errlen);
+		    struct shaper *sh, int n, char *err, size_t errlen);
+
+/*
+ * The main TCP listener's dispatch (ingest_tcp_set_dispatch): deal the
+ * connection fd to the next loop in turn; 0 when it is the main loop's.
+ */
+int		 workers_dispatch(void *arg, int fd);
 
 /* Stop accepting and reading; what was read is still handed over. */
 void		 workers_stop(struct workers *w);

@@ -1,6 +1,6 @@
 """workers: N event loops for TCP, one shaper.
 
-Connections spread over the main loop and the workers (SO_REUSEPORT);
+Connections are dealt in turn over the main loop and the workers;
 every line is counted once, a class rate is a rate in total, not per
 worker, a reload reaches the workers, and a shutdown loses nothing that
 was read.
