@@ -38,6 +38,15 @@ family(struct evbuffer *out, const char *name, const char *type,
 	    name, type);
 }
 
+/* A family with one sample and no labels. */
+static void
+single(struct evbuffer *out, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	family(out, name, type, help);
+	evbuffer_add_printf(out, "%s %llu\n", name, (unsigned long long)v);
+}
+
 static void
 per_class(struct evbuffer *out, struct shaper *sh, const char *name,
     size_t off)
@@ -91,40 +100,31 @@ static void
 kafka_source_metrics(struct evbuffer *out,
     const struct ingest_kafka_counters *k)
 {
-	family(out, "spillway_kafka_source_messages_total", "counter",
-	    "Kafka messages read and offered (each may hold several lines).");
-	evbuffer_add_printf(out, "spillway_kafka_source_messages_total %llu\n",
-	    (unsigned long long)k->messages);
-	family(out, "spillway_kafka_source_partitions", "gauge",
-	    "Partitions assigned to this instance now.");
-	evbuffer_add_printf(out, "spillway_kafka_source_partitions %llu\n",
-	    (unsigned long long)k->assigned);
-	family(out, "spillway_kafka_source_paused", "gauge",
-	    "Whether consumption is paused because the sink cannot take more.");
-	evbuffer_add_printf(out, "spillway_kafka_source_paused %d\n",
-	    k->paused);
-	family(out, "spillway_kafka_source_undecided_events", "gauge",
-	    "Events read from Kafka whose fate is not final yet.");
-	evbuffer_add_printf(out, "spillway_kafka_source_undecided_events "
-	    "%llu\n", (unsigned long long)k->undecided);
+	single(out, "spillway_kafka_source_messages_total", "counter",
+	    "Kafka messages read and offered (each may hold several lines).",
+	    k->messages);
+	single(out, "spillway_kafka_source_partitions", "gauge",
+	    "Partitions assigned to this instance now.", k->assigned);
+	single(out, "spillway_kafka_source_paused", "gauge",
+	    "Whether consumption is paused because the sink cannot take more.",
+	    (uint64_t)k->paused);
+	single(out, "spillway_kafka_source_undecided_events", "gauge",
+	    "Events read from Kafka whose fate is not final yet.",
+	    k->undecided);
 	family(out, "spillway_kafka_source_commits_total", "counter",
 	    "Offset commits, by result.");
 	evbuffer_add_printf(out, "spillway_kafka_source_commits_total"
 	    "{result=\"ok\"} %llu\nspillway_kafka_source_commits_total"
 	    "{result=\"error\"} %llu\n", (unsigned long long)k->commits,
 	    (unsigned long long)k->commit_errors);
-	family(out, "spillway_kafka_source_rewinds_total", "counter",
-	    "Partitions sought back to a message the sink failed.");
-	evbuffer_add_printf(out, "spillway_kafka_source_rewinds_total %llu\n",
-	    (unsigned long long)k->rewinds);
-	family(out, "spillway_kafka_source_paced_total", "counter",
-	    "Reads held back to the admitted rate (Kafka keeps the backlog).");
-	evbuffer_add_printf(out, "spillway_kafka_source_paced_total %llu\n",
-	    (unsigned long long)k->paced);
-	family(out, "spillway_kafka_source_rebalances_total", "counter",
-	    "Partition revocations handled.");
-	evbuffer_add_printf(out, "spillway_kafka_source_rebalances_total "
-	    "%llu\n", (unsigned long long)k->revokes);
+	single(out, "spillway_kafka_source_rewinds_total", "counter",
+	    "Partitions sought back to a message the sink failed.",
+	    k->rewinds);
+	single(out, "spillway_kafka_source_paced_total", "counter",
+	    "Reads held back to the admitted rate (Kafka keeps the backlog).",
+	    k->paced);
+	single(out, "spillway_kafka_source_rebalances_total", "counter",
+	    "Partition revocations handled.", k->revokes);
 }
 
 static void
