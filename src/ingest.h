@@ -45,8 +45,9 @@ struct ingest_tcp *ingest_tcp_new_hooked(struct event_base *base, int fd,
 		    const struct ingest_tcp_hooks *hooks, void *arg);
 
 /*
- * Offer each accepted connection to fn first; when it returns 1 another
- * event loop has taken the descriptor.
+ * Offer each accepted connection to fn first: 1 when another event loop
+ * has taken the descriptor, -1 to refuse it (counted, closed), 0 to serve
+ * it here.
  */
 void		 ingest_tcp_set_dispatch(struct ingest_tcp *it,
 		    int (*fn)(void *arg, int fd), void *arg);

@@ -163,8 +163,14 @@ ingest_tcp_accept(int fd, void *arg)
 {
 	struct ingest_tcp *it = arg;
 
-	if (it->dispatch != NULL && it->dispatch(it->dispatch_arg, fd))
+	switch (it->dispatch != NULL ? it->dispatch(it->dispatch_arg, fd) : 0) {
+	case 1:
 		return;		/* another loop serves it */
+	case -1:		/* max_connections over all the loops */
+		it->counters.refused++;
+		close(fd);
+		return;
+	}
 	ingest_tcp_adopt(it, fd);
 }
 

@@ -357,8 +357,7 @@ main(int argc, char **argv)
 				rc = 2;
 				goto out;
 			}
-			ingest_tcp_set_dispatch(app.tcp, workers_dispatch,
-			    app.workers);
+			workers_attach(app.workers, app.tcp);
 		}
 	}
 	if (app.cf->listen_http != NULL && *app.cf->listen_http != '\0') {

@@ -106,6 +106,7 @@ struct workers {
 	uint64_t		 revision;
 	int			 stopping;
 	unsigned		 turn;		/* next loop to deal to */
+	struct ingest_tcp	*main_tcp;	/* the listener dealing */
 };
 
 static struct ingest_tcp_hooks worker_hooks;
@@ -504,19 +505,32 @@ fail:
 	return NULL;
 }
 
-int
+static int
 workers_dispatch(void *arg, int fd)
 {
 	struct workers *w = arg;
+	struct ingest_tcp_counters sum = *ingest_tcp_counters(w->main_tcp);
 	struct worker *wk;
-	unsigned i = w->turn++ % (unsigned)(w->n + 1);
+	unsigned i;
 
+	/* limits.max_connections holds over all the loops together. */
+	workers_counters(w, &sum);
+	if (sum.connections >= (size_t)w->cf->max_connections)
+		return -1;
+	i = w->turn++ % (unsigned)(w->n + 1);
 	if (i == (unsigned)w->n || w->stopping)
 		return 0;		/* the main loop's turn */
 	wk = &w->v[i];
 	if (write(wk->adoptfd[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
 		return 0;		/* its pipe is full: serve it here */
 	return 1;
+}
+
+void
+workers_attach(struct workers *w, struct ingest_tcp *it)
+{
+	w->main_tcp = it;
+	ingest_tcp_set_dispatch(it, workers_dispatch, w);
 }
 
 void

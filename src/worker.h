@@ -16,6 +16,7 @@
 
 struct config;
 struct event_base;
+struct ingest_tcp;
 struct ingest_tcp_counters;
 struct shaper;
 struct workers;
@@ -25,10 +26,10 @@ struct workers	*workers_new(struct event_base *base, const struct config *cf,
 		    struct shaper *sh, int n, char *err, size_t errlen);
 
 /*
- * The main TCP listener's dispatch (ingest_tcp_set_dispatch): deal the
- * connection fd to the next loop in turn; 0 when it is the main loop's.
+ * Let the main TCP listener it deal its connections to the loops in
+ * turn, refusing any beyond limits.max_connections over all of them.
  */
-int		 workers_dispatch(void *arg, int fd);
+void		 workers_attach(struct workers *w, struct ingest_tcp *it);
 
 /* Stop accepting and reading; what was read is still handed over. */
 void		 workers_stop(struct workers *w);

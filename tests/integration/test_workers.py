@@ -111,3 +111,22 @@ class TestWorkers(SpillwayTestCase):
         sp.wait_received(conns * per)
         self.finish(sp)
         self.assertEqual(len(sp.sink_lines()), conns * per)
+
+    def test_max_connections_hold_over_all_loops(self):
+        sp = self.start(rules=RULES, args=["--workers", "2"],
+                        config={"limits": {"max_connections": 4}})
+        conns = []
+        for _ in range(6):
+            conns.append(sp.tcp_connect())
+            time.sleep(0.2)     # let the loop it was dealt to count it
+        try:
+            m = sp.wait_for(lambda m: m.get1(
+                "spillway_connections_refused_total", listener="tcp") >= 2,
+                "two connections refused", 10)
+            self.assertEqual(m.get1("spillway_connections",
+                                    listener="tcp"), 4)
+            self.assertEqual(m.get1("spillway_connections_refused_total",
+                                    listener="tcp"), 2)
+        finally:
+            for c in conns:
+                c.close()
