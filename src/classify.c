@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "scan.h"
 
 #define CLASSIFY_JIT_STACK_MIN	(32 * 1024)
 #define CLASSIFY_JIT_STACK_MAX	(512 * 1024)
@@ -472,10 +473,20 @@ classify(const struct ruleset *rs, const char *raw, size_t len,
 	if (jsonp != NULL)
 		*jsonp = NULL;
 	/*
-	 * Every event is parsed, even for classes that look only at the
-	 * raw bytes: an invalid line is always "_invalid".  \u0000 is valid
-	 * JSON, so it must not make a line invalid.
+	 * Every event is checked, even for classes that look only at the
+	 * raw bytes: an invalid line is always "_invalid".  The scan builds
+	 * only the fields the rules read; what it cannot decide goes to
+	 * jansson whole.  \u0000 is valid JSON, so it must not make a line
+	 * invalid.
 	 */
+	switch (scan_event(rs, raw, len, &root)) {
+	case SCAN_INVALID:
+		return RULES_INVALID(rs);
+	case SCAN_OK:
+		goto classified;
+	case SCAN_FULL:
+		break;
+	}
 	root = json_loadb(raw, len, JSON_ALLOW_NUL, &jerr);
 	if (root == NULL && json_error_code(&jerr) ==
 	    json_error_numeric_overflow) {
@@ -496,6 +507,7 @@ classify(const struct ruleset *rs, const char *raw, size_t len,
 		json_decref(root);
 		return RULES_INVALID(rs);
 	}
+classified:
 	for (i = 0; i < rs->nrules; i++) {
 		rc = &rs->classes[i];
 		for (j = 0; j < rc->nmatch; j++)

@@ -47,6 +47,7 @@ struct loader {
 static void	 rules_cond_free(struct cond *);
 static void	 rules_class_free(struct rule_class *);
 static int	 rules_cond(struct loader *, json_t *, struct cond *, int);
+static void	 rules_collect_paths(struct ruleset *);
 
 static void
 ld_push_key(struct loader *ld, const char *key)
@@ -734,6 +735,7 @@ rules_load_buffer(const char *text, size_t len, struct rules_error *err)
 		goto fail;
 	ld_pop(&ld);
 
+	rules_collect_paths(rs);
 	if ((rs->text = malloc(len + 1)) == NULL) {
 		ld_oom(&ld);
 		goto fail;
@@ -748,6 +750,51 @@ fail:
 	json_decref(root);
 	rules_free(rs);
 	return NULL;
+}
+
+static void
+rules_add_path(struct ruleset *rs, const struct rules_path *p)
+{
+	size_t i;
+
+	for (i = 0; i < rs->npaths; i++)
+		if (strcmp(rs->paths[i]->full, p->full) == 0)
+			return;
+	if (rs->npaths == RULES_SCAN_PATHS) {
+		rs->scan_ok = 0;
+		return;
+	}
+	rs->paths[rs->npaths++] = p;
+}
+
+static void
+rules_cond_paths(struct ruleset *rs, const struct cond *c)
+{
+	size_t i;
+
+	if (c->kind == COND_FIELD)
+		rules_add_path(rs, &c->path);
+	else if (c->kind == COND_ANY)
+		for (i = 0; i < c->nany; i++)
+			rules_cond_paths(rs, &c->any[i]);
+}
+
+/* The field paths a parse must provide: conditions and key fields. */
+static void
+rules_collect_paths(struct ruleset *rs)
+{
+	const struct rule_class *rc;
+	size_t i, j;
+
+	rs->scan_ok = 1;
+	rs->npaths = 0;
+	for (i = 0; i < rs->nclasses; i++) {
+		rc = &rs->classes[i];
+		for (j = 0; j < rc->nmatch; j++)
+			rules_cond_paths(rs, &rc->match[j]);
+		if (rc->has_key)
+			rules_add_path(rs, &rc->key);
+	}
 }
 
 struct ruleset *

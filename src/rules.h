@@ -71,10 +71,16 @@ struct rule_class {
  * classes[nrules] is the default class and classes[nrules + 1] is
  * "_invalid"; nclasses == nrules + 2 always.
  */
+#define RULES_SCAN_PATHS	64	/* paths the fast scan can track */
+
 struct ruleset {
 	struct rule_class *classes;
 	size_t		   nclasses;
 	size_t		   nrules;
+	/* every field path the rules read (conditions, keys), once each */
+	const struct rules_path *paths[RULES_SCAN_PATHS];
+	size_t		   npaths;
+	int		   scan_ok;	/* npaths fit: the fast scan may run */
 	char		  *text;	/* source text as loaded (for GET /rules) */
 	size_t		   textlen;
 };

@@ -1,0 +1,285 @@
+/*
+ * Unit tests for the scan that classifies without building the whole
+ * tree: every event must land in the class that a full jansson parse
+ * gives (classify_explain() parses fully), valid or not, for crafted edge
+ * cases of the JSON grammar and for many thousands of random mutations of
+ * well-formed events.  A fixed seed keeps it reproducible.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "classify.h"
+#include "rules.h"
+#include "scan.h"
+
+static const char RULES[] =
+    "{\"classes\":["
+    "{\"name\":\"err\",\"priority\":0,\"match\":[{\"field\":\"level\","
+    "\"regex\":\"^ERROR$\"}]},"
+    "{\"name\":\"flat\",\"priority\":1,\"match\":[{\"field\":\"log.level\","
+    "\"regex\":\"^warn\",\"flags\":\"i\"}]},"
+    "{\"name\":\"deep\",\"priority\":1,\"match\":[{\"field\":\"a.b.c\","
+    "\"regex\":\"^(deep|1|true|1\\\\.5)$\"}]},"
+    "{\"name\":\"status\",\"priority\":2,\"match\":[{\"field\":\"n\","
+    "\"regex\":\"^5\\\\d\\\\d$\"}]},"
+    "{\"name\":\"real\",\"priority\":2,\"match\":[{\"field\":\"r\","
+    "\"regex\":\"^(1\\\\.5|1000\\\\.0|1e\\\\+20)$\"}]},"
+    "{\"name\":\"tag\",\"priority\":3,\"match\":[{\"field\":\"tags\","
+    "\"regex\":\"^audit$\"}]},"
+    "{\"name\":\"neg\",\"priority\":4,\"match\":[{\"field\":\"svc\","
+    "\"regex\":\"^x\",\"negate\":true},{\"field\":\"k\",\"regex\":\"^\"}]},"
+    "{\"name\":\"uni\",\"priority\":4,\"match\":[{\"field\":\"u\","
+    "\"regex\":\"^\\u00e9\\ud83d\\ude00$\"}]},"
+    "{\"name\":\"keyed\",\"priority\":5,\"key\":\"svc\",\"key_rate\":5,"
+    "\"match\":[{\"field\":\"kind\",\"regex\":\"^k\"}]}],"
+    "\"default\":{\"name\":\"rest\",\"priority\":6}}";
+
+static struct ruleset *
+load(void)
+{
+	struct rules_error err;
+	struct ruleset *rs;
+
+	memset(&err, 0, sizeof(err));
+	rs = rules_load_buffer(RULES, strlen(RULES), &err);
+	ck_assert_msg(rs != NULL, "rules: %d:%d: %s", err.line, err.col,
+	    err.msg);
+	ck_assert(rs->scan_ok);
+	return rs;
+}
+
+/* The class of ev both ways; they must agree. */
+static void
+same(const struct ruleset *rs, const char *ev, size_t len)
+{
+	struct classify_trace t;
+	size_t fast;
+
+	memset(&t, 0, sizeof(t));
+	fast = classify(rs, ev, len, NULL, NULL);
+	ck_assert_int_eq(classify_explain(rs, ev, len, &t, NULL), 0);
+	ck_assert_msg(fast == t.cls, "%.*s: scan says %s, full parse %s",
+	    (int)(len > 200 ? 200 : len), ev, rs->classes[fast].name,
+	    rs->classes[t.cls].name);
+	classify_trace_free(&t);
+}
+
+static const char *const cases[] = {
+	"{\"level\":\"ERROR\"}",
+	"{\"level\":\"\\u0045RROR\"}",
+	"{\"level\":\"ERROR\",\"level\":\"INFO\"}",
+	"{\"level\":\"INFO\",\"level\":\"ERROR\"}",
+	"{\"log.level\":\"WARN\"}",
+	"{\"log\":{\"level\":\"warning\"}}",
+	"{\"log\":{\"level\":\"warning\"},\"log.level\":null}",
+	"{\"log.level\":\"info\",\"log\":{\"level\":\"warn\"}}",
+	"{\"log\":{\"level\":\"warn\"},\"log\":{\"other\":1}}",
+	"{\"log\":{\"level\":\"warn\"},\"log\":5}",
+	"{\"log\":\"warn\"}",
+	"{\"a\":{\"b\":{\"c\":\"deep\"}}}",
+	"{\"a\":{\"b\":{\"c\":1}}}",
+	"{\"a\":{\"b\":{\"c\":1.5}}}",
+	"{\"a\":{\"b\":{\"c\":true}}}",
+	"{\"a\":{\"b\":[{\"c\":\"deep\"}]}}",
+	"{\"a\":{\"b\":{\"c\":[\"x\",\"deep\"]}}}",
+	"{\"a.b.c\":\"deep\"}",
+	"{\"a\":{\"b.c\":\"deep\"}}",
+	"{\"n\":503}", "{\"n\":\"503\"}", "{\"n\":503.0}", "{\"n\":-0}",
+	"{\"n\":5030}", "{\"n\":[200,503]}", "{\"n\":{\"x\":503}}",
+	"{\"n\":503,\"big\":123456789012345678901234567890}",
+	"{\"n\":503,\"big\":9223372036854775807}",
+	"{\"n\":503,\"big\":9223372036854775808}",
+	"{\"n\":503,\"big\":-9223372036854775809}",
+	"{\"r\":1.5}", "{\"r\":1000}", "{\"r\":1e3}", "{\"r\":1E+20}",
+	"{\"r\":1e400}", "{\"r\":-1e400}", "{\"r\":1e-400}", "{\"r\":0.1e1}",
+	"{\"tags\":[\"a\",\"audit\"]}", "{\"tags\":\"audit\"}",
+	"{\"tags\":[[\"audit\"]]}",
+	"{\"k\":1}", "{\"k\":1,\"svc\":\"xy\"}", "{\"k\":null}",
+	"{\"u\":\"\\u00e9\\ud83d\\ude00\"}", "{\"u\":\"\xc3\xa9\xf0\x9f\x98\x80\"}",
+	"{\"u\":\"\\ud83d\"}", "{\"u\":\"\\ude00\"}", "{\"u\":\"\\ud83dx\"}",
+	"{\"u\":\"\\ud83d\\u0041\"}",
+	"{\"u\":\"\xc0\xaf\"}", "{\"u\":\"\xe0\x80\xaf\"}",
+	"{\"u\":\"\xed\xa0\x80\"}", "{\"u\":\"\xf4\x90\x80\x80\"}",
+	"{\"u\":\"\xf5\x80\x80\x80\"}", "{\"u\":\"\x80\"}", "{\"u\":\"\xc3\"}",
+	"{\"u\":\"a\x01b\"}", "{\"u\":\"a\x7f\"}", "{\"u\":\"\\u0000\"}",
+	"{\"\\u0000\":1}", "{\"le\\u0076el\":\"ERROR\"}",
+	"{\"x\":{\"le\\u0076el\":1},\"level\":\"ERROR\"}",
+	"{\"kind\":\"k\",\"svc\":\"\\u0041\"}",
+	"{\"u\":\"\\x\"}", "{\"u\":\"\\u12\"}", "{\"u\":\"\\u12G4\"}",
+	"{}", " {} ", "{ }", "{\"a\":1,}", "{,}", "{\"a\" 1}", "{\"a\":}",
+	"{\"a\":1}x", "{\"a\":1} {}", "[]", "[{\"level\":\"ERROR\"}]", "\"s\"",
+	"1", "", "   ", "{", "}", "{\"a\":01}", "{\"a\":-}", "{\"a\":1.}",
+	"{\"a\":.5}", "{\"a\":1e}", "{\"a\":+1}", "{\"a\":tru}",
+	"{\"a\":truex}", "{\"a\":nul}", "{\"a\":NaN}", "{\"a\":Infinity}",
+	"{\"a\":\"x\"\"y\"}", "{'a':1}", "{\"a\":1\n}", "\r\n\t{\"a\":1}\t",
+	"\xef\xbb\xbf{\"a\":1}",
+	"{\"a\":[1,2,]}", "{\"a\":[,1]}", "{\"a\":[1 2]}",
+};
+
+START_TEST(crafted_cases)
+{
+	struct ruleset *rs = load();
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		same(rs, cases[i], strlen(cases[i]));
+	/* A NUL byte after the object, and inside a string. */
+	same(rs, "{\"level\":\"ERROR\"}\0",
+	    sizeof("{\"level\":\"ERROR\"}\0") - 1);
+	same(rs, "{\"level\":\"ER\0ROR\"}",
+	    sizeof("{\"level\":\"ER\0ROR\"}") - 1);
+	rules_free(rs);
+}
+END_TEST
+
+START_TEST(nesting_limit)
+{
+	struct ruleset *rs = load();
+	char *buf;
+	size_t depth, i, n;
+
+	for (depth = 2045; depth <= 2050; depth++) {
+		buf = malloc(depth * 6 + 16);
+		ck_assert_ptr_nonnull(buf);
+		n = 0;
+		buf[n++] = '{';
+		for (i = 1; i < depth; i++) {
+			memcpy(buf + n, "\"a\":{", 5);
+			n += 5;
+		}
+		for (i = 0; i < depth; i++)
+			buf[n++] = '}';
+		same(rs, buf, n);
+		/* And arrays inside. */
+		n = 0;
+		memcpy(buf, "{\"a\":", 5);
+		n = 5;
+		for (i = 1; i < depth; i++)
+			buf[n++] = '[';
+		for (i = 1; i < depth; i++)
+			buf[n++] = ']';
+		buf[n++] = '}';
+		same(rs, buf, n);
+		free(buf);
+	}
+	rules_free(rs);
+}
+END_TEST
+
+static const char *const seeds[] = {
+	"{\"@timestamp\":\"2026-11-22T01:00:00.000Z\",\"log\":{\"level\":\"WARN\"},"
+	"\"level\":\"ERROR\",\"a\":{\"b\":{\"c\":\"deep\"}},\"n\":503,\"r\":1.5,"
+	"\"tags\":[\"x\",\"audit\"],\"svc\":\"checkout\",\"kind\":\"k\","
+	"\"u\":\"\\u00e9\\ud83d\\ude00\",\"message\":\"caf\xc3\xa9 \\\"q\\\" \\n\"}",
+	"{\"log.level\":\"warning\",\"k\":0,\"svc\":\"x1\",\"n\":\"504\","
+	"\"nested\":{\"deeper\":[1,2,{\"z\":null}],\"t\":true,\"f\":false}}",
+	"{\"a\":{\"b\":{\"c\":1}},\"a\":{\"b\":{\"d\":2}},\"r\":1e3,"
+	"\"big\":12345678901234567890}",
+};
+
+/* xorshift: reproducible, no libc state. */
+static uint64_t
+rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+START_TEST(random_mutations_agree)
+{
+	static const char alphabet[] = "{}[]\":,\\ u0123456789abcdefe+-.tnl"
+	    "\x01\x7f\x80\xbf\xc2\xe0\xed\xf0\xf4\xff";
+	struct ruleset *rs = load();
+	uint64_t st = 0x9e3779b97f4a7c15ULL;
+	char buf[1024];
+	size_t i, n, len, k, pos;
+
+	for (i = 0; i < 60000; i++) {
+		const char *seed = seeds[rnd(&st) % (sizeof(seeds) /
+		    sizeof(seeds[0]))];
+
+		len = strlen(seed);
+		memcpy(buf, seed, len);
+		n = 1 + rnd(&st) % 3;
+		for (k = 0; k < n; k++) {
+			pos = rnd(&st) % len;
+			switch (rnd(&st) % 4) {
+			case 0:		/* replace a byte */
+				buf[pos] = alphabet[rnd(&st) %
+				    (sizeof(alphabet) - 1)];
+				break;
+			case 1:		/* delete a byte */
+				memmove(buf + pos, buf + pos + 1, len - pos - 1);
+				len--;
+				break;
+			case 2:		/* insert a byte */
+				if (len + 1 < sizeof(buf)) {
+					memmove(buf + pos + 1, buf + pos,
+					    len - pos);
+					buf[pos] = alphabet[rnd(&st) %
+					    (sizeof(alphabet) - 1)];
+					len++;
+				}
+				break;
+			case 3:		/* cut */
+				len = pos + 1;
+				break;
+			}
+			if (len == 0)
+				break;
+		}
+		same(rs, buf, len);
+	}
+	rules_free(rs);
+}
+END_TEST
+
+START_TEST(seeds_are_scanned_not_handed_back)
+{
+	struct ruleset *rs = load();
+	json_t *root;
+
+	/* The common case must not fall back to the full parse. */
+	ck_assert_int_eq(scan_event(rs, seeds[0], strlen(seeds[0]), &root),
+	    SCAN_OK);
+	ck_assert_ptr_nonnull(json_object_get(root, "level"));
+	ck_assert_ptr_null(json_object_get(root, "message"));
+	json_decref(root);
+	ck_assert_int_eq(scan_event(rs, seeds[2], strlen(seeds[2]), &root),
+	    SCAN_FULL);
+	rules_free(rs);
+}
+END_TEST
+
+static Suite *
+scan_suite(void)
+{
+	Suite *s = suite_create("scan");
+	TCase *tc = tcase_create("scan");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, crafted_cases);
+	tcase_add_test(tc, nesting_limit);
+	tcase_add_test(tc, random_mutations_agree);
+	tcase_add_test(tc, seeds_are_scanned_not_handed_back);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(scan_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
