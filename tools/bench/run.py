@@ -1580,15 +1580,16 @@ def workers_finding(bench):
                          "used %.2f of a core" % (label, 100 * share,
                                                   int(round(share * WORKER_CONNECTIONS)),
                                                   WORKER_CONNECTIONS, cpu / w2.wall))
-        s += (" With two loops %s. The kernel chose that split by hashing each connection's "
-              "addresses and ports, and a connection stays on its loop" % "; ".join(parts))
+        s += (" With two loops %s. The main loop deals the connections out in turn, and a "
+              "connection stays on its loop" % "; ".join(parts))
         if top * WORKER_CONNECTIONS > WORKER_CONNECTIONS / 2 + 0.5:
             s += (": the loop with the larger share runs longest, so the split alone bounds "
                   "the ratio at about 1 ÷ %.2f = %.2f×; only an even split of the %d "
                   "connections allows 2×." % (top, 1 / top, WORKER_CONNECTIONS))
         else:
-            s += ("; this run drew an even split, the only split of the %d connections "
-                  "that allows 2×." % WORKER_CONNECTIONS)
+            s += ("; the split is even, the only split of the %d connections that allows "
+                  "2×. The main loop also shapes every event and writes the file, so it "
+                  "carries more than its half." % WORKER_CONNECTIONS)
     busy = []
     for j in (w1, w2):
         b = j.extra.get("machine_busy_cpu")
