@@ -6,7 +6,6 @@
  * per-thread context made on first use and freed when the thread exits,
  * so the hot path allocates nothing beyond jansson's parse.
  */
-#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -284,182 +283,6 @@ classify_cond(const struct cond *c, json_t *root, const char *raw,
 	return m != c->negate;
 }
 
-/*
- * A syntax-only JSON check for the rare event jansson refuses for a
- * number's size alone: exactly one object, strings of valid UTF-8,
- * nesting as deep as jansson allows.
- */
-struct vstate {
-	const unsigned char	*p;
-	const unsigned char	*end;
-	int			 depth;
-};
-
-static void
-v_ws(struct vstate *v)
-{
-	while (v->p < v->end && (*v->p == ' ' || *v->p == '\t' ||
-	    *v->p == '\n' || *v->p == '\r'))
-		v->p++;
-}
-
-static int
-v_string(struct vstate *v)
-{
-	int i, n;
-
-	if (v->p >= v->end || *v->p != '"')
-		return 0;
-	v->p++;
-	while (v->p < v->end) {
-		unsigned char c = *v->p;
-
-		if (c == '"') {
-			v->p++;
-			return 1;
-		}
-		if (c < 0x20)
-			return 0;
-		if (c == '\\') {
-			if (++v->p >= v->end)
-				return 0;
-			if (*v->p == 'u') {
-				for (i = 1; i <= 4; i++)
-					if (v->p + i >= v->end ||
-					    !isxdigit(v->p[i]))
-						return 0;
-				v->p += 5;
-			} else if (strchr("\"\\/bfnrt", *v->p) != NULL &&
-			    *v->p != '\0')
-				v->p++;
-			else
-				return 0;
-			continue;
-		}
-		if (c < 0x80) {
-			v->p++;
-			continue;
-		}
-		n = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 && c <= 0xef ? 2 :
-		    c >= 0xc2 && c <= 0xdf ? 1 : -1;
-		if (n < 0 || v->p + n >= v->end)
-			return 0;
-		for (i = 1; i <= n; i++)
-			if ((v->p[i] & 0xc0) != 0x80)
-				return 0;
-		v->p += n + 1;
-	}
-	return 0;
-}
-
-static int
-v_number(struct vstate *v)
-{
-	const unsigned char *s = v->p;
-
-	if (v->p < v->end && *v->p == '-')
-		v->p++;
-	if (v->p >= v->end || !isdigit(*v->p))
-		return 0;
-	if (*v->p == '0')
-		v->p++;
-	else
-		while (v->p < v->end && isdigit(*v->p))
-			v->p++;
-	if (v->p < v->end && *v->p == '.') {
-		v->p++;
-		if (v->p >= v->end || !isdigit(*v->p))
-			return 0;
-		while (v->p < v->end && isdigit(*v->p))
-			v->p++;
-	}
-	if (v->p < v->end && (*v->p == 'e' || *v->p == 'E')) {
-		v->p++;
-		if (v->p < v->end && (*v->p == '+' || *v->p == '-'))
-			v->p++;
-		if (v->p >= v->end || !isdigit(*v->p))
-			return 0;
-		while (v->p < v->end && isdigit(*v->p))
-			v->p++;
-	}
-	return v->p > s;
-}
-
-static int
-v_value(struct vstate *v)
-{
-	static const char *const words[] = { "true", "false", "null" };
-	size_t i, n;
-	int first;
-
-	v_ws(v);
-	if (v->p >= v->end)
-		return 0;
-	switch (*v->p) {
-	case '"':
-		return v_string(v);
-	case '{':
-	case '[': {
-		unsigned char close = *v->p == '{' ? '}' : ']';
-
-		if (++v->depth > 2048)
-			return 0;
-		v->p++;
-		for (first = 1;; first = 0) {
-			v_ws(v);
-			if (v->p < v->end && *v->p == close && first) {
-				v->p++;
-				break;
-			}
-			if (close == '}') {
-				if (!v_string(v))
-					return 0;
-				v_ws(v);
-				if (v->p >= v->end || *v->p++ != ':')
-					return 0;
-			}
-			if (!v_value(v))
-				return 0;
-			v_ws(v);
-			if (v->p < v->end && *v->p == ',') {
-				v->p++;
-				continue;
-			}
-			if (v->p < v->end && *v->p == close) {
-				v->p++;
-				break;
-			}
-			return 0;
-		}
-		v->depth--;
-		return 1;
-	}
-	default:
-		for (i = 0; i < 3; i++) {
-			n = strlen(words[i]);
-			if ((size_t)(v->end - v->p) >= n &&
-			    memcmp(v->p, words[i], n) == 0) {
-				v->p += n;
-				return 1;
-			}
-		}
-		return v_number(v);
-	}
-}
-
-static int
-classify_valid(const char *raw, size_t len)
-{
-	struct vstate v = { (const unsigned char *)raw,
-	    (const unsigned char *)raw + len, 0 };
-
-	v_ws(&v);
-	if (v.p >= v.end || *v.p != '{' || !v_value(&v))
-		return 0;
-	v_ws(&v);
-	return v.p == v.end;
-}
-
 size_t
 classify(const struct ruleset *rs, const char *raw, size_t len,
     json_t **jsonp, uint64_t *limit_hits)
@@ -498,7 +321,7 @@ classify(const struct ruleset *rs, const char *raw, size_t len,
 		root = json_loadb(raw, len, JSON_ALLOW_NUL |
 		    JSON_DECODE_INT_AS_REAL, &jerr);
 		if (root == NULL && json_error_code(&jerr) ==
-		    json_error_numeric_overflow && classify_valid(raw, len))
+		    json_error_numeric_overflow && scan_valid(raw, len))
 			root = json_object();
 	}
 	if (root == NULL)
@@ -660,8 +483,6 @@ static void
 classify_explain_invalid(struct classify_trace *t, const char *raw,
     size_t len, const json_error_t *jerr)
 {
-	struct vstate	 v = { (const unsigned char *)raw,
-	    (const unsigned char *)raw + len, 0 };
 	json_error_t	 e;
 	json_t		*any;
 	size_t		 end;
@@ -673,17 +494,13 @@ classify_explain_invalid(struct classify_trace *t, const char *raw,
 		 * jansson stopped at the number, so its words would not say
 		 * what is wrong further on: ask the syntax check instead.
 		 */
-		v_ws(&v);
-		if (v.p < v.end && *v.p == '{' && v_value(&v)) {
-			v_ws(&v);
-			end = (size_t)(v.p - (const unsigned char *)raw);
+		if (scan_prefix(raw, len, &end)) {
 			if (end < len) {
 				t->verdict = CLASSIFY_TRAILING;
 				t->trailing = end;
 			}
 			return;
 		}
-		end = (size_t)(v.p - (const unsigned char *)raw);
 		snprintf(t->error.text, sizeof(t->error.text),
 		    "invalid JSON near byte %zu", end + 1);
 		t->error.line = 1;
@@ -733,7 +550,7 @@ classify_explain(const struct ruleset *rs, const char *raw, size_t len,
 		if (root != NULL)
 			t->bigint = 1;
 		else if (json_error_code(&jerr) ==
-		    json_error_numeric_overflow && classify_valid(raw, len)) {
+		    json_error_numeric_overflow && scan_valid(raw, len)) {
 			if ((root = json_object()) == NULL)
 				return -1;
 			t->bignum = 1;

@@ -192,6 +192,8 @@ sc_number(struct sc *s, const unsigned char **b, size_t *n, int *real)
 	}
 	*n = (size_t)(p - *b);
 	s->p = p;
+	if (s->rs == NULL)
+		return 0;		/* syntax only */
 	if (*n >= sizeof(buf)) {
 		s->full = 1;		/* far beyond any integer */
 		return 0;
@@ -454,4 +456,27 @@ scan_event(const struct ruleset *rs, const char *raw, size_t len,
 	}
 	*out = root;
 	return SCAN_OK;
+}
+
+int
+scan_prefix(const char *raw, size_t len, size_t *end)
+{
+	struct sc s = { (const unsigned char *)raw,
+	    (const unsigned char *)raw + len, NULL, 0, 0 };
+	int ok;
+
+	sc_ws(&s);
+	ok = s.p < s.end && *s.p == '{' && sc_object(&s, 0, 0, NULL) == 0;
+	if (ok)
+		sc_ws(&s);
+	*end = (size_t)(s.p - (const unsigned char *)raw);
+	return ok;
+}
+
+int
+scan_valid(const char *raw, size_t len)
+{
+	size_t end;
+
+	return scan_prefix(raw, len, &end) && end == len;
 }

@@ -19,4 +19,17 @@ enum scan_result {
 enum scan_result scan_event(const struct ruleset *rs, const char *raw,
 		    size_t len, json_t **out);
 
+/*
+ * Whether raw is exactly one JSON object by jansson's grammar, whatever
+ * the size of its numbers: for what jansson refuses for a number alone.
+ */
+int		 scan_valid(const char *raw, size_t len);
+
+/*
+ * The same check, telling where it ended: 1 when an object was read from
+ * the start, *end just past it and the whitespace after; 0 when the
+ * grammar failed, *end where the check stopped.
+ */
+int		 scan_prefix(const char *raw, size_t len, size_t *end);
+
 #endif
