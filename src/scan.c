@@ -242,6 +242,19 @@ sc_match(const struct sc *s, uint64_t cands, size_t seg,
 	}
 }
 
+/*
+ * After a member or element: 1 on a ',' (another follows), 0 on the
+ * closing byte, -1 on anything else.  Consumes what it read.
+ */
+static int
+sc_after(struct sc *s, unsigned char close)
+{
+	sc_ws(s);
+	if (s->p < s->end && (*s->p == ',' || *s->p == close))
+		return *s->p++ == ',';
+	return -1;
+}
+
 /* An object at s->p; robj gets what the paths in cands need from it. */
 static int
 sc_object(struct sc *s, uint64_t cands, size_t seg, json_t *robj)
@@ -285,16 +298,15 @@ sc_object(struct sc *s, uint64_t cands, size_t seg, json_t *robj)
 			return -1;
 		if (s->full)
 			return 0;
-		sc_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
+		switch (sc_after(s, '}')) {
+		case 1:
 			continue;
-		}
-		if (s->p < s->end && *s->p == '}') {
-			s->p++;
+		case 0:
 			break;
+		default:
+			return -1;
 		}
-		return -1;
+		break;
 	}
 	s->depth--;
 	return 0;
@@ -320,16 +332,15 @@ sc_array(struct sc *s)
 			return -1;
 		if (s->full)
 			return 0;
-		sc_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
+		switch (sc_after(s, ']')) {
+		case 1:
 			continue;
-		}
-		if (s->p < s->end && *s->p == ']') {
-			s->p++;
+		case 0:
 			break;
+		default:
+			return -1;
 		}
-		return -1;
+		break;
 	}
 	s->depth--;
 	return 0;
