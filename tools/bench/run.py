@@ -90,6 +90,7 @@ def spawn(argv, name, env=None, stdin=subprocess.DEVNULL, cwd=None, capture=True
     p.bench_log = logf
     p.bench_lines = []
     p.bench_name = name
+    p.bench_readers = []
     if capture:
         def drain(stream):
             for raw in iter(stream.readline, b""):
@@ -97,7 +98,9 @@ def spawn(argv, name, env=None, stdin=subprocess.DEVNULL, cwd=None, capture=True
                 logf.flush()
                 p.bench_lines.append(raw.decode("utf-8", "replace"))
         for s in (p.stdout, p.stderr):
-            threading.Thread(target=drain, args=(s,), daemon=True).start()
+            t = threading.Thread(target=drain, args=(s,), daemon=True)
+            t.start()
+            p.bench_readers.append(t)
     _started.append(p)
     return p
 
@@ -621,6 +624,8 @@ class Bench:
                            capture_output=True, text=True)
         rx.wait(60)
         t1 = time.monotonic()
+        for t in rx.bench_readers:     # its last line may still be on its way
+            t.join(10)
         out = "".join(rx.bench_lines)
         stop(rx)
         m = re.search(r"bytes (\d+) lines (\d+) seconds ([0-9.]+) cpu ([0-9.]+)", out)
