@@ -15,7 +15,9 @@
  *
  * Memory stays bounded: a worker that has WORKER_PENDING_MAX bytes waiting
  * for the main loop blocks until the main loop catches up, and its
- * sockets wait in the kernel meanwhile.
+ * sockets wait in the kernel meanwhile.  The main loop hands emptied
+ * batches back for reuse, so their memory stays warm and allocated
+ * instead of going back and forth between the threads and the kernel.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -46,6 +48,7 @@
 #define WORKER_BATCH_BYTES	(256 * 1024)
 #define WORKER_PENDING_MAX	(16 * 1024 * 1024)
 #define WORKER_TICK_US		100000	/* publish rules, check stop */
+#define WORKER_SPARES		16	/* emptied batches kept for reuse */
 
 struct wevent {
 	size_t		 off;		/* line bytes in buf */
@@ -96,6 +99,8 @@ struct workers {
 	pthread_cond_t		 cv;
 	struct wbatches		 ready;		/* for the main loop */
 	size_t			 pending;	/* bytes in ready */
+	struct wbatches		 spare;		/* emptied, for the workers */
+	size_t			 nspare;
 	int			 notifyfd[2];
 	struct event		*notify_ev;
 	struct event		*tick_ev;
@@ -133,19 +138,35 @@ wbatch_free(struct wbatch *b)
 	free(b);
 }
 
+/* An empty batch: a spare one if the main loop gave one back. */
 static struct wbatch *
 wbatch_new(struct worker *wk)
 {
+	struct workers *w = wk->w;
 	struct wbatch *b;
+	uint64_t *hits;
+	size_t nhits = wk->rs->nclasses;
 
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return NULL;
-	b->revision = wk->revision;
-	b->nhits = wk->rs->nclasses;
-	if ((b->hits = calloc(b->nhits, sizeof(*b->hits))) == NULL) {
-		free(b);
-		return NULL;
+	pthread_mutex_lock(&w->mu);
+	if ((b = TAILQ_FIRST(&w->spare)) != NULL) {
+		TAILQ_REMOVE(&w->spare, b, entry);
+		w->nspare--;
 	}
+	pthread_mutex_unlock(&w->mu);
+	if (b == NULL && (b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	if (b->nhits != nhits) {
+		if ((hits = realloc(b->hits, nhits * sizeof(*hits))) == NULL) {
+			wbatch_free(b);
+			return NULL;
+		}
+		b->hits = hits;
+		b->nhits = nhits;
+	}
+	memset(b->hits, 0, nhits * sizeof(*b->hits));
+	b->revision = wk->revision;
+	b->n = 0;
+	b->used = 0;
 	return b;
 }
 
@@ -398,7 +419,7 @@ static void
 workers_notifycb(evutil_socket_t fd, short what, void *arg)
 {
 	struct workers *w = arg;
-	struct wbatches got;
+	struct wbatches got, done;
 	struct wbatch *b;
 	size_t bytes = 0;
 
@@ -406,6 +427,7 @@ workers_notifycb(evutil_socket_t fd, short what, void *arg)
 	net_pipe_drain(fd);
 	workers_publish(w);
 	TAILQ_INIT(&got);
+	TAILQ_INIT(&done);
 	pthread_mutex_lock(&w->mu);
 	TAILQ_CONCAT(&got, &w->ready, entry);
 	pthread_mutex_unlock(&w->mu);
@@ -413,12 +435,26 @@ workers_notifycb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&got, b, entry);
 		workers_shape(w, b);
 		bytes += b->used + b->n * sizeof(struct wevent);
-		wbatch_free(b);
+		TAILQ_INSERT_TAIL(&done, b, entry);
 	}
 	pthread_mutex_lock(&w->mu);
 	w->pending -= bytes;
 	pthread_cond_broadcast(&w->cv);
+	/* Keep a few for reuse; one that grew for a huge line is let go. */
+	while ((b = TAILQ_FIRST(&done)) != NULL) {
+		TAILQ_REMOVE(&done, b, entry);
+		if (w->nspare < WORKER_SPARES &&
+		    b->size <= 2 * WORKER_BATCH_BYTES) {
+			TAILQ_INSERT_TAIL(&w->spare, b, entry);
+			w->nspare++;
+		} else
+			TAILQ_INSERT_TAIL(&got, b, entry);
+	}
 	pthread_mutex_unlock(&w->mu);
+	while ((b = TAILQ_FIRST(&got)) != NULL) {
+		TAILQ_REMOVE(&got, b, entry);
+		wbatch_free(b);
+	}
 }
 
 static void
@@ -452,6 +488,7 @@ workers_new(struct event_base *base, const struct config *cf,
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	TAILQ_INIT(&w->ready);
+	TAILQ_INIT(&w->spare);
 	worker_hooks.offer = worker_offer;
 	worker_hooks.too_large = worker_too_large;
 	worker_hooks.flush = worker_flush;
@@ -608,6 +645,10 @@ workers_free(struct workers *w)
 	while ((b = TAILQ_FIRST(&w->ready)) != NULL) {
 		TAILQ_REMOVE(&w->ready, b, entry);
 		workers_shape(w, b);
+		wbatch_free(b);
+	}
+	while ((b = TAILQ_FIRST(&w->spare)) != NULL) {
+		TAILQ_REMOVE(&w->spare, b, entry);
 		wbatch_free(b);
 	}
 	if (w->notify_ev != NULL)
