@@ -119,13 +119,14 @@ classify_lookup(json_t *root, const struct rules_path *path)
 
 	if (!json_is_object(root))
 		return NULL;
-	if ((v = json_object_get(root, path->full)) != NULL ||
+	if ((v = json_object_getn(root, path->full, path->len)) != NULL ||
 	    path->nsegs < 2)
 		return v;
 	for (i = 0, v = root; i < path->nsegs; i++) {
 		if (!json_is_object(v))
 			return NULL;
-		if ((v = json_object_get(v, path->segs[i])) == NULL)
+		if ((v = json_object_getn(v, path->segs[i],
+		    path->seglen[i])) == NULL)
 			return NULL;
 	}
 	return v;

@@ -162,14 +162,17 @@ rules_path_init(struct rules_path *p, const char *s)
 	for (n = 1, dot = s; (dot = strchr(dot, '.')) != NULL; dot++)
 		n++;
 	if ((p->full = strdup(s)) == NULL ||
-	    (p->segs = calloc(n, sizeof(*p->segs))) == NULL)
+	    (p->segs = calloc(n, sizeof(*p->segs))) == NULL ||
+	    (p->seglen = calloc(n, sizeof(*p->seglen))) == NULL)
 		goto oom;
 	p->nsegs = n;
+	p->len = strlen(s);
 	for (i = 0; i < n; i++) {
 		dot = strchr(s, '.');
 		if (dot == NULL)
 			dot = s + strlen(s);
-		if ((p->segs[i] = strndup(s, (size_t)(dot - s))) == NULL)
+		p->seglen[i] = (size_t)(dot - s);
+		if ((p->segs[i] = strndup(s, p->seglen[i])) == NULL)
 			goto oom;
 		s = dot + 1;
 	}
@@ -211,6 +214,7 @@ rules_path_free(struct rules_path *p)
 		for (i = 0; i < p->nsegs; i++)
 			free(p->segs[i]);
 	free(p->segs);
+	free(p->seglen);
 	free(p->full);
 	memset(p, 0, sizeof(*p));
 }

@@ -24,6 +24,8 @@ struct rules_path {
 	char		 *full;		/* "kubernetes.namespace" */
 	char		**segs;		/* {"kubernetes", "namespace"} */
 	size_t		  nsegs;
+	size_t		  len;		/* of full */
+	size_t		 *seglen;	/* of each segment */
 };
 
 enum cond_kind {

@@ -21,6 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "scan.h"
 
 #define SCAN_MAX_DEPTH	2048	/* jansson's JSON_PARSER_MAX_DEPTH */
@@ -77,8 +81,32 @@ sc_string(struct sc *s, const unsigned char **b, size_t *n, int *esc,
 	*esc = *nul = 0;
 	*b = p;
 	while (p < end) {
-		unsigned char c = *p;
+		unsigned char c;
 
+#ifdef __SSE2__
+		/*
+		 * Sixteen bytes at a time past plain ASCII: what needs a
+		 * look is a quote, a backslash, a control byte or a byte of
+		 * UTF-8, the last two both below 0x20 taken as signed.
+		 */
+		while (end - p >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)p);
+			__m128i m = _mm_or_si128(_mm_or_si128(
+			    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+			    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+			    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+			int bits = _mm_movemask_epi8(m);
+
+			if (bits != 0) {
+				p += __builtin_ctz((unsigned)bits);
+				break;
+			}
+			p += 16;
+		}
+		if (p >= end)
+			break;
+#endif
+		c = *p;
 		if (c == '"') {
 			*n = (size_t)(p - *b);
 			s->p = p + 1;
@@ -216,30 +244,39 @@ sc_number(struct sc *s, const unsigned char **b, size_t *n, int *real)
 static int	sc_value(struct sc *, uint64_t, size_t, json_t *,
 		    const unsigned char *, size_t, int);
 
-/* Whether the key is segment seg of path i (or, at the top, all of it). */
-static void
+/*
+ * Whether the key is segment seg of path i (or, at the top, all of it).
+ * Returns the paths the key is on, *next those that go on inside its
+ * value, and *done whether its value is one a path reads.
+ */
+static uint64_t
 sc_match(const struct sc *s, uint64_t cands, size_t seg,
     const unsigned char *k, size_t kn, uint64_t *next, int *done)
 {
 	const struct rules_path *pa;
+	uint64_t bit, on = 0;
 	size_t i;
 
 	*next = 0;
 	*done = 0;
 	for (i = 0; i < s->rs->npaths; i++) {
 		pa = s->rs->paths[i];
-		if (seg == 0 && pa->nsegs > 1 && strlen(pa->full) == kn &&
-		    memcmp(pa->full, k, kn) == 0)
+		bit = (uint64_t)1 << i;
+		if (seg == 0 && pa->nsegs > 1 && pa->len == kn &&
+		    memcmp(pa->full, k, kn) == 0) {
 			*done = 1;
-		if (!(cands & ((uint64_t)1 << i)) || seg >= pa->nsegs ||
-		    strlen(pa->segs[seg]) != kn ||
-		    memcmp(pa->segs[seg], k, kn) != 0)
+			on |= bit;
+		}
+		if (!(cands & bit) || seg >= pa->nsegs ||
+		    pa->seglen[seg] != kn || memcmp(pa->segs[seg], k, kn) != 0)
 			continue;
+		on |= bit;
 		if (seg + 1 == pa->nsegs)
 			*done = 1;
 		else
-			*next |= (uint64_t)1 << i;
+			*next |= bit;
 	}
+	return on;
 }
 
 /*
@@ -261,7 +298,7 @@ sc_object(struct sc *s, uint64_t cands, size_t seg, json_t *robj)
 {
 	const unsigned char *k;
 	size_t kn;
-	uint64_t next;
+	uint64_t next, on, seen = 0;
 	int esc, nul, done, first;
 
 	if (++s->depth > SCAN_MAX_DEPTH)
@@ -286,9 +323,14 @@ sc_object(struct sc *s, uint64_t cands, size_t seg, json_t *robj)
 				s->full = 1;
 				return 0;
 			}
-			sc_match(s, cands, seg, k, kn, &next, &done);
-			if (next || done)	/* a later duplicate wins */
+			on = sc_match(s, cands, seg, k, kn, &next, &done);
+			/*
+			 * A later duplicate wins: what an earlier one left
+			 * goes.  A key on a path already met may be one.
+			 */
+			if (on & seen)
 				json_object_deln(robj, (const char *)k, kn);
+			seen |= on;
 		}
 		sc_ws(s);
 		if (s->p >= s->end || *s->p++ != ':')

@@ -312,10 +312,13 @@ START_TEST(test_lookup)
 {
 	struct rules_path	 p;
 	char			*segs[] = { "a", "b" };
+	size_t			 seglen[] = { 1, 1 };
 	json_t			*root, *v;
 
 	p.full = "a.b";
+	p.len = 3;
 	p.segs = segs;
+	p.seglen = seglen;
 	p.nsegs = 2;
 
 	root = json_loads("{\"a\": {\"b\": 1}}", 0, NULL);

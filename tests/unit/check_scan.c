@@ -257,6 +257,41 @@ START_TEST(seeds_are_scanned_not_handed_back)
 }
 END_TEST
 
+/*
+ * Every byte value at every place of a long string, where the scan reads
+ * many bytes at a time: in a value a rule reads, in one it skips, and in
+ * a key.  Each must be as valid, or not, as jansson says.
+ */
+START_TEST(every_byte_in_long_strings)
+{
+	static const char *const around[][2] = {
+		{ "{\"level\":\"", "\",\"n\":1}" },
+		{ "{\"message\":\"", "\",\"level\":\"ERROR\"}" },
+		{ "{\"", "\":1,\"level\":\"ERROR\"}" },
+	};
+	struct ruleset *rs = load();
+	char buf[160];
+	size_t i, pos, pre, n;
+	int c;
+
+	for (i = 0; i < sizeof(around) / sizeof(around[0]); i++) {
+		pre = strlen(around[i][0]);
+		for (pos = 0; pos < 47; pos++)
+			for (c = 0; c < 256; c++) {
+				memcpy(buf, around[i][0], pre);
+				memset(buf + pre, 'a', 47);
+				buf[pre + pos] = (char)c;
+				n = pre + 47;
+				memcpy(buf + n, around[i][1],
+				    strlen(around[i][1]));
+				n += strlen(around[i][1]);
+				same(rs, buf, n);
+			}
+	}
+	rules_free(rs);
+}
+END_TEST
+
 static Suite *
 scan_suite(void)
 {
@@ -267,6 +302,7 @@ scan_suite(void)
 	tcase_add_test(tc, crafted_cases);
 	tcase_add_test(tc, nesting_limit);
 	tcase_add_test(tc, random_mutations_agree);
+	tcase_add_test(tc, every_byte_in_long_strings);
 	tcase_add_test(tc, seeds_are_scanned_not_handed_back);
 	suite_add_tcase(s, tc);
 	return s;
