@@ -18,6 +18,12 @@
 #include "net.h"
 #include "shaper.h"
 
+/*
+ * The counters of a worker's listener are read by the main loop (metrics,
+ * max_connections, dealing): relaxed atomics, each on its own.
+ */
+#define COUNT(field, n)	__atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
+
 struct tcp_conn {
 	struct ingest_tcp	*it;
 	struct bufferevent	*bev;
@@ -109,7 +115,7 @@ ingest_tcp_drain(struct tcp_conn *c, int eof)
 				break;
 			line = (const char *)evbuffer_pullup(in, -1);
 			if (!blank(line, have))
-				it->counters.partial++;
+				COUNT(it->counters.partial, 1);
 			ingest_tcp_line(it, line, have, now);
 			evbuffer_drain(in, have);
 			break;
@@ -134,7 +140,7 @@ static void
 ingest_tcp_close(struct tcp_conn *c)
 {
 	TAILQ_REMOVE(&c->it->conns, c, entry);
-	c->it->counters.connections--;
+	COUNT(c->it->counters.connections, (size_t)-1);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -153,7 +159,7 @@ ingest_tcp_eventcb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_TIMEOUT)
-		c->it->counters.timeouts++;
+		COUNT(c->it->counters.timeouts, 1);
 	ingest_tcp_drain(c, 1);
 	ingest_tcp_close(c);
 }
@@ -167,7 +173,7 @@ ingest_tcp_accept(int fd, void *arg)
 	case 1:
 		return;		/* another loop serves it */
 	case -1:		/* max_connections over all the loops */
-		it->counters.refused++;
+		COUNT(it->counters.refused, 1);
 		close(fd);
 		return;
 	}
@@ -190,21 +196,21 @@ ingest_tcp_adopt(struct ingest_tcp *it, int fd)
 
 	if (it->counters.connections >= (size_t)it->cf->max_connections ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
-		it->counters.refused++;
+		COUNT(it->counters.refused, 1);
 		close(fd);
 		return;
 	}
 	if ((c->bev = bufferevent_socket_new(it->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		it->counters.refused++;
+		COUNT(it->counters.refused, 1);
 		close(fd);
 		free(c);
 		return;
 	}
 	c->it = it;
 	TAILQ_INSERT_TAIL(&it->conns, c, entry);
-	it->counters.connections++;
-	it->counters.accepted++;
+	COUNT(it->counters.connections, 1);
+	COUNT(it->counters.accepted, 1);
 	bufferevent_setcb(c->bev, ingest_tcp_readcb, NULL, ingest_tcp_eventcb,
 	    c);
 	if (it->cf->idle_timeout_ms > 0) {

@@ -301,6 +301,20 @@ metrics_render(struct app *app, struct evbuffer *out)
 		evbuffer_add_printf(out, "spillway_connections"
 		    "{listener=\"http\"} %zu\n", http_server_counters(
 		    ingest_http_server(app->http))->connections);
+	if (app->tcp != NULL && app->workers != NULL) {
+		int wi;
+
+		family(out, "spillway_tcp_loop_connections", "gauge",
+		    "Open TCP connections by event loop: 0 is the main loop, "
+		    "1 to N-1 the workers.");
+		evbuffer_add_printf(out, "spillway_tcp_loop_connections"
+		    "{loop=\"0\"} %zu\n",
+		    ingest_tcp_counters(app->tcp)->connections);
+		for (wi = 0; wi < workers_count(app->workers); wi++)
+			evbuffer_add_printf(out,
+			    "spillway_tcp_loop_connections{loop=\"%d\"} %zu\n",
+			    wi + 1, workers_connections(app->workers, wi));
+	}
 	family(out, "spillway_connections_refused_total", "counter",
 	    "Connections closed at once: max_connections reached.");
 	if (app->tcp != NULL)

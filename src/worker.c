@@ -2,11 +2,14 @@
  * worker: TCP listeners on more threads, classifying in parallel.
  *
  * Each worker owns an event loop and its own compiled copy of the rules.
- * The main loop accepts every TCP connection and deals them out in turn,
- * itself included, so N connections split evenly over the loops (a
- * kernel hash over SO_REUSEPORT listeners splits a few connections
- * unevenly, and the slowest loop sets the pace).  Lines are classified there (the parse is
- * most of an event's cost) and appended to a batch: the bytes, the class
+ * The main loop accepts every TCP connection and deals each to the loop
+ * with the fewest, itself included but counting its own double: besides
+ * its connections it shapes every event and runs the sink, so it takes
+ * about half a worker's share (8 connections over 2 loops split 3 and 5).
+ * A kernel hash over SO_REUSEPORT listeners would split a few connections
+ * by chance, and the slowest loop sets the pace.  Lines are classified
+ * there (the parse is most of an event's cost) and appended to a batch:
+ * the bytes, the class
  * index, the key text.  Batches go to the main loop through a list under a
  * mutex and a pipe that wakes it; the main loop shapes each event as if it
  * had read it itself.  A batch classified under rules that were replaced
@@ -49,6 +52,7 @@
 #define WORKER_PENDING_MAX	(16 * 1024 * 1024)
 #define WORKER_TICK_US		100000	/* publish rules, check stop */
 #define WORKER_SPARES		16	/* emptied batches kept for reuse */
+#define WORKER_MAIN_WEIGHT	2	/* a main loop connection counts as */
 
 struct wevent {
 	size_t		 off;		/* line bytes in buf */
@@ -85,6 +89,7 @@ struct worker {
 	struct ruleset		*rs;		/* private copy */
 	uint64_t		 revision;
 	struct wbatch		*cur;
+	uint64_t		 dealt;		/* connections sent its way */
 	int			 exited;	/* under w->mu */
 };
 
@@ -110,7 +115,6 @@ struct workers {
 	size_t			 textlen;
 	uint64_t		 revision;
 	int			 stopping;
-	unsigned		 turn;		/* next loop to deal to */
 	struct ingest_tcp	*main_tcp;	/* the listener dealing */
 };
 
@@ -542,24 +546,48 @@ fail:
 	return NULL;
 }
 
+#define LOAD(field)	__atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* A worker's connections, counting those dealt and not yet taken up. */
+static size_t
+worker_load(const struct worker *wk)
+{
+	const struct ingest_tcp_counters *c = ingest_tcp_counters(wk->it);
+
+	return LOAD(c->connections) +
+	    (size_t)(wk->dealt - LOAD(c->accepted) - LOAD(c->refused));
+}
+
 static int
 workers_dispatch(void *arg, int fd)
 {
 	struct workers *w = arg;
 	struct ingest_tcp_counters sum = *ingest_tcp_counters(w->main_tcp);
-	struct worker *wk;
-	unsigned i;
+	struct worker *wk = NULL;
+	size_t load, best;
+	int i;
 
 	/* limits.max_connections holds over all the loops together. */
 	workers_counters(w, &sum);
 	if (sum.connections >= (size_t)w->cf->max_connections)
 		return -1;
-	i = w->turn++ % (unsigned)(w->n + 1);
-	if (i == (unsigned)w->n || w->stopping)
-		return 0;		/* the main loop's turn */
-	wk = &w->v[i];
-	if (write(wk->adoptfd[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
+	if (w->stopping)
+		return 0;
+	/* The loop that would carry the least with it; a tie is the main's. */
+	best = (ingest_tcp_counters(w->main_tcp)->connections + 1) *
+	    WORKER_MAIN_WEIGHT;
+	for (i = 0; i < w->n; i++)
+		if ((load = worker_load(&w->v[i]) + 1) < best) {
+			best = load;
+			wk = &w->v[i];
+		}
+	if (wk == NULL)
+		return 0;
+	wk->dealt++;			/* before it can be taken up */
+	if (write(wk->adoptfd[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd)) {
+		wk->dealt--;
 		return 0;		/* its pipe is full: serve it here */
+	}
 	return 1;
 }
 
@@ -666,6 +694,18 @@ workers_free(struct workers *w)
 	free(w);
 }
 
+int
+workers_count(const struct workers *w)
+{
+	return w != NULL ? w->n : 0;
+}
+
+size_t
+workers_connections(const struct workers *w, int i)
+{
+	return LOAD(ingest_tcp_counters(w->v[i].it)->connections);
+}
+
 void
 workers_counters(struct workers *w, struct ingest_tcp_counters *sum)
 {
@@ -678,10 +718,10 @@ workers_counters(struct workers *w, struct ingest_tcp_counters *sum)
 		if (w->v[i].it == NULL)
 			continue;
 		c = ingest_tcp_counters(w->v[i].it);
-		sum->connections += c->connections;
-		sum->accepted += c->accepted;
-		sum->refused += c->refused;
-		sum->timeouts += c->timeouts;
-		sum->partial += c->partial;
+		sum->connections += LOAD(c->connections);
+		sum->accepted += LOAD(c->accepted);
+		sum->refused += LOAD(c->refused);
+		sum->timeouts += LOAD(c->timeouts);
+		sum->partial += LOAD(c->partial);
 	}
 }

@@ -2,7 +2,8 @@
  * worker: more event loops for TCP NDJSON, one per thread.
  *
  * With `workers: N`, N-1 threads each run an event loop for TCP
- * connections, which the main loop accepts and deals out in turn.  A worker reads, frames, parses and
+ * connections, which the main loop accepts and deals out, each to the
+ * loop with the fewest, its own counted double.  A worker reads, frames, parses and
  * classifies its lines, the costly part, against its own copy of the rules
  * in force, and hands the results to the main loop in batches.  The main
  * loop alone shapes: buckets, the controller, the queue and every counter
@@ -26,8 +27,8 @@ struct workers	*workers_new(struct event_base *base, const struct config *cf,
 		    struct shaper *sh, int n, char *err, size_t errlen);
 
 /*
- * Let the main TCP listener it deal its connections to the loops in
- * turn, refusing any beyond limits.max_connections over all of them.
+ * Let the main TCP listener deal its connections to the loops, refusing
+ * any beyond limits.max_connections over all of them.
  */
 void		 workers_attach(struct workers *w, struct ingest_tcp *it);
 
@@ -43,5 +44,9 @@ void		 workers_free(struct workers *w);
 /* Add the workers' listener counters to *sum. */
 void		 workers_counters(struct workers *w,
 		    struct ingest_tcp_counters *sum);
+
+/* How many workers; the connections worker i serves now. */
+int		 workers_count(const struct workers *w);
+size_t		 workers_connections(const struct workers *w, int i);
 
 #endif

@@ -1,7 +1,7 @@
 """workers: N event loops for TCP, one shaper.
 
-Connections are dealt in turn over the main loop and the workers;
-every line is counted once, a class rate is a rate in total, not per
+Each connection is dealt to the loop with the fewest, the main loop's
+own counted double since it also shapes every event; every line is counted once, a class rate is a rate in total, not per
 worker, a reload reaches the workers, and a shutdown loses nothing that
 was read.
 """
@@ -111,6 +111,44 @@ class TestWorkers(SpillwayTestCase):
         sp.wait_received(conns * per)
         self.finish(sp)
         self.assertEqual(len(sp.sink_lines()), conns * per)
+
+    def loops(self, m, n):
+        return [m.get1("spillway_tcp_loop_connections", loop=str(i))
+                for i in range(n)]
+
+    def test_connections_are_dealt_by_load(self):
+        # One at a time, and then all at once: the same split, since a
+        # connection dealt and not yet taken up counts for its loop.
+        for n, want, burst in ((2, [3, 5], False), (3, [2, 3, 3], True)):
+            sp = self.start_workers(n)
+            conns = []
+            try:
+                for k in range(8):
+                    conns.append(sp.tcp_connect())
+                    if not burst:
+                        sp.wait_for(lambda m, k=k: m.get1(
+                            "spillway_connections", listener="tcp") == k + 1,
+                            "connection %d taken up" % (k + 1), 10)
+                m = sp.wait_for(lambda m: m.get1(
+                    "spillway_connections", listener="tcp") == 8,
+                    "8 connections", 10)
+                self.assertEqual(self.loops(m, n), want)
+                # Counts go down as connections close: dealt again from
+                # empty, the split is the same.
+                for c in conns:
+                    c.close()
+                sp.wait_for(lambda m: m.get1(
+                    "spillway_connections", listener="tcp") == 0,
+                    "all closed", 10)
+                conns = [sp.tcp_connect() for _ in range(8)]
+                m = sp.wait_for(lambda m: m.get1(
+                    "spillway_connections", listener="tcp") == 8,
+                    "8 connections again", 10)
+                self.assertEqual(self.loops(m, n), want)
+            finally:
+                for c in conns:
+                    c.close()
+            self.finish(sp)
 
     def test_max_connections_hold_over_all_loops(self):
         sp = self.start(rules=RULES, args=["--workers", "2"],
