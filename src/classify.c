@@ -284,18 +284,50 @@ classify_cond(const struct cond *c, json_t *root, const char *raw,
 	return m != c->negate;
 }
 
+/* Whether every condition of class rc holds. */
+static int
+classify_class(const struct rule_class *rc, json_t *root, const char *raw,
+    size_t len, uint64_t *hits)
+{
+	size_t j;
+
+	for (j = 0; j < rc->nmatch; j++)
+		if (!classify_cond(&rc->match[j], root, raw, len, hits))
+			return 0;
+	return 1;
+}
+
 size_t
 classify(const struct ruleset *rs, const char *raw, size_t len,
     json_t **jsonp, uint64_t *limit_hits)
 {
-	const struct rule_class	*rc;
 	json_error_t		 jerr;
 	json_t			*root;
-	uint64_t		 dummy;
-	size_t			 i, j, idx = RULES_DEFAULT(rs);
+	uint64_t		 dummy, hits[RULES_RAW_PREFIX_MAX];
+	size_t			 i, idx = RULES_DEFAULT(rs), first = 0;
 
 	if (jsonp != NULL)
 		*jsonp = NULL;
+	/*
+	 * Leading classes that look at the raw bytes alone are tried before
+	 * anything is parsed.  When one of them holds, the line only has to
+	 * be valid, which the scan checks without building a value, unless
+	 * the class keys its buckets on a field.  Their regex limit hits
+	 * count once the line is known valid, as if tried after the parse.
+	 */
+	for (i = 0; i < rs->raw_prefix; i++) {
+		hits[i] = 0;
+		if (classify_class(&rs->classes[i], NULL, raw, len, &hits[i]))
+			break;
+	}
+	if (i < rs->raw_prefix && (jsonp == NULL || !rs->classes[i].has_key)) {
+		if (!scan_valid(raw, len))
+			return RULES_INVALID(rs);
+		idx = i;
+		first = rs->raw_prefix;		/* nothing more to try */
+		goto counted;
+	}
+	first = i < rs->raw_prefix ? i : rs->raw_prefix;
 	/*
 	 * Every event is checked, even for classes that look only at the
 	 * raw bytes: an invalid line is always "_invalid".  The scan builds
@@ -332,21 +364,25 @@ classify(const struct ruleset *rs, const char *raw, size_t len,
 		return RULES_INVALID(rs);
 	}
 classified:
-	for (i = 0; i < rs->nrules; i++) {
-		rc = &rs->classes[i];
-		for (j = 0; j < rc->nmatch; j++)
-			if (!classify_cond(&rc->match[j], root, raw, len,
-			    limit_hits != NULL ? &limit_hits[i] : &dummy))
-				break;
-		if (j == rc->nmatch) {
+	if (first < rs->raw_prefix) {
+		idx = first;		/* a raw class held; its key needs the tree */
+		first = rs->raw_prefix;
+	} else
+		idx = RULES_DEFAULT(rs);
+	for (i = first; i < rs->nrules; i++)
+		if (classify_class(&rs->classes[i], root, raw, len,
+		    limit_hits != NULL ? &limit_hits[i] : &dummy)) {
 			idx = i;
 			break;
 		}
-	}
 	if (jsonp != NULL)
 		*jsonp = root;
 	else
 		json_decref(root);
+counted:
+	if (limit_hits != NULL)
+		for (i = 0; i < rs->raw_prefix && i <= idx; i++)
+			limit_hits[i] += hits[i];
 	return idx;
 }
 

@@ -771,16 +771,19 @@ rules_add_path(struct ruleset *rs, const struct rules_path *p)
 	rs->paths[rs->npaths++] = p;
 }
 
-static void
+/* Adds the field paths c reads; returns how many it reads. */
+static size_t
 rules_cond_paths(struct ruleset *rs, const struct cond *c)
 {
-	size_t i;
+	size_t i, n = 0;
 
-	if (c->kind == COND_FIELD)
+	if (c->kind == COND_FIELD) {
 		rules_add_path(rs, &c->path);
-	else if (c->kind == COND_ANY)
+		n = 1;
+	} else if (c->kind == COND_ANY)
 		for (i = 0; i < c->nany; i++)
-			rules_cond_paths(rs, &c->any[i]);
+			n += rules_cond_paths(rs, &c->any[i]);
+	return n;
 }
 
 /* The field paths a parse must provide: conditions and key fields. */
@@ -790,14 +793,23 @@ rules_collect_paths(struct ruleset *rs)
 	const struct rule_class *rc;
 	size_t i, j;
 
+	size_t fields;
+	int raw_only = 1;
+
 	rs->scan_ok = 1;
 	rs->npaths = 0;
+	rs->raw_prefix = 0;
 	for (i = 0; i < rs->nclasses; i++) {
 		rc = &rs->classes[i];
-		for (j = 0; j < rc->nmatch; j++)
-			rules_cond_paths(rs, &rc->match[j]);
+		for (fields = 0, j = 0; j < rc->nmatch; j++)
+			fields += rules_cond_paths(rs, &rc->match[j]);
 		if (rc->has_key)
 			rules_add_path(rs, &rc->key);
+		if (i < rs->nrules && raw_only && fields == 0 &&
+		    i < RULES_RAW_PREFIX_MAX)
+			rs->raw_prefix = i + 1;
+		else
+			raw_only = 0;
 	}
 }
 

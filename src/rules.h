@@ -74,6 +74,7 @@ struct rule_class {
  * "_invalid"; nclasses == nrules + 2 always.
  */
 #define RULES_SCAN_PATHS	64	/* paths the fast scan can track */
+#define RULES_RAW_PREFIX_MAX	64	/* leading raw-only classes tried first */
 
 struct ruleset {
 	struct rule_class *classes;
@@ -83,6 +84,11 @@ struct ruleset {
 	const struct rules_path *paths[RULES_SCAN_PATHS];
 	size_t		   npaths;
 	int		   scan_ok;	/* npaths fit: the fast scan may run */
+	/*
+	 * The leading classes that read no field, raw conditions alone: up
+	 * to there a class is decided without building any value.
+	 */
+	size_t		   raw_prefix;
 	char		  *text;	/* source text as loaded (for GET /rules) */
 	size_t		   textlen;
 };

@@ -38,18 +38,41 @@ static const char RULES[] =
     "\"match\":[{\"field\":\"kind\",\"regex\":\"^k\"}]}],"
     "\"default\":{\"name\":\"rest\",\"priority\":6}}";
 
+/*
+ * Classes on raw bytes alone come first here, so a line they take is only
+ * checked for validity, never parsed; one of them keys on a field.
+ */
+static const char RULES_RAW[] =
+    "{\"classes\":["
+    "{\"name\":\"audit\",\"priority\":0,\"match\":[{\"raw\":"
+    "\"\\\"audit\\\"\\\\s*:\\\\s*true\"}]},"
+    "{\"name\":\"either\",\"priority\":1,\"match\":[{\"any\":["
+    "{\"raw\":\"ERROR\"},{\"raw\":\"fatal\",\"negate\":true}]}]},"
+    "{\"name\":\"keyed\",\"priority\":2,\"key\":\"svc\",\"key_rate\":5,"
+    "\"match\":[{\"raw\":\"x1\"}]},"
+    "{\"name\":\"flat\",\"priority\":3,\"match\":[{\"field\":\"log.level\","
+    "\"regex\":\"^warn\",\"flags\":\"i\"}]},"
+    "{\"name\":\"late_raw\",\"priority\":4,\"match\":[{\"raw\":\"deep\"}]}],"
+    "\"default\":{\"name\":\"rest\",\"priority\":6}}";
+
 static struct ruleset *
-load(void)
+load_text(const char *text)
 {
 	struct rules_error err;
 	struct ruleset *rs;
 
 	memset(&err, 0, sizeof(err));
-	rs = rules_load_buffer(RULES, strlen(RULES), &err);
+	rs = rules_load_buffer(text, strlen(text), &err);
 	ck_assert_msg(rs != NULL, "rules: %d:%d: %s", err.line, err.col,
 	    err.msg);
 	ck_assert(rs->scan_ok);
 	return rs;
+}
+
+static struct ruleset *
+load(void)
+{
+	return load_text(RULES);
 }
 
 /* The class of ev both ways; they must agree. */
@@ -122,7 +145,7 @@ static const char *const cases[] = {
 
 START_TEST(crafted_cases)
 {
-	struct ruleset *rs = load();
+	struct ruleset *rs = _i ? load_text(RULES_RAW) : load();
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -195,7 +218,7 @@ START_TEST(random_mutations_agree)
 {
 	static const char alphabet[] = "{}[]\":,\\ u0123456789abcdefe+-.tnl"
 	    "\x01\x7f\x80\xbf\xc2\xe0\xed\xf0\xf4\xff";
-	struct ruleset *rs = load();
+	struct ruleset *rs = _i ? load_text(RULES_RAW) : load();
 	uint64_t st = 0x9e3779b97f4a7c15ULL;
 	char buf[1024];
 	size_t i, n, len, k, pos;
@@ -269,7 +292,7 @@ START_TEST(every_byte_in_long_strings)
 		{ "{\"message\":\"", "\",\"level\":\"ERROR\"}" },
 		{ "{\"", "\":1,\"level\":\"ERROR\"}" },
 	};
-	struct ruleset *rs = load();
+	struct ruleset *rs = _i ? load_text(RULES_RAW) : load();
 	char buf[160];
 	size_t i, pos, pre, n;
 	int c;
@@ -292,6 +315,32 @@ START_TEST(every_byte_in_long_strings)
 }
 END_TEST
 
+START_TEST(raw_classes_skip_the_tree)
+{
+	struct ruleset *rs = load_text(RULES_RAW);
+	static const char audit[] = "{\"audit\": true, \"log.level\":\"warn\"}";
+	static const char keyed[] = "{\"svc\":\"x1\",\"m\":\"fatal\"}";
+	static const char bad[] = "{\"audit\": true,}";
+	uint64_t hits[8] = { 0 };
+	json_t *obj;
+
+	ck_assert_uint_eq(rs->raw_prefix, 3);
+	/* Decided by a raw class: valid, and nothing was built. */
+	ck_assert_uint_eq(classify(rs, audit, strlen(audit), &obj, hits), 0);
+	ck_assert_ptr_null(obj);
+	/* A raw class that keys its buckets on a field gets the field. */
+	ck_assert_uint_eq(classify(rs, keyed, strlen(keyed), &obj, hits), 2);
+	ck_assert_ptr_nonnull(obj);
+	ck_assert_str_eq(json_string_value(json_object_get(obj, "svc")),
+	    "x1");
+	json_decref(obj);
+	/* A raw class holds on an invalid line: still _invalid. */
+	ck_assert_uint_eq(classify(rs, bad, strlen(bad), NULL, hits),
+	    RULES_INVALID(rs));
+	rules_free(rs);
+}
+END_TEST
+
 static Suite *
 scan_suite(void)
 {
@@ -299,10 +348,12 @@ scan_suite(void)
 	TCase *tc = tcase_create("scan");
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, crafted_cases);
+	/* Each twice: with the rules above, and with raw classes first. */
+	tcase_add_loop_test(tc, crafted_cases, 0, 2);
 	tcase_add_test(tc, nesting_limit);
-	tcase_add_test(tc, random_mutations_agree);
-	tcase_add_test(tc, every_byte_in_long_strings);
+	tcase_add_loop_test(tc, random_mutations_agree, 0, 2);
+	tcase_add_loop_test(tc, every_byte_in_long_strings, 0, 2);
+	tcase_add_test(tc, raw_classes_skip_the_tree);
 	tcase_add_test(tc, seeds_are_scanned_not_handed_back);
 	suite_add_tcase(s, tc);
 	return s;
