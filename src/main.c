@@ -301,7 +301,13 @@ main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((app.base = event_base_new()) == NULL) {
+	/*
+	 * Two priorities: what the sink answers runs before more input is
+	 * read (SPILLWAY_PRIO_SINK), so a slow sink is never kept waiting
+	 * by a busy listener; everything else has the default, the other.
+	 */
+	if ((app.base = event_base_new()) == NULL ||
+	    event_base_priority_init(app.base, SPILLWAY_PRIOS) == -1) {
 		fprintf(stderr, "spillway: cannot create the event loop\n");
 		return 2;
 	}

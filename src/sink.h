@@ -14,6 +14,10 @@
 #ifndef SPILLWAY_SINK_H
 #define SPILLWAY_SINK_H
 
+/* Event priorities of the main loop: a sink's answers come first. */
+#define SPILLWAY_PRIOS		2
+#define SPILLWAY_PRIO_SINK	0
+
 #include <stddef.h>
 #include <stdint.h>
 #include <event2/event.h>

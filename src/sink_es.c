@@ -698,6 +698,8 @@ es_conn(struct es_slot *sl)
 	}
 	evhttp_connection_set_timeout_tv(sl->conn, &es->timeout);
 	evhttp_connection_set_closecb(sl->conn, es_closecb, sl);
+	bufferevent_priority_set(evhttp_connection_get_bufferevent(sl->conn),
+	    SPILLWAY_PRIO_SINK);
 	sl->nodelay_fd = -1;
 	return sl->conn;
 }
