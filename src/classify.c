@@ -304,7 +304,7 @@ classify(const struct ruleset *rs, const char *raw, size_t len,
 	json_error_t		 jerr;
 	json_t			*root;
 	uint64_t		 dummy, hits[RULES_RAW_PREFIX_MAX];
-	size_t			 i, idx = RULES_DEFAULT(rs), first = 0;
+	size_t			 i, held, idx = RULES_DEFAULT(rs);
 
 	if (jsonp != NULL)
 		*jsonp = NULL;
@@ -315,19 +315,19 @@ classify(const struct ruleset *rs, const char *raw, size_t len,
 	 * the class keys its buckets on a field.  Their regex limit hits
 	 * count once the line is known valid, as if tried after the parse.
 	 */
-	for (i = 0; i < rs->raw_prefix; i++) {
-		hits[i] = 0;
-		if (classify_class(&rs->classes[i], NULL, raw, len, &hits[i]))
+	for (held = 0; held < rs->raw_prefix; held++) {
+		hits[held] = 0;
+		if (classify_class(&rs->classes[held], NULL, raw, len,
+		    &hits[held]))
 			break;
 	}
-	if (i < rs->raw_prefix && (jsonp == NULL || !rs->classes[i].has_key)) {
+	if (held < rs->raw_prefix &&
+	    (jsonp == NULL || !rs->classes[held].has_key)) {
 		if (!scan_valid(raw, len))
 			return RULES_INVALID(rs);
-		idx = i;
-		first = rs->raw_prefix;		/* nothing more to try */
+		idx = held;
 		goto counted;
 	}
-	first = i < rs->raw_prefix ? i : rs->raw_prefix;
 	/*
 	 * Every event is checked, even for classes that look only at the
 	 * raw bytes: an invalid line is always "_invalid".  The scan builds
@@ -364,24 +364,22 @@ classify(const struct ruleset *rs, const char *raw, size_t len,
 		return RULES_INVALID(rs);
 	}
 classified:
-	if (first < rs->raw_prefix) {
-		idx = first;		/* a raw class held; its key needs the tree */
-		first = rs->raw_prefix;
-	} else
-		idx = RULES_DEFAULT(rs);
-	for (i = first; i < rs->nrules; i++)
-		if (classify_class(&rs->classes[i], root, raw, len,
-		    limit_hits != NULL ? &limit_hits[i] : &dummy)) {
-			idx = i;
-			break;
-		}
+	if (held < rs->raw_prefix)
+		idx = held;		/* a raw class held; its key needs the tree */
+	else
+		for (i = rs->raw_prefix; i < rs->nrules; i++)
+			if (classify_class(&rs->classes[i], root, raw, len,
+			    limit_hits != NULL ? &limit_hits[i] : &dummy)) {
+				idx = i;
+				break;
+			}
 	if (jsonp != NULL)
 		*jsonp = root;
 	else
 		json_decref(root);
 counted:
 	if (limit_hits != NULL)
-		for (i = 0; i < rs->raw_prefix && i <= idx; i++)
+		for (i = 0; i < rs->raw_prefix && i <= held; i++)
 			limit_hits[i] += hits[i];
 	return idx;
 }
