@@ -157,7 +157,7 @@ class Spillway:
     """One spillway process with its own temp dir."""
 
     def __init__(self, config=None, rules=None, sink="file", args=(),
-                 listen=True, env=None):
+                 listen=True, env=None, preexec=None):
         self.tmp = tempfile.mkdtemp(prefix="spillway-it-")
         self.out = os.path.join(self.tmp, "out.ndjson")
         self.proc = None
@@ -193,13 +193,15 @@ class Spillway:
         if env:
             self.env.update(env)
         self.exit_code = None
+        self.preexec = preexec      # run in the child before exec
 
     # -- lifecycle
 
     def start(self, want=("tcp", "http", "admin")):
         self.proc = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, env=self.env, cwd=self.tmp)
+            stderr=subprocess.PIPE, env=self.env, cwd=self.tmp,
+            preexec_fn=self.preexec)
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
         deadline = time.monotonic() + START_TIMEOUT
