@@ -21,6 +21,20 @@ struct ingest_tcp_counters {
 	uint64_t	 refused;	/* over max_connections */
 	uint64_t	 timeouts;	/* idle connections closed */
 	uint64_t	 partial;	/* lines cut short by a disconnect */
+	uint64_t	 moved_in;	/* taken over from another loop */
+	uint64_t	 moved_out;	/* handed to another loop */
+};
+
+/*
+ * A connection on its way to another event loop: its socket, the bytes
+ * read past its last complete line, and whether it is inside a line too
+ * long to keep.
+ */
+struct ingest_tcp_handoff {
+	int		 fd;
+	int		 discarding;
+	size_t		 len;
+	char		 buf[];
 };
 
 /* Serve NDJSON on the listening socket fd (taken over). */
@@ -37,6 +51,7 @@ struct ingest_tcp_hooks {
 		    uint64_t now);
 	void	(*too_large)(void *arg);
 	void	(*flush)(void *arg);
+	void	(*closed)(void *arg);	/* a connection ended; may be NULL */
 };
 
 /* fd may be -1: no listener, connections come by ingest_tcp_adopt(). */
@@ -54,6 +69,16 @@ void		 ingest_tcp_set_dispatch(struct ingest_tcp *it,
 
 /* Serve a connected socket (taken over) as if this listener accepted it. */
 void		 ingest_tcp_adopt(struct ingest_tcp *it, int fd);
+
+/*
+ * Take one connection off this listener, between two lines: every
+ * complete line it read has been offered.  NULL when it has none.
+ */
+struct ingest_tcp_handoff *ingest_tcp_release(struct ingest_tcp *it);
+
+/* Serve a connection another listener released; takes h. */
+void		 ingest_tcp_adopt_handoff(struct ingest_tcp *it,
+		    struct ingest_tcp_handoff *h);
 
 /*
  * Stop accepting and reading; lines already buffered are still offered.

@@ -139,10 +139,14 @@ ingest_tcp_drain(struct tcp_conn *c, int eof)
 static void
 ingest_tcp_close(struct tcp_conn *c)
 {
-	TAILQ_REMOVE(&c->it->conns, c, entry);
-	COUNT(c->it->counters.connections, (size_t)-1);
+	struct ingest_tcp *it = c->it;
+
+	TAILQ_REMOVE(&it->conns, c, entry);
+	COUNT(it->counters.connections, (size_t)-1);
 	bufferevent_free(c->bev);
 	free(c);
+	if (it->hooks != NULL && it->hooks->closed != NULL)
+		it->hooks->closed(it->hooks_arg);
 }
 
 static void
@@ -188,11 +192,76 @@ ingest_tcp_set_dispatch(struct ingest_tcp *it, int (*fn)(void *, int),
 	it->dispatch_arg = arg;
 }
 
+static void	ingest_tcp_serve(struct ingest_tcp *,
+		    struct ingest_tcp_handoff *, int);
+
 void
 ingest_tcp_adopt(struct ingest_tcp *it, int fd)
 {
+	struct ingest_tcp_handoff h = { fd, 0, 0 };
+
+	ingest_tcp_serve(it, &h, 0);
+}
+
+void
+ingest_tcp_adopt_handoff(struct ingest_tcp *it, struct ingest_tcp_handoff *h)
+{
+	ingest_tcp_serve(it, h, 1);
+	free(h);
+}
+
+struct ingest_tcp_handoff *
+ingest_tcp_release(struct ingest_tcp *it)
+{
+	struct ingest_tcp_handoff *h;
+	struct tcp_conn *c;
+	struct evbuffer *in;
+	size_t len;
+
+	if ((c = TAILQ_FIRST(&it->conns)) == NULL)
+		return NULL;
+	ingest_tcp_drain(c, 0);		/* nothing but a part line is left */
+	in = bufferevent_get_input(c->bev);
+	len = evbuffer_get_length(in);
+	if ((h = malloc(sizeof(*h) + len)) == NULL)
+		return NULL;
+	evbuffer_remove(in, h->buf, len);
+	h->len = len;
+	h->discarding = c->discarding;
+	h->fd = (int)bufferevent_getfd(c->bev);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setfd(c->bev, -1);	/* freed without closing it */
+	COUNT(it->counters.moved_out, 1);
+	ingest_tcp_close(c);
+	return h;
+}
+
+/*
+ * What the loop it came from read past the last line goes first.  The
+ * input end of a bufferevent's buffer is frozen to users: open it.
+ */
+static int
+ingest_tcp_prefill(struct bufferevent *bev, struct ingest_tcp_handoff *h)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	int r;
+
+	if (h->len == 0)
+		return 0;
+	evbuffer_unfreeze(in, 0);
+	r = evbuffer_add(in, h->buf, h->len);
+	evbuffer_freeze(in, 0);
+	return r;
+}
+
+/* Serve h->fd: accepted here (moved 0) or taken over (moved 1). */
+static void
+ingest_tcp_serve(struct ingest_tcp *it, struct ingest_tcp_handoff *h,
+    int moved)
+{
 	struct tcp_conn *c;
 	struct timeval tv;
+	int fd = h->fd;
 
 	if (it->counters.connections >= (size_t)it->cf->max_connections ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
@@ -201,16 +270,24 @@ ingest_tcp_adopt(struct ingest_tcp *it, int fd)
 		return;
 	}
 	if ((c->bev = bufferevent_socket_new(it->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL ||
+	    ingest_tcp_prefill(c->bev, h) == -1) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
 		COUNT(it->counters.refused, 1);
-		close(fd);
 		free(c);
 		return;
 	}
 	c->it = it;
+	c->discarding = h->discarding;
 	TAILQ_INSERT_TAIL(&it->conns, c, entry);
 	COUNT(it->counters.connections, 1);
-	COUNT(it->counters.accepted, 1);
+	if (moved)
+		COUNT(it->counters.moved_in, 1);
+	else
+		COUNT(it->counters.accepted, 1);
 	bufferevent_setcb(c->bev, ingest_tcp_readcb, NULL, ingest_tcp_eventcb,
 	    c);
 	if (it->cf->idle_timeout_ms > 0) {

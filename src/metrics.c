@@ -314,6 +314,9 @@ metrics_render(struct app *app, struct evbuffer *out)
 			evbuffer_add_printf(out,
 			    "spillway_tcp_loop_connections{loop=\"%d\"} %zu\n",
 			    wi + 1, workers_connections(app->workers, wi));
+		single(out, "spillway_tcp_connections_moved_total", "counter",
+		    "TCP connections moved between event loops to even out "
+		    "their load.", tcp_counters(app).moved_out);
 	}
 	family(out, "spillway_connections_refused_total", "counter",
 	    "Connections closed at once: max_connections reached.");

@@ -3,9 +3,9 @@
  *
  * Each worker owns an event loop and its own compiled copy of the rules.
  * The main loop accepts every TCP connection and deals each to the loop
- * with the fewest, itself included but counting its own double: besides
- * its connections it shapes every event and runs the sink, so it takes
- * about half a worker's share (8 connections over 2 loops split 3 and 5).
+ * with the fewest, itself included but counting its own at 5/4: besides
+ * its connections it shapes every event, so it takes a little less than a
+ * worker (16 connections over 2 loops split 7 and 9).
  * A kernel hash over SO_REUSEPORT listeners would split a few connections
  * by chance, and the slowest loop sets the pace.  Lines are classified
  * there (the parse is most of an event's cost) and appended to a batch:
@@ -52,7 +52,14 @@
 #define WORKER_PENDING_MAX	(16 * 1024 * 1024)
 #define WORKER_TICK_US		100000	/* publish rules, check stop */
 #define WORKER_SPARES		16	/* emptied batches kept for reuse */
-#define WORKER_MAIN_WEIGHT	2	/* a main loop connection counts as */
+#define WORKER_FLUSH_US		1000	/* a part-filled batch waits this */
+/*
+ * A connection of the main loop counts as MAIN_WEIGHT / WORKER_WEIGHT of
+ * a worker's: the main loop also shapes the events of all the loops,
+ * measured at about a tenth of what parsing them costs.
+ */
+#define MAIN_WEIGHT		5
+#define WORKER_WEIGHT		4
 
 struct wevent {
 	size_t		 off;		/* line bytes in buf */
@@ -84,6 +91,7 @@ struct worker {
 	struct ingest_tcp	*it;
 	int			 stopfd[2];
 	struct event		*stop_ev;
+	struct event		*flush_ev;	/* hands over a part-filled batch */
 	int			 adoptfd[2];	/* connections dealt to it */
 	struct event		*adopt_ev;
 	struct ruleset		*rs;		/* private copy */
@@ -116,9 +124,12 @@ struct workers {
 	uint64_t		 revision;
 	int			 stopping;
 	struct ingest_tcp	*main_tcp;	/* the listener dealing */
+	int			 rebalance;	/* a worker lost a connection */
 };
 
 static struct ingest_tcp_hooks worker_hooks;
+
+static void	workers_rebalance(struct workers *);
 
 /* One byte down a pipe to wake its reader; a full pipe is awake already. */
 static void
@@ -316,26 +327,62 @@ worker_too_large(void *arg)
 	wk->cur->n++;
 }
 
+/*
+ * After a read: a full batch went already; one part-filled goes a
+ * millisecond later, so that a steady stream is handed over in whole
+ * batches (waking the main loop costs more than a batch's worth of
+ * copying) and a trickle still reaches it at once.
+ */
 static void
 worker_flush(void *arg)
 {
+	struct worker *wk = arg;
+	struct timeval tv = { 0, WORKER_FLUSH_US };
+
+	if (wk->cur != NULL && wk->cur->n > 0 &&
+	    !evtimer_pending(wk->flush_ev, NULL))
+		evtimer_add(wk->flush_ev, &tv);
+}
+
+static void
+worker_flushcb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
 	worker_push(arg);
 }
 
-/* Connections dealt to this worker: descriptors, an int each. */
+static void
+handoff_drop(struct ingest_tcp_handoff *h)
+{
+	close(h->fd);
+	free(h);
+}
+
+/* Connections dealt or moved to this worker: a hand-off pointer each. */
 static void
 worker_adoptcb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *wk = arg;
-	int conn;
+	struct ingest_tcp_handoff *h;
 
 	(void)what;
-	while (read(fd, &conn, sizeof(conn)) == (ssize_t)sizeof(conn)) {
+	while (read(fd, &h, sizeof(h)) == (ssize_t)sizeof(h)) {
 		if (wk->w->stopping)
-			close(conn);
+			handoff_drop(h);
 		else
-			ingest_tcp_adopt(wk->it, conn);
+			ingest_tcp_adopt_handoff(wk->it, h);
 	}
+}
+
+/* A connection of this worker ended: the main loop may even things out. */
+static void
+worker_closed(void *arg)
+{
+	struct worker *wk = arg;
+
+	if (!__atomic_exchange_n(&wk->w->rebalance, 1, __ATOMIC_RELAXED))
+		wake(wk->w->notifyfd[1]);
 }
 
 static void
@@ -430,6 +477,8 @@ workers_notifycb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	net_pipe_drain(fd);
 	workers_publish(w);
+	if (__atomic_exchange_n(&w->rebalance, 0, __ATOMIC_RELAXED))
+		workers_rebalance(w);
 	TAILQ_INIT(&got);
 	TAILQ_INIT(&done);
 	pthread_mutex_lock(&w->mu);
@@ -496,6 +545,7 @@ workers_new(struct event_base *base, const struct config *cf,
 	worker_hooks.offer = worker_offer;
 	worker_hooks.too_large = worker_too_large;
 	worker_hooks.flush = worker_flush;
+	worker_hooks.closed = worker_closed;
 	workers_publish(w);
 	if (net_pipe(w->notifyfd) == -1 ||
 	    (w->notify_ev = event_new(base, w->notifyfd[0],
@@ -517,6 +567,8 @@ workers_new(struct event_base *base, const struct config *cf,
 		worker_rules(wk);
 		if ((wk->base = event_base_new()) == NULL ||
 		    net_pipe(wk->stopfd) == -1 ||
+		    (wk->flush_ev = evtimer_new(wk->base, worker_flushcb,
+		    wk)) == NULL ||
 		    (wk->stop_ev = event_new(wk->base, wk->stopfd[0], EV_READ,
 		    worker_stopcb, wk)) == NULL ||
 		    event_add(wk->stop_ev, NULL) == -1 ||
@@ -554,8 +606,20 @@ worker_load(const struct worker *wk)
 {
 	const struct ingest_tcp_counters *c = ingest_tcp_counters(wk->it);
 
-	return LOAD(c->connections) +
-	    (size_t)(wk->dealt - LOAD(c->accepted) - LOAD(c->refused));
+	return LOAD(c->connections) + (size_t)(wk->dealt - LOAD(c->accepted) -
+	    LOAD(c->refused) - LOAD(c->moved_in));
+}
+
+/* Send a connection to a worker; -1 when its pipe is full. */
+static int
+worker_send(struct worker *wk, struct ingest_tcp_handoff *h)
+{
+	wk->dealt++;			/* before it can be taken up */
+	if (write(wk->adoptfd[1], &h, sizeof(h)) != (ssize_t)sizeof(h)) {
+		wk->dealt--;
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -563,6 +627,7 @@ workers_dispatch(void *arg, int fd)
 {
 	struct workers *w = arg;
 	struct ingest_tcp_counters sum = *ingest_tcp_counters(w->main_tcp);
+	struct ingest_tcp_handoff *h;
 	struct worker *wk = NULL;
 	size_t load, best;
 	int i;
@@ -575,20 +640,57 @@ workers_dispatch(void *arg, int fd)
 		return 0;
 	/* The loop that would carry the least with it; a tie is the main's. */
 	best = (ingest_tcp_counters(w->main_tcp)->connections + 1) *
-	    WORKER_MAIN_WEIGHT;
+	    MAIN_WEIGHT;
 	for (i = 0; i < w->n; i++)
-		if ((load = worker_load(&w->v[i]) + 1) < best) {
+		if ((load = (worker_load(&w->v[i]) + 1) * WORKER_WEIGHT) <
+		    best) {
 			best = load;
 			wk = &w->v[i];
 		}
 	if (wk == NULL)
 		return 0;
-	wk->dealt++;			/* before it can be taken up */
-	if (write(wk->adoptfd[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd)) {
-		wk->dealt--;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return 0;
+	h->fd = fd;
+	if (worker_send(wk, h) == -1) {
+		free(h);
 		return 0;		/* its pipe is full: serve it here */
 	}
 	return 1;
+}
+
+/*
+ * When a worker has lost connections, move the main loop's to it while
+ * that lowers the heaviest load, as dealing would have placed them: so
+ * the loops stay even to the end, when the connections of one loop are
+ * done before another's.
+ */
+static void
+workers_rebalance(struct workers *w)
+{
+	struct ingest_tcp_handoff *h;
+	struct worker *wk;
+	size_t cm, load, best;
+	int i;
+
+	while (!w->stopping) {
+		cm = ingest_tcp_counters(w->main_tcp)->connections;
+		wk = NULL;
+		best = SIZE_MAX;
+		for (i = 0; i < w->n; i++)
+			if ((load = worker_load(&w->v[i])) < best) {
+				best = load;
+				wk = &w->v[i];
+			}
+		if (wk == NULL || cm * MAIN_WEIGHT <= (best + 1) * WORKER_WEIGHT)
+			break;
+		if ((h = ingest_tcp_release(w->main_tcp)) == NULL)
+			break;
+		if (worker_send(wk, h) == -1) {
+			ingest_tcp_adopt_handoff(w->main_tcp, h);
+			break;
+		}
+	}
 }
 
 void
@@ -648,14 +750,16 @@ workers_free(struct workers *w)
 		ingest_tcp_free(wk->it);
 		if (wk->stop_ev != NULL)
 			event_free(wk->stop_ev);
+		if (wk->flush_ev != NULL)
+			event_free(wk->flush_ev);
 		if (wk->adopt_ev != NULL)
 			event_free(wk->adopt_ev);
 		if (wk->adoptfd[0] != -1) {
-			int conn;
+			struct ingest_tcp_handoff *h;
 
-			while (read(wk->adoptfd[0], &conn, sizeof(conn)) ==
-			    (ssize_t)sizeof(conn))
-				close(conn);
+			while (read(wk->adoptfd[0], &h, sizeof(h)) ==
+			    (ssize_t)sizeof(h))
+				handoff_drop(h);
 			close(wk->adoptfd[0]);
 		}
 		if (wk->adoptfd[1] != -1)
@@ -723,5 +827,7 @@ workers_counters(struct workers *w, struct ingest_tcp_counters *sum)
 		sum->refused += LOAD(c->refused);
 		sum->timeouts += LOAD(c->timeouts);
 		sum->partial += LOAD(c->partial);
+		sum->moved_in += LOAD(c->moved_in);
+		sum->moved_out += LOAD(c->moved_out);
 	}
 }

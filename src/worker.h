@@ -3,7 +3,7 @@
  *
  * With `workers: N`, N-1 threads each run an event loop for TCP
  * connections, which the main loop accepts and deals out, each to the
- * loop with the fewest, its own counted double.  A worker reads, frames, parses and
+ * loop with the fewest, its own counted at 5/4.  A worker reads, frames, parses and
  * classifies its lines, the costly part, against its own copy of the rules
  * in force, and hands the results to the main loop in batches.  The main
  * loop alone shapes: buckets, the controller, the queue and every counter

@@ -1,7 +1,9 @@
 """workers: N event loops for TCP, one shaper.
 
 Each connection is dealt to the loop with the fewest, the main loop's
-own counted double since it also shapes every event; every line is counted once, a class rate is a rate in total, not per
+own counted at 5/4 since it also shapes every event, and when a worker
+loses connections the main loop moves some of its own there, between two
+lines; every line is counted once, a class rate is a rate in total, not per
 worker, a reload reaches the workers, and a shutdown loses nothing that
 was read.
 """
@@ -119,19 +121,19 @@ class TestWorkers(SpillwayTestCase):
     def test_connections_are_dealt_by_load(self):
         # One at a time, and then all at once: the same split, since a
         # connection dealt and not yet taken up counts for its loop.
-        for n, want, burst in ((2, [3, 5], False), (3, [2, 3, 3], True)):
+        for n, want, burst in ((2, [7, 9], False), (3, [4, 6, 6], True)):
             sp = self.start_workers(n)
             conns = []
             try:
-                for k in range(8):
+                for k in range(16):
                     conns.append(sp.tcp_connect())
                     if not burst:
                         sp.wait_for(lambda m, k=k: m.get1(
                             "spillway_connections", listener="tcp") == k + 1,
                             "connection %d taken up" % (k + 1), 10)
                 m = sp.wait_for(lambda m: m.get1(
-                    "spillway_connections", listener="tcp") == 8,
-                    "8 connections", 10)
+                    "spillway_connections", listener="tcp") == 16,
+                    "16 connections", 10)
                 self.assertEqual(self.loops(m, n), want)
                 # Counts go down as connections close: dealt again from
                 # empty, the split is the same.
@@ -140,15 +142,61 @@ class TestWorkers(SpillwayTestCase):
                 sp.wait_for(lambda m: m.get1(
                     "spillway_connections", listener="tcp") == 0,
                     "all closed", 10)
-                conns = [sp.tcp_connect() for _ in range(8)]
+                conns = [sp.tcp_connect() for _ in range(16)]
                 m = sp.wait_for(lambda m: m.get1(
-                    "spillway_connections", listener="tcp") == 8,
-                    "8 connections again", 10)
+                    "spillway_connections", listener="tcp") == 16,
+                    "16 connections again", 10)
                 self.assertEqual(self.loops(m, n), want)
             finally:
                 for c in conns:
                     c.close()
             self.finish(sp)
+
+    def test_connections_move_to_a_worker_that_lost_its_own(self):
+        sp = self.start_workers(2)
+        conns, loop_of = [], []
+        try:
+            for k in range(4):
+                before = self.loops(sp.metrics(), 2) if k else [0, 0]
+                conns.append(sp.tcp_connect())
+                m = sp.wait_for(lambda m, k=k: m.get1(
+                    "spillway_connections", listener="tcp") == k + 1,
+                    "connection %d taken up" % (k + 1), 10)
+                after = self.loops(m, 2)
+                loop_of.append(0 if after[0] > before[0] else 1)
+            self.assertEqual(loop_of, [1, 0, 1, 0])
+            mains = [c for c, l in zip(conns, loop_of) if l == 0]
+            # Lines, then part of one, on the main loop's connections.
+            for c, tag in zip(mains, "ab"):
+                c.sendall(ndjson({"kind": "plain", "c": tag, "i": i}
+                                 for i in range(100)))
+                c.sendall(b'{"kind":"plain","c":"%s",' % tag.encode())
+            sp.wait_received(200)
+            # The worker loses both of its own: one of the main loop's
+            # moves there, part line and all.
+            for c, l in zip(conns, loop_of):
+                if l == 1:
+                    c.close()
+            m = sp.wait_for(lambda m: m.get1(
+                "spillway_tcp_connections_moved_total") == 1 and
+                self.loops(m, 2) == [1, 1], "one connection moved", 10)
+            for c, tag in zip(mains, "ab"):
+                c.sendall(b'"i":100}\n')
+                c.sendall(ndjson({"kind": "plain", "c": tag, "i": i}
+                                 for i in range(101, 200)))
+            for c in mains:
+                c.close()
+            m = sp.wait_settled(400)
+            self.assertEqual(m.forwarded("plain"), 400)
+            self.assertEqual(m.received("_invalid"), 0)
+            docs = [json.loads(x) for x in sp.sink_lines()]
+            for tag in "ab":
+                self.assertEqual([d["i"] for d in docs if d["c"] == tag],
+                                 list(range(200)))
+        finally:
+            for c in conns:
+                c.close()
+        self.finish(sp)
 
     def test_max_connections_hold_over_all_loops(self):
         sp = self.start(rules=RULES, args=["--workers", "2"],
