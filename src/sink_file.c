@@ -402,6 +402,7 @@ fwriter_new(struct sink_file *sf, char *err, size_t errlen)
 		    strerror(errno));
 		goto fail;
 	}
+	pthread_setname_np(w->th, "file writer");
 	return w;
 fail:
 	if (w->nev != NULL)

@@ -585,6 +585,13 @@ workers_new(struct event_base *base, const struct config *cf,
 			    strerror(errno));
 			goto fail;
 		}
+		{
+			char name[32];	/* for top -H, ps -L, /proc */
+
+			snprintf(name, sizeof(name), "worker %d", i + 1);
+			name[15] = '\0';
+			pthread_setname_np(wk->th, name);
+		}
 		wk->started = 1;
 	}
 	log_info("%d worker loop%s besides the main loop serve TCP", n,

@@ -223,9 +223,10 @@ def proc_hwm(pid, tree=False):
 
 
 def thread_stats(pid):
-    """{tid: (CPU-s, bytes read)} for every thread of pid: utime+stime from
-    /proc/PID/task/TID/stat and rchar (bytes read by read(2) and the like)
-    from .../io."""
+    """{tid: (CPU-s, bytes read, name)} for every thread of pid: utime+stime
+    from /proc/PID/task/TID/stat and rchar (bytes read by read(2) and the
+    like) from .../io; spillway names its threads ("worker 1", "file
+    writer")."""
     out = {}
     try:
         tids = os.listdir("/proc/%d/task" % pid)
@@ -240,7 +241,8 @@ def thread_stats(pid):
         except OSError:
             continue
         fields = st[st.rindex(")") + 2:].split()
-        out[int(t)] = (sum(int(x) for x in fields[11:13]) / CLK_TCK, int(io["rchar"]))
+        out[int(t)] = (sum(int(x) for x in fields[11:13]) / CLK_TCK, int(io["rchar"]),
+                       st[st.index("(") + 1:st.rindex(")")])
     return out
 
 
@@ -695,12 +697,13 @@ class Bench:
             th1 = thread_stats(sp.p.pid)
             if workers:
                 # each thread's CPU and the bytes it read: the main loop is the
-                # thread whose id is the pid, the workers are the others
+                # thread whose id is the pid, the others go by their names
                 job.extra["workers"] = workers
                 job.extra["threads"] = [
-                    ("main loop" if tid == sp.p.pid else "worker",
-                     c1 - th0.get(tid, (0.0, 0))[0], r1 - th0.get(tid, (0.0, 0))[1])
-                    for tid, (c1, r1) in sorted(th1.items(), key=lambda kv: (
+                    ("main loop" if tid == sp.p.pid else name,
+                     c1 - th0.get(tid, (0.0, 0, ""))[0],
+                     r1 - th0.get(tid, (0.0, 0, ""))[1])
+                    for tid, (c1, r1, name) in sorted(th1.items(), key=lambda kv: (
                         kv[0] != sp.p.pid, kv[0]))]
             st = sp.stats()
             t = Spillway.totals(st)
@@ -1315,7 +1318,8 @@ def write_doc(bench):
       "`--workers 2` a second thread has its own event loop and parses and classifies the "
       "lines of the connections the main loop deals it; the main loop shapes them all and "
       "writes the file. The main loop accepts every connection and deals each to the loop "
-      "with the fewest, counting its own double, and a connection stays on its loop: the "
+      "with the fewest, its own weighing 5/4, and moves its own to a worker that lost its "
+      "connections, between two lines; the file is written by a thread of its own. The "
       "driver reads each thread's CPU and bytes read (`rchar`) from `/proc/PID/task/TID/` "
       "to show the split. With `--workers 1` the main loop serves all %d. The pair runs %d "
       "times, in turn, and the median run of each is reported." % (
@@ -1596,15 +1600,15 @@ def workers_finding(bench):
         for label, cpu, rb in th:
             share = rb / read
             top = max(top, share)
-            parts.append("the %s read %.0f %% of the bytes (%d of the %d connections) and "
-                         "used %.2f of a core" % (label, 100 * share,
-                                                  int(round(share * WORKER_CONNECTIONS)),
-                                                  WORKER_CONNECTIONS, cpu / w2.wall))
+            if share < 0.01:
+                parts.append("the %s used %.2f of a core" % (label, cpu / w2.wall))
+            else:
+                parts.append("the %s read %.0f %% of the bytes and used %.2f of a core"
+                             % (label, 100 * share, cpu / w2.wall))
         s += (" With two loops %s. The main loop deals each connection to the loop with "
-              "the fewest, counting its own double, since it also shapes every event and "
-              "writes the file: of %d connections it keeps %d. A connection stays on its "
-              "loop." % ("; ".join(parts), WORKER_CONNECTIONS,
-                         int(round(th[0][2] / read * WORKER_CONNECTIONS))))
+              "the fewest, its own weighing 5/4, since it also shapes every event, and when a "
+              "worker's connections end first it moves some of its own there." % (
+                  "; ".join(parts),))
     reps = [(w.extra.get("repeats") or []) for w in (w1, w2)]
     if all(len(r) > 1 for r in reps):
         s += (" Each of the pair ran %d times, in turn, and the median run is reported: "
@@ -1622,9 +1626,9 @@ def workers_finding(bench):
     left = max(0.0, ncores - (b2 - s2))
     need = 2 * r1 * per_m(w2) / 1e6
     s += (" This machine has %d cores, and the sender and the file writes share them with "
-          "spillway's two loops: the writes are spillway's own `write()` calls into the page "
-          "cache, on its main loop, and whatever the kernel writes back meanwhile, which "
-          "shows as other load. During `spillway-file-w1` %.2f of the %d cores were busy "
+          "spillway's two loops: the writes are spillway's own `writev()` calls into the page "
+          "cache, on its file writer thread, and whatever the kernel writes back meanwhile, "
+          "which shows as other load. During `spillway-file-w1` %.2f of the %d cores were busy "
           "on average (spillway %.2f, the sender %.2f, the driver %.2f, other load %.2f), "
           "during `spillway-file-w2` %.2f (spillway %.2f, the sender %.2f, the driver %.2f, "
           "other load %.2f). Twice the one-loop rate at the CPU per event of two loops "
