@@ -192,6 +192,14 @@ net_pipe_drain(int fd)
 		;
 }
 
+void
+net_pipe_wake(int fd)
+{
+	ssize_t r = write(fd, "", 1);
+
+	(void)r;
+}
+
 int
 net_probe(const char *host, const char *port, int timeout_ms, char *err,
     size_t errlen)

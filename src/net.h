@@ -21,6 +21,9 @@ int	net_pipe(int fds[2]);
 /* Read whatever is in a wake-up pipe. */
 void	net_pipe_drain(int fd);
 
+/* One byte down a wake-up pipe; a full pipe is awake already. */
+void	net_pipe_wake(int fd);
+
 /*
  * Whether a TCP connection to host:port opens within timeout_ms (0), or
  * -1 with the reason in err.  Blocks: for start-up checks only.

@@ -162,14 +162,6 @@ sink_file_wcb(evutil_socket_t fd, short what, void *arg)
 /* -- the writer thread */
 
 static void
-fwriter_wake(int fd)
-{
-	ssize_t r = write(fd, "", 1);
-
-	(void)r;
-}
-
-static void
 fchunks_free(struct fchunk *c)
 {
 	struct fchunk *next;
@@ -265,7 +257,7 @@ fwriter_main(void *arg)
 		w->err = err;
 		if (!w->told) {
 			w->told = 1;
-			fwriter_wake(w->notify[1]);
+			net_pipe_wake(w->notify[1]);
 		}
 	}
 	pthread_mutex_unlock(&w->mu);

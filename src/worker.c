@@ -131,14 +131,6 @@ static struct ingest_tcp_hooks worker_hooks;
 
 static void	workers_rebalance(struct workers *);
 
-/* One byte down a pipe to wake its reader; a full pipe is awake already. */
-static void
-wake(int fd)
-{
-	ssize_t r = write(fd, "", 1);
-
-	(void)r;
-}
 
 /* -- batches */
 
@@ -262,7 +254,7 @@ worker_push(struct worker *wk)
 	w->pending += b->used + b->n * sizeof(struct wevent);
 	pthread_mutex_unlock(&w->mu);
 	if (first)
-		wake(w->notifyfd[1]);
+		net_pipe_wake(w->notifyfd[1]);
 }
 
 static struct wevent *
@@ -382,7 +374,7 @@ worker_closed(void *arg)
 	struct worker *wk = arg;
 
 	if (!__atomic_exchange_n(&wk->w->rebalance, 1, __ATOMIC_RELAXED))
-		wake(wk->w->notifyfd[1]);
+		net_pipe_wake(wk->w->notifyfd[1]);
 }
 
 static void
@@ -410,7 +402,7 @@ worker_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	wk->exited = 1;
 	pthread_mutex_unlock(&w->mu);
-	wake(w->notifyfd[1]);
+	net_pipe_wake(w->notifyfd[1]);
 	return NULL;
 }
 
@@ -720,7 +712,7 @@ workers_stop(struct workers *w)
 	pthread_mutex_unlock(&w->mu);
 	for (i = 0; i < w->n; i++)
 		if (w->v[i].started && w->v[i].stopfd[1] != -1)
-			wake(w->v[i].stopfd[1]);
+			net_pipe_wake(w->v[i].stopfd[1]);
 }
 
 int
