@@ -132,7 +132,6 @@ cli_load(const char *path)
 {
 	struct rules_error	 err;
 	struct ruleset		*rs;
-	char			 buf[1024];
 
 	if (path == NULL) {
 		if ((rs = rules_builtin()) == NULL)
@@ -140,8 +139,7 @@ cli_load(const char *path)
 		return rs;
 	}
 	if ((rs = rules_load_file(path, &err)) == NULL)
-		fprintf(stderr, "%s\n",
-		    rules_error_format(&err, path, buf, sizeof(buf)));
+		rules_error_print(stderr, &err, path);
 	return rs;
 }
 

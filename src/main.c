@@ -290,8 +290,7 @@ main(int argc, char **argv)
 	app.rules_path = app.cf->rules_path;
 	if (app.rules_path != NULL) {
 		if ((rs = rules_load_file(app.rules_path, &rerr)) == NULL) {
-			fprintf(stderr, "%s\n", rules_error_format(&rerr,
-			    app.rules_path, err, sizeof(err)));
+			rules_error_print(stderr, &rerr, app.rules_path);
 			config_free(app.cf);
 			return 1;
 		}

@@ -39,6 +39,7 @@ struct loader {
 	const char		*text;
 	size_t			 len;
 	struct rules_error	*err;
+	size_t			 nerr;		/* errors found so far */
 	struct jsonpos_seg	 path[RULES_PATH_DEPTH];
 	size_t			 depth;
 	char			 label[96];	/* "class \"x\": " or "" */
@@ -83,20 +84,39 @@ ld_error(struct loader *ld, const char *key, int at_key, const char *fmt, ...)
 static int
 ld_error(struct loader *ld, const char *key, int at_key, const char *fmt, ...)
 {
+	struct rules_error *e = ld->err;
 	va_list	 ap;
-	size_t	 n;
+	size_t	 n, msglen;
+	int	*line, *col;
+	char	*msg;
 
+	if (ld->nerr == 0) {
+		line = &e->line;
+		col = &e->col;
+		msg = e->msg;
+		msglen = sizeof(e->msg);
+	} else if (e->nmore < RULES_ERRORS_MAX - 1) {
+		line = &e->more[e->nmore].line;
+		col = &e->more[e->nmore].col;
+		msg = e->more[e->nmore].msg;
+		msglen = sizeof(e->more[e->nmore].msg);
+		e->nmore++;
+	} else {
+		ld->nerr++;
+		e->untold++;
+		return -1;
+	}
+	ld->nerr++;
 	if (key != NULL)
 		ld_push_key(ld, key);
 	jsonpos_find(ld->text, ld->len, ld->path, ld->depth, at_key,
-	    &ld->err->line, &ld->err->col);
+	    line, col);
 	if (key != NULL)
 		ld_pop(ld);
-	n = (size_t)snprintf(ld->err->msg, sizeof(ld->err->msg), "%s",
-	    ld->label);
-	if (n < sizeof(ld->err->msg)) {
+	n = (size_t)snprintf(msg, msglen, "%s", ld->label);
+	if (n < msglen) {
 		va_start(ap, fmt);
-		vsnprintf(ld->err->msg + n, sizeof(ld->err->msg) - n, fmt, ap);
+		vsnprintf(msg + n, msglen - n, fmt, ap);
 		va_end(ap);
 	}
 	return -1;
@@ -563,8 +583,9 @@ rules_class(struct loader *ld, json_t *obj, enum rules_kind kind,
 	if (!json_is_object(obj))
 		return ld_error(ld, NULL, 0, "a class must be an object");
 
+	/* A class that has no valid name yet has none to clash with. */
 	rules_class_init(rc, kind == KIND_INVALID ? RULES_INVALID_NAME :
-	    "default");
+	    kind == KIND_DEFAULT ? "default" : "");
 	if ((v = json_object_get(obj, "name")) != NULL && kind != KIND_INVALID) {
 		if (rules_set_name(ld, v, prev, nprev, rc) == -1)
 			return -1;
@@ -671,21 +692,18 @@ rules_load_buffer(const char *text, size_t len, struct rules_error *err)
 		ld_error(&ld, NULL, 0, "rules must be a JSON object");
 		goto fail;
 	}
+	/* What is wrong is reported, and the rest still checked. */
 	json_object_foreach(root, key, v) {
 		if (strcmp(key, "classes") != 0 &&
 		    strcmp(key, "default") != 0 &&
-		    strcmp(key, "invalid") != 0) {
+		    strcmp(key, "invalid") != 0)
 			ld_error(&ld, key, 1, "unknown key \"%s\"",
 			    ld_quote(key, q, sizeof(q)));
-			goto fail;
-		}
 	}
 	classes = json_object_get(root, "classes");
-	if (classes != NULL && !json_is_array(classes)) {
+	if (classes != NULL && !json_is_array(classes))
 		ld_error(&ld, "classes", 0, "\"classes\" must be a list");
-		goto fail;
-	}
-	if (classes != NULL)
+	else if (classes != NULL)
 		n = json_array_size(classes);
 	if (n > INT32_MAX - 2) {
 		ld_error(&ld, "classes", 0, "too many classes");
@@ -699,25 +717,31 @@ rules_load_buffer(const char *text, size_t len, struct rules_error *err)
 	}
 	rs->nrules = n;
 
+	/*
+	 * A class in error leaves the path and label where it stopped; each
+	 * is checked from the same place, so one error does not hide the
+	 * next class's.
+	 */
+	rs->nclasses = n + 2;
 	ld_push_key(&ld, "classes");
 	for (i = 0; i < n; i++) {
 		ld_push_index(&ld, i);
-		rs->nclasses = i + 1;
 		if (rules_class(&ld, json_array_get(classes, i), KIND_CLASS,
 		    i, rs->classes, i, &rs->classes[i]) == -1)
-			goto fail;
+			ld.depth = 2;
+		ld.label[0] = '\0';
 		ld_pop(&ld);
 	}
 	ld_pop(&ld);
 
-	rs->nclasses = n + 2;
 	v = json_object_get(root, "default");
 	ld_push_key(&ld, "default");
 	if (v == NULL)
 		rules_class_init(&rs->classes[n], "default");
 	else if (rules_class(&ld, v, KIND_DEFAULT, n, rs->classes, n,
 	    &rs->classes[n]) == -1)
-		goto fail;
+		ld.depth = 1;
+	ld.label[0] = '\0';
 	ld_pop(&ld);
 	if ((v == NULL || json_object_get(v, "name") == NULL) &&
 	    (clash = rules_taken(rs->classes, n, "default")) != -1) {
@@ -727,7 +751,8 @@ rules_load_buffer(const char *text, size_t len, struct rules_error *err)
 		ld_push_index(&ld, (size_t)clash);
 		ld_error(&ld, "name", 0, "duplicate name (the default class "
 		    "is named \"default\" unless \"default\" has a \"name\")");
-		goto fail;
+		ld.depth = 0;
+		ld.label[0] = '\0';
 	}
 
 	v = json_object_get(root, "invalid");
@@ -736,8 +761,10 @@ rules_load_buffer(const char *text, size_t len, struct rules_error *err)
 		rules_class_init(&rs->classes[n + 1], RULES_INVALID_NAME);
 	else if (rules_class(&ld, v, KIND_INVALID, n + 1, rs->classes,
 	    n + 1, &rs->classes[n + 1]) == -1)
-		goto fail;
+		ld.depth = 1;
 	ld_pop(&ld);
+	if (ld.nerr > 0)
+		goto fail;
 
 	rules_collect_paths(rs);
 	if ((rs->text = malloc(len + 1)) == NULL) {
@@ -902,4 +929,21 @@ rules_error_format(const struct rules_error *err, const char *file,
 	else
 		snprintf(buf, len, "%s: %s", file, err->msg);
 	return buf;
+}
+
+void
+rules_error_print(FILE *fp, const struct rules_error *err, const char *file)
+{
+	const struct rules_error_at *e;
+	size_t i;
+	char buf[1024];
+
+	fprintf(fp, "%s\n", rules_error_format(err, file, buf, sizeof(buf)));
+	for (i = 0; i < err->nmore; i++) {
+		e = &err->more[i];
+		fprintf(fp, "%s:%d:%d: %s\n", file, e->line, e->col, e->msg);
+	}
+	if (err->untold > 0)
+		fprintf(fp, "%s: %zu more error%s not shown\n", file,
+		    err->untold, err->untold == 1 ? "" : "s");
 }

@@ -7,6 +7,7 @@
 #define SPILLWAY_RULES_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -97,10 +98,26 @@ struct ruleset {
 #define RULES_INVALID(rs)	((rs)->nrules + 1)
 
 /* Where and why a rules file was refused. */
+#define RULES_ERRORS_MAX	16	/* errors kept; more are only counted */
+
+struct rules_error_at {
+	int		 line;
+	int		 col;
+	char		 msg[512];
+};
+
+/*
+ * The first error, and the others found after it: a JSON syntax error
+ * stops the reading, but a class in error does not stop the loader from
+ * checking the next one, so `spillway check` can print each error.
+ */
 struct rules_error {
 	int		 line;		/* 1-based; 0 when unknown (I/O) */
 	int		 col;
 	char		 msg[512];	/* "class \"x\": ..." without position */
+	size_t		 nmore;
+	struct rules_error_at more[RULES_ERRORS_MAX - 1];
+	size_t		 untold;	/* found beyond those */
 };
 
 /*
@@ -136,5 +153,9 @@ int		 rules_find(const struct ruleset *rs, const char *name);
  */
 const char	*rules_error_format(const struct rules_error *err,
 		    const char *file, char *buf, size_t len);
+
+/* Each error on fp, one "FILE:LINE:COL: message" line each. */
+void		 rules_error_print(FILE *fp, const struct rules_error *err,
+		    const char *file);
 
 #endif

@@ -81,6 +81,33 @@ class TestVersion(CliCase):
 
 
 class TestCheck(CliCase):
+    def test_check_prints_each_error(self):
+        p = self.write("several.json", (
+            '{\n'
+            '  "classes": [\n'
+            '    { "name": "a", "priority": 0,\n'
+            '      "match": [ { "field": "x", "regex": "(" } ] },\n'
+            '    { "name": "b", "priority": "high", "match": [ { "raw": "y" } ] },\n'
+            '    { "name": "a", "priority": 1, "match": [ { "raw": "z" } ] },\n'
+            '    { "name": "fine", "priority": 2, "match": [ { "raw": "q" } ] }\n'
+            '  ],\n'
+            '  "bogus": 1\n'
+            '}\n'))
+        r = self.run_ok(["check", p])
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, b"")
+        lines = r.stderr.decode().splitlines()
+        got = [re.match(r"^(.*):(\d+):(\d+): (.+)$", l).groups()
+               for l in lines]
+        self.assertEqual([(g[0], int(g[1]), int(g[2])) for g in got],
+                         [(p, 9, 3), (p, 4, 43), (p, 5, 32), (p, 6, 15)])
+        for g, words in zip(got, (['unknown key "bogus"'],
+                                  ['class "a"', "regex"],
+                                  ['class "b"', '"priority"'],
+                                  ['class "a"', "duplicate name"])):
+            for w in words:
+                self.assertIn(w, g[3])
+
     def test_check_example_rules(self):
         r = self.run_ok(["check", "rules/example.json"], cwd=REPO)
         self.assertEqual(r.returncode, 0, r.stderr.decode())

@@ -4,8 +4,8 @@
  * Golden files live in $SPILLWAY_TESTDATA/rules (default tests/data):
  *
  *   load-NAME.in      a rules file; NAME.out holds what `spillway check`
- *                     prints for it: the class table, or the error line
- *                     "load-NAME.in:LINE:COL: message".
+ *                     prints for it: the class table, or a line
+ *                     "load-NAME.in:LINE:COL: message" for each error.
  *   classify-NAME.in  a rules file (blank: the built-in rules), a line
  *                     "---- events ----", then NDJSON events; the .out
  *                     holds the `classify --each` output, the summary
@@ -86,11 +86,9 @@ run_load(FILE *out, const char *name, const char *text, size_t len)
 {
 	struct rules_error	 err;
 	struct ruleset		*rs;
-	char			 buf[1024];
 
 	if ((rs = rules_load_buffer(text, len, &err)) == NULL) {
-		fprintf(out, "%s\n", rules_error_format(&err, name, buf,
-		    sizeof(buf)));
+		rules_error_print(out, &err, name);
 		return;
 	}
 	ck_assert_int_eq(cli_print_table(out, rs), 0);
