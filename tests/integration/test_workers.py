@@ -198,6 +198,52 @@ class TestWorkers(SpillwayTestCase):
                 c.close()
         self.finish(sp)
 
+    def test_churn_keeps_every_line_in_order(self):
+        # Connections come and go while others stream, so the main loop
+        # deals and moves connections all along; each one's lines must
+        # still arrive whole, once, and in order.
+        sp = self.start_workers(3)
+        rounds, per_round, chunk = 6, 8, 150
+        streams = {}
+
+        def stream(tag, n):
+            c = sp.tcp_connect()
+            try:
+                data = ndjson({"kind": "plain", "c": tag, "i": i}
+                              for i in range(n))
+                # in pieces that cut lines, so moves find part lines
+                for k in range(0, len(data), 997):
+                    c.sendall(data[k:k + 997])
+            finally:
+                c.close()
+
+        threads = []
+        for r in range(rounds):
+            for j in range(per_round):
+                tag = "r%dc%d" % (r, j)
+                n = chunk * (1 + (j % 3))
+                streams[tag] = n
+                t = threading.Thread(target=stream, args=(tag, n))
+                t.start()
+                threads.append(t)
+            # let some of this round end before the next starts
+            threads[-per_round].join(30)
+        for t in threads:
+            t.join(60)
+        total = sum(streams.values())
+        m = sp.wait_settled(total)
+        self.assertEqual(m.forwarded("plain"), total)
+        self.assertEqual(m.received("_invalid"), 0)
+        # Connections were moved meanwhile (11 to 15 in trials), or this
+        # test would not be testing the moves.
+        self.assertGreater(m.get1("spillway_tcp_connections_moved_total"), 0)
+        got = {}
+        for d in map(json.loads, sp.sink_lines()):
+            got.setdefault(d["c"], []).append(d["i"])
+        self.assertEqual(sorted(got), sorted(streams))
+        for tag, n in streams.items():
+            self.assertEqual(got[tag], list(range(n)), tag)
+
     def test_max_connections_hold_over_all_loops(self):
         sp = self.start(rules=RULES, args=["--workers", "2"],
                         config={"limits": {"max_connections": 4}})
