@@ -186,6 +186,7 @@ sc_number(struct sc *s, const unsigned char **b, size_t *n, int *real)
 	const unsigned char *p = s->p, *end = s->end;
 	char buf[64];
 	double d;
+	int exp = 0;
 
 	*b = p;
 	*real = 0;
@@ -209,7 +210,7 @@ sc_number(struct sc *s, const unsigned char **b, size_t *n, int *real)
 			p++;
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
-		*real = 1;
+		*real = exp = 1;
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
 			p++;
@@ -226,6 +227,13 @@ sc_number(struct sc *s, const unsigned char **b, size_t *n, int *real)
 		s->full = 1;		/* far beyond any integer */
 		return 0;
 	}
+	/*
+	 * Only the long ones can be beyond what jansson holds: an integer
+	 * of 18 digits or fewer fits in 64 bits, and a real with no exponent
+	 * and fewer than 64 characters is far below the largest double.
+	 */
+	if (*real ? !exp : *n - (**b == '-') <= 18)
+		return 0;
 	memcpy(buf, *b, *n);
 	buf[*n] = '\0';
 	errno = 0;
