@@ -137,6 +137,29 @@ classify_lookup(json_t *root, const struct rules_path *path)
  * read back as the same double, fixed notation for exponents -4 to 15,
  * else d.ddde+XX.
  */
+/* An integer's decimal text, as printf's %lld writes it; -1 if no room. */
+static int
+classify_decimal(json_int_t i, char *buf, size_t buflen)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i :
+	    (unsigned long long)i;
+	size_t n;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (i < 0)
+		*--p = '-';
+	n = (size_t)(tmp + sizeof(tmp) - p);
+	if (n >= buflen)
+		return -1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return (int)n;
+}
+
 static void
 classify_real(double d, char *buf, size_t buflen)
 {
@@ -213,8 +236,7 @@ classify_scalar_text(json_t *v, char *buf, size_t buflen, const char **txt,
 		*len = json_string_length(v);
 		return 0;
 	case JSON_INTEGER:
-		n = snprintf(buf, buflen, "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
+		n = classify_decimal(json_integer_value(v), buf, buflen);
 		break;
 	case JSON_REAL:
 		classify_real(json_real_value(v), buf, buflen);

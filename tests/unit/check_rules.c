@@ -257,6 +257,9 @@ START_TEST(test_scalar_text)
 	json_t		*v;
 
 	text_is(json_integer(200), "200");
+	text_is(json_integer(0), "0");
+	text_is(json_integer(-7), "-7");
+	text_is(json_integer(9223372036854775807LL), "9223372036854775807");
 	text_is(json_integer(-9223372036854775807LL - 1),
 	    "-9223372036854775808");
 	text_is(json_true(), "true");
