@@ -609,6 +609,23 @@ worker_load(const struct worker *wk)
 	    LOAD(c->refused) - LOAD(c->moved_in));
 }
 
+/* The worker with the fewest connections (the first of equals). */
+static struct worker *
+workers_lightest(struct workers *w, size_t *loadp)
+{
+	struct worker *wk = NULL;
+	size_t load, best = SIZE_MAX;
+	int i;
+
+	for (i = 0; i < w->n; i++)
+		if ((load = worker_load(&w->v[i])) < best) {
+			best = load;
+			wk = &w->v[i];
+		}
+	*loadp = best;
+	return wk;
+}
+
 /* Send a connection to a worker; -1 when its pipe is full. */
 static int
 worker_send(struct worker *wk, struct ingest_tcp_handoff *h)
@@ -627,9 +644,8 @@ workers_dispatch(void *arg, int fd)
 	struct workers *w = arg;
 	struct ingest_tcp_counters sum = *ingest_tcp_counters(w->main_tcp);
 	struct ingest_tcp_handoff *h;
-	struct worker *wk = NULL;
-	size_t load, best;
-	int i;
+	struct worker *wk;
+	size_t load;
 
 	/* limits.max_connections holds over all the loops together. */
 	workers_counters(w, &sum);
@@ -638,15 +654,9 @@ workers_dispatch(void *arg, int fd)
 	if (w->stopping)
 		return 0;
 	/* The loop that would carry the least with it; a tie is the main's. */
-	best = (ingest_tcp_counters(w->main_tcp)->connections + 1) *
-	    MAIN_WEIGHT;
-	for (i = 0; i < w->n; i++)
-		if ((load = (worker_load(&w->v[i]) + 1) * WORKER_WEIGHT) <
-		    best) {
-			best = load;
-			wk = &w->v[i];
-		}
-	if (wk == NULL)
+	if ((wk = workers_lightest(w, &load)) == NULL ||
+	    (load + 1) * WORKER_WEIGHT >=
+	    (ingest_tcp_counters(w->main_tcp)->connections + 1) * MAIN_WEIGHT)
 		return 0;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return 0;
@@ -669,19 +679,12 @@ workers_rebalance(struct workers *w)
 {
 	struct ingest_tcp_handoff *h;
 	struct worker *wk;
-	size_t cm, load, best;
-	int i;
+	size_t load;
 
 	while (!w->stopping) {
-		cm = ingest_tcp_counters(w->main_tcp)->connections;
-		wk = NULL;
-		best = SIZE_MAX;
-		for (i = 0; i < w->n; i++)
-			if ((load = worker_load(&w->v[i])) < best) {
-				best = load;
-				wk = &w->v[i];
-			}
-		if (wk == NULL || cm * MAIN_WEIGHT <= (best + 1) * WORKER_WEIGHT)
+		if ((wk = workers_lightest(w, &load)) == NULL ||
+		    ingest_tcp_counters(w->main_tcp)->connections * MAIN_WEIGHT <=
+		    (load + 1) * WORKER_WEIGHT)
 			break;
 		if ((h = ingest_tcp_release(w->main_tcp)) == NULL)
 			break;
