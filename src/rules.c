@@ -90,7 +90,7 @@ ld_error(struct loader *ld, const char *key, int at_key, const char *fmt, ...)
 	int	*line, *col;
 	char	*msg;
 
-	if (ld->nerr == 0) {
+	if (ld->nerr++ == 0) {
 		line = &e->line;
 		col = &e->col;
 		msg = e->msg;
@@ -102,11 +102,9 @@ ld_error(struct loader *ld, const char *key, int at_key, const char *fmt, ...)
 		msglen = sizeof(e->more[e->nmore].msg);
 		e->nmore++;
 	} else {
-		ld->nerr++;
 		e->untold++;
 		return -1;
 	}
-	ld->nerr++;
 	if (key != NULL)
 		ld_push_key(ld, key);
 	jsonpos_find(ld->text, ld->len, ld->path, ld->depth, at_key,
