@@ -281,48 +281,97 @@ sink_es_timestamp(const char *s, size_t len, time_t *t)
 	return 0;
 }
 
+/* Past the string whose opening quote is at p[-1]; NULL if unterminated. */
+static const char *
+es_skip_string(const char *p, const char *end)
+{
+	const char *q, *b;
+
+	while ((q = memchr(p, '"', (size_t)(end - p))) != NULL) {
+		for (b = q; b > p && b[-1] == '\\'; b--)
+			;
+		if (((q - b) & 1) == 0)
+			return q + 1;
+		p = q + 1;	/* an escaped quote */
+	}
+	return NULL;
+}
+
+/* The time of a raw JSON value at p: a date string, or epoch_millis. */
+static int
+es_raw_time_value(const char *p, const char *end, time_t *t)
+{
+	const char *v;
+	long long ms;
+	int neg;
+
+	if (p < end && (*p == '-' || (*p >= '0' && *p <= '9'))) {
+		neg = *p == '-';
+		if (neg)
+			p++;
+		for (ms = 0, v = p; p < end && *p >= '0' && *p <= '9' &&
+		    p - v < 18; p++)
+			ms = ms * 10 + (*p - '0');
+		if (p == v)
+			return -1;
+		*t = (time_t)es_floordiv(neg ? -ms : ms, 1000);
+		return 0;
+	}
+	if (p >= end || *p != '"')
+		return -1;
+	v = ++p;
+	while (p < end && *p != '"' && *p != '\\')
+		p++;
+	if (p >= end || *p != '"')
+		return -1;	/* an escape in a date: none has one */
+	return sink_es_timestamp(v, (size_t)(p - v), t);
+}
+
 /*
- * The "@timestamp" of raw JSON text: a date string, or an integer of
- * milliseconds since the epoch (epoch_millis); -1 if none.
+ * The top-level "@timestamp" of an event's raw JSON text, which was
+ * validated when it was classified: a date string, or an integer of
+ * milliseconds since the epoch (epoch_millis); -1 if none.  Keys of
+ * nested objects and text inside strings are stepped over, not matched.
  */
 static int
 es_raw_timestamp(const char *p, size_t len, time_t *t)
 {
-	static const char key[] = "\"@timestamp\"";
-	const char *end = p + len, *k, *v;
-	long long ms;
-	int neg;
+	static const char key[] = "@timestamp";
+	const char *end = p + len, *s;
+	int depth = 0;
 
-	while ((k = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) !=
-	    NULL) {
-		p = k + sizeof(key) - 1;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		if (p >= end || *p != ':')
-			continue;
-		p++;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		if (p < end && (*p == '-' || (*p >= '0' && *p <= '9'))) {
-			neg = *p == '-';
-			if (neg)
-				p++;
-			for (ms = 0, v = p; p < end && *p >= '0' && *p <= '9' &&
-			    p - v < 18; p++)
-				ms = ms * 10 + (*p - '0');
-			if (p == v)
+	while (p < end) {
+		switch (*p) {
+		case '"':
+			s = p + 1;
+			if ((p = es_skip_string(s, end)) == NULL)
 				return -1;
-			*t = (time_t)es_floordiv(neg ? -ms : ms, 1000);
-			return 0;
-		}
-		if (p >= end || *p != '"')
-			continue;
-		v = ++p;
-		while (p < end && *p != '"' && *p != '\\')
+			if (depth != 1 || p - s != sizeof(key) ||
+			    memcmp(s, key, sizeof(key) - 1) != 0)
+				break;
+			while (p < end && (*p == ' ' || *p == '\t' ||
+			    *p == '\n' || *p == '\r'))
+				p++;
+			if (p >= end || *p != ':')
+				break;	/* a value, not a key */
 			p++;
-		if (p >= end || *p != '"')
-			return -1;
-		return sink_es_timestamp(v, (size_t)(p - v), t);
+			while (p < end && (*p == ' ' || *p == '\t' ||
+			    *p == '\n' || *p == '\r'))
+				p++;
+			return es_raw_time_value(p, end, t);
+		case '{':
+		case '[':
+			depth++;
+			p++;
+			break;
+		case '}':
+		case ']':
+			depth--;
+			p++;
+			break;
+		default:
+			p++;
+		}
 	}
 	return -1;
 }

@@ -241,6 +241,46 @@ START_TEST(body_invalid_and_unparsed)
 }
 END_TEST
 
+/*
+ * The raw scan takes the top-level "@timestamp" only: a nested one, a
+ * key inside a string or a value spelled "@timestamp" is stepped over.
+ */
+START_TEST(body_raw_timestamp_top_level)
+{
+	static const char *const src[] = {
+		"{\"event\":{\"@timestamp\":\"2020-01-01T00:00:00Z\"},"
+		    "\"@timestamp\":\"2026-11-22T10:11:12Z\"}",
+		"{\"m\":\"say \\\"@timestamp\\\":\\\"2020-01-01\\\"\","
+		    "\"@timestamp\":\"2026-11-22T10:11:12Z\"}",
+		"{\"a\":[{\"@timestamp\":1577836800000}],\"b\":\"@timestamp\","
+		    "\"c\":\"\\\\\",\"@timestamp\"\n:\t1795342272000}",
+		"{\"tags\":[\"@timestamp\"],\"x\":{\"@timestamp\":"
+		    "\"2020-01-01\"}}",
+		"{\"@timestamp\":\"2026-11-22T10:11:\\u0031\\u0032Z\"}",
+	};
+	static const char *const want[] = {
+		"l-2026.11.22", "l-2026.11.22", "l-2026.11.22",
+		"l-2030.01.02", "l-2030.01.02",
+	};
+	struct sink_es_index *ix = sink_es_index_new("l-%Y.%m.%d", 0);
+	struct record *rec;
+	char *body, expect[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+		rec = record_new(src[i], strlen(src[i]), NULL, 0);
+		ck_assert_ptr_nonnull(rec);
+		body = body_of(ix, &rec, 1, T_NOW);
+		snprintf(expect, sizeof(expect),
+		    "{\"index\":{\"_index\":\"%s\"}}\n%s\n", want[i], src[i]);
+		ck_assert_str_eq(body, expect);
+		free(body);
+		record_free(rec);
+	}
+	sink_es_index_free(ix);
+}
+END_TEST
+
 START_TEST(body_escapes_index)
 {
 	struct sink_es_index *ix = sink_es_index_new("a\"b\\c", 0);
@@ -340,6 +380,7 @@ sink_es_suite(void)
 	tcase_add_test(tc, body_keeps_bulk_actions);
 	tcase_add_test(tc, body_create_fixed_and_hourly);
 	tcase_add_test(tc, body_invalid_and_unparsed);
+	tcase_add_test(tc, body_raw_timestamp_top_level);
 	tcase_add_test(tc, body_escapes_index);
 	tcase_add_test(tc, response_items);
 	tcase_add_test(tc, response_not_bulk);
