@@ -1392,6 +1392,7 @@ cli_classify(int argc, char **argv)
 	}
 	if ((rs = cli_load(o.rules)) == NULL)
 		goto done;
+	rv = 2;		/* from here on a failure is a runtime one */
 	if ((counts = calloc(rs->nclasses, sizeof(*counts))) == NULL ||
 	    (hits = calloc(rs->nclasses, sizeof(*hits))) == NULL) {
 		fprintf(stderr, "spillway %s: out of memory\n", argv[0]);

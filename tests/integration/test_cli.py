@@ -213,6 +213,19 @@ class TestClassify(CliCase):
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         self.assertEqual(self.rows(r.stdout), self.expected_rows(2))
 
+    def test_unreadable_file_exits_2_and_counts_the_others(self):
+        gone = os.path.join(self.tmp, "gone.ndjson")
+        r = self.run_ok(["classify", "-r", RULES_MIX, gone, CORPUS_MIX])
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn(gone, r.stderr.decode())
+        self.assertEqual(self.rows(r.stdout), self.expected_rows())
+        # Invalid rules stay 1, whatever the inputs.
+        bad = os.path.join(self.tmp, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"classes": [ {"name": "X"} ]}')
+        r = self.run_ok(["classify", "-r", bad, gone])
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+
     def test_stdin(self):
         with open(CORPUS_MIX, "rb") as f:
             data = f.read()
