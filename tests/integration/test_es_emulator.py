@@ -613,5 +613,61 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(proc.returncode, 0)
 
 
+class FastPath(unittest.TestCase):
+    """--fast --no-store answers the common items without the general checks; what it
+    answers must be what the general path answers, ids and took aside."""
+
+    BODY = "".join(line + "\n" for line in (
+        '{"index":{"_index":"f1"}}', '{"n":1}',
+        '{"create":{"_index":"f1"}}', ' {"n":2} ',
+        '{"index":{"_index":"f1","_id":"k1"}}', '{"n":3}',
+        '{"index":{"_index":"f1","pipeline":"nope"}}', '{"n":4}',
+        '{"index":{"_index":"F1"}}', '{"n":6}',
+        '{"index":{"_index":"f\\u00e9"}}', '{"n":7}',
+        '{"delete":{"_index":"f1","_id":"k1"}}',
+        '{"index":{"_index":"f2"}}', '{"n":8}'))
+
+    def answers(self, *flags):
+        proc, port = start_emulator("--no-store", *flags)
+        try:
+            out = []
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            for query, hdrs in (("", {}), ("", {}),
+                                ("?filter_path=items.*.status,errors", {}),
+                                ("", {"Accept-Encoding": "gzip"}),
+                                ("?pretty", {})):
+                hdrs = dict(hdrs, **{"Content-Type": "application/x-ndjson"})
+                conn.request("POST", "/_bulk" + query, body=self.BODY, headers=hdrs)
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.getheader("Content-Encoding") == "gzip":
+                    data = gzip.decompress(data)
+                doc = json.loads(data)
+                doc.pop("took", None)
+                for it in doc.get("items", []):
+                    for v in it.values():
+                        if "_id" in v and v["_id"] != "k1":
+                            self.assertEqual(len(v["_id"]), 20, v)
+                            v["_id"] = "ID"
+                out.append((resp.status, doc))
+            conn.close()
+            return out
+        finally:
+            proc.terminate()
+            proc.wait(5)
+            proc.stdout.close()
+            proc.stderr.close()
+
+    def test_fast_answers_as_the_general_path(self):
+        fast, general = self.answers("--fast"), self.answers()
+        self.assertEqual(fast, general)
+        statuses = [list(it.values())[0]["status"] for it in fast[1][1]["items"]]
+        self.assertEqual(statuses, [201, 201, 201, 400, 400, 201, 404, 201])
+        self.assertEqual(fast[2][1], {"errors": True, "items": [
+            {"index": {"status": s}} if i not in (1, 6) else
+            {("create" if i == 1 else "delete"): {"status": s}}
+            for i, s in enumerate(statuses)]})
+
+
 if __name__ == "__main__":
     unittest.main()
