@@ -635,7 +635,16 @@ class FastPath(unittest.TestCase):
             for query, hdrs in (("", {}), ("", {}),
                                 ("?filter_path=items.*.status,errors", {}),
                                 ("", {"Accept-Encoding": "gzip"}),
-                                ("?pretty", {})):
+                                ("?pretty", {}),
+                                ("?filter_path=errors,items.*.error.type,items.*.status",
+                                 {}),
+                                ("?filter_path=items.*._id", {}),
+                                ("?filter_path=-items.*._shards,-took", {}),
+                                ("?filter_path=**.status", {}),
+                                ("?filter_path=errors", {}),
+                                ("?filter_path=-items", {}),
+                                ("?filter_path=items.create", {}),
+                                ("?filter_path=nothing", {})):
                 hdrs = dict(hdrs, **{"Content-Type": "application/x-ndjson"})
                 conn.request("POST", "/_bulk" + query, body=self.BODY, headers=hdrs)
                 resp = conn.getresponse()

@@ -193,19 +193,58 @@ CREATED_ITEM = ('{"%%s":{"_index":%%s,"_id":"%%s","_version":1,"result":"created
 
 
 class BulkAnswer:
-    """A bulk response whose items are dicts or, from the fast path, JSON text already."""
+    """A bulk response whose items are dicts or, from the fast path, tuples (action, index
+    name, encoded index name, id, seq no) of a created document, encoded without building a
+    dict for each."""
 
     def __init__(self, errors, took, items):
         self.errors, self.took, self.items = errors, took, items
 
+    @staticmethod
+    def item(x):
+        if isinstance(x, dict):
+            return x
+        action, name, _, _id, seq = x
+        return {action: {"_index": name, "_id": _id, "_version": 1, "result": "created",
+                         "_shards": SHARDS_OK, "_seq_no": seq, "_primary_term": 1,
+                         "status": 201}}
+
     def document(self):
         return {"errors": self.errors, "took": self.took,
-                "items": [json.loads(x) if isinstance(x, str) else x for x in self.items]}
+                "items": [self.item(x) for x in self.items]}
 
     def text(self):
         return '{"errors":%s,"took":%d,"items":[%s]}' % (
             "true" if self.errors else "false", self.took,
-            ",".join(x if isinstance(x, str) else dumps(x) for x in self.items))
+            ",".join(dumps(x) if isinstance(x, dict) else
+                     CREATED_ITEM % (x[0], x[2], x[3], x[4]) for x in self.items))
+
+    def filtered_text(self, spec):
+        """The answer under filter_path `spec`, or None when what it keeps of a fast item
+        depends on the item (an _id, say): then the caller filters document().  Each key of
+        an object is filtered on its own, and so is each element of an array, so the items
+        can be filtered one by one and joined."""
+        def items_of(x):
+            return [dumps(e) for e in
+                    apply_filter_path({"items": [self.item(x)]}, spec).get("items", [])]
+        same = {}
+        parts = []
+        for x in self.items:
+            if isinstance(x, dict):
+                parts.extend(items_of(x))
+                continue
+            c = same.get(x[0])
+            if c is None:
+                c = items_of((x[0], "a", '"a"', "a", 1))
+                if c != items_of((x[0], "b", '"b"', "b", 2)):
+                    return None
+                same[x[0]] = c
+            parts.extend(c)
+        top = apply_filter_path({"errors": self.errors, "took": self.took}, spec)
+        fields = ["%s:%s" % (dumps(k), dumps(v)) for k, v in top.items()]
+        if parts:
+            fields.append('"items":[%s]' % ",".join(parts))
+        return "{%s}" % ",".join(fields)
 
 
 _ID_SEQ = itertools.count(int.from_bytes(os.urandom(3), "big"))
@@ -959,7 +998,7 @@ class Emulator:
 
     def run_bulk(self, ops, compat7, encoded=False):
         """Applies parsed ops under the lock. Returns (items, errors).  With `encoded`, an
-        item may be JSON text already (see BulkAnswer)."""
+        an item may be a tuple of the fast path (see BulkAnswer)."""
         cfg = self.config
         items = []
         any_error = False
@@ -1007,7 +1046,7 @@ class Emulator:
                     indexed[name] = indexed.get(name, 0) + 1
                     by_status["201"] = by_status.get("201", 0) + 1
                     by_action[action] = by_action.get(action, 0) + 1
-                    items.append(CREATED_ITEM % (action, known[1], ids.pop(), idx.seq))
+                    items.append((action, name, known[1], ids.pop(), idx.seq))
                     continue
             _id = meta.get("_id")
             if _id is None and action in ("index", "create"):
@@ -1583,16 +1622,21 @@ class Handler(BaseHTTPRequestHandler):
             data = b""
         else:
             fp = self.qs.get("filter_path")
-            if isinstance(payload, BulkAnswer) and (fp or self.pretty):
-                payload = payload.document()
-            if fp and isinstance(payload, (dict, list)):
-                payload = apply_filter_path(payload, fp)
-            if self.pretty:
-                data = (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode()
-            elif isinstance(payload, BulkAnswer):
-                data = payload.text().encode()
+            text = None
+            if isinstance(payload, BulkAnswer):
+                if not self.pretty:
+                    text = payload.filtered_text(fp) if fp else payload.text()
+                if text is None:
+                    payload = payload.document()
+            if text is not None:
+                data = text.encode()
             else:
-                data = dumps(payload).encode()
+                if fp and isinstance(payload, (dict, list)):
+                    payload = apply_filter_path(payload, fp)
+                if self.pretty:
+                    data = (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode()
+                else:
+                    data = dumps(payload).encode()
             accept = self.headers.get("Accept") or ""
             m = re.search(r"compatible-with\s*=\s*(\d+)", accept)
             if m:
