@@ -65,7 +65,7 @@ STALL_SECONDS = 30.0          # no progress for this long once the sender is don
 JOB_TIMEOUT = 300.0
 WORKER_CONNECTIONS = 8        # parallel connections of the spillway-file-wN jobs
 WORKER_TARGET = 1.7           # events/s with 2 workers over events/s with 1
-WORKER_REPEATS = 3            # runs of each of the pair; the median is reported
+WORKER_REPEATS = 5            # runs of each of the pair; the median is reported
 
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, TOOLS)
