@@ -1812,8 +1812,8 @@ GAINS = [
                 "parse only where jansson would read the event differently"),
     ("334a5dc", "the scan compares keys by stored length and passes plain ASCII 16 "
                 "bytes at a time"),
-    ("8af7e13", "a regular file is written by a thread of its own: its copying "
-                "leaves the count, which follows event_base_loop only"),
+    ("8af7e13", "a regular file is written by a thread of its own, outside "
+                "event_base_loop and so outside the count"),
     ("b344c87", "the scan checks a number against jansson's range only when it is "
                 "long enough to be out of it"),
     ("7273dc0", "an integer's text for a regex is written without snprintf"),
