@@ -1826,33 +1826,41 @@ def run_gains(args):
     rows = []
     res = os.path.join(BENCH, "results.json")
     kept = open(res).read() if os.path.exists(res) else None
-    for rev, what in GAINS + [(None, "this work tree")]:
-        a = argparse.Namespace(**vars(args))
-        a.only, a.commit = ["callgrind"], rev
-        a.spillway = build_rev(rev) if rev else args.spillway
-        bench = Bench(a)
-        bench.run()
-        cg = bench.jobs.get("callgrind")
-        ipe = cg.extra.get("ir_per_event") if cg else None
-        sha = rev and run_text(["git", "-C", REPO, "rev-parse", "--short", rev])
-        subject = run_text(["git", "-C", REPO, "log", "-1", "--format=%s", rev]) \
-            if rev else ""
-        rows.append({"rev": sha, "what": what, "subject": subject, "ir_per_event": ipe,
-                     "events": cg.events if cg else 0,
-                     "jparse": cg.extra.get("jparse_ir_per_event") if cg else None})
-        log("gains: %s: %s instructions per event" % (sha or "work tree",
-                                                      fmt_int(ipe) if ipe else "-"))
+    try:
+        for rev, what in GAINS + [(None, "this work tree")]:
+            rows.append(gains_row(args, rev, what))
+    finally:
+        if kept is None:                # each step wrote a results.json of its own
+            if os.path.exists(res):
+                os.unlink(res)
+        else:                           # the full run's results, as they were
+            with open(res, "w") as f:
+                f.write(kept)
     with open(GAINS_JSON, "w") as f:
         json.dump({"date": time.time(), "rows": rows}, f, indent=1)
-    if kept is None:
-        os.unlink(res)
-        return
-    with open(res, "w") as f:       # the full run's results, as they were
-        f.write(kept)
-    if not args.no_doc:
+    if kept is not None and not args.no_doc:
         bench = Bench(args)
         bench.load(res)
         write_doc(bench)
+
+
+def gains_row(args, rev, what):
+    """The callgrind job at commit rev (None: the work tree), as a row of the table."""
+    a = argparse.Namespace(**vars(args))
+    a.only, a.commit = ["callgrind"], rev
+    a.spillway = build_rev(rev) if rev else args.spillway
+    bench = Bench(a)
+    bench.run()
+    cg = bench.jobs.get("callgrind")
+    ipe = cg.extra.get("ir_per_event") if cg else None
+    sha = rev and run_text(["git", "-C", REPO, "rev-parse", "--short", rev])
+    log("gains: %s: %s instructions per event" % (sha or "work tree",
+                                                  fmt_int(ipe) if ipe else "-"))
+    return {"rev": sha, "what": what,
+            "subject": run_text(["git", "-C", REPO, "log", "-1", "--format=%s", rev])
+            if rev else "",
+            "ir_per_event": ipe, "events": cg.events if cg else 0,
+            "jparse": cg.extra.get("jparse_ir_per_event") if cg else None}
 
 
 def build_rev(rev):
