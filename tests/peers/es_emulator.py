@@ -185,7 +185,7 @@ def dumps(obj):
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-# An item of the fast path of run_bulk(), encoded as dumps() encodes what _ok() returns:
+# An item of the fast path of run_bulk(), as dumps() encodes what _ok() returns:
 # action, the index name already encoded, the id and the sequence number.
 CREATED_ITEM = ('{"%%s":{"_index":%%s,"_id":"%%s","_version":1,"result":"created",'
                 '"_shards":%s,"_seq_no":%%d,"_primary_term":1,"status":201}}'
@@ -205,9 +205,7 @@ class BulkAnswer:
         if isinstance(x, dict):
             return x
         action, name, _, _id, seq = x
-        return {action: {"_index": name, "_id": _id, "_version": 1, "result": "created",
-                         "_shards": SHARDS_OK, "_seq_no": seq, "_primary_term": 1,
-                         "status": 201}}
+        return {action: Emulator._ok(name, _id, 1, "created", seq, 201, False)}
 
     def document(self):
         return {"errors": self.errors, "took": self.took,
@@ -251,17 +249,10 @@ _ID_SEQ = itertools.count(int.from_bytes(os.urandom(3), "big"))
 _ID_NODE = os.urandom(6)
 
 
-def gen_id():
-    """20-character URL-safe id, time based like Elasticsearch's (15 bytes, base64url)."""
-    seq = next(_ID_SEQ) & 0xFFFFFF
-    raw = seq.to_bytes(3, "little") + int(time.time() * 1000).to_bytes(6, "big") + _ID_NODE
-    return base64.urlsafe_b64encode(raw).decode("ascii")
-
-
 def gen_ids(n):
-    """n ids as gen_id() makes them, with one clock reading and one encoding for all: 15
-    bytes encode to 20 characters without padding, so the encoding of the concatenation
-    cuts into the ids."""
+    """n 20-character URL-safe ids, time based like Elasticsearch's (15 bytes each,
+    base64url), with one clock reading and one encoding for all: 15 bytes encode to 20
+    characters without padding, so the encoding of the concatenation cuts into the ids."""
     if n <= 0:
         return []
     tail = int(time.time() * 1000).to_bytes(6, "big") + _ID_NODE
@@ -996,9 +987,9 @@ class Emulator:
                               "[%d:2] [UpdateRequest] failed to parse field [%s]" % (line, k))
         return body
 
-    def run_bulk(self, ops, compat7, encoded=False):
-        """Applies parsed ops under the lock. Returns (items, errors).  With `encoded`, an
-        an item may be a tuple of the fast path (see BulkAnswer)."""
+    def run_bulk(self, ops, compat7, compact=False):
+        """Applies parsed ops under the lock. Returns (items, errors).  With `compact`, an
+        item may be a tuple of the fast path (see BulkAnswer)."""
         cfg = self.config
         items = []
         any_error = False
@@ -1027,7 +1018,7 @@ class Emulator:
         # with only an _index, into an existing index that is no alias, of a source that
         # looks like an object.  It is answered as the general path below would, without
         # its per-item checks, which cannot apply.
-        fast = encoded and not (store or parse_source or rules or nth or forced or compat7)
+        fast = compact and not (store or parse_source or rules or nth or forced or compat7)
         plain = {}
         for i, (action, meta, src, upd) in enumerate(ops):
             name = meta["_index"]
@@ -1122,7 +1113,8 @@ class Emulator:
         item["error"] = err
         return item
 
-    def _ok(self, name, _id, version, result, seq, status, compat7, shards=SHARDS_OK):
+    @staticmethod
+    def _ok(name, _id, version, result, seq, status, compat7, shards=SHARDS_OK):
         if compat7:
             return {"_index": name, "_type": "_doc", "_id": _id, "_version": version,
                     "result": result, "_shards": shards, "_seq_no": seq,
@@ -2189,7 +2181,7 @@ class Handler(BaseHTTPRequestHandler):
                                   "capacity of %s events/s exceeded]" % cfg["capacity"],
                                   headers=[("Retry-After", str(int(ra)))] if ra is not None
                                   else [])
-            items, errors = emu.run_bulk(ops, compat == 7, encoded=True)
+            items, errors = emu.run_bulk(ops, compat == 7, compact=True)
         took = int((time.monotonic() - t0) * 1000)
         return 200, BulkAnswer(errors, took, items)
 
