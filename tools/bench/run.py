@@ -553,6 +553,11 @@ class Bench:
         self.events = args.events
         self.jobs = {}
         self.skipped = {}
+        # The work tree's commit when the run starts, and whether the code differs from it.
+        self.tree = (run_text(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]),
+                     bool(run_text(["git", "-C", REPO, "status", "--porcelain",
+                                    "--untracked-files=no", "--", "src", "include",
+                                    "Makefile"])))
         self.out = os.path.join(BENCH, "out")
         os.makedirs(self.out, exist_ok=True)
 
@@ -567,6 +572,7 @@ class Bench:
         self.t_start, self.t_end = res["t_start"], res["t_end"]
         self.load_start, self.load_end = res["load_start"], res["load_end"]
         self.skipped = res["skipped"]
+        self.tree = tuple(res.get("tree", self.tree))
         for name, d in res["jobs"].items():
             j = Job(name, d["kind"], d["desc"])
             j.__dict__.update(d)
@@ -1014,7 +1020,8 @@ class Bench:
             self.guard("callgrind", self.callgrind)
         self.t_end = time.time()
         self.load_end = open("/proc/loadavg").read().split()[:3]
-        res = {"events": self.events, "commit": self.commit, "spillway": self.exe,
+        res = {"events": self.events, "commit": self.commit, "tree": self.tree,
+               "spillway": self.exe,
                "corpus": self.cstats, "shares": self.shares,
                "t_start": self.t_start, "t_end": self.t_end,
                "load_start": self.load_start, "load_end": self.load_end,
@@ -1076,9 +1083,7 @@ def versions(bench):
         v["spillway"] = "%s (commit %s, built from a clean export)" % (sv or "?",
                                                                      bench.commit[:7])
     else:
-        rev = run_text(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
-        dirty = run_text(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no",
-                          "--", "src", "include", "Makefile"])
+        rev, dirty = bench.tree
         v["spillway"] = "%s (work tree at commit %s%s)" % (
             sv or "?", rev or "?", ", with uncommitted changes" if dirty else "")
     v["compiler"] = run_text(["cc", "--version"]).splitlines()[0] if run_text(
@@ -1554,8 +1559,8 @@ def gains_section(w):
     w("")
     w("`tools/bench/run.py --gains` runs the callgrind job above at each commit that changed "
       "the hot path, built from `git archive` of that commit, over the same slice and rules "
-      "(%s, %s events). Instruction counts do not depend on the machine's load, so anyone can "
-      "reproduce these on any x86-64 Debian 12 machine with the same libraries." % (
+      "(%s, %s events). Instruction counts do not depend on the machine's load, so they "
+      "reproduce closely on another x86-64 Debian 12 machine with the same libraries." % (
           time.strftime("%Y-%m-%d", time.gmtime(g["date"])), fmt_int(rows[0]["events"])))
     w("")
     w("| commit | change | instructions per event | of the one before | of the first |")
