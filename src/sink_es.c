@@ -281,6 +281,28 @@ sink_es_timestamp(const char *s, size_t len, time_t *t)
 	return 0;
 }
 
+/* Steps over JSON text, for the timestamp here and the response below. */
+static const char *
+es_skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+	    *p == '\n'))
+		p++;
+	return p;
+}
+
+static int
+es_lit(const char **pp, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	*pp = es_skip_ws(*pp, end);
+	if ((size_t)(end - *pp) < n || memcmp(*pp, lit, n) != 0)
+		return 0;
+	*pp += n;
+	return 1;
+}
+
 /* Past the string whose opening quote is at p[-1]; NULL if unterminated. */
 static const char *
 es_skip_string(const char *p, const char *end)
@@ -349,16 +371,9 @@ es_raw_timestamp(const char *p, size_t len, time_t *t)
 			if (depth != 1 || p - s != sizeof(key) ||
 			    memcmp(s, key, sizeof(key) - 1) != 0)
 				break;
-			while (p < end && (*p == ' ' || *p == '\t' ||
-			    *p == '\n' || *p == '\r'))
-				p++;
-			if (p >= end || *p != ':')
+			if (!es_lit(&p, end, ":"))
 				break;	/* a value, not a key */
-			p++;
-			while (p < end && (*p == ' ' || *p == '\t' ||
-			    *p == '\n' || *p == '\r'))
-				p++;
-			return es_raw_time_value(p, end, t);
+			return es_raw_time_value(es_skip_ws(p, end), end, t);
 		case '{':
 		case '[':
 			depth++;
@@ -456,27 +471,6 @@ es_item_status(json_int_t st)
 	if (st >= 400)
 		return SINK_ES_ITEM_REJECT;
 	return SINK_ES_ITEM_RETRY;
-}
-
-static const char *
-es_skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
-	    *p == '\n'))
-		p++;
-	return p;
-}
-
-static int
-es_lit(const char **pp, const char *end, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	*pp = es_skip_ws(*pp, end);
-	if ((size_t)(end - *pp) < n || memcmp(*pp, lit, n) != 0)
-		return 0;
-	*pp += n;
-	return 1;
 }
 
 /*
