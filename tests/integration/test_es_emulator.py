@@ -4,6 +4,8 @@ import gzip
 import http.client
 import json
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +36,28 @@ def start_emulator(*args):
         proc.kill()
         raise RuntimeError("emulator did not start: %r %r" % (line, proc.stderr.read()))
     return proc, int(line.rsplit(":", 1)[1])
+
+
+def wait_listening(proc, timeout=10):
+    """Reads a started emulator's stderr until its `listening http` line, for at most
+    `timeout` seconds; returns the port.  (Reads the pipe's descriptor directly: do not mix
+    with proc.stderr.readline().)"""
+    end = time.monotonic() + timeout
+    fd = proc.stderr.fileno()
+    buf = b""
+    while b"\n" not in buf:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise RuntimeError("emulator not listening after %ss: %r" % (timeout, buf))
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise RuntimeError("emulator exited (%s): %r" % (proc.wait(), buf))
+            buf += chunk
+    line = buf.split(b"\n", 1)[0].decode()
+    if not line.startswith("listening http 127.0.0.1:"):
+        raise RuntimeError("emulator did not start: %r" % buf)
+    return int(line.rsplit(":", 1)[1])
 
 
 class EmulatorCase(unittest.TestCase):
@@ -611,6 +635,137 @@ class CommandLine(unittest.TestCase):
             proc.stdout.close()
             proc.stderr.close()
             self.assertEqual(proc.returncode, 0)
+
+
+class Journal(unittest.TestCase):
+    """--data: what was acknowledged survives a SIGKILL and a restart on the same port."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.data = os.path.join(self.dir.name, "es.journal")
+        self.procs = []
+
+    def tearDown(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+        self.dir.cleanup()
+
+    def start(self, port=0):
+        proc = subprocess.Popen([sys.executable, EMULATOR, "--listen", "127.0.0.1:%d" % port,
+                                 "--data", self.data],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.procs.append(proc)
+        return proc, wait_listening(proc)
+
+    def kill(self, proc):
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+
+    def call(self, port, method, path, body=None, ctype="application/x-ndjson"):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        if isinstance(body, (dict, list)):
+            body, ctype = json.dumps(body), "application/json"
+        conn.request(method, path, body=body.encode() if isinstance(body, str) else body,
+                     headers={"Content-Type": ctype} if body is not None else {})
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        if resp.getheader("Content-Type") == "application/x-ndjson":
+            return resp.status, [json.loads(line) for line in data.decode().splitlines()]
+        return resp.status, json.loads(data) if data else None
+
+    def items(self, port, *lines):
+        status, out = self.call(port, "POST", "/_bulk", "".join(x + "\n" for x in lines))
+        self.assertEqual(status, 200, out)
+        return [next(iter(it.values())) for it in out["items"]]
+
+    def test_sigkill_and_restart_keep_what_was_acknowledged(self):
+        proc, port = self.start()
+        self.assertEqual(self.call(port, "PUT", "/_ingest/pipeline/p", {"processors": []})[0],
+                         200)
+        sources = ['{"n":1}', '{"n":2}', '{"n":3}', '{"n":4}', ' {"n": 5, "s": "\u00e9t\u00e9"} ']
+        got = self.items(port,
+                         '{"create":{"_index":"j","_id":"a"}}', sources[0],
+                         '{"create":{"_index":"j"}}', sources[1],
+                         '{"index":{"_index":"j","_id":"b"}}', sources[2],
+                         '{"index":{"_index":"k"}}', sources[3],
+                         '{"create":{"_index":"j","_id":"c"}}', sources[4],
+                         '{"update":{"_index":"j","_id":"b"}}', '{"doc":{"m":1}}',
+                         '{"create":{"_index":"j","_id":"d"}}', '{"n":6}',
+                         '{"delete":{"_index":"j","_id":"d"}}')
+        self.assertEqual([it["status"] for it in got], [201] * 5 + [200, 201, 200])
+        ids = [it["_id"] for it in got[:5]]
+        self.assertEqual((ids[0], ids[2], ids[4]), ("a", "b", "c"))
+        self.assertEqual([len(ids[1]), len(ids[3])], [20, 20])
+        self.assertEqual(self.call(port, "PUT", "/j/_create/e", '{"n":7}',
+                                   "application/json")[0], 201)
+        expect = [{"_index": i, "_id": d, "source": s} for i, d, s in zip(
+            "jjjkj", ids, sources)] + [{"_index": "j", "_id": "d", "source": '{"n":6}'},
+                                       {"_index": "j", "_id": "e", "source": '{"n":7}'}]
+        self.assertEqual(self.call(port, "GET", "/_emulator/received"), (200, expect))
+        conflict = self.items(port, '{"create":{"_index":"j","_id":"a"}}', '{"n":0}')[0]
+        before = {d: self.call(port, "GET", "/j/_doc/" + d)[1] for d in ("a", "b", ids[1])}
+        held = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        held.request("GET", "/")
+        held.getresponse().read()
+
+        self.kill(proc)
+        held.close()        # the server's end of it now waits in TIME_WAIT on the port
+        with open(self.data, "ab") as f:                # a line cut short by the kill
+            f.write(b'{"op":"doc","index":"j","id":"zz","vers')
+        proc, port2 = self.start(port)
+        self.assertEqual(port2, port)
+        self.assertEqual(self.call(port, "GET", "/_emulator/received"), (200, expect))
+        for d, doc in before.items():
+            self.assertEqual(self.call(port, "GET", "/j/_doc/" + d), (200, doc))
+        self.assertEqual(before["b"]["_source"], {"n": 3, "m": 1})
+        self.assertEqual(before["b"]["_version"], 2)
+        self.assertEqual(self.call(port, "GET", "/j/_doc/d")[0], 404)
+        self.assertEqual(self.call(port, "GET", "/j/_doc/zz")[0], 404)
+        got = self.items(port,
+                         '{"create":{"_index":"j","_id":"a"}}', '{"n":0}',
+                         '{"create":{"_index":"j","_id":"%s"}}' % ids[1], '{"n":0}',
+                         '{"create":{"_index":"k","_id":"%s"}}' % ids[3], '{"n":0}',
+                         '{"create":{"_index":"j","_id":"d"}}', '{"n":8}',
+                         '{"index":{"_index":"j","pipeline":"p"}}', '{"n":9}')
+        self.assertEqual([it["status"] for it in got], [409, 409, 409, 201, 201])
+        self.assertEqual(got[0]["error"], conflict["error"])     # same index uuid
+        self.assertEqual(got[0]["error"]["type"], "version_conflict_engine_exception")
+        self.assertEqual(got[3]["_version"], 3)                  # created, deleted, created
+        self.assertGreater(got[3]["_seq_no"], max(d["_seq_no"] for d in before.values()))
+        self.assertEqual(self.call(port, "GET", "/_emulator/stats")[1]["docs"],
+                         {"j": 7, "k": 1})
+
+        self.kill(proc)                 # the journal goes on after the replayed part
+        proc, _ = self.start(port)
+        expect += [{"_index": "j", "_id": "d", "source": '{"n":8}'},
+                   {"_index": "j", "_id": got[4]["_id"], "source": '{"n":9}'}]
+        self.assertEqual(self.call(port, "GET", "/_emulator/received"), (200, expect))
+        self.assertEqual(self.call(port, "GET", "/j/_doc/d")[1]["_version"], 3)
+        self.assertEqual(self.items(port, '{"create":{"_index":"j","_id":"d"}}',
+                                    '{}')[0]["status"], 409)
+
+    def test_reset_truncates_and_no_store_is_refused(self):
+        proc, port = self.start()
+        self.assertEqual(self.items(port, '{"index":{"_index":"r"}}', '{}')[0]["status"], 201)
+        self.assertGreater(os.path.getsize(self.data), 0)
+        self.assertEqual(self.call(port, "POST", "/_emulator/reset")[0], 200)
+        self.assertEqual(os.path.getsize(self.data), 0)
+        self.assertEqual(self.items(port, '{"index":{"_index":"r2"}}', '{}')[0]["status"], 201)
+        self.assertEqual(self.call(port, "DELETE", "/_emulator/received")[0], 200)
+        self.kill(proc)
+        proc, port = self.start(port)
+        self.assertEqual(self.call(port, "GET", "/_emulator/received"), (200, []))
+        self.assertEqual(self.call(port, "GET", "/_emulator/stats")[1]["docs"], {"r2": 1})
+        r = subprocess.run([sys.executable, EMULATOR, "--listen", "127.0.0.1:0", "--no-store",
+                            "--data", self.data], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--data", r.stderr)
 
 
 class FastPath(unittest.TestCase):

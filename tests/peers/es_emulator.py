@@ -52,6 +52,11 @@ BULK_MEDIA_TYPES = frozenset((
     "application/json", "application/x-ndjson",
     "application/vnd.elasticsearch+json", "application/vnd.elasticsearch+x-ndjson"))
 INVALID_INDEX_CHARS = set(' "*\\<|,>/?#')
+TEMPLATE_STORES = {"_index_template": "templates", "_template": "legacy_templates",
+                   "_component_template": "component_templates"}
+# The named stores a --data journal entry may put into or delete from (Emulator attributes).
+JOURNAL_STORES = frozenset(("templates", "legacy_templates", "component_templates", "ilm",
+                            "pipelines"))
 
 
 def now_ms():
@@ -598,6 +603,7 @@ class Emulator:
         self.host = "127.0.0.1"
         self.start_raw = {}
         self.config = dict(DEFAULT_CONFIG)
+        self.journal_file = None     # --data, opened by open_journal()
         self._reset_state()
 
     # -- configuration ------------------------------------------------------------------------
@@ -751,6 +757,110 @@ class Emulator:
             self.st["bytes"]["received"] += wire_bytes
             self.st["bytes"]["decoded"] += decoded_bytes
 
+    # -- journal (--data) ---------------------------------------------------------------------
+    #
+    # One JSON object per line, for each change to what the emulator stores, written under the
+    # lock in the order of the changes and flushed to the OS before the request that made them
+    # is answered (a killed process loses nothing it acknowledged; an OS crash may):
+    #   {"op": "doc", "index", "id", "version", "seq", "source" (text, null = deleted),
+    #    "received": true for an index/create that goes into the received log}
+    #   {"op": "index", "index", "body", "uuid", "created"}    an index created
+    #   {"op": "delete_index", "index"}
+    #   {"op": "aliases", "aliases"}                           every alias, after a change
+    #   {"op": "put" | "delete", "store", "name"[, "value"]}   templates, ILM policies, pipelines
+    #   {"op": "forget_received"}                              DELETE /_emulator/received
+
+    def open_journal(self, path):
+        """Replays the journal at `path` (if it exists), then appends to it."""
+        self.replay(path)
+        self.journal_file = open(path, "ab")
+
+    def replay(self, path):
+        """Rebuilds the stored state from the journal at `path`.  A last line cut short (the
+        process was killed while writing it, so it was never acknowledged) is dropped from
+        the file.  Raises ValueError for any other line that does not parse."""
+        good = 0
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            return
+        with f:
+            for n, line in enumerate(f, 1):
+                if not line.endswith(b"\n"):
+                    break
+                if line.strip():
+                    try:
+                        self._replay_one(json.loads(line))
+                    except (ValueError, KeyError, TypeError, AttributeError) as e:
+                        raise ValueError("%s line %d: %s: %r" % (path, n, e, line[:200]))
+                good += len(line)
+            size = f.seek(0, os.SEEK_END)
+        if good < size:
+            with open(path, "r+b") as f:
+                f.truncate(good)
+
+    def _replay_one(self, e):
+        op = e["op"]
+        if op == "doc":
+            name, _id, text = e["index"], e["id"], e["source"]
+            idx = self.indices.get(name) or self.create_index(name)
+            cur = idx.docs.get(_id)
+            if cur is not None and cur[2] is not None:
+                idx.count -= 1
+            idx.docs[_id] = [e["version"], e["seq"], text]
+            if text is not None:
+                idx.count += 1
+            idx.seq = max(idx.seq, e["seq"])
+            if e.get("received"):
+                self.received.append((name, _id, text))
+        elif op == "index":
+            idx = self.create_index(e["index"], e["body"])
+            idx.uuid, idx.created = e["uuid"], e["created"]
+        elif op == "delete_index":
+            self.indices.pop(e["index"], None)
+        elif op == "aliases":
+            self.aliases = e["aliases"]
+        elif op in ("put", "delete") and e["store"] in JOURNAL_STORES:
+            store = getattr(self, e["store"])
+            if op == "put":
+                store[e["name"]] = e["value"]
+            else:
+                store.pop(e["name"], None)
+        elif op == "forget_received":
+            self.received = []
+        else:
+            raise ValueError("unknown journal entry")
+
+    def journal(self, entry, sync=True):
+        """Appends one change (under the lock); `sync` flushes it, and everything before it,
+        to the OS: a request must not be answered before its changes are."""
+        f = self.journal_file
+        if f is None:
+            return
+        f.write(json.dumps(entry, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+                + b"\n")
+        if sync:
+            f.flush()
+
+    def journal_sync(self):
+        if self.journal_file is not None:
+            self.journal_file.flush()
+
+    def journal_doc(self, name, _id, version, seq, text, received):
+        if self.journal_file is not None:
+            entry = {"op": "doc", "index": name, "id": _id, "version": version, "seq": seq,
+                     "source": text}
+            if received:
+                entry["received"] = True
+            self.journal(entry, sync=False)
+
+    def journal_aliases(self):
+        self.journal({"op": "aliases", "aliases": self.aliases})
+
+    def journal_truncate(self):
+        if self.journal_file is not None:
+            self.journal_file.truncate(0)
+
     # -- index resolution ---------------------------------------------------------------------
 
     def write_target(self, name):
@@ -772,14 +882,22 @@ class Emulator:
                       "multiple indices without one being designated as a write index" % name)
 
     def create_index(self, name, body=None):
+        """Creates index `name` (under the lock); journaled but not flushed."""
         body = body or {}
         idx = Index(name, body.get("settings"), body.get("mappings"))
         self.indices[name] = idx
+        self.journal({"op": "index", "index": name, "body": body, "uuid": idx.uuid,
+                      "created": idx.created}, sync=False)
+        aliased = False
         for tmpl in self._matching_templates(name):
             for alias, props in (tmpl.get("template", {}).get("aliases") or {}).items():
                 self.aliases.setdefault(alias, {})[name] = dict(props or {})
+                aliased = True
         for alias, props in (body.get("aliases") or {}).items():
             self.aliases.setdefault(alias, {})[name] = dict(props or {})
+            aliased = True
+        if aliased:
+            self.journal({"op": "aliases", "aliases": self.aliases}, sync=False)
         return idx
 
     def _matching_templates(self, name):
@@ -1059,6 +1177,7 @@ class Emulator:
             by_action[action] = by_action.get(action, 0) + 1
             items.append({action: item})
         item_stats["total"] += n
+        self.journal_sync()
         return items, any_error
 
     def _item_status_plan(self, n):
@@ -1226,11 +1345,13 @@ class Emulator:
                 version = (cur[0] + 1) if cur else 1
                 if store:
                     idx.docs[_id] = [version, idx.seq, None]
+                    self.journal_doc(target, _id, version, idx.seq, None, False)
                 return self._ok(target, _id, version, "not_found", idx.seq, 404, compat7)
             cur[0] += 1
             cur[1] = idx.seq
             cur[2] = None
             idx.count -= 1
+            self.journal_doc(target, _id, cur[0], idx.seq, None, False)
             return self._ok(target, _id, cur[0], "deleted", idx.seq, 200, compat7)
         cur = idx.docs.get(_id) if store else None
         live = cur is not None and cur[2] is not None
@@ -1281,6 +1402,7 @@ class Emulator:
                 idx.docs[_id] = [version, idx.seq, text]
             else:
                 cur[0], cur[1], cur[2] = version, idx.seq, text
+            self.journal_doc(target, _id, version, idx.seq, text, action != "update")
         if not live:
             idx.count += 1
         indexed[target] = indexed.get(target, 0) + 1
@@ -1805,8 +1927,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def templates(self, kind, name):
         emu = self.emu
-        store = {"_index_template": emu.templates, "_template": emu.legacy_templates,
-                 "_component_template": emu.component_templates}[kind]
+        attr = TEMPLATE_STORES[kind]
+        store = getattr(emu, attr)
         m = self.command
         if m in ("PUT", "POST"):
             if name is None:
@@ -1816,12 +1938,14 @@ class Handler(BaseHTTPRequestHandler):
                 if self.qs.get("create") == "true" and name in store:
                     raise bad_request("index template [%s] already exists" % name)
                 store[name] = body
+                emu.journal({"op": "put", "store": attr, "name": name, "value": body})
             return ack()
         with emu.lock:
             if m == "DELETE":
                 if name not in store:
                     raise resource_not_found("index_template matching [%s] not found" % name)
                 del store[name]
+                emu.journal({"op": "delete", "store": attr, "name": name})
                 return ack()
             if name is None:
                 names = sorted(store)
@@ -1846,18 +1970,21 @@ class Handler(BaseHTTPRequestHandler):
         """ILM policies and ingest pipelines: PUT/GET/HEAD/DELETE by name."""
         m = self.command
         emu = self.emu
+        attr = "ilm" if kind == "ilm" else "pipelines"
         if m in ("PUT", "POST") and name:
             body = self.json_body(required=True)
             with emu.lock:
                 prev = store.get(name)
                 ver = (prev["version"] + 1) if prev else 1
                 store[name] = {"version": ver, "modified_date": now_ms(), "body": body}
+                emu.journal({"op": "put", "store": attr, "name": name, "value": store[name]})
             return ack()
         with emu.lock:
             if m == "DELETE":
                 if name not in store:
                     raise resource_not_found("%s [%s] not found" % (what, name))
                 del store[name]
+                emu.journal({"op": "delete", "store": attr, "name": name})
                 return ack()
             names = sorted(store) if not name else [k for k in sorted(store) if any(
                 glob_regex(p).match(k) for p in name.split(","))]
@@ -1915,6 +2042,7 @@ class Handler(BaseHTTPRequestHandler):
                                   "Invalid index name [%s], already exists as alias" % real,
                                   {"index_uuid": "_na_", "index": real})
                 emu.create_index(real, body)
+                emu.journal_sync()
             return 200, {"acknowledged": True, "shards_acknowledged": True, "index": real}
         if m == "HEAD":
             with emu.lock:
@@ -1928,9 +2056,11 @@ class Handler(BaseHTTPRequestHandler):
                 idxs = emu.resolve_read(name)
                 for i in idxs:
                     del emu.indices[i.name]
+                    emu.journal({"op": "delete_index", "index": i.name}, sync=False)
                     for members in emu.aliases.values():
                         members.pop(i.name, None)
                 emu.aliases = {a: ms for a, ms in emu.aliases.items() if ms}
+                emu.journal_aliases()
             return ack()
         if m == "GET":
             with emu.lock:
@@ -1976,6 +2106,7 @@ class Handler(BaseHTTPRequestHandler):
                 idxs = emu.resolve_read(index)
                 for i in idxs:
                     emu.aliases.setdefault(alias, {})[i.name] = body
+                emu.journal_aliases()
             return ack()
         if m == "DELETE":
             with emu.lock:
@@ -1988,6 +2119,7 @@ class Handler(BaseHTTPRequestHandler):
                     members.pop(i.name, None)
                 if not members:
                     emu.aliases.pop(alias, None)
+                emu.journal_aliases()
             return ack()
         return self.get_aliases(index, alias)
 
@@ -1998,28 +2130,33 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(actions, list):
             raise bad_request("[aliases] requires [actions]")
         with emu.lock:
-            for a in actions:
-                if not isinstance(a, dict) or len(a) != 1:
-                    raise bad_request("[aliases] malformed action")
-                (kind, spec), = a.items()
-                if not isinstance(spec, dict):
-                    raise bad_request("[aliases] malformed action")
-                inds = spec.get("indices") or [spec.get("index")]
-                als = spec.get("aliases") or [spec.get("alias")]
-                for iexpr in inds:
-                    for i in emu.resolve_read(iexpr):
-                        for al in als:
-                            if kind == "add":
-                                props = {k: v for k, v in spec.items()
-                                         if k not in ("index", "indices", "alias", "aliases")}
-                                emu.aliases.setdefault(al, {})[i.name] = props
-                            elif kind == "remove":
-                                emu.aliases.get(al, {}).pop(i.name, None)
-                            elif kind == "remove_index":
-                                del emu.indices[i.name]
-                            else:
-                                raise bad_request("[aliases] unknown action [%s]" % kind)
-            emu.aliases = {a: ms for a, ms in emu.aliases.items() if ms}
+            try:
+                for a in actions:
+                    if not isinstance(a, dict) or len(a) != 1:
+                        raise bad_request("[aliases] malformed action")
+                    (kind, spec), = a.items()
+                    if not isinstance(spec, dict):
+                        raise bad_request("[aliases] malformed action")
+                    inds = spec.get("indices") or [spec.get("index")]
+                    als = spec.get("aliases") or [spec.get("alias")]
+                    for iexpr in inds:
+                        for i in emu.resolve_read(iexpr):
+                            for al in als:
+                                if kind == "add":
+                                    props = {k: v for k, v in spec.items()
+                                             if k not in ("index", "indices", "alias", "aliases")}
+                                    emu.aliases.setdefault(al, {})[i.name] = props
+                                elif kind == "remove":
+                                    emu.aliases.get(al, {}).pop(i.name, None)
+                                elif kind == "remove_index":
+                                    del emu.indices[i.name]
+                                    emu.journal({"op": "delete_index", "index": i.name},
+                                                sync=False)
+                                else:
+                                    raise bad_request("[aliases] unknown action [%s]" % kind)
+                emu.aliases = {a: ms for a, ms in emu.aliases.items() if ms}
+            finally:          # what was done before an error stays done
+                emu.journal_aliases()
         return ack()
 
     def cat_indices(self):
@@ -2204,6 +2341,7 @@ class Handler(BaseHTTPRequestHandler):
             with emu.lock:
                 cfg = dict(emu.config)
                 emu._reset_state()
+                emu.journal_truncate()
                 if body.get("keep_config") or self.qs.get("keep_config") == "true":
                     emu.config = cfg
                 else:
@@ -2223,6 +2361,7 @@ class Handler(BaseHTTPRequestHandler):
             if m == "DELETE":
                 with emu.lock:
                     emu.received = []
+                    emu.journal({"op": "forget_received"})
                 return ack()
             try:
                 frm = int(self.qs.get("from", 0))
@@ -2352,6 +2491,10 @@ def main(argv=None):
                     help="do not parse sources (only check they look like an object)")
     ap.add_argument("--no-store", action="store_true",
                     help="keep no documents and no received log (long benchmarks)")
+    ap.add_argument("--data", metavar="FILE",
+                    help="journal of what is stored: replayed at start, every change appended "
+                         "and flushed before it is acknowledged (survives SIGKILL; not with "
+                         "--no-store)")
     ap.add_argument("--max-body-bytes", type=int, default=104857600)
     ap.add_argument("--es-version", default=ES_VERSION)
     ap.add_argument("--cluster-name", default="spillway-test")
@@ -2387,6 +2530,14 @@ def main(argv=None):
     except ESError as e:
         ap.error(e.reason)
     emu.start_raw = start
+    if args.data:
+        if not emu.config["store"]:
+            ap.error("--data journals what is stored: not with --no-store (or store false)")
+        try:
+            emu.open_journal(args.data)
+        except (OSError, ValueError) as e:
+            sys.stderr.write("es_emulator: --data %s: %s\n" % (args.data, e))
+            return 2
 
     handler = type("BoundHandler", (Handler,), {"emu": emu})
     host, port = args.listen
@@ -2413,6 +2564,8 @@ def main(argv=None):
         httpd.server_close()
         if emu.record_file:
             emu.record_file.close()
+        if emu.journal_file:
+            emu.journal_file.close()
     return 0
 
 
