@@ -869,6 +869,32 @@ bulk_default_error_type(int status)
 	}
 }
 
+/*
+ * The sink's own answer for an item, as it gave it: its text unfiltered,
+ * else through the filter.  0, or -1 when it does not parse.
+ */
+static int
+bulk_write_answer(struct fpw *w, const struct bulk_item *it)
+{
+	const char	*op = bulk_op_name(it->op);
+	json_t		*v;
+
+	if (w->fp == NULL) {
+		fpw_open(w, NULL, 0, 0);
+		if (fpw_leafz(w, op))
+			buf_add(w->out, it->answer, it->answer_len);
+		fpw_close(w);
+		return 0;
+	}
+	if ((v = json_loadb(it->answer, it->answer_len, 0, NULL)) == NULL)
+		return -1;
+	fpw_open(w, NULL, 0, 0);
+	fpw_walk(w, op, strlen(op), v);
+	fpw_close(w);
+	json_decref(v);
+	return 0;
+}
+
 static void
 bulk_write_item(struct fpw *w, const struct bulk_item *it)
 {
@@ -876,6 +902,8 @@ bulk_write_item(struct fpw *w, const struct bulk_item *it)
 	char		 idbuf[BULK_ID_LEN + 1];
 	const char	*id = it->id;
 
+	if (it->answer != NULL && bulk_write_answer(w, it) == 0)
+		return;
 	fpw_open(w, NULL, 0, 0);
 	fpw_openz(w, bulk_op_name(it->op), 0);
 	if (fpw_leafz(w, "_index"))
@@ -1274,6 +1302,7 @@ bulk_item_clear(struct bulk_item *it)
 	free(it->id);
 	free(it->pipeline);
 	free(it->routing);
+	free(it->answer);
 	memset(it, 0, sizeof(*it));
 }
 

@@ -32,6 +32,9 @@ struct bulk_item {
 	int		 status;	/* 201, 200, 409, 429, 400, ... */
 	const char	*error_type;	/* set for status >= 400 */
 	const char	*error_reason;
+	char		*answer;	/* the sink's own item object, or NULL;
+					   owned, freed by bulk_request_clear() */
+	size_t		 answer_len;
 };
 
 struct bulk_request {
@@ -92,7 +95,10 @@ void	bulk_id_generate(char buf[BULK_ID_LEN + 1]);
  * id.  Returns a malloc'ed NUL-terminated string and its length in *lenp,
  * or NULL on allocation failure.
  *
- * The key of an item is the op's name.  Items below 400 answer as
+ * The key of an item is the op's name.  An item with an answer (the
+ * sink's own, e.g. Elasticsearch's) is that object, byte for byte when
+ * there is no filter; its status still sets "errors".  Other items below
+ * 400 answer as
  * Elasticsearch 8 does: _index ("" when NULL), _id, _version 1, result
  * ("created" for 201, "deleted" for a delete, else "updated"), _shards
  * {total 2, successful 1, failed 0}, _seq_no 0, _primary_term 1, status.

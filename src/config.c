@@ -77,6 +77,8 @@ static const struct opt config_opts[] = {
 	{ "limits", "idle_timeout_ms", OPT_LONG, O(idle_timeout_ms), 0, 1e9 },
 	{ NULL, "admin_token", OPT_STR, O(admin_token), 0, 0 },
 	{ NULL, "shed_response", OPT_SHED, O(shed_reject), 0, 0 },
+	{ NULL, "ack", OPT_STR, O(ack), 0, 0 },
+	{ NULL, "ack_timeout_ms", OPT_LONG, O(ack_timeout_ms), 1, 1e8 },
 	{ NULL, "workers", OPT_LONG, O(workers), 1, 256 },
 	{ NULL, "shutdown_timeout_ms", OPT_LONG, O(shutdown_timeout_ms), 0,
 	    1e8 },
@@ -109,7 +111,8 @@ config_default(void)
 	    config_set_str(&cf->sink_url, "stdout") == -1 ||
 	    config_set_str(&cf->sink_index, "logs-%Y.%m.%d") == -1 ||
 	    config_set_str(&cf->sink_action, "index") == -1 ||
-	    config_set_str(&cf->sink_compression, "gzip") == -1) {
+	    config_set_str(&cf->sink_compression, "gzip") == -1 ||
+	    config_set_str(&cf->ack, "sink") == -1) {
 		config_free(cf);
 		return NULL;
 	}
@@ -130,6 +133,8 @@ config_default(void)
 	cf->max_body_bytes = 104857600;
 	cf->max_connections = 10000;
 	cf->idle_timeout_ms = 300000;
+	cf->ack_sink = 1;
+	cf->ack_timeout_ms = 30000;
 	cf->workers = 1;
 	cf->shutdown_timeout_ms = 10000;
 	return cf;
@@ -364,6 +369,13 @@ config_load(const char *path, char *err, size_t errlen)
 		    "\"action\" must be \"index\" or \"create\"");
 		goto fail;
 	}
+	if (cf->ack == NULL || (strcmp(cf->ack, "sink") != 0 &&
+	    strcmp(cf->ack, "admit") != 0)) {
+		config_error(path, text, len, "ack", NULL, 0, err, errlen,
+		    "\"ack\" must be \"sink\" or \"admit\"");
+		goto fail;
+	}
+	cf->ack_sink = strcmp(cf->ack, "sink") == 0;
 	if (cf->sink_compression != NULL &&
 	    strcmp(cf->sink_compression, "gzip") != 0 &&
 	    strcmp(cf->sink_compression, "none") != 0) {

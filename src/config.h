@@ -51,6 +51,9 @@ struct config {
 
 	char		*admin_token;		/* NULL: no auth */
 	int		 shed_reject;		/* shed_response "reject" */
+	char		*ack;			/* "sink" or "admit" */
+	int		 ack_sink;		/* answer _bulk once final */
+	long		 ack_timeout_ms;
 	long		 workers;
 	long		 shutdown_timeout_ms;
 };

@@ -598,6 +598,27 @@ http_server_free(struct http_server *srv)
 	free(srv);
 }
 
+void
+http_request_drop_body(struct http_request *req)
+{
+	free(req->body);
+	req->body = NULL;
+	req->body_len = 0;
+}
+
+size_t
+http_server_unflushed(const struct http_server *srv)
+{
+	const struct http_conn *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &srv->conns, entry)
+		if (!c->gone && evbuffer_get_length(
+		    bufferevent_get_output(c->bev)) > 0)
+			n++;
+	return n;
+}
+
 const struct http_counters *
 http_server_counters(const struct http_server *srv)
 {

@@ -94,6 +94,15 @@ void		 http_respond(struct http_request *req, int status,
 		    const char *content_type, const char *body, size_t len,
 		    const char *extra_headers);
 
+/*
+ * Free req's body early, for a handler that answers later and no longer
+ * needs it (what a waiting request holds then counts, not its body).
+ */
+void		 http_request_drop_body(struct http_request *req);
+
+/* Connections with an answer not yet written out. */
+size_t		 http_server_unflushed(const struct http_server *srv);
+
 /* Reason phrase for a status code. */
 const char	*http_reason(int status);
 

@@ -32,12 +32,17 @@
 #define ES_VERSION	"8.11.0"
 #define ES_HEADERS	"X-Elastic-Product: Elasticsearch\r\n"
 
+struct http_wait;
+
 struct ingest_http {
 	struct event_base	*base;
 	const struct config	*cf;
 	struct shaper		*sh;
 	struct http_server	*srv;
-	uint64_t		 unsupported;	/* update/delete refused */
+	int			 stopping;	/* shutting down */
+	struct ingest_http_counters c;
+	TAILQ_HEAD(, http_wait)	 waits;		/* ack "sink": unanswered */
+	size_t			 wait_bytes;
 
 	/* Pass-through to the upstream Elasticsearch, when the sink is one. */
 	int			 proxy;
@@ -46,6 +51,30 @@ struct ingest_http {
 	struct evhttp_connection *evcon;
 	uint64_t		 proxied;
 	uint64_t		 proxy_errors;
+};
+
+/*
+ * A _bulk or /ingest request whose answer waits for the final outcome of
+ * its events (ack "sink").  held[i] is event i's record while it is
+ * queued or with the sink, NULL once it is final; each _bulk item holds
+ * what it will answer.  The request is answered when nothing is pending,
+ * or at its deadline (ack_timeout_ms).
+ */
+struct http_wait {
+	TAILQ_ENTRY(http_wait)	 entry;
+	struct ingest_http	*ih;
+	struct http_request	*req;
+	struct record_ack	 ack;
+	struct bulk_request	 br;		/* _bulk; empty for /ingest */
+	struct record		**held;
+	size_t			 n;		/* events */
+	size_t			 cap;		/* of held */
+	size_t			 pending;	/* not final yet */
+	size_t			 bytes;		/* held here, for the limit */
+	struct event		*ev;		/* deadline, or answer now */
+	uint64_t		 t0;
+	int			 offering;	/* still being offered */
+	size_t			 count[RECORD_FAILED + 1];	/* /ingest */
 };
 
 /* One request being passed through. */
@@ -181,6 +210,308 @@ ingest_http_body(struct ingest_http *ih, struct http_request *req,
 	return 0;
 }
 
+/* ------------------------------------------------------ acknowledgements */
+
+#define WAIT_ITEM_BYTES	(sizeof(struct bulk_item) + sizeof(struct record *))
+
+static void	wait_answer(struct http_wait *);
+
+static void
+wait_free(struct http_wait *w)
+{
+	struct ingest_http *ih = w->ih;
+
+	TAILQ_REMOVE(&ih->waits, w, entry);
+	ih->c.waiting--;
+	ih->c.waiting_events -= w->n;
+	ih->wait_bytes -= w->bytes;
+	if (w->ev != NULL)
+		event_free(w->ev);
+	bulk_request_clear(&w->br);
+	free(w->held);
+	free(w);
+}
+
+/*
+ * The deadline passed with events still pending, or the process stops:
+ * each of them is answered 503 now.  One still queued is taken out of the
+ * queue, so that spillway does not deliver it as well as the sender's
+ * retry; one the sink has already stays there and counts as the sink
+ * decides (the sender's retry may then make a duplicate).
+ */
+static void
+wait_give_up(struct http_wait *w, const char *why)
+{
+	struct bulk_item *it;
+	size_t i;
+
+	for (i = 0; i < w->n && w->pending > 0; i++) {
+		if (w->held[i] == NULL)
+			continue;
+		if (shaper_cancel(w->ih->sh, w->held[i]) == -1)
+			w->ih->c.late_inflight++;
+		w->held[i] = NULL;
+		w->pending--;
+		w->count[RECORD_FAILED]++;
+		if (w->br.items == NULL)
+			continue;
+		it = &w->br.items[i];
+		it->status = 503;
+		it->error_type = "unavailable_shards_exception";
+		it->error_reason = why;
+	}
+}
+
+static void
+wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_wait *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->pending > 0) {
+		w->ih->c.deadlines++;
+		wait_give_up(w, "not delivered by spillway within "
+		    "ack_timeout_ms; send it again");
+	}
+	wait_answer(w);
+}
+
+/* What an item answers for the fate of its event. */
+static void
+wait_item(struct http_wait *w, struct bulk_item *it, enum record_fate fate,
+    enum reason reason, const struct record_answer *ans)
+{
+	if (ans != NULL && ans->text != NULL &&
+	    (fate == RECORD_FORWARDED || fate == RECORD_REJECTED) &&
+	    (it->answer = malloc(ans->len)) != NULL) {
+		memcpy(it->answer, ans->text, ans->len);
+		it->answer_len = ans->len;
+		w->bytes += ans->len;
+		w->ih->wait_bytes += ans->len;
+	}
+	switch (fate) {
+	case RECORD_FORWARDED:
+		it->status = ans != NULL && ans->status > 0 ? ans->status :
+		    it->op == BULK_INDEX || it->op == BULK_CREATE ? 201 : 200;
+		break;
+	case RECORD_REJECTED:
+		it->status = ans != NULL && ans->status >= 400 ? ans->status :
+		    400;
+		it->error_type = "spillway_sink_rejected_exception";
+		it->error_reason = "refused for good by the sink";
+		break;
+	case RECORD_SHED:
+		if ((it->op == BULK_INDEX || it->op == BULK_CREATE) &&
+		    !w->ih->cf->shed_reject) {
+			it->status = 201;
+			break;
+		}
+		it->status = 429;
+		it->error_type = "es_rejected_execution_exception";
+		it->error_reason = reason == REASON_QUEUE_FULL ?
+		    "rejected by spillway: queue full" :
+		    "rejected by spillway: event shed";
+		break;
+	case RECORD_FAILED:
+		it->status = 503;
+		it->error_type = "unavailable_shards_exception";
+		it->error_reason = w->ih->stopping ?
+		    "not delivered by spillway: shutting down; send it "
+		    "again" : "not delivered by spillway: the sink failed; "
+		    "send it again";
+		break;
+	}
+}
+
+/* The ack of every event of a waiting request. */
+static void
+wait_told(void *arg, uint64_t token, enum record_fate fate,
+    enum reason reason, const struct record_answer *ans)
+{
+	struct http_wait *w = arg;
+	size_t i = (size_t)token;
+
+	w->held[i] = NULL;
+	w->count[fate]++;
+	if (w->br.items != NULL)
+		wait_item(w, &w->br.items[i], fate, reason, ans);
+	/* Answered from the loop: this runs inside the shaper or a sink. */
+	if (--w->pending == 0 && !w->offering)
+		event_active(w->ev, EV_WRITE, 0);
+}
+
+/*
+ * A request that is to wait for its n events, or NULL: then it has been
+ * answered already (429 when the requests waiting already hold as much as
+ * the queue may, 503 while shutting down, 500 without memory).  br, when
+ * not NULL, is taken over.
+ */
+static struct http_wait *
+wait_new(struct ingest_http *ih, struct http_request *req,
+    struct bulk_request *br, size_t n)
+{
+	const struct config *cf = ih->cf;
+	struct http_wait *w;
+	struct timeval tv;
+
+	if (ih->stopping) {
+		es_error(req, 503, "node_closed_exception",
+		    "spillway is shutting down; send it again");
+		return NULL;
+	}
+	if (ih->c.waiting_events + n > (size_t)cf->queue_max_events ||
+	    ih->wait_bytes + n * WAIT_ITEM_BYTES >
+	    (size_t)cf->queue_max_bytes) {
+		ih->c.refused++;
+		es_error(req, 429, "es_rejected_execution_exception",
+		    "rejected by spillway: the requests waiting for their "
+		    "answers hold as much as the queue may");
+		return NULL;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->held = calloc(n ? n : 1, sizeof(*w->held))) == NULL ||
+	    (w->ev = event_new(ih->base, -1, 0, wait_cb, w)) == NULL) {
+		if (w != NULL) {
+			free(w->held);
+			free(w);
+		}
+		es_error(req, 500, "exception", "out of memory");
+		return NULL;
+	}
+	w->ih = ih;
+	w->req = req;
+	w->ack.fn = wait_told;
+	w->ack.arg = w;
+	w->ack.flags = RECORD_ACK_RESENDS;
+	if (br != NULL) {
+		w->br = *br;
+		br->items = NULL;
+		br->nitems = 0;
+		w->ack.flags |= RECORD_ACK_ANSWER;
+	}
+	w->n = n;
+	w->cap = n;
+	w->pending = n;
+	w->offering = 1;
+	w->t0 = clock_now_ns();
+	w->bytes = n * WAIT_ITEM_BYTES;
+	TAILQ_INSERT_TAIL(&ih->waits, w, entry);
+	ih->c.waiting++;
+	ih->c.waiting_events += n;
+	ih->wait_bytes += w->bytes;
+	tv.tv_sec = cf->ack_timeout_ms / 1000;
+	tv.tv_usec = (cf->ack_timeout_ms % 1000) * 1000;
+	event_add(w->ev, &tv);
+	return w;
+}
+
+/* One more event for w (/ingest), its index in *idx.  0, or -1. */
+static int
+wait_add(struct http_wait *w, size_t *idx)
+{
+	struct ingest_http *ih = w->ih;
+	struct record **h;
+	size_t cap;
+
+	if (w->n == w->cap) {
+		cap = w->cap ? w->cap * 2 : 64;
+		if ((h = reallocarray(w->held, cap, sizeof(*h))) == NULL)
+			return -1;
+		w->held = h;
+		w->cap = cap;
+	}
+	*idx = w->n++;
+	w->held[*idx] = NULL;
+	w->pending++;
+	w->bytes += sizeof(*h);
+	ih->wait_bytes += sizeof(*h);
+	ih->c.waiting_events++;
+	return 0;
+}
+
+/*
+ * The request turned out malformed part way: nothing of it is delivered
+ * (what was queued is taken out again, as unacknowledged), and it is
+ * answered status with reason.
+ */
+static void
+wait_refuse(struct http_wait *w, int status, const char *reason)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		if (w->held[i] != NULL) {
+			(void)shaper_cancel(w->ih->sh, w->held[i]);
+			w->held[i] = NULL;
+		}
+	es_error(w->req, status, "parse_exception", reason);
+	wait_free(w);
+}
+
+/*
+ * Every event has been offered: the body is no longer needed (the
+ * records hold their own copies), and the request is answered at once if
+ * nothing is pending.
+ */
+static void
+wait_offered(struct http_wait *w)
+{
+	size_t i;
+
+	w->offering = 0;
+	for (i = 0; i < w->br.nitems; i++) {
+		w->br.items[i].action = NULL;
+		w->br.items[i].source = NULL;
+	}
+	http_request_drop_body(w->req);
+	if (w->pending == 0)
+		wait_answer(w);
+}
+
+/* Answer /ingest: one status for every event of the request. */
+static void
+wait_answer_ingest(struct http_wait *w)
+{
+	const size_t *c = w->count;
+	char out[256];
+	int olen, status;
+
+	if (c[RECORD_FAILED] > 0)
+		status = 503;
+	else if (c[RECORD_SHED] > 0 && w->ih->cf->shed_reject)
+		status = 429;
+	else
+		status = 200;
+	olen = snprintf(out, sizeof(out), "{\"received\":%zu,"
+	    "\"forwarded\":%zu,\"shed\":%zu,\"rejected\":%zu,"
+	    "\"unacknowledged\":%zu}", w->n, c[RECORD_FORWARDED],
+	    c[RECORD_SHED], c[RECORD_REJECTED], c[RECORD_FAILED]);
+	http_respond(w->req, status, "application/json", out, (size_t)olen,
+	    NULL);
+}
+
+static void
+wait_answer(struct http_wait *w)
+{
+	char fp[1024], *resp;
+	size_t rlen;
+
+	if (w->br.items == NULL)
+		wait_answer_ingest(w);
+	else if ((resp = bulk_response(w->br.items, w->br.nitems,
+	    (long)((clock_now_ns() - w->t0) / 1000000),
+	    http_query(w->req, "filter_path", fp, sizeof(fp)), &rlen)) ==
+	    NULL)
+		es_error(w->req, 500, "exception", "out of memory");
+	else {
+		http_respond(w->req, 200, es_content_type(w->req), resp, rlen,
+		    ES_HEADERS);
+		free(resp);
+	}
+	wait_free(w);
+}
+
 /*
  * The action line to forward with an item.  For /{index}/_bulk, an
  * action without its own _index gets the URL's, so that the event lands
@@ -224,16 +555,91 @@ bulk_with_index(const struct bulk_item *it, const char *url_index,
 	return 0;
 }
 
+/*
+ * Offer the items of a parsed _bulk request.  With w (ack "sink") each
+ * event's outcome reaches its item through w's ack; without, items
+ * answer at admission.
+ */
+static void
+ingest_http_items(struct ingest_http *ih, struct bulk_request *br,
+    const char *index, struct http_wait *w, uint64_t now)
+{
+	int es_sink = ih->proxy, reject = ih->cf->shed_reject;
+	const struct record_ack *ack = w != NULL ? &w->ack : NULL;
+	struct record **held;
+	size_t i, alen;
+	char *act;
+
+	for (i = 0; i < br->nitems; i++) {
+		struct bulk_item *it = &br->items[i];
+		enum shaper_verdict v;
+
+		held = w != NULL ? &w->held[i] : NULL;
+		if (bulk_with_index(it, index, &act, &alen) == -1) {
+			it->status = 500;
+			it->error_type = "exception";
+			it->error_reason = "out of memory";
+		} else if ((it->op == BULK_UPDATE || it->op == BULK_DELETE) &&
+		    !es_sink) {
+			free(act == it->action ? NULL : act);
+			ih->c.unsupported++;
+			it->status = 400;
+			it->error_type = "action_not_supported";
+			it->error_reason = "update and delete are forwarded "
+			    "only to an Elasticsearch sink";
+		} else if (it->op == BULK_UPDATE || it->op == BULK_DELETE) {
+			v = shaper_offer_unshaped(ih->sh, it->op == BULK_DELETE ?
+			    NULL : it->source, it->source_len, act, alen, ack,
+			    i, held, now);
+			free(act == it->action ? NULL : act);
+			if (w != NULL)
+				continue;
+			if (v == SHAPER_QUEUED) {
+				it->status = 200;
+				continue;
+			}
+			it->status = 429;
+			it->error_type = "es_rejected_execution_exception";
+			it->error_reason = "rejected by spillway: queue full";
+			continue;
+		} else if (it->source_len > (size_t)ih->cf->max_event_bytes) {
+			/* Refused, not shed: the sender should not retry it. */
+			shaper_too_large(ih->sh, SOURCE_HTTP);
+			it->status = 400;
+			it->error_type = "illegal_argument_exception";
+			it->error_reason = "event larger than max_event_bytes";
+		} else {
+			v = shaper_offer_acked(ih->sh, it->source ?
+			    it->source : "", it->source_len, act, alen,
+			    SOURCE_HTTP, ack, i, held, now);
+			free(act == it->action ? NULL : act);
+			if (w != NULL)
+				continue;
+			if (v == SHAPER_QUEUED || !reject) {
+				it->status = 201;
+				continue;
+			}
+			it->status = 429;
+			it->error_type = "es_rejected_execution_exception";
+			it->error_reason = "rejected by spillway: event shed";
+			continue;
+		}
+		/* Final without an event: nothing will tell w. */
+		if (w != NULL)
+			w->pending--;
+	}
+}
+
 static void
 ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
     const char *index)
 {
 	struct bulk_request br = { NULL, 0 };
-	uint64_t t0 = clock_now_ns(), now;
+	uint64_t t0 = clock_now_ns();
 	const char *body, *ct = http_header(req, "Content-Type");
-	char *owned = NULL, *resp, err[512], fp[1024], *act;
-	size_t len, i, rlen, alen;
-	int es_sink, reject = ih->cf->shed_reject;
+	char *owned = NULL, *resp, err[512], fp[1024];
+	struct http_wait *w;
+	size_t len, rlen;
 
 	if (!bulk_content_type_ok(ct)) {
 		char msg[300];
@@ -249,59 +655,14 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 		es_error(req, 400, "illegal_argument_exception", err);
 		goto done;
 	}
-	es_sink = ih->cf->sink_url != NULL &&
-	    strncmp(ih->cf->sink_url, "http", 4) == 0;
-	now = clock_now_ns();
-	for (i = 0; i < br.nitems; i++) {
-		struct bulk_item *it = &br.items[i];
-		enum shaper_verdict v;
-
-		if (bulk_with_index(it, index, &act, &alen) == -1) {
-			it->status = 500;
-			it->error_type = "exception";
-			it->error_reason = "out of memory";
-			continue;
+	if (ih->cf->ack_sink) {
+		if ((w = wait_new(ih, req, &br, br.nitems)) != NULL) {
+			ingest_http_items(ih, &w->br, index, w, t0);
+			wait_offered(w);
 		}
-		if (it->op == BULK_UPDATE || it->op == BULK_DELETE) {
-			if (!es_sink) {
-				ih->unsupported++;
-				it->status = 400;
-				it->error_type = "action_not_supported";
-				it->error_reason = "update and delete are "
-				    "forwarded only to an Elasticsearch sink";
-			} else if (shaper_offer_unshaped(ih->sh,
-			    it->op == BULK_DELETE ? NULL : it->source,
-			    it->source_len, act, alen, now) == SHAPER_QUEUED)
-				it->status = 200;
-			else {
-				it->status = 429;
-				it->error_type =
-				    "es_rejected_execution_exception";
-				it->error_reason = "rejected by spillway: "
-				    "queue full";
-			}
-			free(act == it->action ? NULL : act);
-			continue;
-		}
-		if (it->source_len > (size_t)ih->cf->max_event_bytes) {
-			/* Refused, not shed: the sender should not retry it. */
-			shaper_too_large(ih->sh, SOURCE_HTTP);
-			it->status = 400;
-			it->error_type = "illegal_argument_exception";
-			it->error_reason = "event larger than max_event_bytes";
-			continue;
-		}
-		v = shaper_offer(ih->sh, it->source ? it->source : "",
-		    it->source_len, act, alen, SOURCE_HTTP, now);
-		free(act == it->action ? NULL : act);
-		if (v == SHAPER_QUEUED || !reject) {
-			it->status = 201;
-			continue;
-		}
-		it->status = 429;
-		it->error_type = "es_rejected_execution_exception";
-		it->error_reason = "rejected by spillway: event shed";
+		goto done;
 	}
+	ingest_http_items(ih, &br, index, NULL, t0);
 	resp = bulk_response(br.items, br.nitems,
 	    (long)((clock_now_ns() - t0) / 1000000),
 	    http_query(req, "filter_path", fp, sizeof(fp)), &rlen);
@@ -384,23 +745,48 @@ array_next(const char **pp, const char *end, const char **elem, size_t *len)
 }
 
 /*
- * A pretty-printed array element spans lines; NDJSON cannot carry it as
- * sent, so it is offered as its compact serialisation (or, when it does
- * not parse, as the invalid bytes themselves).  Returns 1 when shed.
+ * One event of /ingest (len bytes at e).  With w (ack "sink") its fate
+ * reaches w; without, returns 1 when it was shed or refused.  A
+ * pretty-printed array element spans lines, which NDJSON cannot carry as
+ * sent: it is offered as its compact serialisation (or, when it does not
+ * parse, as the invalid bytes themselves).
  */
 static int
-ingest_http_compact(struct ingest_http *ih, const char *e, size_t len,
-    uint64_t now)
+ingest_http_event(struct ingest_http *ih, struct http_wait *w,
+    const char *e, size_t len, uint64_t now)
 {
+	const struct record_ack *ack = NULL;
+	struct record **held = NULL;
+	size_t i = 0;
 	json_t *v;
 	char *s = NULL;
 	int shed;
 
-	if ((v = json_loadb(e, len, JSON_ALLOW_NUL, NULL)) != NULL)
-		s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	json_decref(v);
-	shed = shaper_offer(ih->sh, s ? s : e, s ? strlen(s) : len, NULL, 0,
-	    SOURCE_HTTP, now) != SHAPER_QUEUED;
+	if (w != NULL) {
+		if (wait_add(w, &i) == -1)
+			return 1;
+		ack = &w->ack;
+		held = &w->held[i];
+	}
+	if (len > (size_t)ih->cf->max_event_bytes) {
+		shaper_too_large(ih->sh, SOURCE_HTTP);
+		if (w != NULL) {
+			w->pending--;
+			w->count[RECORD_REJECTED]++;
+		}
+		return 1;
+	}
+	if (memchr(e, '\n', len) != NULL || memchr(e, '\r', len) != NULL) {
+		if ((v = json_loadb(e, len, JSON_ALLOW_NUL, NULL)) != NULL)
+			s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		json_decref(v);
+		if (s != NULL) {
+			e = s;
+			len = strlen(s);
+		}
+	}
+	shed = shaper_offer_acked(ih->sh, e, len, NULL, 0, SOURCE_HTTP, ack,
+	    i, held, now) != SHAPER_QUEUED;
 	free(s);
 	return shed;
 }
@@ -411,12 +797,17 @@ ingest_http_ingest(struct ingest_http *ih, struct http_request *req)
 {
 	const char *body, *p, *end, *nl;
 	uint64_t now = clock_now_ns();
+	struct http_wait *w = NULL;
 	size_t len, n = 0, shed = 0;
 	char *owned = NULL, out[96];
 	int olen;
 
 	if (ingest_http_body(ih, req, &body, &len, &owned) == -1)
 		return;
+	if (ih->cf->ack_sink && (w = wait_new(ih, req, NULL, 0)) == NULL) {
+		free(owned);
+		return;
+	}
 	p = body;
 	end = body + len;
 	while (p < end && ws(*p))
@@ -429,25 +820,24 @@ ingest_http_ingest(struct ingest_http *ih, struct http_request *req)
 		/* Each element is one event, forwarded as the bytes sent. */
 		p++;
 		while ((rc = array_next(&p, end, &e, &elen)) == 1) {
-			if (elen > (size_t)ih->cf->max_event_bytes) {
-				shaper_too_large(ih->sh, SOURCE_HTTP);
-				shed++;
-			} else if (memchr(e, '\n', elen) != NULL ||
-			    memchr(e, '\r', elen) != NULL) {
-				/* A pretty-printed element: one line per event. */
-				shed += ingest_http_compact(ih, e, elen, now);
-			} else if (shaper_offer(ih->sh, e, elen, NULL, 0,
-			    SOURCE_HTTP, now) != SHAPER_QUEUED)
-				shed++;
+			shed += ingest_http_event(ih, w, e, elen, now);
 			n++;
 		}
 		if (rc == -1) {
 			char msg[128];
 
-			snprintf(msg, sizeof(msg), "body is not a JSON array "
-			    "(byte %zu); %zu events before it were taken",
-			    (size_t)(p - body), n);
-			es_error(req, 400, "parse_exception", msg);
+			if (w != NULL)
+				snprintf(msg, sizeof(msg), "body is not a JSON "
+				    "array (byte %zu); none of it was taken",
+				    (size_t)(p - body));
+			else
+				snprintf(msg, sizeof(msg), "body is not a JSON "
+				    "array (byte %zu); %zu events before it "
+				    "were taken", (size_t)(p - body), n);
+			if (w != NULL)
+				wait_refuse(w, 400, msg);
+			else
+				es_error(req, 400, "parse_exception", msg);
 			free(owned);
 			return;
 		}
@@ -466,20 +856,19 @@ ingest_http_ingest(struct ingest_http *ih, struct http_request *req)
 			}
 			if (l == 0)
 				continue;
-			if (l > (size_t)ih->cf->max_event_bytes) {
-				shaper_too_large(ih->sh, SOURCE_HTTP);
-				shed++;
-			} else if (shaper_offer(ih->sh, p, l, NULL, 0,
-			    SOURCE_HTTP, now) != SHAPER_QUEUED)
-				shed++;
+			shed += ingest_http_event(ih, w, p, l, now);
 			n++;
 		}
+	}
+	free(owned);
+	if (w != NULL) {
+		wait_offered(w);
+		return;
 	}
 	olen = snprintf(out, sizeof(out), "{\"received\":%zu,\"shed\":%zu}",
 	    n, shed);
 	http_respond(req, ih->cf->shed_reject && shed > 0 ? 429 : 200,
 	    "application/json", out, (size_t)olen, NULL);
-	free(owned);
 }
 
 static int
@@ -843,6 +1232,7 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 	ih->base = base;
 	ih->cf = cf;
 	ih->sh = sh;
+	TAILQ_INIT(&ih->waits);
 	if (cf->sink_url != NULL && strncmp(cf->sink_url, "http", 4) == 0) {
 		if (url_parse(cf->sink_url, &ih->up, err, sizeof(err)) == -1) {
 			log_err("http: %s", err);
@@ -870,8 +1260,10 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 void
 ingest_http_stop(struct ingest_http *ih)
 {
-	if (ih != NULL)
-		http_server_stop(ih->srv);
+	if (ih == NULL)
+		return;
+	ih->stopping = 1;
+	http_server_stop(ih->srv);
 }
 
 void
@@ -879,6 +1271,7 @@ ingest_http_free(struct ingest_http *ih)
 {
 	if (ih == NULL)
 		return;
+	ingest_http_finish(ih);
 	http_server_free(ih->srv);
 	if (ih->evcon != NULL)
 		evhttp_connection_free(ih->evcon);
@@ -893,8 +1286,28 @@ ingest_http_server(const struct ingest_http *ih)
 	return ih->srv;
 }
 
-uint64_t
-ingest_http_unsupported(const struct ingest_http *ih)
+const struct ingest_http_counters *
+ingest_http_counters(const struct ingest_http *ih)
 {
-	return ih->unsupported;
+	return &ih->c;
+}
+
+void
+ingest_http_finish(struct ingest_http *ih)
+{
+	struct http_wait *w;
+
+	if (ih == NULL)
+		return;
+	while ((w = TAILQ_FIRST(&ih->waits)) != NULL) {
+		wait_give_up(w, "not delivered by spillway: shutting down; "
+		    "send it again");
+		wait_answer(w);
+	}
+}
+
+size_t
+ingest_http_unflushed(const struct ingest_http *ih)
+{
+	return ih != NULL ? http_server_unflushed(ih->srv) : 0;
 }

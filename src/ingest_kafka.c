@@ -233,6 +233,19 @@ kc_ack(void *arg, uint64_t seq, int done)
 		kc_revoke_check(ik);
 }
 
+/*
+ * A record's fate: final unless it was not delivered, in which case its
+ * message is read again.
+ */
+static void
+kc_told(void *arg, uint64_t seq, enum record_fate fate, enum reason reason,
+    const struct record_answer *ans)
+{
+	(void)reason;
+	(void)ans;
+	kc_ack(arg, seq, fate != RECORD_FAILED);
+}
+
 /* A ring slot for the next message; its seq in *seq.  -1: no memory. */
 static int
 kc_part_push(struct kc_part *p, int64_t offset, uint64_t *seq)
@@ -323,7 +336,8 @@ kc_message(struct ingest_kafka *ik, rd_kafka_message_t *m, uint64_t now)
 			}
 			offered++;
 			shaper_offer_acked(ik->sh, s, len, NULL, 0,
-			    SOURCE_KAFKA, p != NULL ? &p->ack : NULL, seq, now);
+			    SOURCE_KAFKA, p != NULL ? &p->ack : NULL, seq, NULL,
+			    now);
 		}
 		s = nl != NULL ? nl + 1 : end;
 	}
@@ -490,7 +504,7 @@ kc_assign(struct ingest_kafka *ik, rd_kafka_topic_partition_list_t *l)
 		p->ik = ik;
 		p->partition = l->elems[i].partition;
 		p->fail_seq = UINT64_MAX;
-		p->ack.fn = kc_ack;
+		p->ack.fn = kc_told;
 		p->ack.arg = p;
 		TAILQ_INSERT_TAIL(&ik->parts, p, entry);
 	}

@@ -131,6 +131,19 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_add(drain_ev, &tv);
 }
 
+/* Let the answers just given reach their senders, for at most a second. */
+static void
+flush_answers(void)
+{
+	struct timeval tv = { 0, 10000 };
+	uint64_t until = clock_now_ns() + NSEC_PER_SEC;
+
+	while (ingest_http_unflushed(app.http) > 0 && clock_now_ns() < until) {
+		event_base_loopexit(app.base, &tv);
+		event_base_dispatch(app.base);
+	}
+}
+
 /*
  * --require-sink: whether the sink's peer answers now.  A file sink was
  * opened already; Elasticsearch and Kafka must accept a connection (for
@@ -406,13 +419,24 @@ main(int argc, char **argv)
 	/* The workers hand over all they read before anything is counted. */
 	workers_free(app.workers);
 	app.workers = NULL;
-	/* Whatever is left now is lost to the shutdown, and counted so. */
-	shaper_abandon(app.sh);
 	event_free(tick_ev);
 	event_free(poll_ev);
 	event_free(control_ev);
 	if (drain_ev != NULL)
 		event_free(drain_ev);
+	/*
+	 * Whatever is left now is lost to the shutdown, and counted so; the
+	 * senders still waiting hear 503 for it and send it again.
+	 */
+	http_server_free(app.admin);
+	app.admin = NULL;
+	shaper_abandon(app.sh);
+	shaper_set_sinks(app.sh, NULL, NULL);
+	sink_free(app.sink);
+	sink_free(app.divert);
+	app.sink = app.divert = NULL;
+	ingest_http_finish(app.http);
+	flush_answers();
 out:
 	workers_free(app.workers);
 	ingest_tcp_free(app.tcp);

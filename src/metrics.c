@@ -353,7 +353,37 @@ metrics_render(struct app *app, struct evbuffer *out)
 	    "Bulk update/delete items refused: the sink is not Elasticsearch.");
 	evbuffer_add_printf(out, "spillway_bulk_items_unsupported_total %llu\n",
 	    (unsigned long long)(app->http ?
-	    ingest_http_unsupported(app->http) : 0));
+	    ingest_http_counters(app->http)->unsupported : 0));
+	if (app->http != NULL) {
+		const struct ingest_http_counters *ic =
+		    ingest_http_counters(app->http);
+
+		family(out, "spillway_ack_waiting_requests", "gauge",
+		    "HTTP requests waiting for their events' final outcome "
+		    "(ack sink).");
+		evbuffer_add_printf(out, "spillway_ack_waiting_requests %zu\n",
+		    ic->waiting);
+		family(out, "spillway_ack_waiting_events", "gauge",
+		    "Events of the requests waiting for their answers.");
+		evbuffer_add_printf(out, "spillway_ack_waiting_events %zu\n",
+		    ic->waiting_events);
+		family(out, "spillway_ack_refused_total", "counter",
+		    "Requests answered 429 at once: the requests waiting "
+		    "for answers held as much as the queue may.");
+		evbuffer_add_printf(out, "spillway_ack_refused_total %llu\n",
+		    (unsigned long long)ic->refused);
+		family(out, "spillway_ack_deadline_total", "counter",
+		    "Requests answered when ack_timeout_ms passed, with "
+		    "events not yet final (answered 503).");
+		evbuffer_add_printf(out, "spillway_ack_deadline_total %llu\n",
+		    (unsigned long long)ic->deadlines);
+		family(out, "spillway_ack_late_inflight_total", "counter",
+		    "Events answered 503 at the deadline while the sink had "
+		    "them: counted by what the sink does with them.");
+		evbuffer_add_printf(out,
+		    "spillway_ack_late_inflight_total %llu\n",
+		    (unsigned long long)ic->late_inflight);
+	}
 	family(out, "spillway_divert_lost_total", "counter",
 	    "Shed events the divert sink could not take (still counted "
 	    "as dropped).");

@@ -168,8 +168,7 @@ record_free(struct record *rec)
 {
 	if (rec == NULL)
 		return;
-	if (rec->ack != NULL)
-		rec->ack->fn(rec->ack->arg, rec->ack_token, 0);
+	record_settle(rec, RECORD_FAILED, REASON_SHUTDOWN, NULL);
 	if (rec->json != NULL)
 		json_decref(rec->json);
 	free(rec);

@@ -11,6 +11,8 @@
 #include <sys/queue.h>
 #include <jansson.h>
 
+#include <spillway/reason.h>
+
 struct sclass;
 
 enum record_source {
@@ -20,16 +22,43 @@ enum record_source {
 	SOURCE_INTERNAL
 };
 
+/* What became of a record, as the source that offered it is told. */
+enum record_fate {
+	RECORD_FORWARDED,	/* acknowledged by the sink (2xx, 409, written) */
+	RECORD_SHED,		/* dropped by policy */
+	RECORD_REJECTED,	/* refused for good by the sink */
+	RECORD_FAILED		/* not delivered: sink error, shutdown, cancelled */
+};
+
 /*
- * Who wants to know when a record's fate is final (a Kafka source commits
- * offsets from it).  fn is called exactly once per record that carries it:
- * done 1 when the record was forwarded or dropped by policy (or refused
- * for good by the sink), done 0 when the sink failed or a shutdown lost it
- * and it should be read again.
+ * The sink's own answer for one record, when it has one: for
+ * Elasticsearch, the text of the bulk response item's object
+ * ({"_index":...,"_id":...,"status":201,...}), byte for byte.  Borrowed:
+ * valid only while the ack function runs.
+ */
+struct record_answer {
+	const char	*text;		/* NULL: no item text, status only */
+	size_t		 len;
+	int		 status;	/* HTTP status of the item, or 0 */
+};
+
+#define RECORD_ACK_ANSWER	0x1	/* wants the sink's item answer */
+#define RECORD_ACK_RESENDS	0x2	/* the sender keeps and resends what
+					   is not delivered: such a loss is
+					   "unacknowledged", not "sink_error" */
+
+/*
+ * Who wants to know when a record's fate is final (an HTTP sender waiting
+ * for its _bulk answer, a Kafka source committing offsets).  fn is called
+ * exactly once per record that carries it, with the fate, the drop reason
+ * (REASON_MAX when forwarded) and the sink's answer or NULL.
  */
 struct record_ack {
-	void		(*fn)(void *arg, uint64_t token, int done);
+	void		(*fn)(void *arg, uint64_t token, enum record_fate fate,
+			    enum reason reason,
+			    const struct record_answer *ans);
 	void		 *arg;
+	unsigned	  flags;	/* RECORD_ACK_* */
 };
 
 struct record {
@@ -46,6 +75,7 @@ struct record {
 	uint8_t			 source;	/* enum record_source */
 	uint8_t			 invalid;	/* data is the parse-failure wrapper */
 	uint8_t			 bare;		/* action line only (bulk delete) */
+	uint8_t			 queued;	/* in the shaper's queue now */
 	const struct record_ack	*ack;		/* or NULL */
 	uint64_t		 ack_token;
 	char			 buf[];
@@ -71,18 +101,20 @@ struct record	*record_new_invalid(const char *line, size_t len,
 
 /* The record's fate is final: tell its ack, if any, once. */
 static inline void
-record_settle(struct record *rec)
+record_settle(struct record *rec, enum record_fate fate, enum reason reason,
+    const struct record_answer *ans)
 {
 	const struct record_ack *a = rec->ack;
 
 	if (a != NULL) {
 		rec->ack = NULL;
-		a->fn(a->arg, rec->ack_token, 1);
+		a->fn(a->arg, rec->ack_token, fate, reason, ans);
 	}
 }
 
 /*
- * Drops the json reference too; an ack not yet told hears done 0.
+ * Drops the json reference too; an ack not yet told hears
+ * RECORD_FAILED (reason shutdown).
  * Accepts NULL.
  */
 void		 record_free(struct record *rec);

@@ -277,6 +277,7 @@ shaper_sync(struct shaper *sh)
 static void
 queue_unlink(struct queue *q, struct record *rec)
 {
+	rec->queued = 0;
 	TAILQ_REMOVE(&q->fifo, rec, link);
 	TAILQ_REMOVE(&q->prio[rec->priority], rec, plink);
 	q->events--;
@@ -296,6 +297,7 @@ queue_link(struct queue *q, struct record *rec, int at_head)
 		TAILQ_INSERT_TAIL(&q->fifo, rec, link);
 		TAILQ_INSERT_TAIL(&q->prio[rec->priority], rec, plink);
 	}
+	rec->queued = 1;
 	q->events++;
 	q->bytes += rec->len;
 	q->prio_events[rec->priority]++;
@@ -329,17 +331,37 @@ shaper_divert(struct shaper *sh, struct record *rec, enum reason reason)
 	return 1;
 }
 
-/* Count rec as dropped for reason; divert or free it. */
-static void
-shaper_drop(struct shaper *sh, struct record *rec, enum reason reason)
+/* What a drop reason means for the source that offered the event. */
+static enum record_fate
+reason_fate(enum reason reason)
 {
+	switch (reason) {
+	case REASON_SINK_REJECTED:
+		return RECORD_REJECTED;
+	case REASON_SINK_ERROR:
+	case REASON_UNACKNOWLEDGED:
+	case REASON_SHUTDOWN:
+		return RECORD_FAILED;
+	default:
+		return RECORD_SHED;
+	}
+}
+
+/*
+ * Count rec as dropped for reason, tell its source (with the sink's
+ * answer ans, or NULL), then divert or free it.  An event whose sender
+ * keeps it and sends it again is not lost when the sink fails or the
+ * process stops: that is counted as unacknowledged.
+ */
+static void
+shaper_drop(struct shaper *sh, struct record *rec, enum reason reason,
+    const struct record_answer *ans)
+{
+	if (reason_fate(reason) == RECORD_FAILED && rec->ack != NULL &&
+	    (rec->ack->flags & RECORD_ACK_RESENDS))
+		reason = REASON_UNACKNOWLEDGED;
 	rec->cls->dropped[reason]++;
-	/*
-	 * Final for its source, unless the sink failed or the process is
-	 * going away: then a source that can (Kafka) reads it again.
-	 */
-	if (reason != REASON_SHUTDOWN && reason != REASON_SINK_ERROR)
-		record_settle(rec);
+	record_settle(rec, reason_fate(reason), reason, ans);
 	if ((reason == REASON_RATE_LIMIT || reason == REASON_BACKPRESSURE ||
 	    reason == REASON_QUEUE_FULL || reason == REASON_SINK_REJECTED) &&
 	    shaper_divert(sh, rec, reason))
@@ -385,7 +407,7 @@ queue_push(struct shaper *sh, struct record *rec)
 			continue;
 		}
 		queue_unlink(q, victim);
-		shaper_drop(sh, victim, REASON_QUEUE_FULL);
+		shaper_drop(sh, victim, REASON_QUEUE_FULL, NULL);
 	}
 	queue_link(q, rec, 0);
 	return 0;
@@ -484,21 +506,22 @@ shaper_offer(struct shaper *sh, const char *line, size_t len,
     uint64_t now)
 {
 	return shaper_offer_acked(sh, line, len, action, action_len, source,
-	    NULL, 0, now);
+	    NULL, 0, NULL, now);
 }
 
 /* An event with no record of its own is final at once. */
 static void
-ack_now(const struct record_ack *ack, uint64_t token)
+ack_now(const struct record_ack *ack, uint64_t token, enum reason reason)
 {
 	if (ack != NULL)
-		ack->fn(ack->arg, token, 1);
+		ack->fn(ack->arg, token, RECORD_SHED, reason, NULL);
 }
 
 enum shaper_verdict
 shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
     const char *action, size_t action_len, enum record_source source,
-    const struct record_ack *ack, uint64_t token, uint64_t now)
+    const struct record_ack *ack, uint64_t token, struct record **held,
+    uint64_t now)
 {
 	struct ruleset *rs = sh->rules;
 	char key[KEYTAB_KEY_MAX];
@@ -514,14 +537,15 @@ shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
 	keylen = shaper_key_text(&rs->classes[idx], obj, key, sizeof(key));
 	arena_end();
 	return shaper_offer_classified(sh, line, len, action, action_len,
-	    source, idx, key, keylen, ack, token, now);
+	    source, idx, key, keylen, ack, token, held, now);
 }
 
 enum shaper_verdict
 shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
     const char *action, size_t action_len, enum record_source source,
     size_t idx, const char *key, size_t keylen,
-    const struct record_ack *ack, uint64_t token, uint64_t now)
+    const struct record_ack *ack, uint64_t token, struct record **held,
+    uint64_t now)
 {
 	struct ruleset *rs = sh->rules;
 	struct keytab_entry *ke = NULL;
@@ -570,15 +594,15 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 	if (reason != REASON_MAX && (c->rule->on_limit != ON_LIMIT_DIVERT ||
 	    sh->divert == NULL)) {
 		c->dropped[reason]++;
-		ack_now(ack, token);
+		ack_now(ack, token, reason);
 		return SHAPER_SHED;
 	}
 	rec = invalid ? record_new_invalid(line, len, action, action_len) :
 	    record_new(line, len, action, action_len);
 	if (rec == NULL) {
-		c->dropped[reason != REASON_MAX ? reason :
-		    REASON_QUEUE_FULL]++;
-		ack_now(ack, token);
+		reason = reason != REASON_MAX ? reason : REASON_QUEUE_FULL;
+		c->dropped[reason]++;
+		ack_now(ack, token, reason);
 		return SHAPER_FAILED;
 	}
 	rec->cls = c;
@@ -588,20 +612,23 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 	rec->ack = ack;
 	rec->ack_token = token;
 	if (reason != REASON_MAX) {
-		shaper_drop(sh, rec, reason);
+		shaper_drop(sh, rec, reason, NULL);
 		return SHAPER_SHED;
 	}
 	if (queue_push(sh, rec) == -1) {
-		shaper_drop(sh, rec, REASON_QUEUE_FULL);
+		shaper_drop(sh, rec, REASON_QUEUE_FULL, NULL);
 		return SHAPER_SHED;
 	}
+	if (held != NULL)
+		*held = rec;
 	shaper_schedule(sh);
 	return SHAPER_QUEUED;
 }
 
 enum shaper_verdict
 shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
-    const char *action, size_t action_len, uint64_t now)
+    const char *action, size_t action_len, const struct record_ack *ack,
+    uint64_t token, struct record **held, uint64_t now)
 {
 	struct sclass *c = sh->internal;
 	struct record *rec;
@@ -610,6 +637,7 @@ shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
 	if ((rec = record_new(source ? source : "", source ? len : 0, action,
 	    action_len)) == NULL) {
 		c->dropped[REASON_QUEUE_FULL]++;
+		ack_now(ack, token, REASON_QUEUE_FULL);
 		return SHAPER_FAILED;
 	}
 	rec->bare = source == NULL;
@@ -617,12 +645,30 @@ shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
 	rec->priority = 0;
 	rec->source = SOURCE_HTTP;
 	rec->t_in = now;
+	rec->ack = ack;
+	rec->ack_token = token;
 	if (queue_push(sh, rec) == -1) {
-		shaper_drop(sh, rec, REASON_QUEUE_FULL);
+		shaper_drop(sh, rec, REASON_QUEUE_FULL, NULL);
 		return SHAPER_SHED;
 	}
+	if (held != NULL)
+		*held = rec;
 	shaper_schedule(sh);
 	return SHAPER_QUEUED;
+}
+
+int
+shaper_cancel(struct shaper *sh, struct record *rec)
+{
+	if (!rec->queued) {
+		rec->ack = NULL;
+		return -1;
+	}
+	queue_unlink(&sh->q, rec);
+	rec->ack = NULL;
+	rec->cls->dropped[REASON_UNACKNOWLEDGED]++;
+	record_free(rec);
+	return 0;
 }
 
 void
@@ -669,8 +715,7 @@ shaper_pump(struct shaper *sh)
 			while ((rec = TAILQ_FIRST(&b.recs)) != NULL) {
 				TAILQ_REMOVE(&b.recs, rec, link);
 				rec->cls->inflight--;
-				rec->cls->dropped[REASON_SINK_ERROR]++;
-				record_free(rec);
+				shaper_drop(sh, rec, REASON_SINK_ERROR, NULL);
 			}
 			break;
 		}
@@ -696,7 +741,7 @@ shaper_pump(struct shaper *sh)
 
 static void
 shaper_done(void *arg, struct sink *s, struct record *rec,
-    enum sink_outcome outcome)
+    enum sink_outcome outcome, const struct record_answer *ans)
 {
 	struct shaper *sh = arg;
 	struct sclass *c = rec->cls;
@@ -710,17 +755,17 @@ shaper_done(void *arg, struct sink *s, struct record *rec,
 	switch (outcome) {
 	case SINK_FORWARDED:
 		c->forwarded++;
-		record_settle(rec);
+		record_settle(rec, RECORD_FORWARDED, REASON_MAX, ans);
 		record_free(rec);
 		break;
 	case SINK_REJECTED:
-		shaper_drop(sh, rec, REASON_SINK_REJECTED);
+		shaper_drop(sh, rec, REASON_SINK_REJECTED, ans);
 		break;
 	case SINK_ERROR:
-		shaper_drop(sh, rec, REASON_SINK_ERROR);
+		shaper_drop(sh, rec, REASON_SINK_ERROR, ans);
 		break;
 	case SINK_ABORTED:
-		shaper_drop(sh, rec, REASON_SHUTDOWN);
+		shaper_drop(sh, rec, REASON_SHUTDOWN, NULL);
 		break;
 	case SINK_DEFERRED:
 		/*
@@ -729,7 +774,7 @@ shaper_done(void *arg, struct sink *s, struct record *rec,
 		 * first, and is sent once the sink's backoff is over.
 		 */
 		if (queue_push(sh, rec) == -1)
-			shaper_drop(sh, rec, REASON_QUEUE_FULL);
+			shaper_drop(sh, rec, REASON_QUEUE_FULL, NULL);
 		else
 			shaper_schedule(sh);
 		break;
@@ -808,8 +853,7 @@ shaper_abandon(struct shaper *sh)
 
 	while ((rec = TAILQ_FIRST(&sh->q.fifo)) != NULL) {
 		queue_unlink(&sh->q, rec);
-		rec->cls->dropped[REASON_SHUTDOWN]++;
-		record_free(rec);
+		shaper_drop(sh, rec, REASON_SHUTDOWN, NULL);
 	}
 	while ((rec = TAILQ_FIRST(&sh->divq)) != NULL) {
 		TAILQ_REMOVE(&sh->divq, rec, link);
@@ -997,12 +1041,14 @@ shaper_summarize(struct shaper *sh, const char *host, uint64_t wall,
 			continue;
 		log_notice("class %s: dropped in the last %.0f s: "
 		    "rate_limit %llu, backpressure %llu, queue_full %llu, "
-		    "too_large %llu, sink_rejected %llu, sink_error %llu",
+		    "too_large %llu, sink_rejected %llu, sink_error %llu, "
+		    "unacknowledged %llu",
 		    c->name, (double)(now - sh->summary_at) / 1e9,
 #define DELTA(x) (unsigned long long)(c->dropped[x] - c->reported[x])
 		    DELTA(REASON_RATE_LIMIT), DELTA(REASON_BACKPRESSURE),
 		    DELTA(REASON_QUEUE_FULL), DELTA(REASON_TOO_LARGE),
-		    DELTA(REASON_SINK_REJECTED), DELTA(REASON_SINK_ERROR));
+		    DELTA(REASON_SINK_REJECTED), DELTA(REASON_SINK_ERROR),
+		    DELTA(REASON_UNACKNOWLEDGED));
 #undef DELTA
 		for (r = 0; r < REASON_MAX; r++)
 			if (r != REASON_SHUTDOWN)
@@ -1037,7 +1083,7 @@ shaper_summarize(struct shaper *sh, const char *host, uint64_t wall,
 	rec->source = SOURCE_INTERNAL;
 	rec->t_in = now;
 	if (queue_push(sh, rec) == -1) {
-		shaper_drop(sh, rec, REASON_QUEUE_FULL);
+		shaper_drop(sh, rec, REASON_QUEUE_FULL, NULL);
 		return;
 	}
 	shaper_schedule(sh);

@@ -155,13 +155,15 @@ enum shaper_verdict shaper_offer(struct shaper *sh, const char *line,
 
 /*
  * shaper_offer() for a source that must know when the event's fate is
- * final: ack->fn(arg, token, done) is called exactly once, at once when
+ * final: ack->fn(arg, token, ...) is called exactly once, at once when
  * the event is shed without being queued, else when its record settles.
+ * When the event is queued and held is not NULL, *held is its record,
+ * valid until its ack is told (for shaper_cancel()).
  */
 enum shaper_verdict shaper_offer_acked(struct shaper *sh, const char *line,
 		    size_t len, const char *action, size_t action_len,
 		    enum record_source source, const struct record_ack *ack,
-		    uint64_t token, uint64_t now);
+		    uint64_t token, struct record **held, uint64_t now);
 
 /*
  * The second half of shaper_offer_acked(), for an event already
@@ -173,7 +175,7 @@ enum shaper_verdict shaper_offer_classified(struct shaper *sh,
 		    size_t action_len, enum record_source source, size_t idx,
 		    const char *key, size_t keylen,
 		    const struct record_ack *ack, uint64_t token,
-		    uint64_t now);
+		    struct record **held, uint64_t now);
 
 /*
  * The text of the per-key bucket field of an event (parsed as obj) for
@@ -186,11 +188,23 @@ size_t		 shaper_key_text(const struct rule_class *rc, json_t *obj,
 /*
  * Forward a bulk update or delete to an Elasticsearch sink unshaped, in
  * the internal class "_spillway" (priority 0, no rate).  source may be
- * NULL (delete: the action line alone).
+ * NULL (delete: the action line alone).  ack, token and held as for
+ * shaper_offer_acked(); ack may be NULL.
  */
 enum shaper_verdict shaper_offer_unshaped(struct shaper *sh,
 		    const char *source, size_t len, const char *action,
-		    size_t action_len, uint64_t now);
+		    size_t action_len, const struct record_ack *ack,
+		    uint64_t token, struct record **held, uint64_t now);
+
+/*
+ * The sender of rec (a record given through held, whose ack was not told
+ * yet) answered for it itself and will send it again.  If rec is still
+ * queued, it is taken out, counted as unacknowledged and freed, and 0 is
+ * returned.  If the sink has it already, -1: it stays with the sink and
+ * is counted by what the sink does with it, but its ack is detached and
+ * will not be told.  Either way the ack is not called.
+ */
+int		 shaper_cancel(struct shaper *sh, struct record *rec);
 
 /* A line refused before classification for its size: _invalid too_large. */
 void		 shaper_too_large(struct shaper *sh, enum record_source source);

@@ -48,8 +48,9 @@ enum sink_outcome {
 };
 
 struct sink_owner {
+	/* ans: the peer's own answer for rec, borrowed, or NULL. */
 	void	(*done)(void *arg, struct sink *s, struct record *rec,
-		    enum sink_outcome outcome);
+		    enum sink_outcome outcome, const struct record_answer *ans);
 	void	(*ready)(void *arg, struct sink *s);
 	void	 *arg;
 };
@@ -153,11 +154,21 @@ sink_reopen(struct sink *s)
 		s->ops->reopen(s);
 }
 
-/* Called by sink implementations. */
+/*
+ * Called by sink implementations.  ans, when not NULL, is the peer's own
+ * answer for rec (an Elasticsearch bulk item), borrowed for the call.
+ */
+static inline void
+sink_done_answer(struct sink *s, struct record *rec,
+    enum sink_outcome outcome, const struct record_answer *ans)
+{
+	s->owner.done(s->owner.arg, s, rec, outcome, ans);
+}
+
 static inline void
 sink_done(struct sink *s, struct record *rec, enum sink_outcome outcome)
 {
-	s->owner.done(s->owner.arg, s, rec, outcome);
+	sink_done_answer(s, rec, outcome, NULL);
 }
 
 static inline void

@@ -60,6 +60,7 @@
 
 #define ES_BULK_QUERY	"/_bulk?filter_path=errors,items.*.status," \
 			    "items.*.error.type"
+#define ES_BULK_FULL	"/_bulk"	/* whole item answers, for senders */
 #define ES_BACKOFF_BASE	(100 * NSEC_PER_MSEC)
 #define ES_BACKOFF_CAP	(30 * NSEC_PER_SEC)
 #define ES_RETRY_AFTER_MAX	300	/* seconds of Retry-After honoured */
@@ -497,6 +498,160 @@ es_errors_false(const char *body, size_t len)
 	    es_lit(&p, end, "false");
 }
 
+/*
+ * Past the JSON value at p (after blanks), read for its structure only;
+ * NULL when it is cut short.  The answer comes from the cluster, and is
+ * passed on as its text: it needs delimiting, not validating.
+ */
+static const char *
+es_skip_value(const char *p, const char *end)
+{
+	int depth = 0;
+
+	p = es_skip_ws(p, end);
+	if (p < end && *p != '{' && *p != '[' && *p != '"') {
+		const char *start = p;
+
+		while (p < end && *p != ',' && *p != '}' && *p != ']' &&
+		    *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			p++;
+		return p > start ? p : NULL;
+	}
+	while (p < end) {
+		char c = *p++;
+
+		if (c == '"') {
+			if ((p = es_skip_string(p, end)) == NULL)
+				return NULL;
+		} else if (c == '{' || c == '[')
+			depth++;
+		else if (c == '}' || c == ']')
+			depth--;
+		if (depth <= 0)
+			return depth == 0 ? p : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * The next key of an object at *pp (after '{' or ','): its text and
+ * length, *pp left past the ':'.  0, or -1 when there is none.
+ */
+static int
+es_key(const char **pp, const char *end, const char **key, size_t *klen)
+{
+	const char *p = *pp;
+
+	if (!es_lit(&p, end, "\""))
+		return -1;
+	*key = p;
+	if ((p = es_skip_string(p, end)) == NULL)
+		return -1;
+	*klen = (size_t)(p - 1 - *key);
+	if (!es_lit(&p, end, ":"))
+		return -1;
+	*pp = p;
+	return 0;
+}
+
+/* The "status" of an item's object (text from p to end), or 0. */
+static int
+es_answer_status(const char *p, const char *end)
+{
+	const char *k;
+	size_t klen;
+	long st;
+
+	if (!es_lit(&p, end, "{") || es_lit(&p, end, "}"))
+		return 0;
+	do {
+		if (es_key(&p, end, &k, &klen) == -1)
+			return 0;
+		if (klen == 6 && memcmp(k, "status", 6) == 0) {
+			p = es_skip_ws(p, end);
+			for (st = 0; p < end && *p >= '0' && *p <= '9' &&
+			    st < 1000; p++)
+				st = st * 10 + (*p - '0');
+			return st < 1000 ? (int)st : 0;
+		}
+		if ((p = es_skip_value(p, end)) == NULL)
+			return 0;
+	} while (es_lit(&p, end, ","));
+	return 0;
+}
+
+/* The items array at *pp: each item's answer, up to n of them. */
+static int
+es_answer_items(const char **pp, const char *end, const char *base,
+    size_t n, struct sink_es_answer *ans)
+{
+	const char *p = *pp, *k, *v;
+	size_t i, klen;
+
+	if (!es_lit(&p, end, "["))
+		return -1;
+	if (es_lit(&p, end, "]")) {
+		*pp = p;
+		return 0;
+	}
+	for (i = 0;; i++) {
+		if (!es_lit(&p, end, "{") || es_key(&p, end, &k, &klen) == -1)
+			return -1;
+		v = es_skip_ws(p, end);
+		if ((p = es_skip_value(v, end)) == NULL ||
+		    !es_lit(&p, end, "}"))
+			return -1;
+		if (i < n) {
+			ans[i].off = (size_t)(v - base);
+			ans[i].len = (size_t)(p - 1 - v);
+			ans[i].status = es_answer_status(v, p - 1);
+		}
+		if (es_lit(&p, end, "]"))
+			break;
+		if (!es_lit(&p, end, ","))
+			return -1;
+	}
+	*pp = p;
+	return 0;
+}
+
+int
+sink_es_answers(const char *body, size_t len, size_t n,
+    enum sink_es_item *out, size_t *n429, struct sink_es_answer *ans)
+{
+	const char *p = body, *end = body + len, *k;
+	size_t i, klen, c429 = 0;
+
+	for (i = 0; i < n; i++) {
+		ans[i].off = 0;
+		ans[i].len = 0;
+		ans[i].status = 0;
+	}
+	if (n429 != NULL)
+		*n429 = 0;
+	if (!es_lit(&p, end, "{"))
+		return -1;
+	do {
+		if (es_key(&p, end, &k, &klen) == -1)
+			return -1;
+		if (klen == 5 && memcmp(k, "items", 5) == 0) {
+			if (es_answer_items(&p, end, body, n, ans) == -1)
+				return -1;
+		} else if ((p = es_skip_value(p, end)) == NULL)
+			return -1;
+	} while (es_lit(&p, end, ","));
+	if (!es_lit(&p, end, "}"))
+		return -1;
+	for (i = 0; i < n; i++) {
+		out[i] = ans[i].status > 0 ? es_item_status(ans[i].status) :
+		    SINK_ES_ITEM_RETRY;
+		c429 += ans[i].status == 429;
+	}
+	if (n429 != NULL)
+		*n429 = c429;
+	return 0;
+}
+
 int
 sink_es_response(const char *body, size_t len, size_t n,
     enum sink_es_item *out, size_t *n429)
@@ -569,6 +724,7 @@ struct es_slot {
 	uint16_t		*tries;		/* retries so far, per record */
 	size_t			 n, cap;
 	size_t			 bytes;		/* sum of record lengths */
+	int			 answers;	/* a sender waits for answers */
 	uint64_t		 sent_at;
 	uint64_t		 not_before;
 };
@@ -581,6 +737,7 @@ struct sink_es {
 	int			 host_is_ip;
 	char			*hostport;	/* Host header */
 	char			*path;		/* prefix + ES_BULK_QUERY */
+	char			*path_full;	/* prefix + ES_BULK_FULL */
 	char			*auth;		/* Authorization value or NULL */
 	int			 gzip;
 	SSL_CTX			*ssl_ctx;
@@ -608,6 +765,7 @@ struct sink_es {
 	struct event		*timer_ev;
 	struct evbuffer		*scratch;
 	enum sink_es_item	*items;
+	struct sink_es_answer	*answers;
 	size_t			 items_cap;
 	int			 want_ready;	/* said BUSY; owe a ready() */
 	uint64_t		 hold_until;	/* after a 429: send nothing new */
@@ -789,7 +947,9 @@ es_hold(struct sink_es *es, long retry_after, uint64_t now)
 
 /*
  * Give each record of the slot its outcome (items[i], or `whole` for all
- * when items is NULL): forwarded and rejected ones go back to the owner,
+ * when items is NULL), with the cluster's answer for it when there is
+ * one (ans[i] in body, or the status of a whole request refused for
+ * good): forwarded and rejected ones go back to the owner,
  * ones to retry stay, unless they have used up their retries.  A 429 uses
  * none: the record goes back to the owner as deferred, to wait in the
  * priority queue and be admitted again, and the whole sink holds off for
@@ -799,8 +959,10 @@ es_hold(struct sink_es *es, long retry_after, uint64_t now)
 static void
 es_slot_settle(struct sink_es *es, struct es_slot *sl,
     const enum sink_es_item *items, enum sink_es_item whole,
+    const char *body, const struct sink_es_answer *ans, int status,
     long retry_after, uint64_t now)
 {
+	struct record_answer a = { NULL, 0, status };
 	struct record *rec;
 	uint64_t delay;
 	unsigned maxtries = 0;
@@ -810,11 +972,18 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 		enum sink_es_item it = items ? items[i] : whole;
 
 		rec = sl->recs[i];
+		if (ans != NULL) {
+			a.text = ans[i].len > 0 ? body + ans[i].off : NULL;
+			a.len = ans[i].len;
+			a.status = ans[i].status;
+		}
 		if (it == SINK_ES_ITEM_OK) {
 			ok++;
-			sink_done(es->sink, rec, SINK_FORWARDED);
+			sink_done_answer(es->sink, rec, SINK_FORWARDED,
+			    a.status > 0 ? &a : NULL);
 		} else if (it == SINK_ES_ITEM_REJECT)
-			sink_done(es->sink, rec, SINK_REJECTED);
+			sink_done_answer(es->sink, rec, SINK_REJECTED,
+			    a.status > 0 ? &a : NULL);
 		else if (it == SINK_ES_ITEM_WAIT) {
 			waited++;
 			sink_done(es->sink, rec, SINK_DEFERRED);
@@ -880,6 +1049,25 @@ es_errcb(enum evhttp_request_error err, void *arg)
 	sl->err = (int)err;
 }
 
+/* Room for the outcomes (and answers) of n items.  0 or -1. */
+static int
+es_items_reserve(struct sink_es *es, size_t n)
+{
+	enum sink_es_item *it;
+	struct sink_es_answer *a;
+
+	if (es->items_cap >= n)
+		return 0;
+	if ((it = realloc(es->items, n * sizeof(*it))) == NULL)
+		return -1;
+	es->items = it;
+	if ((a = realloc(es->answers, n * sizeof(*a))) == NULL)
+		return -1;
+	es->answers = a;
+	es->items_cap = n;
+	return 0;
+}
+
 /* A 2xx answer: outcomes item by item. */
 static void
 es_slot_items(struct sink_es *es, struct es_slot *sl,
@@ -888,28 +1076,32 @@ es_slot_items(struct sink_es *es, struct es_slot *sl,
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in), n429 = 0;
 	const char *body;
+	int rc;
 
-	if (es->items_cap < sl->n) {
-		enum sink_es_item *n;
-
-		if ((n = realloc(es->items, sl->n * sizeof(*n))) == NULL) {
-			es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
-			return;
-		}
-		es->items = n;
-		es->items_cap = sl->n;
+	if (es_items_reserve(es, sl->n) == -1) {
+		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL, 0,
+		    0, now);
+		return;
 	}
 	body = (const char *)evbuffer_pullup(in, -1);
-	if (body == NULL || sink_es_response(body, len, sl->n, es->items,
-	    &n429) == -1) {
+	if (body == NULL)
+		rc = -1;
+	else if (sl->answers)
+		rc = sink_es_answers(body, len, sl->n, es->items, &n429,
+		    es->answers);
+	else
+		rc = sink_es_response(body, len, sl->n, es->items, &n429);
+	if (rc == -1) {
 		log_warn("sink %s: unreadable bulk response, retrying",
 		    es->sink->label);
-		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
+		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL, 0,
+		    0, now);
 		return;
 	}
 	if (n429 > 0)
 		es_pressure(es, now, &es->sig.item_429, n429);
-	es_slot_settle(es, sl, es->items, SINK_ES_ITEM_RETRY, 0, now);
+	es_slot_settle(es, sl, es->items, SINK_ES_ITEM_RETRY, body,
+	    sl->answers ? es->answers : NULL, 0, 0, now);
 }
 
 static void
@@ -928,7 +1120,8 @@ es_reqcb(struct evhttp_request *req, void *arg)
 		    "timeout" : "connect_error", secs);
 		sl->conn_dead = 1;
 		es_down(es, now);
-		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
+		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL,
+		    0, 0, now);
 		es_kick(es);
 		return;
 	}
@@ -946,19 +1139,14 @@ es_reqcb(struct evhttp_request *req, void *arg)
 		if (status >= 500)
 			es_down(es, now);
 		es_slot_settle(es, sl, NULL, status == 429 ?
-		    SINK_ES_ITEM_WAIT : SINK_ES_ITEM_RETRY,
+		    SINK_ES_ITEM_WAIT : SINK_ES_ITEM_RETRY, NULL, NULL, 0,
 		    es_retry_after(req), now);
 	} else {
 		/* 400, 401, 403, 413, ...: this request will never pass. */
-		size_t i;
-
 		log_warn("sink %s: bulk request answered %d, %zu events "
 		    "rejected", es->sink->label, status, sl->n);
-		for (i = 0; i < sl->n; i++)
-			sink_done(es->sink, sl->recs[i], SINK_REJECTED);
-		sl->n = 0;
-		sl->bytes = 0;
-		sl->state = SLOT_IDLE;
+		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_REJECT, NULL, NULL,
+		    status, 0, now);
 	}
 	es_kick(es);
 }
@@ -1022,13 +1210,19 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 	struct evkeyvalq *h;
 	struct evbuffer *body;
 	struct evhttp_connection *conn;
+	size_t i;
 
+	sl->answers = 0;
+	for (i = 0; i < sl->n && !sl->answers; i++)
+		sl->answers = sl->recs[i]->ack != NULL &&
+		    (sl->recs[i]->ack->flags & RECORD_ACK_ANSWER);
 	if ((conn = es_conn(sl)) == NULL ||
 	    (req = evhttp_request_new(es_reqcb, sl)) == NULL) {
 		log_err("sink %s: cannot make a request: out of memory",
 		    es->sink->label);
 		sl->sent_at = now;
-		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
+		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL, 0,
+		    0, now);
 		return;
 	}
 	evhttp_request_set_error_cb(req, es_errcb);
@@ -1058,12 +1252,14 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 	sl->err = -1;
 	sl->sent_at = now;
 	/* May call es_reqcb() before it returns (a refused connect). */
-	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, es->path) == -1) {
+	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, sl->answers ?
+	    es->path_full : es->path) == -1) {
 		evhttp_request_free(req);
 		sink_count_request(es->sink, "connect_error", 0);
 		sl->conn_dead = 1;
 		es_down(es, now);
-		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
+		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL, 0,
+		    0, now);
 		return;
 	}
 	es_nodelay(sl);
@@ -1074,7 +1270,8 @@ nomem:
 	log_err("sink %s: cannot build a request: out of memory",
 	    es->sink->label);
 	sl->sent_at = now;
-	es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, 0, now);
+	es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL, 0, 0,
+	    now);
 }
 
 static struct es_slot *
@@ -1276,9 +1473,12 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 	    asprintf(&es->hostport, strchr(host, ':') ? "[%s]:%d" : "%s:%d",
 	    host, es->port) == -1 ||
 	    asprintf(&es->path, "%.*s%s", (int)plen, path,
-	    ES_BULK_QUERY) == -1) {
+	    ES_BULK_QUERY) == -1 ||
+	    asprintf(&es->path_full, "%.*s%s", (int)plen, path,
+	    ES_BULK_FULL) == -1) {
 		es->hostport = NULL;
 		es->path = NULL;
+		es->path_full = NULL;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1447,9 +1647,11 @@ sink_es_free(struct sink *s)
 	sink_es_index_free(es->ix);
 	free(es->slots);
 	free(es->items);
+	free(es->answers);
 	free(es->host);
 	free(es->hostport);
 	free(es->path);
+	free(es->path_full);
 	if (es->auth != NULL)
 		OPENSSL_cleanse(es->auth, strlen(es->auth));
 	free(es->auth);

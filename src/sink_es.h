@@ -69,6 +69,25 @@ int		 sink_es_body(struct evbuffer *out, struct sink_es_index *ix,
 int		 sink_es_response(const char *body, size_t len, size_t n,
 		    enum sink_es_item *out, size_t *n429);
 
+/* Where one item's answer is in a bulk response body. */
+struct sink_es_answer {
+	size_t		 off;		/* the object under the action name */
+	size_t		 len;		/* 0: the response has no such item */
+	int		 status;	/* its "status", or 0 */
+};
+
+/*
+ * sink_es_response() for senders that want the cluster's own answer for
+ * each item: also finds, in the text itself, the object each item of the
+ * response holds under its action name ({"_index":...,"status":201}) and
+ * its status, into ans[0..n-1].  Items are classified by that status
+ * alone; one missing, or without a status, is retried.  0, or -1 when
+ * the body is not a bulk response.
+ */
+int		 sink_es_answers(const char *body, size_t len, size_t n,
+		    enum sink_es_item *out, size_t *n429,
+		    struct sink_es_answer *ans);
+
 /*
  * The back-pressure counters of an Elasticsearch sink (one made from
  * sink_es_ops); zeros for other sinks.

@@ -431,7 +431,7 @@ workers_shape(struct workers *w, struct wbatch *b)
 		if (same)
 			shaper_offer_classified(sh, line, ev->len, NULL, 0,
 			    SOURCE_TCP, ev->idx, line + ev->len, ev->keylen,
-			    NULL, 0, ev->t_in);
+			    NULL, 0, NULL, ev->t_in);
 		else
 			shaper_offer(sh, line, ev->len, NULL, 0, SOURCE_TCP,
 			    ev->t_in);

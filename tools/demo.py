@@ -43,7 +43,7 @@ PYTHON = "/usr/bin/python3"
 EMULATOR = os.path.join(REPO, "tests", "peers", "es_emulator.py")
 LISTEN_RE = re.compile(r"listening (tcp|http|admin) (\S+):(\d+)")
 REASONS = ("rate_limit", "backpressure", "queue_full", "too_large", "sink_rejected",
-           "sink_error", "shutdown")
+           "sink_error", "unacknowledged", "shutdown")
 
 # what the load generator offers, and the class of rules/demo.json each kind lands in
 MIX = {"error": 5, "checkout": 10, "app": 30, "other": 35, "debug": 20}

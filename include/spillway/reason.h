@@ -12,6 +12,7 @@ enum reason {
 	REASON_TOO_LARGE,	/* line over max_event_bytes */
 	REASON_SINK_REJECTED,	/* permanent per-item refusal by the sink */
 	REASON_SINK_ERROR,	/* retries exhausted */
+	REASON_UNACKNOWLEDGED,	/* answered 503: the sender keeps and resends it */
 	REASON_SHUTDOWN,	/* still queued when the shutdown deadline passed */
 	REASON_MAX
 };
@@ -22,7 +23,7 @@ reason_name(enum reason r)
 {
 	static const char *const names[REASON_MAX] = {
 		"rate_limit", "backpressure", "queue_full", "too_large",
-		"sink_rejected", "sink_error", "shutdown"
+		"sink_rejected", "sink_error", "unacknowledged", "shutdown"
 	};
 	return (unsigned)r < REASON_MAX ? names[r] : "unknown";
 }

@@ -91,7 +91,7 @@ class TestAdmin(SpillwayTestCase):
                     self.assertIn(v, ("rate_limit", "backpressure",
                                       "queue_full", "too_large",
                                       "sink_rejected", "sink_error",
-                                      "shutdown"))
+                                      "unacknowledged", "shutdown"))
                 if k == "listener" and name.startswith("spillway_parse"):
                     self.assertIn(v, ("tcp", "http", "kafka"))
 
