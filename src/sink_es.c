@@ -585,7 +585,7 @@ static int
 es_answer_items(const char **pp, const char *end, const char *base,
     size_t n, struct sink_es_answer *ans)
 {
-	const char *p = *pp, *k, *v;
+	const char *p = *pp, *k, *v, *ve;
 	size_t i, klen;
 
 	if (!es_lit(&p, end, "["))
@@ -598,13 +598,15 @@ es_answer_items(const char **pp, const char *end, const char *base,
 		if (!es_lit(&p, end, "{") || es_key(&p, end, &k, &klen) == -1)
 			return -1;
 		v = es_skip_ws(p, end);
-		if ((p = es_skip_value(v, end)) == NULL ||
-		    !es_lit(&p, end, "}"))
+		if ((ve = es_skip_value(v, end)) == NULL)
+			return -1;
+		p = ve;
+		if (!es_lit(&p, end, "}"))
 			return -1;
 		if (i < n) {
 			ans[i].off = (size_t)(v - base);
-			ans[i].len = (size_t)(p - 1 - v);
-			ans[i].status = es_answer_status(v, p - 1);
+			ans[i].len = (size_t)(ve - v);
+			ans[i].status = es_answer_status(v, ve);
 		}
 		if (es_lit(&p, end, "]"))
 			break;
