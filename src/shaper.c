@@ -657,11 +657,27 @@ shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
 	return SHAPER_QUEUED;
 }
 
+static void
+ack_ignore(void *arg, uint64_t token, enum record_fate fate,
+    enum reason reason, const struct record_answer *ans)
+{
+	(void)arg;
+	(void)token;
+	(void)fate;
+	(void)reason;
+	(void)ans;
+}
+
+/* Its sender was answered already and sends it again if need be. */
+static const struct record_ack ack_detached = {
+	ack_ignore, NULL, RECORD_ACK_RESENDS
+};
+
 int
 shaper_cancel(struct shaper *sh, struct record *rec)
 {
 	if (!rec->queued) {
-		rec->ack = NULL;
+		rec->ack = &ack_detached;
 		return -1;
 	}
 	queue_unlink(&sh->q, rec);

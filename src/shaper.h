@@ -201,8 +201,9 @@ enum shaper_verdict shaper_offer_unshaped(struct shaper *sh,
  * yet) answered for it itself and will send it again.  If rec is still
  * queued, it is taken out, counted as unacknowledged and freed, and 0 is
  * returned.  If the sink has it already, -1: it stays with the sink and
- * is counted by what the sink does with it, but its ack is detached and
- * will not be told.  Either way the ack is not called.
+ * is counted by what the sink does with it (a failure as unacknowledged),
+ * but its ack is detached and will not be told.  Either way the ack is
+ * not called.
  */
 int		 shaper_cancel(struct shaper *sh, struct record *rec);
 
