@@ -344,7 +344,8 @@ wait_told(void *arg, uint64_t token, enum record_fate fate,
 /*
  * A request that is to wait for its n events, or NULL: then it has been
  * answered already (429 when the requests waiting already hold as much as
- * the queue may, 503 while shutting down, 500 without memory).  br, when
+ * the queue may, 413 when it alone would, 503 while shutting down, 500
+ * without memory).  br, when
  * not NULL, is taken over.
  */
 static struct http_wait *
@@ -360,8 +361,17 @@ wait_new(struct ingest_http *ih, struct http_request *req,
 		    "spillway is shutting down; send it again");
 		return NULL;
 	}
-	if (ih->c.waiting_events + n > (size_t)cf->queue_max_events ||
-	    ih->wait_bytes + n * WAIT_ITEM_BYTES >
+	if (n > (size_t)cf->queue_max_events ||
+	    n * WAIT_ITEM_BYTES > (size_t)cf->queue_max_bytes) {
+		/* It could never be let in: no use sending it again. */
+		es_error(req, 413, "content_too_long_exception",
+		    "the request has more items than spillway's queue may "
+		    "hold (queue.max_events, queue.max_bytes)");
+		return NULL;
+	}
+	if (ih->c.waiting_events + (n > 0 ? n : 1) >
+	    (size_t)cf->queue_max_events ||
+	    ih->wait_bytes + (n > 0 ? n : 1) * WAIT_ITEM_BYTES >
 	    (size_t)cf->queue_max_bytes) {
 		ih->c.refused++;
 		es_error(req, 429, "es_rejected_execution_exception",
