@@ -835,6 +835,217 @@ START_TEST(test_content_type)
 }
 END_TEST
 
+/* Items carrying the sink's own answer (struct bulk_item.answer). */
+static void
+set_answer(struct bulk_item *it, const char *answer)
+{
+	ck_assert_ptr_nonnull(it->answer = strdup(answer));
+	it->answer_len = strlen(answer);
+}
+
+static void
+free_answers(struct bulk_item *items, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(items[i].answer);
+		items[i].answer = NULL;
+	}
+}
+
+/* Unfiltered, an answer is written as {"<op>":<answer>}, byte for byte. */
+START_TEST(test_response_answer_verbatim)
+{
+	/* Not compact, keys in no usual order, escapes as the sink wrote
+	 * them: none of it is touched. */
+	const char *a0 = "{\"status\":201, \"_id\" : \"ab\\u0063\","
+	    "\"_index\":\"logs-2026.11.22\",\"_version\":1,"
+	    "\"result\":\"created\",\"_shards\":{\"total\":2,"
+	    "\"successful\":1,\"failed\":0},\"_seq_no\":12,"
+	    "\"_primary_term\":3,\"x\":[1.50,{\"y\":\"}\\\"\"}]}";
+	const char *a2 = "{\"_index\":\"a\",\"_id\":\"x\",\"status\":409,"
+	    "\"error\":{\"type\":\"version_conflict_engine_exception\","
+	    "\"reason\":\"r\"}}";
+	struct bulk_item	 items[3];
+	char			*res, want[2048];
+	size_t			 len;
+
+	memset(items, 0, sizeof(items));
+	items[0].op = BULK_CREATE;
+	items[0].index = "ignored";
+	items[0].id = "ignored";
+	items[0].status = 201;
+	set_answer(&items[0], a0);
+	/* Without an answer: today's generated item. */
+	items[1].op = BULK_INDEX;
+	items[1].index = "x";
+	items[1].id = "1";
+	items[1].status = 201;
+	items[2].op = BULK_CREATE;
+	items[2].status = 409;
+	set_answer(&items[2], a2);
+	/* answer_len counts, not the NUL: a longer buffer is cut. */
+	items[2].answer = realloc(items[2].answer, strlen(a2) + 8);
+	ck_assert_ptr_nonnull(items[2].answer);
+	memcpy(items[2].answer + strlen(a2), "garbage", 8);
+
+	res = bulk_response(items, 3, 5, NULL, &len);
+	ck_assert_ptr_nonnull(res);
+	snprintf(want, sizeof(want), "{\"took\":5,\"errors\":true,\"items\":["
+	    "{\"create\":%s},"
+	    "{\"index\":{\"_index\":\"x\",\"_id\":\"1\",\"_version\":1,"
+	    "\"result\":\"created\",\"_shards\":{\"total\":2,\"successful\":1,"
+	    "\"failed\":0},\"_seq_no\":0,\"_primary_term\":1,\"status\":201}},"
+	    "{\"create\":%s}]}", a0, a2);
+	ck_assert_str_eq(res, want);
+	ck_assert_uint_eq(len, strlen(want));
+	free(res);
+	/* "" is no filter either. */
+	res = bulk_response(items, 3, 5, "", &len);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_str_eq(res, want);
+	free(res);
+	free_answers(items, 3);
+}
+END_TEST
+
+/* Filtered, the answer goes through the filter like a generated item. */
+START_TEST(test_response_answer_filtered)
+{
+	const char *fp = "errors,items.*.status,items.*.error";
+	struct bulk_item	 items[3];
+	char			*res;
+	size_t			 len;
+
+	memset(items, 0, sizeof(items));
+	items[0].op = BULK_CREATE;
+	items[0].status = 409;
+	set_answer(&items[0], "{\"_index\":\"a\",\"_id\":\"x\",\"status\":409,"
+	    "\"error\":{\"type\":\"version_conflict_engine_exception\","
+	    "\"reason\":\"r\"}}");
+	res = bulk_response(items, 1, 9, fp, &len);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_str_eq(res, "{\"errors\":true,\"items\":[{\"create\":"
+	    "{\"status\":409,\"error\":{\"type\":"
+	    "\"version_conflict_engine_exception\",\"reason\":\"r\"}}}]}");
+	ck_assert_uint_eq(len, strlen(res));
+	free(res);
+
+	/* With a generated item and an answered success in between, and
+	 * an answer that is not compact: the filter's output is. */
+	items[1].op = BULK_INDEX;
+	items[1].index = "b";
+	items[1].id = "2";
+	items[1].status = 201;
+	items[2].op = BULK_INDEX;
+	items[2].status = 200;
+	set_answer(&items[2], "{ \"_index\" : \"c\", \"_id\" : \"3\", "
+	    "\"result\" : \"updated\", \"status\" : 200 }");
+	res = bulk_response(items, 3, 9, fp, &len);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_str_eq(res, "{\"errors\":true,\"items\":[{\"create\":"
+	    "{\"status\":409,\"error\":{\"type\":"
+	    "\"version_conflict_engine_exception\",\"reason\":\"r\"}}},"
+	    "{\"index\":{\"status\":201}},{\"index\":{\"status\":200}}]}");
+	free(res);
+	res = bulk_response(items, 3, 9, "items.*._id,took", &len);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_str_eq(res, "{\"took\":9,\"items\":[{\"create\":"
+	    "{\"_id\":\"x\"}},{\"index\":{\"_id\":\"2\"}},"
+	    "{\"index\":{\"_id\":\"3\"}}]}");
+	free(res);
+	free_answers(items, 3);
+}
+END_TEST
+
+/* "errors" follows each item's status, answered or not. */
+START_TEST(test_response_answer_errors_flag)
+{
+	static const struct {
+		enum bulk_op	 op;
+		int		 status;
+		const char	*type;
+		const char	*answer;
+		int		 errors;
+	} cases[] = {
+		{ BULK_INDEX, 201, NULL, "{\"status\":201}", 0 },
+		{ BULK_INDEX, 200, NULL, "{\"status\":200}", 0 },
+		{ BULK_CREATE, 409, NULL, "{\"status\":409}", 1 },
+		{ BULK_INDEX, 429, NULL, "{\"status\":429}", 1 },
+		{ BULK_INDEX, 400, NULL, "{\"status\":400}", 1 },
+		{ BULK_INDEX, 503, NULL, "{\"status\":503}", 1 },
+		{ BULK_INDEX, 300, NULL, "{\"status\":300}", 1 },
+		{ BULK_DELETE, 404, NULL,
+		    "{\"result\":\"not_found\",\"status\":404}", 0 },
+		{ BULK_DELETE, 404, "index_not_found_exception",
+		    "{\"status\":404}", 1 },
+		{ BULK_UPDATE, 404, NULL, "{\"status\":404}", 1 },
+		/* The item's status counts, not the answer's text. */
+		{ BULK_INDEX, 201, NULL, "{\"status\":500}", 0 },
+		{ BULK_INDEX, 500, NULL, "{\"status\":201}", 1 },
+	};
+	struct bulk_item	 it[2];
+	char			*res;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(it, 0, sizeof(it));
+		it[0].op = cases[i].op;
+		it[0].status = cases[i].status;
+		it[0].error_type = cases[i].type;
+		set_answer(&it[0], cases[i].answer);
+		res = bulk_response(it, 1, 0, "errors", NULL);
+		ck_assert_ptr_nonnull(res);
+		ck_assert_msg(strcmp(res, cases[i].errors ?
+		    "{\"errors\":true}" : "{\"errors\":false}") == 0,
+		    "case %zu: %s", i, res);
+		free(res);
+		/* After a generated success, the same. */
+		it[1] = it[0];
+		memset(&it[0], 0, sizeof(it[0]));
+		it[0].op = BULK_INDEX;
+		it[0].status = 201;
+		res = bulk_response(it, 2, 0, "errors", NULL);
+		ck_assert_ptr_nonnull(res);
+		ck_assert_msg(strcmp(res, cases[i].errors ?
+		    "{\"errors\":true}" : "{\"errors\":false}") == 0,
+		    "case %zu after another: %s", i, res);
+		free(res);
+		free_answers(it, 2);
+	}
+}
+END_TEST
+
+/* bulk_request_clear() frees answers with the rest. */
+START_TEST(test_request_clear_frees_answer)
+{
+	const char		*body = "{\"index\":{\"_id\":\"1\"}}\n{}\n"
+				    "{\"delete\":{\"_id\":\"2\"}}\n";
+	struct bulk_request	 req;
+	char			 err[256];
+	char			*res;
+
+	memset(&req, 0, sizeof(req));
+	ck_assert_int_eq(bulk_parse(body, strlen(body), "i", &req, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(req.nitems, 2);
+	ck_assert_ptr_null(req.items[0].answer);
+	ck_assert_ptr_null(req.items[1].answer);
+	req.items[0].status = 201;
+	set_answer(&req.items[0], "{\"_id\":\"1\",\"status\":201}");
+	req.items[1].status = 200;
+	res = bulk_response(req.items, req.nitems, 1, "items.*._id", NULL);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_str_eq(res, "{\"items\":[{\"index\":{\"_id\":\"1\"}},"
+	    "{\"delete\":{\"_id\":\"2\"}}]}");
+	free(res);
+	bulk_request_clear(&req);
+	ck_assert_ptr_null(req.items);
+	ck_assert_uint_eq(req.nitems, 0);
+}
+END_TEST
+
 static Suite *
 bulk_suite(void)
 {
@@ -859,6 +1070,10 @@ bulk_suite(void)
 	tcase_add_test(tc, test_gunzip_limits);
 	tcase_add_test(tc, test_gunzip_corrupt);
 	tcase_add_test(tc, test_content_type);
+	tcase_add_test(tc, test_response_answer_verbatim);
+	tcase_add_test(tc, test_response_answer_filtered);
+	tcase_add_test(tc, test_response_answer_errors_flag);
+	tcase_add_test(tc, test_request_clear_frees_answer);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -317,6 +318,133 @@ START_TEST(set_str)
 }
 END_TEST
 
+/*
+ * Write text to a fresh temporary file, named into path[] (so errors
+ * can be checked as "path:LINE:COL: ...").  The caller unlinks it.
+ */
+static const char *
+tmp_config(const char *text)
+{
+	const char *dir = getenv("TMPDIR");
+	size_t len = strlen(text);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/check_config.XXXXXX",
+	    dir != NULL && *dir != '\0' ? dir : "/tmp");
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	ck_assert_int_eq(close(fd), 0);
+	return path;
+}
+
+static struct config *
+text_ok(const char *text)
+{
+	struct config *cf;
+	char err[1024] = "";
+
+	cf = config_load(tmp_config(text), err, sizeof(err));
+	unlink(path);
+	ck_assert_msg(cf != NULL, "%s: %s", text, err);
+	return cf;
+}
+
+/* text must be refused with exactly "PATH:want". */
+static void
+text_err(const char *text, const char *want)
+{
+	struct config *cf;
+	char err[1024] = "", exp[1200];
+
+	cf = config_load(tmp_config(text), err, sizeof(err));
+	unlink(path);
+	snprintf(exp, sizeof(exp), "%s%s", path, want);
+	if (cf != NULL)
+		config_free(cf);
+	ck_assert_msg(cf == NULL, "%s: loaded, want error %s", text, exp);
+	ck_assert_str_eq(err, exp);
+}
+
+START_TEST(ack_defaults)
+{
+	struct config *cf = config_default();
+
+	ck_assert_ptr_nonnull(cf);
+	ck_assert_str_eq(cf->ack, "sink");
+	ck_assert_int_eq(cf->ack_sink, 1);
+	ck_assert_int_eq(cf->ack_timeout_ms, 30000);
+	config_free(cf);
+	cf = load_ok("empty.json");
+	ck_assert_str_eq(cf->ack, "sink");
+	ck_assert_int_eq(cf->ack_sink, 1);
+	ck_assert_int_eq(cf->ack_timeout_ms, 30000);
+	config_free(cf);
+	/* Other keys leave them alone. */
+	cf = text_ok("{\"workers\": 2, \"shed_response\": \"reject\"}");
+	ck_assert_int_eq(cf->ack_sink, 1);
+	ck_assert_int_eq(cf->ack_timeout_ms, 30000);
+	config_free(cf);
+}
+END_TEST
+
+START_TEST(ack_values)
+{
+	struct config *cf;
+
+	cf = text_ok("{\"ack\": \"admit\"}");
+	ck_assert_str_eq(cf->ack, "admit");
+	ck_assert_int_eq(cf->ack_sink, 0);
+	ck_assert_int_eq(cf->ack_timeout_ms, 30000);
+	config_free(cf);
+	cf = text_ok("{\"ack\": \"sink\", \"ack_timeout_ms\": 2500}");
+	ck_assert_str_eq(cf->ack, "sink");
+	ck_assert_int_eq(cf->ack_sink, 1);
+	ck_assert_int_eq(cf->ack_timeout_ms, 2500);
+	config_free(cf);
+	cf = text_ok("{\"ack_timeout_ms\": 1, \"ack\": \"admit\"}");
+	ck_assert_int_eq(cf->ack_sink, 0);
+	ck_assert_int_eq(cf->ack_timeout_ms, 1);
+	config_free(cf);
+}
+END_TEST
+
+START_TEST(ack_invalid)
+{
+	text_err("{\"ack\": \"bogus\"}",
+	    ":1:9: \"ack\" must be \"sink\" or \"admit\"");
+	text_err("{\n  \"workers\": 1,\n  \"ack\": \"Sink\"\n}\n",
+	    ":3:10: \"ack\" must be \"sink\" or \"admit\"");
+	text_err("{\"ack\": \"\"}",
+	    ":1:9: \"ack\" must be \"sink\" or \"admit\"");
+	text_err("{\"ack\": null}",
+	    ":1:9: \"ack\" must be \"sink\" or \"admit\"");
+	text_err("{\"ack\": true}", ":1:9: \"ack\" must be a string");
+	/* A section named "ack" is not the key. */
+	text_err("{\"sink\": {\"ack\": \"admit\"}}",
+	    ":1:11: unknown key \"ack\"");
+}
+END_TEST
+
+START_TEST(ack_timeout_invalid)
+{
+	text_err("{\"ack_timeout_ms\": 0}",
+	    ":1:20: \"ack_timeout_ms\" must be an integer from 1 to "
+	    "100000000");
+	text_err("{\"ack_timeout_ms\": -5}",
+	    ":1:20: \"ack_timeout_ms\" must be an integer from 1 to "
+	    "100000000");
+	text_err("{\"ack_timeout_ms\": 1.5}",
+	    ":1:20: \"ack_timeout_ms\" must be an integer from 1 to "
+	    "100000000");
+	text_err("{\n\t\"ack_timeout_ms\": \"5000\"\n}",
+	    ":2:20: \"ack_timeout_ms\" must be an integer from 1 to "
+	    "100000000");
+	text_err("{\"ack_timeout_ms\": 100000001}",
+	    ":1:20: \"ack_timeout_ms\" must be an integer from 1 to "
+	    "100000000");
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -339,6 +467,10 @@ config_suite(void)
 	tcase_add_test(tc, duplicate_key_position);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, set_str);
+	tcase_add_test(tc, ack_defaults);
+	tcase_add_test(tc, ack_values);
+	tcase_add_test(tc, ack_invalid);
+	tcase_add_test(tc, ack_timeout_invalid);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1197,6 +1197,477 @@ START_TEST(rates_from_ticks)
 }
 END_TEST
 
+/* --- acked events: the source is told each event's fate once ---------- */
+
+#define ACKS_MAX	16
+
+/* What ack functions were told, in order. */
+struct acks {
+	size_t		 n;
+	struct {
+		uint64_t		 token;
+		enum record_fate	 fate;
+		enum reason		 reason;
+		int			 has_ans;
+		int			 has_text;
+		char			 text[256];
+		size_t			 len;
+		int			 status;
+	}		 got[ACKS_MAX];
+};
+
+static void
+acks_fn(void *arg, uint64_t token, enum record_fate fate, enum reason reason,
+    const struct record_answer *ans)
+{
+	struct acks *a = arg;
+
+	ck_assert_uint_lt(a->n, ACKS_MAX);
+	a->got[a->n].token = token;
+	a->got[a->n].fate = fate;
+	a->got[a->n].reason = reason;
+	if (ans != NULL) {
+		a->got[a->n].has_ans = 1;
+		a->got[a->n].status = ans->status;
+		a->got[a->n].len = ans->len;
+		if (ans->text != NULL) {
+			ck_assert_uint_lt(ans->len, sizeof(a->got[0].text));
+			a->got[a->n].has_text = 1;
+			memcpy(a->got[a->n].text, ans->text, ans->len);
+			a->got[a->n].text[ans->len] = '\0';
+		}
+	}
+	a->n++;
+}
+
+/* The i-th call told token its fate for reason, without an answer. */
+static void
+told(const struct acks *a, size_t i, uint64_t token, enum record_fate fate,
+    enum reason reason)
+{
+	ck_assert_uint_lt(i, a->n);
+	ck_assert_uint_eq(a->got[i].token, token);
+	ck_assert_int_eq(a->got[i].fate, fate);
+	ck_assert_int_eq(a->got[i].reason, reason);
+}
+
+/* ...and with the answer text (len bytes) and status. */
+static void
+told_answer(const struct acks *a, size_t i, const char *text, int status)
+{
+	ck_assert_int_eq(a->got[i].has_ans, 1);
+	ck_assert_int_eq(a->got[i].has_text, 1);
+	ck_assert_uint_eq(a->got[i].len, strlen(text));
+	ck_assert_str_eq(a->got[i].text, text);
+	ck_assert_int_eq(a->got[i].status, status);
+}
+
+static enum shaper_verdict
+offer_acked(struct env *e, const char *line, const struct record_ack *ra,
+    uint64_t token, struct record **held, uint64_t now)
+{
+	enum shaper_verdict v;
+
+	v = shaper_offer_acked(e->sh, line, strlen(line), NULL, 0,
+	    SOURCE_HTTP, ra, token, held, now);
+	identity(e->sh);
+	return v;
+}
+
+/* Hand the first held record back with outcome and the sink's answer. */
+static struct record *
+ack_answer(struct sink *s, enum sink_outcome outcome,
+    const struct record_answer *ans)
+{
+	struct fake *f = s->priv;
+	struct record *rec;
+
+	ck_assert_ptr_nonnull(rec = TAILQ_FIRST(&f->held));
+	TAILQ_REMOVE(&f->held, rec, link);
+	f->nheld--;
+	sink_done_answer(s, rec, outcome, ans);
+	return rec;
+}
+
+#define TOK1	0x0123456789abcdefULL
+#define TOK2	0xfedcba9876543210ULL
+
+START_TEST(acked_forwarded_with_answer)
+{
+	struct env e;
+	struct acks a;
+	struct record_ack ra = { acks_fn, &a, RECORD_ACK_ANSWER };
+	struct record *held = NULL;
+	const char *text = "{\"status\":201}";
+
+	memset(&a, 0, sizeof(a));
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	ck_assert_int_eq(offer_acked(&e, "{\"c\":\"p3\",\"n\":1}", &ra, TOK1,
+	    &held, T0), SHAPER_QUEUED);
+	ck_assert_ptr_nonnull(held);
+	ck_assert_uint_eq(a.n, 0);
+	expect(&e, "p3", 1, 0, 1, 0, 0, 0, 0);
+	pump(&e);
+	ck_assert_ptr_eq(TAILQ_FIRST(&F(e.sink)->held), held);
+	ck_assert_uint_eq(a.n, 0);
+	expect(&e, "p3", 1, 0, 0, 1, 0, 0, 0);
+	ack_answer(e.sink, SINK_FORWARDED,
+	    &(struct record_answer){ text, 14, 201 });
+	ck_assert_uint_eq(a.n, 1);
+	told(&a, 0, TOK1, RECORD_FORWARDED, REASON_MAX);
+	told_answer(&a, 0, text, 201);
+	expect(&e, "p3", 1, 1, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+	/* Exactly once: closing tells nothing more. */
+	ck_assert_uint_eq(a.n, 1);
+}
+END_TEST
+
+START_TEST(acked_rejected_with_answer)
+{
+	struct env e;
+	struct acks a;
+	struct record_ack ra = { acks_fn, &a, RECORD_ACK_ANSWER };
+	struct record *held = NULL;
+	const char *text = "{\"_index\":\"a\",\"status\":400,\"error\":"
+	    "{\"type\":\"document_parsing_exception\",\"reason\":\"r\"}}";
+
+	memset(&a, 0, sizeof(a));
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	ck_assert_int_eq(offer_acked(&e, "{\"c\":\"p5\",\"n\":1}", &ra, TOK2,
+	    &held, T0), SHAPER_QUEUED);
+	pump(&e);
+	ack_answer(e.sink, SINK_REJECTED,
+	    &(struct record_answer){ text, strlen(text), 400 });
+	ck_assert_uint_eq(a.n, 1);
+	told(&a, 0, TOK2, RECORD_REJECTED, REASON_SINK_REJECTED);
+	told_answer(&a, 0, text, 400);
+	expect(&e, "p5", 1, 0, 0, 0, 0, 0, 1);
+	ck_assert_uint_eq(cls(&e, "p5")->dropped[REASON_SINK_REJECTED], 1);
+	env_close(&e);
+	ck_assert_uint_eq(a.n, 1);
+}
+END_TEST
+
+/*
+ * A sender that resends what is not delivered loses nothing when the
+ * sink gives up: unacknowledged, not sink_error.  Without the flag the
+ * loss is the sink's.  Either way the sender hears RECORD_FAILED.
+ */
+START_TEST(acked_sink_error_resends_or_not)
+{
+	struct env e;
+	struct acks a;
+	struct record_ack resends = { acks_fn, &a, RECORD_ACK_RESENDS };
+	struct record_ack plain = { acks_fn, &a, RECORD_ACK_ANSWER };
+	struct record *h1 = NULL, *h2 = NULL;
+
+	memset(&a, 0, sizeof(a));
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	offer_acked(&e, "{\"c\":\"p3\",\"n\":1}", &resends, 1, &h1, T0);
+	offer_acked(&e, "{\"c\":\"p5\",\"n\":1}", &plain, 2, &h2, T0);
+	ck_assert_ptr_nonnull(h1);
+	ck_assert_ptr_nonnull(h2);
+	ck_assert_ptr_ne(h1, h2);
+	pump(&e);
+	ck_assert_ptr_eq(ack_answer(e.sink, SINK_ERROR, NULL), h1);
+	ck_assert_uint_eq(a.n, 1);
+	told(&a, 0, 1, RECORD_FAILED, REASON_UNACKNOWLEDGED);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_UNACKNOWLEDGED], 1);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_SINK_ERROR], 0);
+	expect(&e, "p3", 1, 0, 0, 0, 0, 0, 1);
+
+	ck_assert_ptr_eq(ack_answer(e.sink, SINK_ERROR, NULL), h2);
+	ck_assert_uint_eq(a.n, 2);
+	told(&a, 1, 2, RECORD_FAILED, REASON_SINK_ERROR);
+	ck_assert_int_eq(a.got[1].has_ans, 0);
+	ck_assert_uint_eq(cls(&e, "p5")->dropped[REASON_SINK_ERROR], 1);
+	ck_assert_uint_eq(cls(&e, "p5")->dropped[REASON_UNACKNOWLEDGED], 0);
+	expect(&e, "p5", 1, 0, 0, 0, 0, 0, 1);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+	ck_assert_uint_eq(a.n, 2);
+}
+END_TEST
+
+START_TEST(abandon_resends_counts_unacknowledged)
+{
+	struct env e;
+	struct acks a;
+	struct record_ack resends = { acks_fn, &a, RECORD_ACK_RESENDS };
+	struct record_ack plain = { acks_fn, &a, 0 };
+	struct record *h1 = NULL, *h2 = NULL;
+
+	memset(&a, 0, sizeof(a));
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_acked(&e, "{\"c\":\"p3\",\"n\":1}", &resends, 11, &h1, T0);
+	offer_acked(&e, "{\"c\":\"p5\",\"n\":1}", &plain, 12, &h2, T0);
+	pump(&e);
+	expect(&e, "p3", 1, 0, 1, 0, 0, 0, 0);
+	expect(&e, "p5", 1, 0, 1, 0, 0, 0, 0);
+	ck_assert_uint_eq(a.n, 0);
+	shaper_abandon(e.sh);
+	ck_assert_uint_eq(a.n, 2);
+	told(&a, 0, 11, RECORD_FAILED, REASON_UNACKNOWLEDGED);
+	told(&a, 1, 12, RECORD_FAILED, REASON_SHUTDOWN);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_UNACKNOWLEDGED], 1);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_SHUTDOWN], 0);
+	ck_assert_uint_eq(cls(&e, "p5")->dropped[REASON_SHUTDOWN], 1);
+	ck_assert_uint_eq(cls(&e, "p5")->dropped[REASON_UNACKNOWLEDGED], 0);
+	expect(&e, "p3", 1, 0, 0, 0, 0, 0, 1);
+	expect(&e, "p5", 1, 0, 0, 0, 0, 0, 1);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	F(e.sink)->answer = SINK_OK;
+	env_close(&e);
+	ck_assert_uint_eq(a.n, 2);
+}
+END_TEST
+
+/* Shed without being queued: told at once, and held is left alone. */
+START_TEST(acked_shed_at_once)
+{
+	static char sentinel;
+	struct env e;
+	struct acks a;
+	struct record_ack ra = { acks_fn, &a,
+	    RECORD_ACK_ANSWER | RECORD_ACK_RESENDS };
+	struct record *held = NULL, *const mark = (struct record *)&sentinel;
+
+	memset(&a, 0, sizeof(a));
+	env_open(&e,
+	    "{\"classes\":[{\"name\":\"a\",\"priority\":2,\"rate\":10,"
+	    "\"burst\":1,\"match\":[]}]}", 0, 0, 0, 0);
+	ck_assert_int_eq(offer_acked(&e, "{\"n\":1}", &ra, 1, &held, T0),
+	    SHAPER_QUEUED);
+	ck_assert_ptr_nonnull(held);
+	ck_assert_uint_eq(a.n, 0);
+
+	held = mark;
+	ck_assert_int_eq(offer_acked(&e, "{\"n\":2}", &ra, 2, &held, T0),
+	    SHAPER_SHED);
+	ck_assert_uint_eq(a.n, 1);
+	told(&a, 0, 2, RECORD_SHED, REASON_RATE_LIMIT);
+	ck_assert_int_eq(a.got[0].has_ans, 0);
+	ck_assert_ptr_eq(held, mark);
+	expect(&e, "a", 2, 0, 1, 0, 1, 0, 0);
+
+	/* NULL stays NULL, too. */
+	held = NULL;
+	ck_assert_int_eq(offer_acked(&e, "{\"n\":3}", &ra, 3, &held, T0),
+	    SHAPER_SHED);
+	ck_assert_uint_eq(a.n, 2);
+	told(&a, 1, 3, RECORD_SHED, REASON_RATE_LIMIT);
+	ck_assert_ptr_null(held);
+	expect(&e, "a", 3, 0, 1, 0, 2, 0, 0);
+
+	/* Nothing more is told for them later. */
+	pump(&e);
+	ack(e.sink, 1, SINK_FORWARDED);
+	ck_assert_uint_eq(a.n, 3);
+	told(&a, 2, 1, RECORD_FORWARDED, REASON_MAX);
+	expect(&e, "a", 3, 1, 0, 0, 2, 0, 0);
+	env_close(&e);
+	ck_assert_uint_eq(a.n, 3);
+}
+END_TEST
+
+/*
+ * Shed with a record of its own (diverted, or refused by a full queue):
+ * still told at once, and held still left alone.  A queued event evicted
+ * later is told then.
+ */
+START_TEST(acked_shed_with_record)
+{
+	static char sentinel;
+	struct env e;
+	struct acks a;
+	struct record_ack ra = { acks_fn, &a, RECORD_ACK_RESENDS };
+	struct record *held = NULL, *h5 = NULL;
+	struct record *const mark = (struct record *)&sentinel;
+
+	memset(&a, 0, sizeof(a));
+	env_open(&e,
+	    "{\"classes\":["
+	    "{\"name\":\"d\",\"priority\":9,\"rate\":1,\"burst\":1,"
+	    "\"on_limit\":\"divert\","
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^d$\"}]},"
+	    "{\"name\":\"p0\",\"priority\":0,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^p0$\"}]},"
+	    "{\"name\":\"p5\",\"priority\":5,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^p5$\"}]}]}", 2, 0, 0, 1);
+	F(e.sink)->answer = SINK_BUSY;
+	ck_assert_int_eq(offer_acked(&e, "{\"c\":\"d\",\"n\":1}", &ra, 1,
+	    &held, T0), SHAPER_QUEUED);
+	ck_assert_ptr_nonnull(held);
+
+	/* Over its rate: diverted, told shed (rate_limit) at once. */
+	held = mark;
+	ck_assert_int_eq(offer_acked(&e, "{\"c\":\"d\",\"n\":2}", &ra, 2,
+	    &held, T0), SHAPER_SHED);
+	ck_assert_ptr_eq(held, mark);
+	ck_assert_uint_eq(a.n, 1);
+	told(&a, 0, 2, RECORD_SHED, REASON_RATE_LIMIT);
+	ck_assert_uint_eq(cls(&e, "d")->diverted, 1);
+	expect(&e, "d", 2, 0, 1, 0, 1, 0, 0);
+
+	/* The queue holds 2: p5 fits beside d. */
+	ck_assert_int_eq(offer_acked(&e, "{\"c\":\"p5\",\"n\":1}", &ra, 3,
+	    &h5, T0), SHAPER_QUEUED);
+	ck_assert_ptr_nonnull(h5);
+	ck_assert_uint_eq(a.n, 1);
+
+	/* p0 evicts the queued d (priority 9): its sender hears it now. */
+	held = NULL;
+	ck_assert_int_eq(offer_acked(&e, "{\"c\":\"p0\",\"n\":1}", &ra, 4,
+	    &held, T0), SHAPER_QUEUED);
+	ck_assert_ptr_nonnull(held);
+	ck_assert_uint_eq(a.n, 2);
+	told(&a, 1, 1, RECORD_SHED, REASON_QUEUE_FULL);
+	expect(&e, "d", 2, 0, 0, 0, 1, 1, 0);
+
+	/* Another p5 finds nothing lower to evict: shed at once. */
+	held = mark;
+	ck_assert_int_eq(offer_acked(&e, "{\"c\":\"p5\",\"n\":2}", &ra, 5,
+	    &held, T0), SHAPER_SHED);
+	ck_assert_ptr_eq(held, mark);
+	ck_assert_uint_eq(a.n, 3);
+	told(&a, 2, 5, RECORD_SHED, REASON_QUEUE_FULL);
+	expect(&e, "p5", 2, 0, 1, 0, 0, 1, 0);
+
+	/* What the divert sink does with shed events tells nothing more. */
+	pump(&e);
+	ack(e.divert, F(e.divert)->nheld, SINK_FORWARDED);
+	ck_assert_uint_eq(a.n, 3);
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ack(e.sink, 2, SINK_FORWARDED);
+	ck_assert_uint_eq(a.n, 5);
+	told(&a, 3, 3, RECORD_FORWARDED, REASON_MAX);
+	told(&a, 4, 4, RECORD_FORWARDED, REASON_MAX);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+	ck_assert_uint_eq(a.n, 5);
+}
+END_TEST
+
+START_TEST(cancel_queued_record)
+{
+	struct env e;
+	struct acks a;
+	struct record_ack ra = { acks_fn, &a, RECORD_ACK_RESENDS };
+	struct record *h1 = NULL, *h2 = NULL;
+
+	memset(&a, 0, sizeof(a));
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_acked(&e, "{\"c\":\"p3\",\"n\":1}", &ra, 1, &h1, T0);
+	offer_acked(&e, "{\"c\":\"p3\",\"n\":2}", &ra, 2, &h2, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->nrecs, 0);
+	expect(&e, "p3", 2, 0, 2, 0, 0, 0, 0);
+
+	ck_assert_int_eq(shaper_cancel(e.sh, h1), 0);
+	ck_assert_uint_eq(a.n, 0);
+	expect(&e, "p3", 2, 0, 1, 0, 0, 0, 1);
+	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_UNACKNOWLEDGED], 1);
+	ck_assert_uint_eq(e.sh->q.events, 1);
+	ck_assert_uint_eq(e.sh->q.bytes, strlen("{\"c\":\"p3\",\"n\":2}"));
+
+	/* Only the other one goes out. */
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_str_eq(F(e.sink)->log, "{\"c\":\"p3\",\"n\":2}\n");
+	ck_assert_ptr_eq(TAILQ_FIRST(&F(e.sink)->held), h2);
+	ack(e.sink, 1, SINK_FORWARDED);
+	ck_assert_uint_eq(a.n, 1);
+	told(&a, 0, 2, RECORD_FORWARDED, REASON_MAX);
+	expect(&e, "p3", 2, 1, 0, 0, 0, 0, 1);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+	ck_assert_uint_eq(a.n, 1);
+}
+END_TEST
+
+START_TEST(cancel_record_with_sink)
+{
+	struct env e;
+	struct acks a;
+	struct record_ack ra = { acks_fn, &a,
+	    RECORD_ACK_ANSWER | RECORD_ACK_RESENDS };
+	struct record *held = NULL;
+
+	memset(&a, 0, sizeof(a));
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	offer_acked(&e, "{\"c\":\"p3\",\"n\":1}", &ra, 1, &held, T0);
+	pump(&e);
+	expect(&e, "p3", 1, 0, 0, 1, 0, 0, 0);
+	ck_assert_ptr_eq(TAILQ_FIRST(&F(e.sink)->held), held);
+
+	ck_assert_int_eq(shaper_cancel(e.sh, held), -1);
+	ck_assert_uint_eq(a.n, 0);
+	/* It stays with the sink, counted by what the sink does. */
+	expect(&e, "p3", 1, 0, 0, 1, 0, 0, 0);
+	ck_assert_uint_eq(F(e.sink)->nheld, 1);
+	ack_answer(e.sink, SINK_FORWARDED,
+	    &(struct record_answer){ "{\"status\":201}", 14, 201 });
+	ck_assert_uint_eq(a.n, 0);
+	expect(&e, "p3", 1, 1, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+	ck_assert_uint_eq(a.n, 0);
+}
+END_TEST
+
+START_TEST(unshaped_acked_with_answer)
+{
+	struct env e;
+	struct acks a;
+	struct record_ack ra = { acks_fn, &a, RECORD_ACK_ANSWER };
+	struct record *h1 = NULL, *h2 = NULL;
+	const char *act = "{\"update\":{\"_index\":\"a\",\"_id\":\"1\"}}";
+	const char *src = "{\"doc\":{\"x\":1}}";
+	const char *del = "{\"delete\":{\"_index\":\"a\",\"_id\":\"2\"}}";
+	const char *t1 = "{\"_index\":\"a\",\"_id\":\"1\",\"result\":"
+	    "\"updated\",\"status\":200}";
+	const char *t2 = "{\"_index\":\"a\",\"_id\":\"2\",\"result\":"
+	    "\"not_found\",\"status\":404}";
+
+	memset(&a, 0, sizeof(a));
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	ck_assert_int_eq(shaper_offer_unshaped(e.sh, src, strlen(src), act,
+	    strlen(act), &ra, TOK1, &h1, T0), SHAPER_QUEUED);
+	ck_assert_int_eq(shaper_offer_unshaped(e.sh, NULL, 0, del,
+	    strlen(del), &ra, TOK2, &h2, T0), SHAPER_QUEUED);
+	ck_assert_ptr_nonnull(h1);
+	ck_assert_ptr_nonnull(h2);
+	ck_assert_ptr_eq(h1->cls, cls(&e, "_spillway"));
+	ck_assert_int_eq(h1->bare, 0);
+	ck_assert_int_eq(h2->bare, 1);
+	expect(&e, "_spillway", 2, 0, 2, 0, 0, 0, 0);
+	ck_assert_uint_eq(a.n, 0);
+	pump(&e);
+	expect(&e, "_spillway", 2, 0, 0, 2, 0, 0, 0);
+	ck_assert_ptr_eq(ack_answer(e.sink, SINK_FORWARDED,
+	    &(struct record_answer){ t1, strlen(t1), 200 }), h1);
+	ck_assert_uint_eq(a.n, 1);
+	told(&a, 0, TOK1, RECORD_FORWARDED, REASON_MAX);
+	told_answer(&a, 0, t1, 200);
+	ck_assert_ptr_eq(ack_answer(e.sink, SINK_FORWARDED,
+	    &(struct record_answer){ t2, strlen(t2), 404 }), h2);
+	ck_assert_uint_eq(a.n, 2);
+	told(&a, 1, TOK2, RECORD_FORWARDED, REASON_MAX);
+	told_answer(&a, 1, t2, 404);
+	expect(&e, "_spillway", 2, 2, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+	ck_assert_uint_eq(a.n, 2);
+}
+END_TEST
+
 /* --- the controller in the loop --------------------------------------- */
 
 #define CTL_RULES \
@@ -1458,6 +1929,15 @@ shaper_suite(void)
 	tcase_add_test(tc, divert_queue_full_victim);
 	tcase_add_test(tc, divert_without_sink_drops);
 	tcase_add_test(tc, rates_from_ticks);
+	tcase_add_test(tc, acked_forwarded_with_answer);
+	tcase_add_test(tc, acked_rejected_with_answer);
+	tcase_add_test(tc, acked_sink_error_resends_or_not);
+	tcase_add_test(tc, abandon_resends_counts_unacknowledged);
+	tcase_add_test(tc, acked_shed_at_once);
+	tcase_add_test(tc, acked_shed_with_record);
+	tcase_add_test(tc, cancel_queued_record);
+	tcase_add_test(tc, cancel_record_with_sink);
+	tcase_add_test(tc, unshaped_acked_with_answer);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("control");

@@ -369,6 +369,255 @@ START_TEST(response_not_bulk)
 }
 END_TEST
 
+/* --- items' own answers, found in the response text ------------------ */
+
+/*
+ * Each expected item object must be exactly body[off, off + len): the
+ * text under the item's action name, byte for byte.
+ */
+static void
+check_answer(const char *body, const struct sink_es_answer *ans,
+    const char *want, int status)
+{
+	ck_assert_uint_eq(ans->len, strlen(want));
+	ck_assert_uint_le(ans->off + ans->len, strlen(body));
+	ck_assert_msg(memcmp(body + ans->off, want, ans->len) == 0,
+	    "answer \"%.*s\", want \"%s\"", (int)ans->len, body + ans->off,
+	    want);
+	ck_assert_int_eq(ans->status, status);
+}
+
+#define A_CREATED \
+	"{\"_index\":\"logs-2026.11.22\",\"_id\":\"a1\",\"_version\":1," \
+	"\"result\":\"created\",\"_shards\":{\"total\":2,\"successful\":1," \
+	"\"failed\":0},\"_seq_no\":7,\"_primary_term\":1,\"status\":201}"
+/* Nested objects, and strings holding quotes, braces and brackets. */
+#define A_CONFLICT \
+	"{\"_index\":\"logs-2026.11.22\",\"_id\":\"a\\\"2}\",\"status\":409," \
+	"\"error\":{\"type\":\"version_conflict_engine_exception\"," \
+	"\"reason\":\"[a\\\"2}]: version conflict, " \
+	"\\\"{\\\"status\\\":201}\\\"" \
+	" } ] {{ \\\\\",\"index_uuid\":\"Xy-z\",\"shard\":\"0\"," \
+	"\"caused_by\":{\"type\":\"x\",\"reason\":\"}]\",\"nested\":" \
+	"{\"deep\":[{\"a\":[1,2,{\"b\":\"}\"}]},null,true,-1.5e3]}}}}"
+#define A_REJECTED \
+	"{\"_index\":\"logs-2026.11.22\",\"_id\":\"a3\",\"status\":429," \
+	"\"error\":{\"type\":\"es_rejected_execution_exception\"," \
+	"\"reason\":\"rejected execution of coordinating operation\"}}"
+
+START_TEST(answers_full_response)
+{
+	const char *body = "{\"took\":30,\"errors\":true,\"items\":["
+	    "{\"create\":" A_CREATED "},"
+	    "{\"create\":" A_CONFLICT "},"
+	    "{\"index\":" A_REJECTED "}]}";
+	enum sink_es_item out[3];
+	struct sink_es_answer ans[3];
+	size_t n429 = 99;
+	json_t *root;
+
+	/* The response is valid JSON (so the test text itself is sane). */
+	ck_assert_ptr_nonnull(root = json_loads(body, 0, NULL));
+	json_decref(root);
+	ck_assert_int_eq(sink_es_answers(body, strlen(body), 3, out, &n429,
+	    ans), 0);
+	check_answer(body, &ans[0], A_CREATED, 201);
+	check_answer(body, &ans[1], A_CONFLICT, 409);
+	check_answer(body, &ans[2], A_REJECTED, 429);
+	ck_assert_int_eq(out[0], SINK_ES_ITEM_OK);
+	ck_assert_int_eq(out[1], SINK_ES_ITEM_OK);
+	ck_assert_int_eq(out[2], SINK_ES_ITEM_WAIT);
+	ck_assert_uint_eq(n429, 1);
+	/* n429 may be NULL. */
+	ck_assert_int_eq(sink_es_answers(body, strlen(body), 3, out, NULL,
+	    ans), 0);
+	check_answer(body, &ans[1], A_CONFLICT, 409);
+}
+END_TEST
+
+#define P_CREATED \
+	"{\n      \"_index\" : \"a\",\n      \"_id\" : \"1\",\n" \
+	"      \"_shards\" : { \"total\" : 2 },\n      \"status\" : 201\n" \
+	"    }"
+#define P_FAILED \
+	"{\n      \"_index\" : \"a\",\n      \"status\"\t:\t400 ,\n" \
+	"      \"error\" : {\n" \
+	"        \"type\" : \"mapper_parsing_exception\"," \
+	"\n        \"reason\" : \"failed to parse [\\\"x\\\"]\"\n      }\n" \
+	"    }"
+
+START_TEST(answers_pretty_printed)
+{
+	const char *body = "{\n  \"took\" : 3,\n  \"errors\" : true,\n"
+	    "  \"items\" : [\n    {\n      \"index\" : " P_CREATED "\n"
+	    "    },\n    {\r\n      \"create\" :\t" P_FAILED "  }\n  ]\n}\n";
+	enum sink_es_item out[2];
+	struct sink_es_answer ans[2];
+	size_t n429 = 99;
+
+	ck_assert_int_eq(sink_es_answers(body, strlen(body), 2, out, &n429,
+	    ans), 0);
+	check_answer(body, &ans[0], P_CREATED, 201);
+	check_answer(body, &ans[1], P_FAILED, 400);
+	ck_assert_int_eq(out[0], SINK_ES_ITEM_OK);
+	ck_assert_int_eq(out[1], SINK_ES_ITEM_REJECT);
+	ck_assert_uint_eq(n429, 0);
+}
+END_TEST
+
+START_TEST(answers_items_first)
+{
+	const char *body = "{\"items\":[{\"index\":{\"_id\":\"1\",\"status\":"
+	    "503}},{\"delete\":{\"_id\":\"2\",\"result\":\"not_found\","
+	    "\"status\":404}},{\"index\":{\"status\":201}}],"
+	    "\"took\":{\"weird\":[\"]\"]},\"errors\":true,\"ingest_took\":0}";
+	enum sink_es_item out[3];
+	struct sink_es_answer ans[3];
+	size_t n429 = 99;
+
+	ck_assert_int_eq(sink_es_answers(body, strlen(body), 3, out, &n429,
+	    ans), 0);
+	check_answer(body, &ans[0], "{\"_id\":\"1\",\"status\":503}", 503);
+	check_answer(body, &ans[1], "{\"_id\":\"2\",\"result\":\"not_found\","
+	    "\"status\":404}", 404);
+	check_answer(body, &ans[2], "{\"status\":201}", 201);
+	ck_assert_int_eq(out[0], SINK_ES_ITEM_RETRY);
+	ck_assert_int_eq(out[1], SINK_ES_ITEM_REJECT);
+	ck_assert_int_eq(out[2], SINK_ES_ITEM_OK);
+	ck_assert_uint_eq(n429, 0);
+}
+END_TEST
+
+START_TEST(answers_fewer_items)
+{
+	const char *body = "{\"took\":1,\"errors\":true,\"items\":["
+	    "{\"index\":{\"status\":429}}]}";
+	enum sink_es_item out[3];
+	struct sink_es_answer ans[3];
+	size_t n429 = 99;
+	size_t i;
+
+	memset(ans, 0x5a, sizeof(ans));
+	ck_assert_int_eq(sink_es_answers(body, strlen(body), 3, out, &n429,
+	    ans), 0);
+	check_answer(body, &ans[0], "{\"status\":429}", 429);
+	ck_assert_int_eq(out[0], SINK_ES_ITEM_WAIT);
+	for (i = 1; i < 3; i++) {
+		ck_assert_uint_eq(ans[i].len, 0);
+		ck_assert_int_eq(ans[i].status, 0);
+		ck_assert_int_eq(out[i], SINK_ES_ITEM_RETRY);
+	}
+	ck_assert_uint_eq(n429, 1);
+
+	/* No items at all: every record is retried. */
+	body = "{\"took\":1,\"errors\":true,\"items\":[]}";
+	ck_assert_int_eq(sink_es_answers(body, strlen(body), 2, out, &n429,
+	    ans), 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert_uint_eq(ans[i].len, 0);
+		ck_assert_int_eq(out[i], SINK_ES_ITEM_RETRY);
+	}
+	ck_assert_uint_eq(n429, 0);
+}
+END_TEST
+
+/* More items than records: the extra ones are ignored. */
+START_TEST(answers_more_items)
+{
+	const char *body = "{\"items\":[{\"index\":{\"status\":201}},"
+	    "{\"index\":{\"status\":429}}]}";
+	enum sink_es_item out[1];
+	struct sink_es_answer ans[1];
+	size_t n429 = 99;
+
+	ck_assert_int_eq(sink_es_answers(body, strlen(body), 1, out, &n429,
+	    ans), 0);
+	check_answer(body, &ans[0], "{\"status\":201}", 201);
+	ck_assert_int_eq(out[0], SINK_ES_ITEM_OK);
+	ck_assert_uint_eq(n429, 0);
+}
+END_TEST
+
+START_TEST(answers_without_status)
+{
+	/* No status; a status that is a string; only a nested "status"
+	 * (in error) before the item's own; "status" as a string value. */
+	const char *body = "{\"errors\":true,\"items\":["
+	    "{\"index\":{\"_index\":\"a\",\"_id\":\"1\"}},"
+	    "{\"index\":{\"status\":\"201\"}},"
+	    "{\"index\":{}},"
+	    "{\"index\":{\"error\":{\"status\":201,\"type\":\"t\"},"
+	    "\"status\":400}},"
+	    "{\"index\":{\"reason\":\"status\",\"status\":200}}]}";
+	enum sink_es_item out[5];
+	struct sink_es_answer ans[5];
+	size_t n429 = 99;
+
+	ck_assert_int_eq(sink_es_answers(body, strlen(body), 5, out, &n429,
+	    ans), 0);
+	check_answer(body, &ans[0], "{\"_index\":\"a\",\"_id\":\"1\"}", 0);
+	ck_assert_int_eq(out[0], SINK_ES_ITEM_RETRY);
+	check_answer(body, &ans[1], "{\"status\":\"201\"}", 0);
+	ck_assert_int_eq(out[1], SINK_ES_ITEM_RETRY);
+	check_answer(body, &ans[2], "{}", 0);
+	ck_assert_int_eq(out[2], SINK_ES_ITEM_RETRY);
+	check_answer(body, &ans[3], "{\"error\":{\"status\":201,\"type\":"
+	    "\"t\"},\"status\":400}", 400);
+	ck_assert_int_eq(out[3], SINK_ES_ITEM_REJECT);
+	check_answer(body, &ans[4], "{\"reason\":\"status\",\"status\":200}",
+	    200);
+	ck_assert_int_eq(out[4], SINK_ES_ITEM_OK);
+	ck_assert_uint_eq(n429, 0);
+}
+END_TEST
+
+START_TEST(answers_not_bulk)
+{
+	static const char *const bad[] = {
+		"",
+		"   ",
+		"<html><body>502 Bad Gateway</body></html>",
+		"[]",
+		"[{\"index\":{\"status\":201}}]",
+		"{\"took\":1,\"errors\":true,\"items\":{}}",
+		/* cut short, at various places */
+		"{",
+		"{\"took\":1,\"errors\":true,\"items\":[",
+		"{\"took\":1,\"errors\":true,\"items\":[{\"index\":"
+		    "{\"status\":201}}",
+		"{\"took\":1,\"errors\":true,\"items\":[{\"index\":"
+		    "{\"status\":201}}]",
+		"{\"took\":1,\"errors\":true,\"items\":[{\"index\":"
+		    "{\"status\":201,\"error\":{\"reason\":\"cut \\\"}}]}",
+		"{\"items\":[{\"index\":{\"status\":201}},",
+		"{\"items\":[{\"index\":{\"status\":201}}],\"took\":",
+		"{\"items\":[{\"index\":{\"status\":201}}],\"took\":1",
+		"{\"took\":1,\"errors\":tr",
+	};
+	enum sink_es_item out[2];
+	struct sink_es_answer ans[2];
+	size_t i, n429;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n429 = 99;
+		ck_assert_msg(sink_es_answers(bad[i], strlen(bad[i]), 2, out,
+		    &n429, ans) == -1, "case %zu accepted: %s", i, bad[i]);
+	}
+	/* A prefix of a good response is never taken for a whole one. */
+	{
+		const char *body = "{\"took\":30,\"errors\":true,\"items\":["
+		    "{\"create\":" A_CREATED "},{\"create\":" A_CONFLICT "}]}";
+		size_t len = strlen(body), cut;
+
+		for (cut = 0; cut < len; cut++)
+			ck_assert_msg(sink_es_answers(body, cut, 2, out, &n429,
+			    ans) == -1, "cut at %zu accepted", cut);
+		ck_assert_int_eq(sink_es_answers(body, len, 2, out, &n429,
+		    ans), 0);
+	}
+}
+END_TEST
+
 static Suite *
 sink_es_suite(void)
 {
@@ -384,6 +633,13 @@ sink_es_suite(void)
 	tcase_add_test(tc, body_escapes_index);
 	tcase_add_test(tc, response_items);
 	tcase_add_test(tc, response_not_bulk);
+	tcase_add_test(tc, answers_full_response);
+	tcase_add_test(tc, answers_pretty_printed);
+	tcase_add_test(tc, answers_items_first);
+	tcase_add_test(tc, answers_fewer_items);
+	tcase_add_test(tc, answers_more_items);
+	tcase_add_test(tc, answers_without_status);
+	tcase_add_test(tc, answers_not_bulk);
 	suite_add_tcase(s, tc);
 	return s;
 }
