@@ -25,6 +25,9 @@ it into WORKER_CONNECTIONS parts sent over as many parallel connections):
     syslog-ng     network source + json-parser + a pcre filter: 2 files
     callgrind     spillway, file sink, a 100k-event slice, instructions per
                   event and the top functions
+    ack-latency   _bulk requests over HTTP, paced, at a light load and at about
+                  4x the emulator's capacity: request latency with "ack": "sink"
+                  against "ack": "admit" (a fixed duration, not the corpus)
 
 A peer that is not installed (see packaging/bench-deps.sh) is skipped and
 the document says so.
@@ -32,8 +35,10 @@ the document says so.
 
 import argparse
 import datetime
+import http.client
 import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -66,6 +71,24 @@ JOB_TIMEOUT = 300.0
 WORKER_CONNECTIONS = 8        # parallel connections of the spillway-file-wN jobs
 WORKER_TARGET = 1.7           # events/s with 2 workers over events/s with 1
 WORKER_REPEATS = 5            # runs of each of the pair; the median is reported
+ACK_DOCS = 100                # documents per _bulk request of the ack-latency job
+ACK_WARMUP = 3.0              # seconds sent, and not counted, before the measured window
+ACK_SECONDS = 12.0            # the measured window: requests sent in it are counted
+ACK_FLUSH_MS = 200            # sink.flush_ms of the ack-latency job (the default, spelt out)
+ACK_ERROR_SHARE = 0.1         # documents with level ERROR: class critical, priority 0
+ACK_HTTP_TIMEOUT = 90.0       # the sender's socket timeout, above ack_timeout_ms (30 s)
+# (load, events/s offered, connections, emulator capacity in events/s or None).
+# With ack sink a connection carries at most ACK_DOCS events per answer, so
+# 8 connections cannot offer 20,000 events/s when an answer takes a flush:
+# the third load has the connections to offer it.
+ACK_LOADS = [("light", 2000, 4, None), ("overload", 20000, 8, 5000),
+             ("overload-64", 20000, 64, 5000)]
+ACK_MODES = ("sink", "admit")
+ACK_RULES = {
+    "classes": [{"name": "critical", "priority": 0,
+                 "match": [{"field": "level", "regex": "^ERROR$"}]}],
+    "default": {"priority": 5},
+}
 
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, TOOLS)
@@ -434,6 +457,7 @@ class Spillway:
         self.p = spawn(argv, name)
         self.tcp = int(wait_line(self.p, r"listening tcp 127\.0\.0\.1:(\d+)", 120).group(1))
         self.admin = int(wait_line(self.p, r"listening admin 127\.0\.0\.1:(\d+)", 120).group(1))
+        self.http = int(wait_line(self.p, r"listening http 127\.0\.0\.1:(\d+)", 120).group(1))
         self.peak_queue_bytes = 0
         self.peak_queue_events = 0
         self.last = None
@@ -517,11 +541,13 @@ def count_lines(path):
 
 
 class Emulator:
-    def __init__(self, name, capacity=None):
+    def __init__(self, name, capacity=None, capacity_mode=None):
         argv = [PYTHON, os.path.join(REPO, "tests", "peers", "es_emulator.py"),
                 "--listen", "127.0.0.1:0", "--fast", "--no-store"]
         if capacity:
             argv += ["--capacity", str(capacity)]
+        if capacity_mode:
+            argv += ["--capacity-mode", capacity_mode]
         self.p = spawn(argv, name)
         self.port = int(wait_line(self.p, r"listening http 127\.0\.0\.1:(\d+)").group(1))
         self.url = "http://127.0.0.1:%d" % self.port
@@ -534,6 +560,109 @@ class Emulator:
 
     def close(self):
         return stop(self.p)
+
+
+def ack_bodies(n=32, seed=SEED):
+    """n _bulk bodies of ACK_DOCS index actions each: small log-like documents,
+    ACK_ERROR_SHARE of them with level ERROR; and the share of ERROR made."""
+    rng = random.Random(seed)
+    levels = ["INFO"] * 13 + ["WARN"] * 3 + ["DEBUG"] * 4
+    services = ["api", "web", "auth", "billing", "search", "worker"]
+    bodies, errors = [], 0
+    for b in range(n):
+        out = []
+        for i in range(ACK_DOCS):
+            lvl = "ERROR" if rng.random() < ACK_ERROR_SHARE else rng.choice(levels)
+            errors += lvl == "ERROR"
+            doc = {"@timestamp": "2026-01-01T00:%02d:%02d.%03dZ" % (b % 60, i % 60,
+                                                                   rng.randrange(1000)),
+                   "level": lvl, "service": rng.choice(services),
+                   "host": "node-%d" % rng.randrange(12),
+                   "message": "request %d handled in %d ms" % (rng.randrange(10 ** 6),
+                                                               rng.randrange(500))}
+            out.append('{"index":{"_index":"bench-ack"}}')
+            out.append(json.dumps(doc, separators=(",", ":")))
+        bodies.append(("\n".join(out) + "\n").encode())
+    return bodies, errors / (n * ACK_DOCS)
+
+
+def pctl(xs, q):
+    """The q-quantile of the sorted list xs (nearest rank), or None."""
+    if not xs:
+        return None
+    return xs[min(len(xs) - 1, max(0, int(-(-q * len(xs) // 1)) - 1))]
+
+
+class BulkSender(threading.Thread):
+    """One keep-alive HTTP connection posting _bulk bodies, one at a time, the
+    whole answer read before the next: a request is sent at its slot (first,
+    first + interval, ...), or, when the answer to the one before came after
+    that, at once, and the slots after it move by as much (a late answer
+    lowers the rate, it is not made up with a burst).  Requests sent from
+    measure_from until until are counted: their latency (send to the end of
+    the answer) and their items' statuses."""
+
+    def __init__(self, port, bodies, interval, first, measure_from, until):
+        super().__init__(daemon=True)
+        self.port, self.bodies, self.interval = port, bodies, interval
+        self.first, self.measure_from, self.until = first, measure_from, until
+        self.lat = []             # seconds, of the counted requests
+        self.items = {}           # item status -> count, of the counted requests
+        self.requests = {}        # HTTP status (or "error") -> count
+        self.events = 0           # documents of the counted requests
+        self.late = 0             # counted requests sent after their slot (an answer was slow)
+        self.errors = []
+
+    def run(self):
+        conn = None
+        slot, k = self.first, 0
+        hdr = {"Content-Type": "application/x-ndjson"}
+        while slot < self.until:
+            now = time.monotonic()
+            if now >= self.until:
+                break
+            late = now > slot
+            if not late:
+                time.sleep(slot - now)
+            body = self.bodies[k % len(self.bodies)]
+            k += 1
+            t0 = time.monotonic()
+            status, data = "error", b""
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                                      timeout=ACK_HTTP_TIMEOUT)
+                conn.request("POST", "/_bulk", body=body, headers=hdr)
+                r = conn.getresponse()
+                data = r.read()
+                status = r.status
+            except (OSError, http.client.HTTPException) as e:
+                if len(self.errors) < 5:
+                    self.errors.append(str(e) or e.__class__.__name__)
+                if conn is not None:
+                    conn.close()
+                conn = None
+            t1 = time.monotonic()
+            if t0 >= self.measure_from:
+                self.lat.append(t1 - t0)
+                self.events += ACK_DOCS
+                self.requests[str(status)] = self.requests.get(str(status), 0) + 1
+                self.late += late
+                n = 0
+                if status == 200:
+                    try:
+                        for it in json.loads(data)["items"]:
+                            st = str(next(iter(it.values())).get("status"))
+                            self.items[st] = self.items.get(st, 0) + 1
+                            n += 1
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        pass
+                if n < ACK_DOCS:      # items not answered one by one: the request's status
+                    key = "request %s" % status
+                    self.items[key] = self.items.get(key, 0) + ACK_DOCS - n
+            slot = max(slot, t0) + self.interval     # late: the schedule moves, no burst
+        if conn is not None:
+            conn.close()
 
 
 def kafka_count(kafka, topic):
@@ -756,6 +885,124 @@ class Bench:
                     kafka.kill()
         self.add(job)
         return job
+
+    # -- acknowledgement latency
+
+    def ack_latency(self):
+        """_bulk requests over HTTP, sender-visible latency with "ack": "sink"
+        against "ack": "admit", at each load of ACK_LOADS."""
+        job = Job("ack-latency", "latency",
+                  "_bulk over HTTP -> 2 rules -> Elasticsearch emulator, request latency "
+                  "with ack sink and ack admit")
+        rules = os.path.join(BENCH, "ack-latency-rules.json")
+        with open(rules, "w") as f:
+            json.dump(ACK_RULES, f, indent=1)
+        bodies, share = ack_bodies()
+        job.peer_name = "es_emulator.py"
+        job.extra.update(docs_per_request=ACK_DOCS, error_share=share, warmup=ACK_WARMUP,
+                         seconds=ACK_SECONDS, flush_ms=ACK_FLUSH_MS, rules=ACK_RULES,
+                         body_bytes=sum(len(b) for b in bodies) / len(bodies), phases=[])
+        # A thread woken by its answer should not wait 5 ms for the interpreter.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
+        try:
+            for load, rate, conns, cap in ACK_LOADS:
+                for mode in ACK_MODES:
+                    ph = self.ack_phase(load, rate, conns, cap, mode, rules, bodies)
+                    job.extra["phases"].append(ph)
+                    log("ack-latency %-8s ack %-5s: %5d requests, p50 %8.1f ms, p99 %8.1f "
+                        "ms, max %8.1f ms, items %s, %s CPU-s per M events" % (
+                            load, mode, ph["requests"], ph["p50_ms"] or 0, ph["p99_ms"] or 0,
+                            ph["max_ms"] or 0, ph["items_by_status"],
+                            fmt(ph["cpu_per_m"])))
+        finally:
+            sys.setswitchinterval(switch)
+        phs = job.extra["phases"]
+        job.events = sum(p["events"] for p in phs)
+        job.wall = sum(p["window_seconds"] for p in phs)
+        job.cpu = sum(p["cpu"] for p in phs)
+        job.peer_cpu = sum(p["peer_cpu"] for p in phs)
+        job.sender_cpu = sum(p["driver_cpu"] for p in phs)
+        job.complete = len(phs) == len(ACK_LOADS) * len(ACK_MODES) and all(
+            p["requests"] and not p["errors"] for p in phs)
+        for p in phs:
+            if p["errors"]:
+                job.notes.append("%s/%s: %s" % (p["load"], p["mode"], "; ".join(p["errors"])))
+        self.add(job)
+        return job
+
+    def ack_phase(self, load, rate, conns, cap, mode, rules, bodies):
+        """One (load, mode): a fresh emulator and spillway, conns senders for
+        ACK_WARMUP + ACK_SECONDS; what the senders saw in the window."""
+        name = "ack-latency-%s-%s" % (load, mode)
+        em = sp = None
+        try:
+            em = Emulator(name + "-es", cap, "items" if cap else None)
+            sp = Spillway(self.exe, em.url, name, rules=rules,
+                          config={"ack": mode, "sink": {"flush_ms": ACK_FLUSH_MS}})
+            interval = conns * ACK_DOCS / rate
+            t0 = time.monotonic() + 0.2
+            measure, until = t0 + ACK_WARMUP, t0 + ACK_WARMUP + ACK_SECONDS
+            senders = [BulkSender(sp.http, bodies[i:] + bodies[:i], interval,
+                                  t0 + i * interval / conns, measure, until)
+                       for i in range(conns)]
+            for s in senders:
+                s.start()
+            time.sleep(max(0.0, measure - time.monotonic()))
+            cpu0, peer0 = proc_cpu(sp.p.pid), proc_cpu(em.p.pid, True)
+            me0, (busy0, _) = self_cpu(), machine_busy()
+            w0 = time.monotonic()
+            for s in senders:
+                s.join(ACK_SECONDS + ACK_HTTP_TIMEOUT + 30)
+            w1 = time.monotonic()
+            cpu1, peer1 = proc_cpu(sp.p.pid), proc_cpu(em.p.pid, True)
+            me1, (busy1, _) = self_cpu(), machine_busy()
+            lat = sorted(x for s in senders for x in s.lat)
+            items, reqs = {}, {}
+            for s in senders:
+                for k, v in s.items.items():
+                    items[k] = items.get(k, 0) + v
+                for k, v in s.requests.items():
+                    reqs[k] = reqs.get(k, 0) + v
+            events = sum(s.events for s in senders)
+            st = sp.stats()
+            t = Spillway.totals(st)
+            es = em.stats()
+            cpu = cpu1 - cpu0
+
+            def ms(x):
+                return round(x * 1000, 2) if x is not None else None
+            return {
+                "load": load, "mode": mode, "offered": rate, "connections": conns,
+                "capacity": cap, "interval_ms": interval * 1000,
+                "requests": len(lat), "events": events,
+                "sent_rate": events / ACK_SECONDS,
+                "late": sum(s.late for s in senders),
+                "p50_ms": ms(pctl(lat, 0.5)), "p90_ms": ms(pctl(lat, 0.9)),
+                "p99_ms": ms(pctl(lat, 0.99)), "max_ms": ms(lat[-1] if lat else None),
+                "mean_ms": ms(sum(lat) / len(lat) if lat else None),
+                "items_by_status": dict(sorted(items.items())),
+                "requests_by_status": dict(sorted(reqs.items())),
+                "window_seconds": w1 - w0, "cpu": cpu,
+                "cpu_per_m": cpu / events * 1e6 if events else None,
+                "peer_cpu": peer1 - peer0, "driver_cpu": me1 - me0,
+                "machine_busy_cpu": (busy1 - busy0) / CLK_TCK,
+                "errors": [e for s in senders for e in s.errors][:5]
+                + ["a sender still runs" for s in senders if s.is_alive()],
+                # over the whole phase, the warm-up included
+                "received": t["received"], "forwarded": t["forwarded"],
+                "dropped": t["dropped"], "dropped_by_reason": t["by_reason"],
+                "classes": {n: {"received": c["received"], "forwarded": c["forwarded"],
+                                "dropped": sum(c["dropped"].values())}
+                            for n, c in st["classes"].items() if n != "_spillway"},
+                "es_items_by_status": es.get("items", {}).get("by_status"),
+                "es_requests": es.get("requests", {}).get("bulk"),
+            }
+        finally:
+            if sp:
+                sp.close()
+            if em:
+                em.close()
 
     # -- rsyslog
 
@@ -1003,6 +1250,8 @@ class Bench:
                            capacity=cap)
             if j:
                 j.extra["es_capacity"] = cap
+        if self.want("ack-latency"):
+            self.guard("ack-latency", self.ack_latency)
         if self.want("rsyslog-file"):
             self.guard("rsyslog-file", self.rsyslog_job, "rsyslog-file", "rsyslog-file.conf",
                        "imptcp + mmjsonparse + re_match on log.level -> 2 files",
@@ -1487,6 +1736,7 @@ def write_doc(bench):
               "is parsed and classified like any other; it skips the batch, the gzip and the "
               "sink.")
             w("")
+    ack_section(w, bench)
     # ---- where the time goes
     cg = J.get("callgrind")
     w("## Where the time goes")
@@ -1544,6 +1794,135 @@ def write_doc(bench):
     with open(DOC, "w") as f:
         f.write("\n".join(L).rstrip() + "\n")
     log("wrote %s" % os.path.relpath(DOC, REPO))
+
+
+def ack_section(w, bench):
+    """The ack-latency job: _bulk request latency with ack sink and ack admit.
+    Nothing when the results have no such job (runs from before it)."""
+    j = bench.jobs.get("ack-latency")
+    if j is None:
+        if "ack-latency" in bench.skipped:
+            w("## Acknowledgement latency")
+            w("")
+            w("Not measured in this run (%s)." % bench.skipped["ack-latency"])
+            w("")
+        return
+    x = j.extra
+    phases = x.get("phases") or []
+    if not phases:
+        return
+    by = {(p["load"], p["mode"]): p for p in phases}
+    loads = []
+    for p in phases:
+        if p["load"] not in loads:
+            loads.append(p["load"])
+
+    def shape(p):
+        return "%s events/s from %d connection%s%s" % (
+            fmt_int(p["offered"]), p["connections"], "s" if p["connections"] > 1 else "",
+            ", emulator `--capacity %d --capacity-mode items`" % p["capacity"]
+            if p.get("capacity") else ", emulator unlimited")
+    w("## Acknowledgement latency")
+    w("")
+    w("`ack-latency` posts `_bulk` requests of %d `index` actions (small log-like documents, "
+      "%s bytes a request, %.0f %% of the documents with `\"level\":\"ERROR\"`) to "
+      "spillway's HTTP listener over keep-alive connections, each connection one request at a "
+      "time (`http.client` in a thread: send, read the whole answer, wait for the next slot of "
+      "the offered rate, or send at once when the answer came after it). The rules put "
+      "`ERROR` in class `critical`, priority 0, and everything else in the default class, "
+      "priority 5. For each load and each `ack` mode a fresh emulator (`--fast --no-store`) "
+      "and spillway (`{\"ack\": MODE, \"sink\": {\"flush_ms\": %d}}`; otherwise the "
+      "defaults: batches of 1,000 events, 4 concurrent bulk requests, `shed_response` "
+      "`accept`) run %.0f s of warm-up, then %.0f s measured: the latency is from sending a "
+      "request to the end of its answer, over the requests sent in those %.0f s; items are "
+      "counted by the status spillway answered them with. Loads: %s." % (
+          x.get("docs_per_request", ACK_DOCS), fmt_int(x.get("body_bytes", 0)),
+          100 * x.get("error_share", 0), x.get("flush_ms", ACK_FLUSH_MS),
+          x.get("warmup", 0), x.get("seconds", 0), x.get("seconds", 0),
+          "; ".join("**%s**, %s" % (ld, shape(by.get((ld, "sink")) or by.get((ld, "admit"))))
+                    for ld in loads)))
+    w("")
+    w("| load | ack | requests | events/s sent | p50 ms | p99 ms | max ms | items 201 | "
+      "429 | 503 | other | shed by spillway | spillway CPU-s per M events |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for ld in loads:
+        for mode in ACK_MODES:
+            p = by.get((ld, mode))
+            if p is None:
+                continue
+            it = p.get("items_by_status") or {}
+            other = sum(v for k, v in it.items() if k not in ("201", "429", "503"))
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                ld, mode, fmt_int(p["requests"]), fmt_int(p["sent_rate"]),
+                fmt(p["p50_ms"], 1), fmt(p["p99_ms"], 1), fmt(p["max_ms"], 1),
+                fmt_int(it.get("201", 0)), fmt_int(it.get("429", 0)),
+                fmt_int(it.get("503", 0)), fmt_int(other), fmt_int(p.get("dropped", 0)),
+                fmt(p.get("cpu_per_m"))))
+    w("")
+    w("| load | ack sink p50 ÷ ack admit p50 | ack sink p99 ÷ ack admit p99 |")
+    w("| --- | ---: | ---: |")
+    for ld in loads:
+        a, b = by.get((ld, "sink")), by.get((ld, "admit"))
+
+        def r(k):
+            return ("%.0f×" % (a[k] / b[k]) if a and b and a.get(k) and b.get(k) else "–")
+        w("| %s | %s | %s |" % (ld, r("p50_ms"), r("p99_ms")))
+    w("")
+    w("*Shed by spillway* counts the events the controller dropped over the whole run of the "
+      "pair, warm-up included, and *CPU* is spillway's utime + stime over the measured "
+      "window divided by the events sent in it. Items in *other* were answered with another "
+      "status, or not one by one (a whole request refused).")
+    w("")
+    s = ("With `ack: sink` an answer waits until every item of the request is final, so it "
+         "includes the sink round trip: an event waits for the batch it joins to be sent, "
+         "at 1,000 events or `flush_ms` (%d ms) after the batch's first event, and then for "
+         "Elasticsearch's answer to that bulk request; with `ack: admit` spillway answers "
+         "as soon as the items are in its queue. Items shed by policy are answered `201` at "
+         "once in both modes, but a request still waits for its other items: its `critical` "
+         "ones, and those of the default class that were let through." % (
+             x.get("flush_ms", ACK_FLUSH_MS)))
+    lt = by.get(("light", "sink")), by.get(("light", "admit"))
+    if all(lt) and lt[0]["p50_ms"] and lt[1]["p50_ms"]:
+        s += (" At light load that is about one flush: p50 %.0f ms against %.1f ms." % (
+            lt[0]["p50_ms"], lt[1]["p50_ms"]))
+    ov = by.get(("overload", "sink"))
+    if ov and ov.get("capacity") and ov["sent_rate"] < 0.9 * ov["offered"]:
+        s += (" With %d connections and `ack: sink` the senders sent only %s of the %s "
+              "events/s offered%s, since each connection waits for an answer (%.0f ms at "
+              "p50) before it sends its next %d events: acknowledging from the sink slows "
+              "the senders down, where `ack: admit` lets them overload the cluster and "
+              "spillway sheds (%s events shed with `admit`, %s with `sink`)." % (
+                  ov["connections"], fmt_int(ov["sent_rate"]), fmt_int(ov["offered"]),
+                  " (less than the emulator's %s)" % fmt_int(ov["capacity"])
+                  if ov["sent_rate"] < ov["capacity"] else "",
+                  ov["p50_ms"], x.get("docs_per_request", ACK_DOCS),
+                  fmt_int((by.get(("overload", "admit")) or {}).get("dropped", 0)),
+                  fmt_int(ov.get("dropped", 0))))
+
+    def per_bulk(p):
+        es = p.get("es_items_by_status") or {}
+        return sum(es.values()) / p["es_requests"] if p.get("es_requests") else None
+    for ld in loads:
+        a, b = by.get((ld, "sink")), by.get((ld, "admit"))
+        if not (a and b and a.get("capacity") and a["sent_rate"] >= 0.9 * a["offered"]):
+            continue
+        crit = [(p.get("classes") or {}).get("critical", {}).get("dropped") for p in (a, b)]
+        s += (" With %d connections (**%s**) the senders did offer %s events/s with `ack: "
+              "sink` too (%s sent): spillway shed %s events (%s with `admit`)%s, the emulator "
+              "answered %s items 429, which spillway sent again, and the requests waited %.0f "
+              "ms at p50 and %.0f ms at p99 (%.0f ms at most)." % (
+                  a["connections"], ld, fmt_int(a["offered"]), fmt_int(a["sent_rate"]),
+                  fmt_int(a.get("dropped", 0)), fmt_int(b.get("dropped", 0)),
+                  ", none of them `critical`" if crit == [0, 0] else "",
+                  fmt_int((a.get("es_items_by_status") or {}).get("429", 0)),
+                  a["p50_ms"], a["p99_ms"], a["max_ms"]))
+        lp = by.get(("light", "sink"))
+        if lp and per_bulk(a) and per_bulk(lp) and a["p50_ms"] < lp["p50_ms"]:
+            s += (" That p50 is below the light load's because the batches filled up before "
+                  "`flush_ms` (%.0f items a bulk request on average, against %.0f at light "
+                  "load)." % (per_bulk(a), per_bulk(lp)))
+    w(s)
+    w("")
 
 
 def gains_section(w):
