@@ -161,6 +161,26 @@ sink_metrics(struct evbuffer *out, struct sink *s, int part)
 	    (unsigned long long)r->hist_count);
 }
 
+static void
+lag_metrics(struct evbuffer *out, const struct sclass *c)
+{
+	uint64_t cum = 0;
+	size_t b;
+
+	for (b = 0; b < SHAPER_LAG_BUCKETS; b++) {
+		cum += c->lag[b];
+		evbuffer_add_printf(out, "spillway_event_lag_seconds_bucket"
+		    "{class=\"%s\",le=\"%g\"} %llu\n", c->name,
+		    shaper_lag_bounds[b], (unsigned long long)cum);
+	}
+	evbuffer_add_printf(out, "spillway_event_lag_seconds_bucket"
+	    "{class=\"%s\",le=\"+Inf\"} %llu\n"
+	    "spillway_event_lag_seconds_sum{class=\"%s\"} %.9g\n"
+	    "spillway_event_lag_seconds_count{class=\"%s\"} %llu\n",
+	    c->name, (unsigned long long)c->lag_count, c->name, c->lag_sum,
+	    c->name, (unsigned long long)c->lag_count);
+}
+
 void
 metrics_render(struct app *app, struct evbuffer *out)
 {
@@ -197,6 +217,11 @@ metrics_render(struct app *app, struct evbuffer *out)
 	    "Events handed to the sink and not yet acknowledged, by class.");
 	per_class(out, sh, "spillway_events_inflight",
 	    offsetof(struct sclass, inflight));
+	family(out, "spillway_event_lag_seconds", "histogram",
+	    "Time from an event's arrival to its final outcome (forwarded, "
+	    "or dropped after it was queued), by class.");
+	for (i = 0; i < sh->nclasses; i++)
+		lag_metrics(out, sh->classes[i]);
 	family(out, "spillway_regex_limit_total", "counter",
 	    "Regex runs that hit the PCRE2 match limit, by class.");
 	per_class(out, sh, "spillway_regex_limit_total",
@@ -476,8 +501,10 @@ stats_sink(struct evbuffer *out, struct sink *s)
 void
 metrics_stats(struct app *app, struct evbuffer *out)
 {
+	static const double lag_q[2] = { 0.5, 0.99 };
 	struct shaper *sh = app->sh;
-	double rt[3];
+	double rt[3], lag[2];
+	uint64_t lag_n;
 	size_t i, r;
 
 	shaper_sync(sh);
@@ -538,7 +565,10 @@ metrics_stats(struct app *app, struct evbuffer *out)
 			    "%.1f,\"forwarded\":%.1f,\"dropped\":%.1f}", secs,
 			    rt[0], rt[1], rt[2]);
 		}
-		evbuffer_add_printf(out, "}");
+		shaper_lag_quantiles(sh, c, 10, lag_q, 2, lag, &lag_n);
+		evbuffer_add_printf(out, ",\"lag_10s\":{\"events\":%llu,"
+		    "\"p50_ms\":%.1f,\"p99_ms\":%.1f}}",
+		    (unsigned long long)lag_n, lag[0] * 1e3, lag[1] * 1e3);
 	}
 	evbuffer_add_printf(out, "}}");
 }

@@ -62,8 +62,8 @@ struct record_ack {
 };
 
 struct record {
-	TAILQ_ENTRY(record)	 link;		/* queue FIFO, or a batch */
-	TAILQ_ENTRY(record)	 plink;		/* queue: per-priority list */
+	TAILQ_ENTRY(record)	 link;		/* a batch, or the divert queue */
+	TAILQ_ENTRY(record)	 plink;		/* the queue: its priority's list */
 	struct sclass		*cls;		/* class state; outlives records */
 	json_t			*json;		/* one reference, or NULL */
 	const char		*data;		/* bytes to forward, no newline */
@@ -71,11 +71,13 @@ struct record {
 	const char		*action;	/* bulk action line, or NULL */
 	size_t			 action_len;
 	uint64_t		 t_in;		/* ns, when received */
+	uint64_t		 seq;		/* order of admission to the queue */
 	uint16_t		 priority;
 	uint8_t			 source;	/* enum record_source */
 	uint8_t			 invalid;	/* data is the parse-failure wrapper */
 	uint8_t			 bare;		/* action line only (bulk delete) */
 	uint8_t			 queued;	/* in the shaper's queue now */
+	uint8_t			 admitted;	/* was queued: its lag counts */
 	const struct record_ack	*ack;		/* or NULL */
 	uint64_t		 ack_token;
 	char			 buf[];

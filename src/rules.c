@@ -21,6 +21,7 @@
 #define RULES_PATH_DEPTH	(8 + 2 * RULES_ANY_DEPTH)
 #define RULES_KEYS_DEFAULT	10000
 #define RULES_KEYS_MAX		100000000
+#define RULES_AGE_MAX		86400000	/* max_age_ms: a day */
 
 /* The rules used without a rules file; rules/default.json says the same. */
 static const char rules_builtin_text[] =
@@ -553,6 +554,7 @@ rules_class(struct loader *ld, json_t *obj, enum rules_kind kind,
 		{ "key_rate",	C | D },
 		{ "key_burst",	C | D },
 		{ "max_keys",	C | D },
+		{ "max_age_ms",	C | D | I },
 		{ "match",	C }
 	};
 #undef C
@@ -611,6 +613,11 @@ rules_class(struct loader *ld, json_t *obj, enum rules_kind kind,
 	rc->burst = rc->rate;
 	if (rules_number(ld, obj, "burst", &rc->burst) == -1)
 		return -1;
+
+	if ((has = rules_integer(ld, obj, "max_age_ms", 1, RULES_AGE_MAX,
+	    &n)) == -1)
+		return -1;
+	rc->max_age_ms = has ? (long)n : 0;
 
 	rc->on_limit = ON_LIMIT_DROP;
 	if ((v = json_object_get(obj, "on_limit")) != NULL) {

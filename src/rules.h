@@ -65,6 +65,7 @@ struct rule_class {
 	double		  key_burst;	/* defaults to key_rate */
 	size_t		  max_keys;	/* default 10000 */
 	enum on_limit	  on_limit;
+	long		  max_age_ms;	/* 0: queued events never expire */
 	struct cond	 *match;	/* all must hold; NULL for default/_invalid */
 	size_t		  nmatch;
 };

@@ -25,7 +25,14 @@
 
 #define DIVERT_QUEUE_MAX	10000	/* events waiting for the divert sink */
 
+const double shaper_lag_bounds[SHAPER_LAG_BUCKETS] = {
+	0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3,
+	0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 120, 300
+};
+
 static void	shaper_pump(struct shaper *);
+static struct record *queue_first(const struct queue *);
+static void	queue_unlink(struct queue *, struct record *);
 
 static void
 shaper_schedule(struct shaper *sh)
@@ -101,6 +108,16 @@ shaper_order(struct shaper *sh)
 	qsort(sh->byprio, sh->nbyprio, sizeof(*sh->byprio), byprio_cmp);
 }
 
+/* The youngest age that expires something at priority p, in ns. */
+static void
+min_age_add(uint64_t *age, int p, long max_age_ms)
+{
+	uint64_t a = (uint64_t)max_age_ms * NSEC_PER_MSEC;
+
+	if (a > 0 && (age[p] == 0 || a < age[p]))
+		age[p] = a;
+}
+
 /*
  * Point the class registry at rules: find or create each class by name,
  * carry bucket fill and per-key state over where the configuration still
@@ -109,6 +126,7 @@ shaper_order(struct shaper *sh)
 static int
 shaper_bind(struct shaper *sh, struct ruleset *rs, uint64_t now)
 {
+	uint64_t age[RULES_PRIORITY_MAX + 1];
 	struct sclass **map, *c;
 	uint64_t *hits;
 	size_t i;
@@ -123,6 +141,22 @@ shaper_bind(struct shaper *sh, struct ruleset *rs, uint64_t now)
 			goto fail;
 
 	shaper_sync(sh);
+	/*
+	 * Expiry looks in each priority's list for the classes of that
+	 * priority; a class that moves keeps its queued events where they
+	 * are, so its old priority keeps its new age too (and a list that
+	 * still holds events keeps what it had).
+	 */
+	for (i = 0; i <= RULES_PRIORITY_MAX; i++)
+		age[i] = sh->q.prio_events[i] > 0 ? sh->min_age[i] : 0;
+	for (i = 0; i < rs->nclasses; i++) {
+		c = map[i];
+		min_age_add(age, rs->classes[i].priority,
+		    rs->classes[i].max_age_ms);
+		if (c->queued > 0)
+			min_age_add(age, c->priority,
+			    rs->classes[i].max_age_ms);
+	}
 	for (i = 0; i < sh->nclasses; i++) {
 		sh->classes[i]->active = sh->classes[i] == sh->internal;
 		sh->classes[i]->rule = NULL;
@@ -165,6 +199,7 @@ shaper_bind(struct shaper *sh, struct ruleset *rs, uint64_t now)
 	sh->map = map;
 	sh->limit_hits = hits;
 	shaper_order(sh);
+	memcpy(sh->min_age, age, sizeof(sh->min_age));
 	return 0;
 fail:
 	free(map);
@@ -184,6 +219,7 @@ shaper_new(struct event_base *base, const struct config *cf,
 	arena_install();
 	sh->base = base;
 	sh->cf = cf;
+	sh->clock = clock_now_ns;
 	sh->capacity = INFINITY;
 	{
 		struct control_params cp = {
@@ -197,7 +233,6 @@ shaper_new(struct event_base *base, const struct config *cf,
 	}
 	sh->summary_at = now;
 	sh->refused_now = SHAPER_NONE_REFUSED;
-	TAILQ_INIT(&sh->q.fifo);
 	for (i = 0; i <= RULES_PRIORITY_MAX; i++)
 		TAILQ_INIT(&sh->q.prio[i]);
 	sh->q.max_events = (size_t)cf->queue_max_events;
@@ -223,8 +258,8 @@ shaper_free(struct shaper *sh)
 
 	if (sh == NULL)
 		return;
-	while ((rec = TAILQ_FIRST(&sh->q.fifo)) != NULL) {
-		TAILQ_REMOVE(&sh->q.fifo, rec, link);
+	while ((rec = queue_first(&sh->q)) != NULL) {
+		queue_unlink(&sh->q, rec);
 		record_free(rec);
 	}
 	while ((rec = TAILQ_FIRST(&sh->divq)) != NULL) {
@@ -278,31 +313,122 @@ static void
 queue_unlink(struct queue *q, struct record *rec)
 {
 	rec->queued = 0;
-	TAILQ_REMOVE(&q->fifo, rec, link);
+	if (q->finger == rec)
+		q->finger = NULL;
 	TAILQ_REMOVE(&q->prio[rec->priority], rec, plink);
 	q->events--;
 	q->bytes -= rec->len;
-	q->prio_events[rec->priority]--;
+	if (--q->prio_events[rec->priority] == 0)
+		q->nonempty[rec->priority / 64] &=
+		    ~(1ULL << (rec->priority % 64));
 	q->prio_bytes[rec->priority] -= rec->len;
 	rec->cls->queued--;
 }
 
-static void
-queue_link(struct queue *q, struct record *rec, int at_head)
+enum queue_at {
+	QUEUE_TAIL,		/* a new arrival */
+	QUEUE_HEAD,		/* taken from the head a moment ago */
+	QUEUE_ORDER		/* back from the sink: where its seq says */
+};
+
+/*
+ * Where rec, back from the sink, goes in its priority's list: before the
+ * first event admitted after it.  A sink hands a batch back last first,
+ * so the walk starts from where the one before went (the finger) and
+ * goes towards the head; otherwise from the head, past the few events
+ * older than it that are queued.  NULL: at the tail.
+ */
+static struct record *
+queue_place(struct queue *q, struct record *rec)
 {
-	if (at_head) {
-		TAILQ_INSERT_HEAD(&q->fifo, rec, link);
-		TAILQ_INSERT_HEAD(&q->prio[rec->priority], rec, plink);
-	} else {
-		TAILQ_INSERT_TAIL(&q->fifo, rec, link);
+	struct record *at = q->finger, *prev;
+
+	if (at == NULL || at->priority != rec->priority || at->seq < rec->seq) {
+		at = TAILQ_FIRST(&q->prio[rec->priority]);
+		while (at != NULL && at->seq < rec->seq)
+			at = TAILQ_NEXT(at, plink);
+		return at;
+	}
+	while ((prev = TAILQ_PREV(at, record_list, plink)) != NULL &&
+	    prev->seq > rec->seq)
+		at = prev;
+	return at;
+}
+
+static void
+queue_link(struct queue *q, struct record *rec, enum queue_at where)
+{
+	struct record *at;
+
+	if (!rec->admitted)
+		rec->seq = q->next_seq++;
+	switch (where) {
+	case QUEUE_TAIL:
 		TAILQ_INSERT_TAIL(&q->prio[rec->priority], rec, plink);
+		break;
+	case QUEUE_HEAD:
+		TAILQ_INSERT_HEAD(&q->prio[rec->priority], rec, plink);
+		break;
+	case QUEUE_ORDER:
+		if ((at = queue_place(q, rec)) != NULL)
+			TAILQ_INSERT_BEFORE(at, rec, plink);
+		else
+			TAILQ_INSERT_TAIL(&q->prio[rec->priority], rec, plink);
+		q->finger = rec;
+		break;
 	}
 	rec->queued = 1;
+	rec->admitted = 1;
 	q->events++;
 	q->bytes += rec->len;
+	q->nonempty[rec->priority / 64] |= 1ULL << (rec->priority % 64);
 	q->prio_events[rec->priority]++;
 	q->prio_bytes[rec->priority] += rec->len;
 	rec->cls->queued++;
+}
+
+/* The queued event to serve first: the oldest of the most important. */
+static struct record *
+queue_first(const struct queue *q)
+{
+	size_t w;
+
+	for (w = 0; w < SHAPER_PRIO_WORDS; w++)
+		if (q->nonempty[w] != 0)
+			return TAILQ_FIRST(&q->prio[w * 64 +
+			    (size_t)__builtin_ctzll(q->nonempty[w])]);
+	return NULL;
+}
+
+/* Whether rec has waited longer than its class lets it. */
+static int
+record_stale(const struct record *rec, uint64_t now)
+{
+	const struct rule_class *r = rec->cls->rule;
+
+	return r != NULL && r->max_age_ms > 0 && now > rec->t_in &&
+	    now - rec->t_in > (uint64_t)r->max_age_ms * NSEC_PER_MSEC;
+}
+
+/* An event that was queued has its final outcome: count its lag. */
+static void
+shaper_lag(struct shaper *sh, struct record *rec)
+{
+	struct sclass *c = rec->cls;
+	uint64_t now = sh->clock();
+	double secs = now > rec->t_in ? (double)(now - rec->t_in) / 1e9 : 0;
+	size_t lo = 0, hi = SHAPER_LAG_BUCKETS, mid;
+
+	while (lo < hi) {		/* the first bound >= secs */
+		mid = (lo + hi) / 2;
+		if (shaper_lag_bounds[mid] < secs)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	c->lag[lo]++;
+	c->lag_count++;
+	c->lag_sum += secs;
 }
 
 /*
@@ -361,9 +487,12 @@ shaper_drop(struct shaper *sh, struct record *rec, enum reason reason,
 	    (rec->ack->flags & RECORD_ACK_RESENDS))
 		reason = REASON_UNACKNOWLEDGED;
 	rec->cls->dropped[reason]++;
+	if (rec->admitted)
+		shaper_lag(sh, rec);
 	record_settle(rec, reason_fate(reason), reason, ans);
 	if ((reason == REASON_RATE_LIMIT || reason == REASON_BACKPRESSURE ||
-	    reason == REASON_QUEUE_FULL || reason == REASON_SINK_REJECTED) &&
+	    reason == REASON_QUEUE_FULL || reason == REASON_EXPIRED ||
+	    reason == REASON_SINK_REJECTED) &&
 	    shaper_divert(sh, rec, reason))
 		return;
 	record_free(rec);
@@ -371,11 +500,12 @@ shaper_drop(struct shaper *sh, struct record *rec, enum reason reason,
 
 /*
  * Make room for rec by evicting the newest queued events of strictly
- * lower priority (larger numbers, the largest first), then queue it.
+ * lower priority (larger numbers, the largest first), then queue it
+ * where says.
  * Returns -1, evicting nothing, when even that would not make room.
  */
 static int
-queue_push(struct shaper *sh, struct record *rec)
+queue_push(struct shaper *sh, struct record *rec, enum queue_at where)
 {
 	struct queue *q = &sh->q;
 	size_t need_ev, need_by, lower_ev = 0, lower_by = 0;
@@ -384,7 +514,7 @@ queue_push(struct shaper *sh, struct record *rec)
 
 	if (q->events + 1 <= q->max_events &&
 	    q->bytes + rec->len <= q->max_bytes) {
-		queue_link(q, rec, 0);
+		queue_link(q, rec, where);
 		return 0;
 	}
 	if (rec->len > q->max_bytes)
@@ -409,7 +539,7 @@ queue_push(struct shaper *sh, struct record *rec)
 		queue_unlink(q, victim);
 		shaper_drop(sh, victim, REASON_QUEUE_FULL, NULL);
 	}
-	queue_link(q, rec, 0);
+	queue_link(q, rec, where);
 	return 0;
 }
 
@@ -615,7 +745,7 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 		shaper_drop(sh, rec, reason, NULL);
 		return SHAPER_SHED;
 	}
-	if (queue_push(sh, rec) == -1) {
+	if (queue_push(sh, rec, QUEUE_TAIL) == -1) {
 		shaper_drop(sh, rec, REASON_QUEUE_FULL, NULL);
 		return SHAPER_SHED;
 	}
@@ -647,7 +777,7 @@ shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
 	rec->t_in = now;
 	rec->ack = ack;
 	rec->ack_token = token;
-	if (queue_push(sh, rec) == -1) {
+	if (queue_push(sh, rec, QUEUE_TAIL) == -1) {
 		shaper_drop(sh, rec, REASON_QUEUE_FULL, NULL);
 		return SHAPER_SHED;
 	}
@@ -683,6 +813,7 @@ shaper_cancel(struct shaper *sh, struct record *rec)
 	queue_unlink(&sh->q, rec);
 	rec->ack = NULL;
 	rec->cls->dropped[REASON_UNACKNOWLEDGED]++;
+	shaper_lag(sh, rec);
 	record_free(rec);
 	return 0;
 }
@@ -697,23 +828,43 @@ shaper_too_large(struct shaper *sh, enum record_source source)
 	(void)source;
 }
 
-/* Feed the sinks from the queue until they push back. */
+/*
+ * Feed the sinks from the queue until they push back: the most important
+ * first, FIFO within a priority; what has waited longer than its class
+ * lets it goes no further.
+ */
 static void
 shaper_pump(struct shaper *sh)
 {
 	size_t max_ev = (size_t)sh->cf->batch_events;
 	size_t max_by = (size_t)sh->cf->batch_bytes;
+	uint64_t now = sh->clock();
 	struct record *rec;
 	struct batch b;
+	int p0_only;
 
-	while (sh->sink != NULL && !sh->sink_busy && sh->q.events > 0) {
+	while (sh->sink != NULL && sh->q.events > 0) {
+		/*
+		 * A busy sink is still offered priority 0, once: it may take
+		 * it ahead of the less important events it holds (sink.h).
+		 */
+		if ((p0_only = sh->sink_busy) && ((rec = queue_first(&sh->q)) ==
+		    NULL || rec->priority != 0))
+			break;
 		batch_init(&b);
-		while ((rec = TAILQ_FIRST(&sh->q.fifo)) != NULL &&
+		while ((rec = queue_first(&sh->q)) != NULL &&
+		    (!p0_only || rec->priority == 0) &&
 		    b.n < max_ev && (b.n == 0 || b.bytes + rec->len <= max_by)) {
 			queue_unlink(&sh->q, rec);
+			if (record_stale(rec, now)) {
+				shaper_drop(sh, rec, REASON_EXPIRED, NULL);
+				continue;
+			}
 			rec->cls->inflight++;
 			batch_add(&b, rec);
 		}
+		if (b.n == 0)
+			break;
 		switch (sink_submit(sh->sink, &b)) {
 		case SINK_OK:
 			break;
@@ -724,8 +875,10 @@ shaper_pump(struct shaper *sh)
 			    NULL) {
 				TAILQ_REMOVE(&b.recs, rec, link);
 				rec->cls->inflight--;
-				queue_link(&sh->q, rec, 1);
+				queue_link(&sh->q, rec, QUEUE_HEAD);
 			}
+			if (p0_only)
+				goto divert;
 			break;
 		case SINK_FAIL:
 			while ((rec = TAILQ_FIRST(&b.recs)) != NULL) {
@@ -737,6 +890,7 @@ shaper_pump(struct shaper *sh)
 		}
 	}
 
+divert:
 	while (sh->divert != NULL && !sh->divert_busy && sh->divq_len > 0) {
 		batch_init(&b);
 		while ((rec = TAILQ_FIRST(&sh->divq)) != NULL && b.n < max_ev) {
@@ -771,6 +925,7 @@ shaper_done(void *arg, struct sink *s, struct record *rec,
 	switch (outcome) {
 	case SINK_FORWARDED:
 		c->forwarded++;
+		shaper_lag(sh, rec);
 		record_settle(rec, RECORD_FORWARDED, REASON_MAX, ans);
 		record_free(rec);
 		break;
@@ -787,9 +942,11 @@ shaper_done(void *arg, struct sink *s, struct record *rec,
 		/*
 		 * The sink asks to slow down: the event waits in the queue
 		 * again, where a full queue evicts the least important
-		 * first, and is sent once the sink's backoff is over.
+		 * first, and is sent once the sink's backoff is over.  It
+		 * goes back in its place in its priority, ahead of what
+		 * came after it.
 		 */
-		if (queue_push(sh, rec) == -1)
+		if (queue_push(sh, rec, QUEUE_ORDER) == -1)
 			shaper_drop(sh, rec, REASON_QUEUE_FULL, NULL);
 		else
 			shaper_schedule(sh);
@@ -843,6 +1000,73 @@ shaper_tick(struct shaper *sh, uint64_t now)
 		c->snap[sh->snap_pos][0] = c->received;
 		c->snap[sh->snap_pos][1] = c->forwarded;
 		c->snap[sh->snap_pos][2] = d;
+		memcpy(c->lag_snap[sh->snap_pos], c->lag, sizeof(c->lag));
+	}
+}
+
+void
+shaper_set_clock(struct shaper *sh, uint64_t (*clock)(void))
+{
+	sh->clock = clock;
+}
+
+void
+shaper_lag_quantiles(const struct shaper *sh, const struct sclass *c,
+    int secs, const double *q, int nq, double *out, uint64_t *events)
+{
+	size_t now = sh->snap_pos, then, b;
+	uint64_t d[SHAPER_LAG_BUCKETS + 1], n = 0, cum;
+	double want, lo, hi;
+	int i;
+
+	if (secs < 1)
+		secs = 1;
+	if (secs >= SHAPER_RATE_SLOTS)
+		secs = SHAPER_RATE_SLOTS - 1;
+	then = (now + SHAPER_RATE_SLOTS - (size_t)secs) % SHAPER_RATE_SLOTS;
+	for (b = 0; b <= SHAPER_LAG_BUCKETS; b++) {
+		d[b] = c->lag_snap[now][b] - c->lag_snap[then][b];
+		n += d[b];
+	}
+	*events = n;
+	for (i = 0; i < nq; i++) {
+		out[i] = 0;
+		if (n == 0)
+			continue;
+		want = q[i] * (double)n;
+		for (b = 0, cum = 0; b <= SHAPER_LAG_BUCKETS; b++) {
+			if (d[b] == 0 || (double)(cum + d[b]) < want) {
+				cum += d[b];
+				continue;
+			}
+			lo = b > 0 ? shaper_lag_bounds[b - 1] : 0;
+			hi = b < SHAPER_LAG_BUCKETS ? shaper_lag_bounds[b] : lo;
+			out[i] = lo + (hi - lo) * (want - (double)cum) /
+			    (double)d[b];
+			break;
+		}
+	}
+}
+
+void
+shaper_expire(struct shaper *sh, uint64_t now)
+{
+	struct record *rec, *next;
+	size_t p;
+
+	for (p = 0; p <= RULES_PRIORITY_MAX; p++) {
+		if (sh->min_age[p] == 0)
+			continue;
+		/* Oldest first: stop at the first one young enough for all. */
+		for (rec = TAILQ_FIRST(&sh->q.prio[p]); rec != NULL &&
+		    now > rec->t_in && now - rec->t_in > sh->min_age[p];
+		    rec = next) {
+			next = TAILQ_NEXT(rec, plink);
+			if (!record_stale(rec, now))
+				continue;
+			queue_unlink(&sh->q, rec);
+			shaper_drop(sh, rec, REASON_EXPIRED, NULL);
+		}
 	}
 }
 
@@ -867,7 +1091,7 @@ shaper_abandon(struct shaper *sh)
 {
 	struct record *rec;
 
-	while ((rec = TAILQ_FIRST(&sh->q.fifo)) != NULL) {
+	while ((rec = queue_first(&sh->q)) != NULL) {
 		queue_unlink(&sh->q, rec);
 		shaper_drop(sh, rec, REASON_SHUTDOWN, NULL);
 	}
@@ -895,9 +1119,19 @@ shaper_idle(const struct shaper *sh)
 uint64_t
 shaper_queue_age(const struct shaper *sh, uint64_t now)
 {
-	const struct record *rec = TAILQ_FIRST(&sh->q.fifo);
+	const struct record *rec;
+	uint64_t oldest = now, bits;
+	size_t w;
 
-	return rec != NULL && now > rec->t_in ? now - rec->t_in : 0;
+	/* Each priority's head is its oldest. */
+	for (w = 0; w < SHAPER_PRIO_WORDS; w++)
+		for (bits = sh->q.nonempty[w]; bits != 0; bits &= bits - 1) {
+			rec = TAILQ_FIRST(&sh->q.prio[w * 64 +
+			    (size_t)__builtin_ctzll(bits)]);
+			if (rec->t_in < oldest)
+				oldest = rec->t_in;
+		}
+	return now - oldest;
 }
 
 /* Give every active class its share of the capacity as token buckets. */
@@ -952,6 +1186,7 @@ shaper_control(struct shaper *sh, uint64_t now)
 	int pressure = 0, on;
 	size_t i;
 
+	shaper_expire(sh, now);
 	dt = now > sh->ctl.last ? now - sh->ctl.last : 0;
 	for (i = 0; i < sh->nclasses; i++) {
 		struct sclass *c = sh->classes[i];
@@ -1057,13 +1292,13 @@ shaper_summarize(struct shaper *sh, const char *host, uint64_t wall,
 			continue;
 		log_notice("class %s: dropped in the last %.0f s: "
 		    "rate_limit %llu, backpressure %llu, queue_full %llu, "
-		    "too_large %llu, sink_rejected %llu, sink_error %llu, "
-		    "unacknowledged %llu",
+		    "too_large %llu, expired %llu, sink_rejected %llu, "
+		    "sink_error %llu, unacknowledged %llu",
 		    c->name, (double)(now - sh->summary_at) / 1e9,
 #define DELTA(x) (unsigned long long)(c->dropped[x] - c->reported[x])
 		    DELTA(REASON_RATE_LIMIT), DELTA(REASON_BACKPRESSURE),
 		    DELTA(REASON_QUEUE_FULL), DELTA(REASON_TOO_LARGE),
-		    DELTA(REASON_SINK_REJECTED), DELTA(REASON_SINK_ERROR),
+		    DELTA(REASON_EXPIRED), DELTA(REASON_SINK_REJECTED), DELTA(REASON_SINK_ERROR),
 		    DELTA(REASON_UNACKNOWLEDGED));
 #undef DELTA
 		for (r = 0; r < REASON_MAX; r++)
@@ -1098,7 +1333,7 @@ shaper_summarize(struct shaper *sh, const char *host, uint64_t wall,
 	rec->priority = 0;
 	rec->source = SOURCE_INTERNAL;
 	rec->t_in = now;
-	if (queue_push(sh, rec) == -1) {
+	if (queue_push(sh, rec, QUEUE_TAIL) == -1) {
 		shaper_drop(sh, rec, REASON_QUEUE_FULL, NULL);
 		return;
 	}

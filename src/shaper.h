@@ -27,6 +27,10 @@ struct sink;
 struct sink_owner;
 
 #define SHAPER_RATE_SLOTS	11	/* per-second snapshots kept */
+#define SHAPER_LAG_BUCKETS	24	/* finite bounds of the lag histogram */
+
+/* Upper bounds (seconds) of the lag histogram's buckets; +Inf follows. */
+extern const double shaper_lag_bounds[SHAPER_LAG_BUCKETS];
 
 /* Per-class counters and shaping state; never freed before exit. */
 struct sclass {
@@ -59,12 +63,28 @@ struct sclass {
 
 	/* snapshots of received/forwarded/dropped, one per second */
 	uint64_t		 snap[SHAPER_RATE_SLOTS][3];
+
+	/*
+	 * Lag, from arrival to the final outcome, of every event that was
+	 * queued: a histogram (the last bucket is +Inf), and its snapshots.
+	 */
+	uint64_t		 lag[SHAPER_LAG_BUCKETS + 1];
+	uint64_t		 lag_count;
+	double			 lag_sum;	/* seconds */
+	uint64_t		 lag_snap[SHAPER_RATE_SLOTS][SHAPER_LAG_BUCKETS + 1];
 };
 
-/* The bounded queue: FIFO order, plus a list per priority for eviction. */
+#define SHAPER_PRIO_WORDS	((RULES_PRIORITY_MAX + 64) / 64)
+
+/*
+ * The bounded queue: one list per priority, in order of admission, served
+ * most important first and evicted least important first.
+ */
 struct queue {
-	struct record_list	 fifo;
 	struct record_list	 prio[RULES_PRIORITY_MAX + 1];
+	uint64_t		 nonempty[SHAPER_PRIO_WORDS];	/* bit per prio */
+	uint64_t		 next_seq;
+	struct record		*finger;	/* last put back in order */
 	size_t			 prio_events[RULES_PRIORITY_MAX + 1];
 	size_t			 prio_bytes[RULES_PRIORITY_MAX + 1];
 	size_t			 events;
@@ -118,6 +138,10 @@ struct shaper {
 	uint64_t		 summary_at;	/* ns of the last drop summary */
 	int			 refused_now;	/* most important refused in
 						   this interval */
+
+	uint64_t		 (*clock)(void);	/* ns; the lag's end */
+	uint64_t		 min_age[RULES_PRIORITY_MAX + 1];	/* ns, 0:
+						   no class of it expires */
 
 	uint64_t		 parse_errors[SHAPER_LISTENERS];
 	uint64_t		 divert_lost;	/* divert sink could not take */
@@ -218,8 +242,31 @@ void		 shaper_too_large(struct shaper *sh, enum record_source source);
 void		 shaper_swap_rules(struct shaper *sh, struct ruleset *rules,
 		    uint64_t now);
 
-/* Once a second: rate snapshots.  now in ns. */
+/* Once a second: rate and lag snapshots.  now in ns. */
 void		 shaper_tick(struct shaper *sh, uint64_t now);
+
+/*
+ * The clock that dates outcomes coming back from the sink (the end of an
+ * event's lag); clock_now_ns() unless a test sets another.
+ */
+void		 shaper_set_clock(struct shaper *sh, uint64_t (*clock)(void));
+
+/*
+ * Quantiles q[0..nq-1] (0..1) of class c's lag over the last `secs`
+ * seconds (1..SHAPER_RATE_SLOTS-1), in seconds, into out[], interpolated
+ * within the histogram's buckets; *events gets how many events that is
+ * (out[] is 0 when none).
+ */
+void		 shaper_lag_quantiles(const struct shaper *sh,
+		    const struct sclass *c, int secs, const double *q, int nq,
+		    double *out, uint64_t *events);
+
+/*
+ * Drop, as expired, queued events older than their class's max_age_ms.
+ * Also done as events are handed to the sink; this keeps old events of
+ * priorities that are not being served from holding memory.
+ */
+void		 shaper_expire(struct shaper *sh, uint64_t now);
 
 /*
  * Per-class rates over the last `secs` seconds (1..SHAPER_RATE_SLOTS-1):

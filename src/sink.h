@@ -8,7 +8,10 @@
  * exactly once through owner.done() with its outcome, and ownership of the
  * record returns to the owner.  BUSY means the sink cannot take the batch
  * now: the caller keeps it, and the sink calls owner.ready() once it can
- * take one again.  FAIL means it never will (the caller keeps the batch).
+ * take one again.  A busy sink is still offered batches of priority 0
+ * alone, which it may take ahead of the less important events it holds
+ * (within a bound of its own) or answer BUSY to again.  FAIL means it
+ * never will (the caller keeps the batch).
  * Sinks never sleep and never block the event loop.
  */
 #ifndef SPILLWAY_SINK_H
@@ -43,7 +46,10 @@ enum sink_outcome {
 	SINK_FORWARDED,		/* acknowledged by the peer (2xx, 409, written) */
 	SINK_REJECTED,		/* refused for good (per-item 4xx, permanent) */
 	SINK_ERROR,		/* retries exhausted */
-	SINK_DEFERRED,		/* not now (429): the owner may send it again */
+	SINK_DEFERRED,		/* not now (429): the owner may send it again;
+				   a batch's deferred records come back last
+				   first, so the owner can put each back at
+				   the head of its queue in their order */
 	SINK_ABORTED		/* still held when the sink was freed */
 };
 

@@ -770,7 +770,11 @@ struct sink_es {
 	struct sink_es_answer	*answers;
 	size_t			 items_cap;
 	int			 want_ready;	/* said BUSY; owe a ready() */
-	uint64_t		 hold_until;	/* after a 429: send nothing new */
+	uint64_t		 hold_until;	/* after a 429: send nothing new
+						   but priority 0 */
+	int			 hold_prio;	/* most important held */
+	size_t			 forming_p0;	/* priority 0 leads the batch: */
+	struct record		*forming_p0_last;	/* its last one */
 	unsigned		 waits;		/* 429 answers in a row */
 	uint64_t		 down_since;
 	uint64_t		 pressure_at;
@@ -928,12 +932,17 @@ es_nodelay(struct es_slot *sl)
  * Elasticsearch answered 429: send nothing new for a short pause (or
  * Retry-After).  It stays short: the controller, told of the 429, lowers
  * what is admitted; a long pause would only starve the sink and read as a
- * collapse of what it can take.
+ * collapse of what it can take.  prio is the most important priority
+ * that was answered 429: a pause meant only for less important events
+ * does not hold priority 0 back.
  */
 static void
-es_hold(struct sink_es *es, long retry_after, uint64_t now)
+es_hold(struct sink_es *es, long retry_after, int prio, uint64_t now)
 {
 	uint64_t delay = ES_BACKOFF_BASE;
+
+	if (now >= es->hold_until || prio < es->hold_prio)
+		es->hold_prio = prio;
 
 	es->waits++;
 	delay = (uint64_t)((double)delay * (0.8 + 0.4 * es_rand(es)));
@@ -945,6 +954,23 @@ es_hold(struct sink_es *es, long retry_after, uint64_t now)
 	}
 	if (now + delay > es->hold_until)
 		es->hold_until = now + delay;
+}
+
+/* Hand the batch being formed back to the owner, last first. */
+static void
+es_forming_defer(struct sink_es *es)
+{
+	struct record *rec;
+
+	while ((rec = TAILQ_LAST(&es->forming, record_list)) != NULL) {
+		TAILQ_REMOVE(&es->forming, rec, link);
+		sink_done(es->sink, rec, SINK_DEFERRED);
+	}
+	es->fn = 0;
+	es->fbytes = 0;
+	es->fsrc = 0;
+	es->forming_p0 = 0;
+	es->forming_p0_last = NULL;
 }
 
 /*
@@ -969,11 +995,31 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 	uint64_t delay;
 	unsigned maxtries = 0;
 	size_t i, kept = 0, bytes = 0, waited = 0, ok = 0;
+	int wait_prio = INT_MAX;
 
+	/*
+	 * Deferred ones first, last first (sink.h).  After a 429 the batch
+	 * being formed goes back too, so that the next one is formed anew
+	 * from the queue, in its order.
+	 */
+	for (i = 0; i < sl->n && (items ? items[i] : whole) !=
+	    SINK_ES_ITEM_WAIT; i++)
+		;
+	if (i < sl->n)
+		es_forming_defer(es);
+	for (i = sl->n; i-- > 0; )
+		if ((items ? items[i] : whole) == SINK_ES_ITEM_WAIT) {
+			waited++;
+			if (sl->recs[i]->priority < wait_prio)
+				wait_prio = sl->recs[i]->priority;
+			sink_done(es->sink, sl->recs[i], SINK_DEFERRED);
+			sl->recs[i] = NULL;
+		}
 	for (i = 0; i < sl->n; i++) {
 		enum sink_es_item it = items ? items[i] : whole;
 
-		rec = sl->recs[i];
+		if ((rec = sl->recs[i]) == NULL)
+			continue;
 		if (ans != NULL) {
 			a.text = ans[i].len > 0 ? body + ans[i].off : NULL;
 			a.len = ans[i].len;
@@ -986,10 +1032,7 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 		} else if (it == SINK_ES_ITEM_REJECT)
 			sink_done_answer(es->sink, rec, SINK_REJECTED,
 			    a.status > 0 ? &a : NULL);
-		else if (it == SINK_ES_ITEM_WAIT) {
-			waited++;
-			sink_done(es->sink, rec, SINK_DEFERRED);
-		} else if (sl->tries[i] >= es->max_retries)
+		else if (sl->tries[i] >= es->max_retries)
 			sink_done(es->sink, rec, SINK_ERROR);
 		else {
 			sl->recs[kept] = rec;
@@ -1003,7 +1046,7 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 	sl->n = kept;
 	sl->bytes = bytes;
 	if (waited > 0)
-		es_hold(es, retry_after, now);
+		es_hold(es, retry_after, wait_prio, now);
 	else if (ok > 0)
 		es->waits = 0;
 	if (kept == 0) {
@@ -1192,6 +1235,8 @@ es_slot_fill(struct sink_es *es, struct es_slot *sl)
 	while ((rec = TAILQ_FIRST(&es->forming)) != NULL && sl->n < want &&
 	    (sl->n == 0 || by + es_rec_bytes(rec) <= es->batch_bytes)) {
 		TAILQ_REMOVE(&es->forming, rec, link);
+		if (rec->priority == 0 && --es->forming_p0 == 0)
+			es->forming_p0_last = NULL;
 		by += es_rec_bytes(rec);
 		es->fn--;
 		es->fbytes -= es_rec_bytes(rec);
@@ -1287,6 +1332,13 @@ es_idle_slot(struct sink_es *es)
 	return NULL;
 }
 
+/* Priority 0 waits, and the 429 pause in force was not meant for it. */
+static int
+es_p0_unheld(const struct sink_es *es)
+{
+	return es->forming_p0 > 0 && es->hold_prio > 0;
+}
+
 /* Arm the timer for the next backoff or flush deadline. */
 static void
 es_arm(struct sink_es *es, uint64_t now)
@@ -1301,7 +1353,7 @@ es_arm(struct sink_es *es, uint64_t now)
 			next = es->slots[i].not_before;
 	if (es->fn > 0 && es_idle_slot(es) != NULL) {
 		d = es->first_at + es->flush_ns;
-		if (d < es->hold_until)
+		if (d < es->hold_until && !es_p0_unheld(es))
 			d = es->hold_until;
 		if (d < next)
 			next = d;
@@ -1317,8 +1369,39 @@ es_arm(struct sink_es *es, uint64_t now)
 }
 
 /*
+ * Priority 0 waits and every slot is taken: a slot waiting out a retry
+ * backoff with none of priority 0 gives its events back to the queue
+ * (deferred, as after a 429), so that priority 0 is not held back by a
+ * backoff meant for less important events.
+ */
+static void
+es_slot_yield(struct sink_es *es)
+{
+	struct es_slot *sl;
+	size_t i, j;
+
+	for (i = 0; i < es->nslots; i++) {
+		sl = &es->slots[i];
+		if (sl->state != SLOT_BACKOFF)
+			continue;
+		for (j = 0; j < sl->n && sl->recs[j]->priority != 0; j++)
+			;
+		if (j < sl->n)
+			continue;
+		es->sig.yielded += sl->n;
+		for (j = sl->n; j-- > 0; )
+			sink_done(es->sink, sl->recs[j], SINK_DEFERRED);
+		sl->n = 0;
+		sl->bytes = 0;
+		sl->state = SLOT_IDLE;
+		return;
+	}
+}
+
+/*
  * Everything that is due: retries whose backoff is over, the forming
- * batch when full or old enough, and the ready() owed after a BUSY.
+ * batch when full or old enough (priority 0 not held by a 429's pause),
+ * and the ready() owed after a BUSY.
  */
 static void
 es_run(struct sink_es *es, uint64_t now)
@@ -1333,7 +1416,11 @@ es_run(struct sink_es *es, uint64_t now)
 		if (sl->state == SLOT_BACKOFF && sl->not_before <= now)
 			es_slot_send(es, sl, now);
 	}
-	while (es->fn > 0 && now >= es->hold_until && (es_forming_full(es) ||
+	if (es->forming_p0 > 0 && (now >= es->hold_until ||
+	    es_p0_unheld(es)) && es_idle_slot(es) == NULL)
+		es_slot_yield(es);
+	while (es->fn > 0 && (now >= es->hold_until || es_p0_unheld(es)) &&
+	    (es_forming_full(es) ||
 	    now >= es->first_at + es->flush_ns) &&
 	    (sl = es_idle_slot(es)) != NULL) {
 		if (es_slot_fill(es, sl) == -1)
@@ -1550,7 +1637,10 @@ sink_es_submit(struct sink *s, struct batch *b)
 
 	if (es_forming_full(es)) {
 		es_run(es, now);
-		if (es_forming_full(es)) {
+		/* Priority 0 alone may join a full batch, a batch's worth. */
+		if (es_forming_full(es) && (TAILQ_LAST(&b->recs,
+		    record_list)->priority != 0 ||
+		    es->forming_p0 + b->n > es->batch_events)) {
 			es->want_ready = 1;
 			es_pressure(es, now, &es->sig.saturated, 1);
 			return SINK_BUSY;
@@ -1560,7 +1650,18 @@ sink_es_submit(struct sink *s, struct batch *b)
 		es->first_at = now;
 	while ((rec = TAILQ_FIRST(&b->recs)) != NULL) {
 		TAILQ_REMOVE(&b->recs, rec, link);
-		TAILQ_INSERT_TAIL(&es->forming, rec, link);
+		/* Priority 0 goes out first, in its order. */
+		if (rec->priority != 0)
+			TAILQ_INSERT_TAIL(&es->forming, rec, link);
+		else {
+			if (es->forming_p0_last == NULL)
+				TAILQ_INSERT_HEAD(&es->forming, rec, link);
+			else
+				TAILQ_INSERT_AFTER(&es->forming,
+				    es->forming_p0_last, rec, link);
+			es->forming_p0_last = rec;
+			es->forming_p0++;
+		}
 		es->fn++;
 		es->fbytes += es_rec_bytes(rec);
 		es->fsrc += rec->len;

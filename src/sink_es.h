@@ -29,6 +29,8 @@ struct sink_es_signals {
 	uint64_t	 slow;			/* requests over target latency */
 	uint64_t	 saturated;		/* all slots busy, batches waiting */
 	uint64_t	 retried;		/* records sent again */
+	uint64_t	 yielded;		/* given back from a backoff
+						   to let priority 0 out */
 };
 
 /*

@@ -10,6 +10,7 @@ enum reason {
 	REASON_BACKPRESSURE,	/* controller allocation exhausted */
 	REASON_QUEUE_FULL,	/* queue full, or evicted by a higher priority */
 	REASON_TOO_LARGE,	/* line over max_event_bytes */
+	REASON_EXPIRED,		/* queued longer than its class's max_age_ms */
 	REASON_SINK_REJECTED,	/* permanent per-item refusal by the sink */
 	REASON_SINK_ERROR,	/* retries exhausted */
 	REASON_UNACKNOWLEDGED,	/* answered 503: the sender keeps and resends it */
@@ -23,7 +24,7 @@ reason_name(enum reason r)
 {
 	static const char *const names[REASON_MAX] = {
 		"rate_limit", "backpressure", "queue_full", "too_large",
-		"sink_rejected", "sink_error", "unacknowledged", "shutdown"
+		"expired", "sink_rejected", "sink_error", "unacknowledged", "shutdown"
 	};
 	return (unsigned)r < REASON_MAX ? names[r] : "unknown";
 }

@@ -409,6 +409,78 @@ START_TEST(test_files)
 }
 END_TEST
 
+/* max_age_ms: whole milliseconds, 1 to a day; 0 (never) when absent. */
+
+static int
+max_age_of(const struct ruleset *rs, const char *name)
+{
+	int	 i = rules_find(rs, name);
+
+	ck_assert_msg(i >= 0, "no class %s", name);
+	return (int)rs->classes[i].max_age_ms;
+}
+
+/* A class "a" with max_age_ms set to the JSON text v: refused. */
+static void
+max_age_bad(const char *v)
+{
+	struct rules_error	 err;
+	struct ruleset		*rs;
+	char			 text[256], buf[512];
+
+	snprintf(text, sizeof(text), "{\"classes\":[{\"name\":\"a\","
+	    "\"max_age_ms\":%s,\"match\":[]}]}", v);
+	rs = rules_load_buffer(text, strlen(text), &err);
+	ck_assert_msg(rs == NULL, "max_age_ms %s accepted", v);
+	/* The position is the value's: column 38 of line 1. */
+	ck_assert_str_eq(rules_error_format(&err, "r.json", buf, sizeof(buf)),
+	    "r.json:1:38: class \"a\": \"max_age_ms\" must be an integer "
+	    "from 1 to 86400000");
+}
+
+START_TEST(test_max_age)
+{
+	static const char	 text[] =
+	    "{\"classes\":["
+	    "{\"name\":\"a\",\"max_age_ms\":100,\"match\":[]},"
+	    "{\"name\":\"b\",\"match\":[]},"
+	    "{\"name\":\"c\",\"max_age_ms\":1,\"match\":[]},"
+	    "{\"name\":\"d\",\"max_age_ms\":86400000,\"match\":[]}],"
+	    "\"default\":{\"name\":\"other\",\"max_age_ms\":5000},"
+	    "\"invalid\":{\"max_age_ms\":250}}";
+	struct rules_error	 err;
+	struct ruleset		*rs;
+
+	rs = rules_load_buffer(text, sizeof(text) - 1, &err);
+	ck_assert_msg(rs != NULL, "%d:%d: %s", err.line, err.col, err.msg);
+	ck_assert_int_eq(max_age_of(rs, "a"), 100);
+	ck_assert_int_eq(max_age_of(rs, "b"), 0);
+	ck_assert_int_eq(max_age_of(rs, "c"), 1);
+	ck_assert_int_eq(max_age_of(rs, "d"), 86400000);
+	ck_assert_int_eq(rs->classes[RULES_DEFAULT(rs)].max_age_ms, 5000);
+	ck_assert_int_eq(rs->classes[RULES_INVALID(rs)].max_age_ms, 250);
+	rules_free(rs);
+
+	/* Not set anywhere: nothing expires. */
+	rs = rules_builtin();
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(rs->classes[RULES_DEFAULT(rs)].max_age_ms, 0);
+	ck_assert_int_eq(rs->classes[RULES_INVALID(rs)].max_age_ms, 0);
+	rules_free(rs);
+
+	max_age_bad("0");
+	max_age_bad("-1");
+	max_age_bad("86400001");
+	max_age_bad("9223372036854775807");
+	max_age_bad("1.5");
+	max_age_bad("100.0");
+	max_age_bad("\"100\"");
+	max_age_bad("true");
+	max_age_bad("null");
+	max_age_bad("[100]");
+}
+END_TEST
+
 /* Run a command with stdout and stderr sent to /dev/null. */
 static int
 quietly(int (*fn)(int, char **), int argc, char **argv)
@@ -555,6 +627,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_lookup);
 	tcase_add_test(tc, test_builtin);
 	tcase_add_test(tc, test_files);
+	tcase_add_test(tc, test_max_age);
 	tcase_add_test(tc, test_cli_exit);
 	tcase_add_test(tc, test_summary_format);
 	tcase_add_test(tc, test_threads);

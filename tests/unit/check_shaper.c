@@ -4,7 +4,8 @@
  *
  * The fake sink keeps every record it accepts until the test hands it
  * back through sink_done() with an outcome; it answers submit() with
- * whatever the test set (OK, BUSY or FAIL).  The deferred pump runs when
+ * whatever the test set (OK, BUSY or FAIL), or takes a batch of priority
+ * 0 alone while busy if the test says so.  The deferred pump runs when
  * the test turns the event loop once (EVLOOP_NONBLOCK).
  */
 #include <math.h>
@@ -42,6 +43,8 @@ struct fake {
 	size_t			 nrecs;		/* accepted records */
 	uint64_t		 pushback;	/* reported in stats */
 	int			 nolog;		/* do not keep the data */
+	int			 take_p0;	/* busy, but takes a batch of
+						   priority 0 alone */
 	char			 log[FAKE_LOG];	/* accepted data, one a line */
 	size_t			 loglen;
 };
@@ -54,8 +57,13 @@ fake_submit(struct sink *s, struct batch *b)
 	size_t n = 0, bytes = 0;
 
 	f->submits++;
-	if (f->answer != SINK_OK)
-		return f->answer;
+	if (f->answer != SINK_OK) {
+		if (!f->take_p0)
+			return f->answer;
+		TAILQ_FOREACH(rec, &b->recs, link)
+			if (rec->priority != 0)
+				return f->answer;
+	}
 	while ((rec = TAILQ_FIRST(&b->recs)) != NULL) {
 		TAILQ_REMOVE(&b->recs, rec, link);
 		if (!f->nolog) {
@@ -688,13 +696,13 @@ START_TEST(queue_full_evicts_strictly_lower)
 	ck_assert_uint_eq(e.sh->q.events, 4);
 	ck_assert_uint_eq(F(e.sink)->submits, 1);	/* still busy */
 
-	/* The sink is ready: arrival order of what is left. */
+	/* The sink is ready: the most important first, then FIFO. */
 	F(e.sink)->answer = SINK_OK;
 	sink_ready(e.sink);
 	pump(&e);
 	ck_assert_str_eq(F(e.sink)->log,
-	    "{\"c\":\"p3\",\"n\":1}\n{\"c\":\"p3\",\"n\":2}\n"
-	    "{\"c\":\"p3\",\"n\":3}\n{\"c\":\"p0\",\"n\":1}\n");
+	    "{\"c\":\"p0\",\"n\":1}\n{\"c\":\"p3\",\"n\":1}\n"
+	    "{\"c\":\"p3\",\"n\":2}\n{\"c\":\"p3\",\"n\":3}\n");
 	expect(&e, "p3", 3, 0, 0, 3, 0, 0, 0);
 	expect(&e, "p0", 1, 0, 0, 1, 0, 0, 0);
 	ack(e.sink, 4, SINK_FORWARDED);
@@ -791,13 +799,16 @@ START_TEST(busy_keeps_fifo_order)
 	for (i = 0; i < 5; i++)
 		offer_c(&e, i % 2 ? "p9" : "p0", i, T0);
 	pump(&e);
-	ck_assert_uint_eq(F(e.sink)->submits, 1);
+	/* A batch, then priority 0 alone: both refused. */
+	ck_assert_uint_eq(F(e.sink)->submits, 2);
+	ck_assert_uint_eq(F(e.sink)->nrecs, 0);
 	expect(&e, "p0", 3, 0, 3, 0, 0, 0, 0);
 	expect(&e, "p9", 2, 0, 2, 0, 0, 0, 0);
-	/* More arrivals while busy: no further submit. */
+	/* More arrivals while busy: priority 0 alone is offered again. */
 	offer_c(&e, "p9", 5, T0);
 	pump(&e);
-	ck_assert_uint_eq(F(e.sink)->submits, 1);
+	ck_assert_uint_eq(F(e.sink)->submits, 3);
+	ck_assert_uint_eq(F(e.sink)->nrecs, 0);
 
 	F(e.sink)->answer = SINK_OK;
 	sink_ready(e.sink);
@@ -806,10 +817,11 @@ START_TEST(busy_keeps_fifo_order)
 	ck_assert_uint_eq(F(e.sink)->sizes[0], 2);
 	ck_assert_uint_eq(F(e.sink)->sizes[1], 2);
 	ck_assert_uint_eq(F(e.sink)->sizes[2], 2);
+	/* Priority 0 first, each priority in arrival order. */
 	ck_assert_str_eq(F(e.sink)->log,
-	    "{\"c\":\"p0\",\"n\":0}\n{\"c\":\"p9\",\"n\":1}\n"
-	    "{\"c\":\"p0\",\"n\":2}\n{\"c\":\"p9\",\"n\":3}\n"
-	    "{\"c\":\"p0\",\"n\":4}\n{\"c\":\"p9\",\"n\":5}\n");
+	    "{\"c\":\"p0\",\"n\":0}\n{\"c\":\"p0\",\"n\":2}\n"
+	    "{\"c\":\"p0\",\"n\":4}\n{\"c\":\"p9\",\"n\":1}\n"
+	    "{\"c\":\"p9\",\"n\":3}\n{\"c\":\"p9\",\"n\":5}\n");
 	expect(&e, "p0", 3, 0, 0, 3, 0, 0, 0);
 	expect(&e, "p9", 3, 0, 0, 3, 0, 0, 0);
 
@@ -1545,8 +1557,9 @@ START_TEST(acked_shed_with_record)
 	pump(&e);
 	ack(e.sink, 2, SINK_FORWARDED);
 	ck_assert_uint_eq(a.n, 5);
-	told(&a, 3, 3, RECORD_FORWARDED, REASON_MAX);
-	told(&a, 4, 4, RECORD_FORWARDED, REASON_MAX);
+	/* p0 (token 4) is served before the earlier p5 (token 3). */
+	told(&a, 3, 4, RECORD_FORWARDED, REASON_MAX);
+	told(&a, 4, 3, RECORD_FORWARDED, REASON_MAX);
 	ck_assert_int_eq(shaper_idle(e.sh), 1);
 	env_close(&e);
 	ck_assert_uint_eq(a.n, 5);
@@ -1665,6 +1678,800 @@ START_TEST(unshaped_acked_with_answer)
 	ck_assert_int_eq(shaper_idle(e.sh), 1);
 	env_close(&e);
 	ck_assert_uint_eq(a.n, 2);
+}
+END_TEST
+
+/* --- service order, expiry and lag ------------------------------------ */
+
+/*
+ * The clock the shaper reads itself (the pump's "now", the end of an
+ * event's lag), set by the test.
+ */
+static uint64_t fake_ns;
+
+static uint64_t
+fake_clock(void)
+{
+	return fake_ns;
+}
+
+/* Set the fake clock to now and make the shaper read it. */
+static void
+clock_at(struct env *e, uint64_t now)
+{
+	fake_ns = now;
+	shaper_set_clock(e->sh, fake_clock);
+}
+
+/* The most important first, FIFO within one priority. */
+START_TEST(serves_by_priority)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 0, 0, 100, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "p5", 1, T0);
+	offer_c(&e, "p0", 2, T0);
+	offer_c(&e, "p9", 3, T0);
+	offer_c(&e, "p0", 4, T0);
+	offer_c(&e, "p5", 5, T0);
+	pump(&e);
+	/* Refused twice: the batch, then its priority 0 alone. */
+	ck_assert_uint_eq(F(e.sink)->submits, 2);
+	ck_assert_uint_eq(F(e.sink)->nrecs, 0);
+	expect(&e, "p0", 2, 0, 2, 0, 0, 0, 0);
+	expect(&e, "p5", 2, 0, 2, 0, 0, 0, 0);
+	expect(&e, "p9", 1, 0, 1, 0, 0, 0, 0);
+
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->batches, 1);
+	ck_assert_uint_eq(F(e.sink)->sizes[0], 5);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p0\",\"n\":2}\n{\"c\":\"p0\",\"n\":4}\n"
+	    "{\"c\":\"p5\",\"n\":1}\n{\"c\":\"p5\",\"n\":5}\n"
+	    "{\"c\":\"p9\",\"n\":3}\n");
+	expect(&e, "p0", 2, 0, 0, 2, 0, 0, 0);
+	expect(&e, "p5", 2, 0, 0, 2, 0, 0, 0);
+	expect(&e, "p9", 1, 0, 0, 1, 0, 0, 0);
+	ack(e.sink, 5, SINK_FORWARDED);
+	expect(&e, "p0", 2, 2, 0, 0, 0, 0, 0);
+	expect(&e, "p5", 2, 2, 0, 0, 0, 0, 0);
+	expect(&e, "p9", 1, 1, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * Batch after batch in priority order; a batch the sink refused goes
+ * back where it came from, so what arrives later of a more important
+ * priority still passes what it held of a less important one.
+ */
+START_TEST(serves_by_priority_across_batches)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 0, 0, 2, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "p5", 1, T0);
+	offer_c(&e, "p0", 2, T0);
+	offer_c(&e, "p9", 3, T0);
+	offer_c(&e, "p0", 4, T0);
+	offer_c(&e, "p5", 5, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 2);
+	ck_assert_uint_eq(F(e.sink)->nrecs, 0);
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->batches, 3);
+	ck_assert_uint_eq(F(e.sink)->sizes[0], 2);
+	ck_assert_uint_eq(F(e.sink)->sizes[1], 2);
+	ck_assert_uint_eq(F(e.sink)->sizes[2], 1);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p0\",\"n\":2}\n{\"c\":\"p0\",\"n\":4}\n"
+	    "{\"c\":\"p5\",\"n\":1}\n{\"c\":\"p5\",\"n\":5}\n"
+	    "{\"c\":\"p9\",\"n\":3}\n");
+	ack(e.sink, 5, SINK_FORWARDED);
+
+	/* Busy again: the first batch, p0 8 and p5 7, comes back (and
+	 * p0 8 alone after it). */
+	F(e.sink)->answer = SINK_BUSY;
+	F(e.sink)->loglen = 0;
+	F(e.sink)->log[0] = '\0';
+	offer_c(&e, "p9", 6, T0);
+	offer_c(&e, "p5", 7, T0);
+	offer_c(&e, "p0", 8, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 7);
+	ck_assert_uint_eq(F(e.sink)->batches, 3);
+	expect(&e, "p5", 3, 2, 1, 0, 0, 0, 0);
+	offer_c(&e, "p0", 9, T0);
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->batches, 5);
+	ck_assert_uint_eq(F(e.sink)->sizes[3], 2);
+	ck_assert_uint_eq(F(e.sink)->sizes[4], 2);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p0\",\"n\":8}\n{\"c\":\"p0\",\"n\":9}\n"
+	    "{\"c\":\"p5\",\"n\":7}\n{\"c\":\"p9\",\"n\":6}\n");
+	ack(e.sink, 4, SINK_FORWARDED);
+	expect(&e, "p0", 4, 4, 0, 0, 0, 0, 0);
+	expect(&e, "p5", 3, 3, 0, 0, 0, 0, 0);
+	expect(&e, "p9", 2, 2, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * A busy sink is still offered priority 0 alone, once per pump; what it
+ * takes goes ahead of the less important events still queued.
+ */
+START_TEST(busy_sink_offered_priority_zero)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 0, 0, 100, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	F(e.sink)->take_p0 = 1;
+	offer_c(&e, "p5", 1, T0);
+	offer_c(&e, "p0", 2, T0);
+	offer_c(&e, "p9", 3, T0);
+	offer_c(&e, "p0", 4, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 2);
+	ck_assert_uint_eq(F(e.sink)->batches, 1);
+	ck_assert_uint_eq(F(e.sink)->sizes[0], 2);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p0\",\"n\":2}\n{\"c\":\"p0\",\"n\":4}\n");
+	expect(&e, "p0", 2, 0, 0, 2, 0, 0, 0);
+	expect(&e, "p5", 1, 0, 1, 0, 0, 0, 0);
+	expect(&e, "p9", 1, 0, 1, 0, 0, 0, 0);
+	/* Another p0 while busy: offered alone, taken. */
+	offer_c(&e, "p0", 5, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 3);
+	ck_assert_uint_eq(F(e.sink)->batches, 2);
+	/* No p0 queued: nothing is offered to the busy sink. */
+	offer_c(&e, "p9", 6, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 3);
+	expect(&e, "p9", 2, 0, 2, 0, 0, 0, 0);
+
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p0\",\"n\":2}\n{\"c\":\"p0\",\"n\":4}\n"
+	    "{\"c\":\"p0\",\"n\":5}\n{\"c\":\"p5\",\"n\":1}\n"
+	    "{\"c\":\"p9\",\"n\":3}\n{\"c\":\"p9\",\"n\":6}\n");
+	ack(e.sink, 6, SINK_FORWARDED);
+	expect(&e, "p0", 3, 3, 0, 0, 0, 0, 0);
+	expect(&e, "p9", 2, 2, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * A full queue evicts the newest of the least important; what is left is
+ * served most important first, in arrival order within a priority.  The
+ * evicted were queued, so their lag counts; an arrival refused at once
+ * was not.
+ */
+START_TEST(queue_full_evicts_then_serves_by_priority)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 4, 0, 2, 0);
+	clock_at(&e, T0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "p9", 1, T0);
+	offer_c(&e, "p5", 2, T0);
+	offer_c(&e, "p9", 3, T0);
+	offer_c(&e, "p0", 4, T0);
+	pump(&e);
+	ck_assert_uint_eq(e.sh->q.events, 4);
+	/* p3 evicts the newest p9 (n=3), p0 the other p9 (n=1). */
+	ck_assert_int_eq(offer_c(&e, "p3", 5, T0), SHAPER_QUEUED);
+	expect(&e, "p9", 2, 0, 1, 0, 0, 1, 0);
+	ck_assert_int_eq(offer_c(&e, "p0", 6, T0), SHAPER_QUEUED);
+	expect(&e, "p9", 2, 0, 0, 0, 0, 2, 0);
+	/* p5 finds only p5 at the bottom: refused itself. */
+	ck_assert_int_eq(offer_c(&e, "p5", 7, T0), SHAPER_SHED);
+	expect(&e, "p5", 2, 0, 1, 0, 0, 1, 0);
+	/* p0 evicts the only p5 left (n=2). */
+	ck_assert_int_eq(offer_c(&e, "p0", 8, T0), SHAPER_QUEUED);
+	expect(&e, "p5", 2, 0, 0, 0, 0, 2, 0);
+	expect(&e, "p3", 1, 0, 1, 0, 0, 0, 0);
+	expect(&e, "p0", 3, 0, 3, 0, 0, 0, 0);
+	ck_assert_uint_eq(e.sh->q.events, 4);
+	ck_assert_uint_eq(cls(&e, "p9")->lag_count, 2);
+	ck_assert_uint_eq(cls(&e, "p5")->lag_count, 1);
+	ck_assert_uint_eq(cls(&e, "p0")->lag_count, 0);
+
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->batches, 2);
+	ck_assert_uint_eq(F(e.sink)->sizes[0], 2);
+	ck_assert_uint_eq(F(e.sink)->sizes[1], 2);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"p0\",\"n\":4}\n{\"c\":\"p0\",\"n\":6}\n"
+	    "{\"c\":\"p0\",\"n\":8}\n{\"c\":\"p3\",\"n\":5}\n");
+	ack(e.sink, 4, SINK_FORWARDED);
+	expect(&e, "p0", 3, 3, 0, 0, 0, 0, 0);
+	expect(&e, "p3", 1, 1, 0, 0, 0, 0, 0);
+	expect(&e, "p5", 2, 0, 0, 0, 0, 2, 0);
+	expect(&e, "p9", 2, 0, 0, 0, 0, 2, 0);
+	ck_assert_uint_eq(cls(&e, "p0")->lag_count, 3);
+	ck_assert_uint_eq(cls(&e, "p3")->lag_count, 1);
+	ck_assert_uint_eq(cls(&e, "p5")->lag_count, 1);
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * The queue's age is its oldest event's, even after a batch the sink
+ * refused went back to the head of the queue.
+ */
+START_TEST(queue_age_after_busy)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 0, 0, 100, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "p9", 1, T0);
+	offer_c(&e, "p0", 2, T0 + 10 * MS);
+	ck_assert_uint_eq(shaper_queue_age(e.sh, T0 + 100 * MS), 100 * MS);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 2);
+	ck_assert_uint_eq(e.sh->q.events, 2);
+	ck_assert_uint_eq(shaper_queue_age(e.sh, T0 + 100 * MS), 100 * MS);
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * Classes of one priority with and without max_age_ms, one that diverts
+ * what it sheds, and a priority-0 class.
+ */
+static const char *AGE_RULES =
+    "{\"classes\":["
+    "{\"name\":\"old\",\"priority\":3,\"max_age_ms\":100,"
+    "\"match\":[{\"field\":\"c\",\"regex\":\"^old$\"}]},"
+    "{\"name\":\"keep\",\"priority\":3,"
+    "\"match\":[{\"field\":\"c\",\"regex\":\"^keep$\"}]},"
+    "{\"name\":\"slow\",\"priority\":3,\"max_age_ms\":500,"
+    "\"match\":[{\"field\":\"c\",\"regex\":\"^slow$\"}]},"
+    "{\"name\":\"dv\",\"priority\":3,\"max_age_ms\":100,"
+    "\"on_limit\":\"divert\","
+    "\"match\":[{\"field\":\"c\",\"regex\":\"^dv$\"}]},"
+    "{\"name\":\"p0\",\"priority\":0,"
+    "\"match\":[{\"field\":\"c\",\"regex\":\"^p0$\"}]}]}";
+
+static uint64_t
+expired(const struct env *e, const char *name)
+{
+	return cls(e, name)->dropped[REASON_EXPIRED];
+}
+
+START_TEST(expire_drops_stale_queued)
+{
+	struct env e;
+
+	env_open(&e, AGE_RULES, 0, 0, 100, 0);
+	clock_at(&e, T0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "slow", 0, T0);
+	offer_c(&e, "old", 0, T0);
+	offer_c(&e, "keep", 0, T0);
+	offer_c(&e, "old", 1, T0);
+	offer_c(&e, "old", 2, T0 + 50 * MS);
+	pump(&e);
+	expect(&e, "old", 3, 0, 3, 0, 0, 0, 0);
+
+	/* Exactly max_age_ms old is not older than it. */
+	fake_ns = T0 + 100 * MS;
+	shaper_expire(e.sh, T0 + 100 * MS);
+	expect(&e, "old", 3, 0, 3, 0, 0, 0, 0);
+	ck_assert_uint_eq(expired(&e, "old"), 0);
+
+	fake_ns = T0 + 100 * MS + 1;
+	shaper_expire(e.sh, T0 + 100 * MS + 1);
+	expect(&e, "old", 3, 0, 1, 0, 0, 0, 2);
+	ck_assert_uint_eq(expired(&e, "old"), 2);
+	expect(&e, "keep", 1, 0, 1, 0, 0, 0, 0);
+	expect(&e, "slow", 1, 0, 1, 0, 0, 0, 0);
+	ck_assert_uint_eq(e.sh->q.events, 3);
+
+	/* The one that came 50 ms later goes 50 ms later. */
+	fake_ns = T0 + 150 * MS + 1;
+	shaper_expire(e.sh, T0 + 150 * MS + 1);
+	expect(&e, "old", 3, 0, 0, 0, 0, 0, 3);
+	ck_assert_uint_eq(expired(&e, "old"), 3);
+
+	/* The same priority, a longer max_age_ms: its own age. */
+	fake_ns = T0 + 500 * MS;
+	shaper_expire(e.sh, T0 + 500 * MS);
+	expect(&e, "slow", 1, 0, 1, 0, 0, 0, 0);
+	fake_ns = T0 + 500 * MS + 1;
+	shaper_expire(e.sh, T0 + 500 * MS + 1);
+	expect(&e, "slow", 1, 0, 0, 0, 0, 0, 1);
+	ck_assert_uint_eq(expired(&e, "slow"), 1);
+
+	/* No max_age_ms: never expires, and goes out in the end. */
+	fake_ns = T0 + 3600 * NS;
+	shaper_expire(e.sh, T0 + 3600 * NS);
+	expect(&e, "keep", 1, 0, 1, 0, 0, 0, 0);
+	ck_assert_uint_eq(expired(&e, "keep"), 0);
+	ck_assert_uint_eq(e.sh->q.events, 1);
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_str_eq(F(e.sink)->log, "{\"c\":\"keep\",\"n\":0}\n");
+	ack(e.sink, 1, SINK_FORWARDED);
+	expect(&e, "keep", 1, 1, 0, 0, 0, 0, 0);
+	expect(&e, "old", 3, 0, 0, 0, 0, 0, 3);
+	ck_assert_uint_eq(cls(&e, "old")->diverted, 0);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+/* The control step expires too. */
+START_TEST(expire_in_control)
+{
+	struct env e;
+
+	env_open(&e, AGE_RULES, 0, 0, 100, 0);
+	clock_at(&e, T0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "old", 0, T0);
+	offer_c(&e, "keep", 0, T0);
+	pump(&e);
+	fake_ns = T0 + 250 * MS;
+	shaper_control(e.sh, T0 + 250 * MS);
+	expect(&e, "old", 1, 0, 0, 0, 0, 0, 1);
+	ck_assert_uint_eq(expired(&e, "old"), 1);
+	expect(&e, "keep", 1, 0, 1, 0, 0, 0, 0);
+	F(e.sink)->answer = SINK_OK;
+	env_close(&e);
+}
+END_TEST
+
+/* What went stale while queued is dropped at hand-off, never sent. */
+START_TEST(expire_on_pump)
+{
+	struct env e;
+
+	env_open(&e, AGE_RULES, 0, 0, 2, 0);
+	clock_at(&e, T0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "old", 0, T0);
+	offer_c(&e, "keep", 0, T0);
+	offer_c(&e, "old", 1, T0);
+	offer_c(&e, "old", 2, T0);
+	offer_c(&e, "keep", 1, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 1);
+	expect(&e, "old", 3, 0, 3, 0, 0, 0, 0);
+
+	fake_ns = T0 + 101 * MS;
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	/* The stale ones are skipped while the batch fills. */
+	ck_assert_uint_eq(F(e.sink)->batches, 1);
+	ck_assert_uint_eq(F(e.sink)->sizes[0], 2);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"keep\",\"n\":0}\n{\"c\":\"keep\",\"n\":1}\n");
+	expect(&e, "old", 3, 0, 0, 0, 0, 0, 3);
+	ck_assert_uint_eq(expired(&e, "old"), 3);
+	expect(&e, "keep", 2, 0, 0, 2, 0, 0, 0);
+	ack(e.sink, 2, SINK_FORWARDED);
+	expect(&e, "keep", 2, 2, 0, 0, 0, 0, 0);
+
+	/* Nothing but stale events queued: no batch at all. */
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "old", 3, T0 + 101 * MS);
+	offer_c(&e, "old", 4, T0 + 101 * MS);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 3);
+	fake_ns = T0 + 300 * MS;
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 3);
+	ck_assert_uint_eq(F(e.sink)->nrecs, 2);
+	expect(&e, "old", 5, 0, 0, 0, 0, 0, 5);
+	ck_assert_uint_eq(expired(&e, "old"), 5);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+/* An expired event of a class that diverts goes to the divert sink. */
+START_TEST(expire_diverts)
+{
+	struct env e;
+
+	env_open(&e, AGE_RULES, 0, 0, 100, 1);
+	clock_at(&e, T0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "dv", 0, T0);
+	offer_c(&e, "dv", 1, T0);
+	offer_c(&e, "old", 0, T0);
+	pump(&e);
+	fake_ns = T0 + 101 * MS;
+	shaper_expire(e.sh, T0 + 101 * MS);
+	expect(&e, "dv", 2, 0, 0, 0, 0, 0, 2);
+	ck_assert_uint_eq(expired(&e, "dv"), 2);
+	ck_assert_uint_eq(cls(&e, "dv")->diverted, 2);
+	expect(&e, "old", 1, 0, 0, 0, 0, 0, 1);
+	ck_assert_uint_eq(cls(&e, "old")->diverted, 0);
+	pump(&e);
+	ck_assert_str_eq(F(e.divert)->log,
+	    "{\"c\":\"dv\",\"n\":0}\n{\"c\":\"dv\",\"n\":1}\n");
+
+	/* Stale at hand-off: diverted too, not sent to the main sink. */
+	offer_c(&e, "dv", 2, T0 + 101 * MS);
+	pump(&e);
+	fake_ns = T0 + 300 * MS;
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->nrecs, 0);
+	ck_assert_str_eq(F(e.divert)->log,
+	    "{\"c\":\"dv\",\"n\":0}\n{\"c\":\"dv\",\"n\":1}\n"
+	    "{\"c\":\"dv\",\"n\":2}\n");
+	expect(&e, "dv", 3, 0, 0, 0, 0, 0, 3);
+	ck_assert_uint_eq(expired(&e, "dv"), 3);
+	ck_assert_uint_eq(cls(&e, "dv")->diverted, 3);
+	/* What the divert sink does with them changes no counter. */
+	ack(e.divert, 3, SINK_FORWARDED);
+	expect(&e, "dv", 3, 0, 0, 0, 0, 0, 3);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * An acked event that expires is told shed (expired), whether or not
+ * its sender resends: it was not lost by the sink or by a shutdown.
+ */
+START_TEST(expire_tells_ack)
+{
+	struct env e;
+	struct acks a;
+	struct record_ack plain = { acks_fn, &a, RECORD_ACK_ANSWER };
+	struct record_ack resends = { acks_fn, &a, RECORD_ACK_RESENDS };
+	struct record *h1 = NULL, *h2 = NULL, *h3 = NULL, *h4 = NULL;
+
+	memset(&a, 0, sizeof(a));
+	env_open(&e, AGE_RULES, 0, 0, 100, 0);
+	clock_at(&e, T0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_acked(&e, "{\"c\":\"old\",\"n\":1}", &plain, 1, &h1, T0);
+	offer_acked(&e, "{\"c\":\"old\",\"n\":2}", &resends, 2, &h2, T0);
+	offer_acked(&e, "{\"c\":\"keep\",\"n\":1}", &plain, 3, &h3, T0);
+	ck_assert(h1 != NULL && h2 != NULL && h3 != NULL);
+	pump(&e);
+	ck_assert_uint_eq(a.n, 0);
+
+	fake_ns = T0 + 101 * MS;
+	shaper_expire(e.sh, T0 + 101 * MS);
+	ck_assert_uint_eq(a.n, 2);
+	told(&a, 0, 1, RECORD_SHED, REASON_EXPIRED);
+	told(&a, 1, 2, RECORD_SHED, REASON_EXPIRED);
+	ck_assert_int_eq(a.got[0].has_ans, 0);
+	ck_assert_int_eq(a.got[1].has_ans, 0);
+	ck_assert_uint_eq(expired(&e, "old"), 2);
+	ck_assert_uint_eq(cls(&e, "old")->dropped[REASON_UNACKNOWLEDGED], 0);
+	expect(&e, "old", 2, 0, 0, 0, 0, 0, 2);
+
+	/* Stale at hand-off: told the same. */
+	offer_acked(&e, "{\"c\":\"old\",\"n\":3}", &resends, 4, &h4,
+	    T0 + 101 * MS);
+	ck_assert_ptr_nonnull(h4);
+	fake_ns = T0 + 300 * MS;
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_uint_eq(a.n, 3);
+	told(&a, 2, 4, RECORD_SHED, REASON_EXPIRED);
+	ck_assert_str_eq(F(e.sink)->log, "{\"c\":\"keep\",\"n\":1}\n");
+	ack(e.sink, 1, SINK_FORWARDED);
+	ck_assert_uint_eq(a.n, 4);
+	told(&a, 3, 3, RECORD_FORWARDED, REASON_MAX);
+	expect(&e, "old", 3, 0, 0, 0, 0, 0, 3);
+	ck_assert_uint_eq(expired(&e, "old"), 3);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+	ck_assert_uint_eq(a.n, 4);
+}
+END_TEST
+
+/*
+ * A class whose priority changed in a reload: its queued events keep the
+ * priority they were queued with, and still expire by its max_age_ms.
+ */
+START_TEST(expire_after_priority_change)
+{
+	struct env e;
+	const char *v1 =
+	    "{\"classes\":[{\"name\":\"a\",\"priority\":2,\"max_age_ms\":100,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^a$\"}]}]}";
+	const char *v2 =
+	    "{\"classes\":[{\"name\":\"a\",\"priority\":7,\"max_age_ms\":100,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^a$\"}]}]}";
+
+	env_open(&e, v1, 0, 0, 100, 0);
+	clock_at(&e, T0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "a", 0, T0);
+	offer_c(&e, "a", 1, T0);
+	pump(&e);
+	shaper_swap_rules(e.sh, load(v2), T0);
+	expect(&e, "a", 2, 0, 2, 0, 0, 0, 0);
+	fake_ns = T0 + 200 * MS;
+	shaper_expire(e.sh, T0 + 200 * MS);
+	expect(&e, "a", 2, 0, 0, 0, 0, 0, 2);
+	ck_assert_uint_eq(expired(&e, "a"), 2);
+	F(e.sink)->answer = SINK_OK;
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * An event the sink deferred waits in the queue again, behind younger
+ * ones of its priority; it still expires by its own age.
+ */
+START_TEST(expire_deferred_behind_younger)
+{
+	struct env e;
+
+	env_open(&e, AGE_RULES, 0, 0, 100, 0);
+	clock_at(&e, T0);
+	offer_c(&e, "old", 0, T0);
+	pump(&e);
+	expect(&e, "old", 1, 0, 0, 1, 0, 0, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer_c(&e, "old", 1, T0 + 80 * MS);
+	pump(&e);
+	fake_ns = T0 + 90 * MS;
+	ack(e.sink, 1, SINK_DEFERRED);
+	expect(&e, "old", 2, 0, 2, 0, 0, 0, 0);
+	/* n=0 is 150 ms old, n=1 70 ms. */
+	fake_ns = T0 + 150 * MS;
+	shaper_expire(e.sh, T0 + 150 * MS);
+	expect(&e, "old", 2, 0, 1, 0, 0, 0, 1);
+	ck_assert_uint_eq(expired(&e, "old"), 1);
+	F(e.sink)->answer = SINK_OK;
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(lag_histogram_and_quantiles)
+{
+	static const double q[2] = { 0.5, 0.99 };
+	struct env e;
+	struct sclass *c;
+	double out[2];
+	uint64_t n;
+	size_t b;
+	int i;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	clock_at(&e, T0);
+	shaper_tick(e.sh, T0);
+	c = cls(&e, "p3");
+	for (i = 0; i < 10; i++)
+		offer_c(&e, "p3", i, T0);
+	pump(&e);
+	ck_assert_uint_eq(c->lag_count, 0);
+	fake_ns = T0 + 150 * MS;
+	ack(e.sink, 10, SINK_FORWARDED);
+	expect(&e, "p3", 10, 10, 0, 0, 0, 0, 0);
+
+	/* 150 ms: the bucket whose upper bound is 0.15. */
+	ck_assert_double_eq(shaper_lag_bounds[7], 0.15);
+	for (b = 0; b <= SHAPER_LAG_BUCKETS; b++)
+		ck_assert_msg(c->lag[b] == (b == 7 ? 10 : 0),
+		    "bucket %zu: %llu", b, (unsigned long long)c->lag[b]);
+	ck_assert_uint_eq(c->lag_count, 10);
+	ck_assert_double_eq_tol(c->lag_sum, 1.5, 1e-9);
+	ck_assert_uint_eq(cls(&e, "p0")->lag_count, 0);
+
+	/* Not in a snapshot yet. */
+	n = 99;
+	out[0] = out[1] = -1;
+	shaper_lag_quantiles(e.sh, c, 10, q, 2, out, &n);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_double_eq(out[0], 0);
+	ck_assert_double_eq(out[1], 0);
+
+	shaper_tick(e.sh, T0 + NS);
+	shaper_lag_quantiles(e.sh, c, 10, q, 2, out, &n);
+	ck_assert_uint_eq(n, 10);
+	/* Linear within (0.1, 0.15]. */
+	ck_assert_double_gt(out[0], 0.1);
+	ck_assert_double_le(out[0], 0.15);
+	ck_assert_double_gt(out[1], 0.1);
+	ck_assert_double_le(out[1], 0.15);
+	ck_assert_double_eq_tol(out[0], 0.125, 1e-9);
+	ck_assert_double_eq_tol(out[1], 0.1495, 1e-9);
+	shaper_lag_quantiles(e.sh, c, 1, q, 2, out, &n);
+	ck_assert_uint_eq(n, 10);
+	ck_assert_double_eq_tol(out[0], 0.125, 1e-9);
+
+	/* A second later, 10 more with 1.2 s of lag: (1, 1.5]. */
+	for (i = 10; i < 20; i++)
+		offer_c(&e, "p3", i, T0 + NS);
+	pump(&e);
+	fake_ns = T0 + NS + 1200 * MS;
+	ack(e.sink, 10, SINK_FORWARDED);
+	ck_assert_uint_eq(c->lag[15], 10);
+	ck_assert_uint_eq(c->lag_count, 20);
+	ck_assert_double_eq_tol(c->lag_sum, 1.5 + 12, 1e-9);
+	shaper_tick(e.sh, T0 + 2 * NS);
+	shaper_lag_quantiles(e.sh, c, 1, q, 2, out, &n);
+	ck_assert_uint_eq(n, 10);
+	ck_assert_double_eq_tol(out[0], 1.25, 1e-9);
+	ck_assert_double_eq_tol(out[1], 1.495, 1e-9);
+	shaper_lag_quantiles(e.sh, c, 10, q, 2, out, &n);
+	ck_assert_uint_eq(n, 20);
+	ck_assert_double_eq_tol(out[0], 0.15, 1e-9);
+	ck_assert_double_eq_tol(out[1], 1.49, 1e-9);
+
+	/* A quiet second: the last second holds nothing. */
+	shaper_tick(e.sh, T0 + 3 * NS);
+	shaper_lag_quantiles(e.sh, c, 1, q, 2, out, &n);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_double_eq(out[0], 0);
+	shaper_lag_quantiles(e.sh, c, 10, q, 2, out, &n);
+	ck_assert_uint_eq(n, 20);
+	env_close(&e);
+}
+END_TEST
+
+/* No lag is 0 (the first bucket); past the last bound, +Inf. */
+START_TEST(lag_edges)
+{
+	static const double q[1] = { 0.5 };
+	struct env e;
+	struct sclass *c;
+	double out[1];
+	uint64_t n;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	clock_at(&e, T0);
+	shaper_tick(e.sh, T0);
+	c = cls(&e, "p5");
+	offer_c(&e, "p5", 0, T0);
+	offer_c(&e, "p5", 1, T0);
+	pump(&e);
+	ack(e.sink, 1, SINK_FORWARDED);
+	ck_assert_uint_eq(c->lag[0], 1);
+	ck_assert_double_eq(c->lag_sum, 0);
+	fake_ns = T0 + 400 * NS;
+	ack(e.sink, 1, SINK_FORWARDED);
+	ck_assert_uint_eq(c->lag[SHAPER_LAG_BUCKETS], 1);
+	ck_assert_uint_eq(c->lag_count, 2);
+	ck_assert_double_eq_tol(c->lag_sum, 400, 1e-9);
+	shaper_tick(e.sh, T0 + NS);
+	shaper_lag_quantiles(e.sh, c, 10, q, 1, out, &n);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_double_eq_tol(out[0], 0.001, 1e-12);
+	/* Only the +Inf one in the last second: the last finite bound. */
+	offer_c(&e, "p5", 2, T0);
+	pump(&e);
+	ack(e.sink, 1, SINK_FORWARDED);
+	shaper_tick(e.sh, T0 + 2 * NS);
+	shaper_lag_quantiles(e.sh, c, 1, q, 1, out, &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_double_eq(out[0], shaper_lag_bounds[SHAPER_LAG_BUCKETS - 1]);
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * Lag counts every event that was queued, whatever its end (forwarded,
+ * expired, refused by the sink, lost by it), and none shed at admission,
+ * diverted or not.
+ */
+START_TEST(lag_counts_queued_outcomes_only)
+{
+	struct env e;
+	int i;
+
+	env_open(&e,
+	    "{\"classes\":["
+	    "{\"name\":\"r\",\"priority\":2,\"rate\":1,\"burst\":2,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^r$\"}]},"
+	    "{\"name\":\"d\",\"priority\":2,\"rate\":1,\"burst\":1,"
+	    "\"on_limit\":\"divert\","
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^d$\"}]},"
+	    "{\"name\":\"x\",\"priority\":3,\"max_age_ms\":100,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^x$\"}]}]}", 0, 0, 100, 1);
+	clock_at(&e, T0);
+	F(e.sink)->answer = SINK_BUSY;
+	for (i = 0; i < 5; i++)
+		offer_c(&e, "r", i, T0);
+	for (i = 0; i < 3; i++)
+		offer_c(&e, "d", i, T0);
+	offer_c(&e, "x", 0, T0);
+	offer_c(&e, "x", 1, T0);
+	expect(&e, "r", 5, 0, 2, 0, 3, 0, 0);
+	expect(&e, "d", 3, 0, 1, 0, 2, 0, 0);
+	ck_assert_uint_eq(cls(&e, "d")->diverted, 2);
+	ck_assert_uint_eq(cls(&e, "r")->lag_count, 0);
+	ck_assert_uint_eq(cls(&e, "d")->lag_count, 0);
+	pump(&e);
+
+	/* Expired after 200 ms: the 0.2 bucket. */
+	fake_ns = T0 + 200 * MS;
+	shaper_expire(e.sh, T0 + 200 * MS);
+	expect(&e, "x", 2, 0, 0, 0, 0, 0, 2);
+	ck_assert_uint_eq(cls(&e, "x")->lag_count, 2);
+	ck_assert_uint_eq(cls(&e, "x")->lag[8], 2);
+
+	/* Refused, forwarded, lost by the sink, 250 ms after arrival. */
+	F(e.sink)->answer = SINK_OK;
+	sink_ready(e.sink);
+	pump(&e);
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"r\",\"n\":0}\n{\"c\":\"r\",\"n\":1}\n"
+	    "{\"c\":\"d\",\"n\":0}\n");
+	fake_ns = T0 + 250 * MS;
+	ack(e.sink, 1, SINK_REJECTED);
+	ack(e.sink, 1, SINK_FORWARDED);
+	ack(e.sink, 1, SINK_ERROR);
+	expect(&e, "r", 5, 1, 0, 0, 3, 0, 1);
+	expect(&e, "d", 3, 0, 0, 0, 2, 0, 1);
+	ck_assert_uint_eq(cls(&e, "r")->lag_count, 2);
+	ck_assert_uint_eq(cls(&e, "r")->lag[9], 2);
+	ck_assert_double_eq_tol(cls(&e, "r")->lag_sum, 0.5, 1e-9);
+	ck_assert_uint_eq(cls(&e, "d")->lag_count, 1);
+	ck_assert_uint_eq(cls(&e, "d")->lag[9], 1);
+
+	/* The divert sink's outcomes add no lag. */
+	pump(&e);
+	ack(e.divert, F(e.divert)->nheld, SINK_FORWARDED);
+	ck_assert_uint_eq(cls(&e, "r")->lag_count, 2);
+	ck_assert_uint_eq(cls(&e, "d")->lag_count, 1);
+	ck_assert_int_eq(shaper_idle(e.sh), 1);
+	env_close(&e);
+}
+END_TEST
+
+/* Deferred and sent again: counted once, from its arrival. */
+START_TEST(lag_counts_once_through_deferral)
+{
+	struct env e;
+	struct sclass *c;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	clock_at(&e, T0);
+	c = cls(&e, "p3");
+	offer_c(&e, "p3", 0, T0);
+	pump(&e);
+	fake_ns = T0 + 50 * MS;
+	ack(e.sink, 1, SINK_DEFERRED);
+	expect(&e, "p3", 1, 0, 1, 0, 0, 0, 0);
+	ck_assert_uint_eq(c->lag_count, 0);
+	pump(&e);
+	expect(&e, "p3", 1, 0, 0, 1, 0, 0, 0);
+	fake_ns = T0 + 150 * MS;
+	ack(e.sink, 1, SINK_FORWARDED);
+	expect(&e, "p3", 1, 1, 0, 0, 0, 0, 0);
+	ck_assert_uint_eq(c->lag_count, 1);
+	ck_assert_uint_eq(c->lag[7], 1);
+	env_close(&e);
 }
 END_TEST
 
@@ -1938,6 +2745,25 @@ shaper_suite(void)
 	tcase_add_test(tc, cancel_queued_record);
 	tcase_add_test(tc, cancel_record_with_sink);
 	tcase_add_test(tc, unshaped_acked_with_answer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("order_expiry_lag");
+	tcase_add_test(tc, serves_by_priority);
+	tcase_add_test(tc, serves_by_priority_across_batches);
+	tcase_add_test(tc, busy_sink_offered_priority_zero);
+	tcase_add_test(tc, queue_full_evicts_then_serves_by_priority);
+	tcase_add_test(tc, queue_age_after_busy);
+	tcase_add_test(tc, expire_drops_stale_queued);
+	tcase_add_test(tc, expire_in_control);
+	tcase_add_test(tc, expire_on_pump);
+	tcase_add_test(tc, expire_diverts);
+	tcase_add_test(tc, expire_tells_ack);
+	tcase_add_test(tc, expire_after_priority_change);
+	tcase_add_test(tc, expire_deferred_behind_younger);
+	tcase_add_test(tc, lag_histogram_and_quantiles);
+	tcase_add_test(tc, lag_edges);
+	tcase_add_test(tc, lag_counts_queued_outcomes_only);
+	tcase_add_test(tc, lag_counts_once_through_deferral);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("control");
