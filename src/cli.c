@@ -282,6 +282,8 @@ cli_row(const struct ruleset *rs, size_t idx, char **cell)
 		case 5:
 			fputs(rc->on_limit == ON_LIMIT_DIVERT ? "divert" :
 			    "drop", fp);
+			if (rc->max_age_ms > 0)
+				fprintf(fp, ",max_age=%ldms", rc->max_age_ms);
 			break;
 		case 6:
 			if (idx == RULES_DEFAULT(rs))

@@ -574,12 +574,20 @@ static void
 ingest_http_items(struct ingest_http *ih, struct bulk_request *br,
     const char *index, struct http_wait *w, uint64_t now)
 {
-	int es_sink = ih->proxy, reject = ih->cf->shed_reject;
+	int es_sink = ih->proxy, reject = ih->cf->shed_reject, writes = 0;
 	const struct record_ack *ack = w != NULL ? &w->ack : NULL;
 	struct record **held;
 	size_t i, alen;
 	char *act;
 
+	/*
+	 * Updates and deletes act on documents the same request may write:
+	 * such a request keeps its order (shaper_in_order()).
+	 */
+	for (i = 0; i < br->nitems && es_sink && !writes; i++)
+		writes = br->items[i].op == BULK_UPDATE ||
+		    br->items[i].op == BULK_DELETE;
+	shaper_in_order(ih->sh, writes);
 	for (i = 0; i < br->nitems; i++) {
 		struct bulk_item *it = &br->items[i];
 		enum shaper_verdict v;
@@ -638,6 +646,7 @@ ingest_http_items(struct ingest_http *ih, struct bulk_request *br,
 		if (w != NULL)
 			w->pending--;
 	}
+	shaper_in_order(ih->sh, 0);
 }
 
 static void

@@ -736,7 +736,7 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 		return SHAPER_FAILED;
 	}
 	rec->cls = c;
-	rec->priority = (uint16_t)c->priority;
+	rec->priority = sh->in_order ? 0 : (uint16_t)c->priority;
 	rec->source = (uint8_t)source;
 	rec->t_in = now;
 	rec->ack = ack;
@@ -816,6 +816,12 @@ shaper_cancel(struct shaper *sh, struct record *rec)
 	shaper_lag(sh, rec);
 	record_free(rec);
 	return 0;
+}
+
+void
+shaper_in_order(struct shaper *sh, int on)
+{
+	sh->in_order = on;
 }
 
 void

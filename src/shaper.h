@@ -148,6 +148,7 @@ struct shaper {
 	uint64_t		 snap_at;	/* ns of the last snapshot */
 	size_t			 snap_pos;	/* slot of the newest snapshot */
 	int			 draining;	/* shutting down */
+	int			 in_order;	/* queue at priority 0 */
 };
 
 /*
@@ -230,6 +231,14 @@ enum shaper_verdict shaper_offer_unshaped(struct shaper *sh,
  * not called.
  */
 int		 shaper_cancel(struct shaper *sh, struct record *rec);
+
+/*
+ * While on, what is admitted is queued at priority 0, whatever its class,
+ * so that the events of one bulk request keep their order with the
+ * updates and deletes among them (which go at priority 0); admission
+ * still follows each event's class.
+ */
+void		 shaper_in_order(struct shaper *sh, int on);
 
 /* A line refused before classification for its size: _invalid too_large. */
 void		 shaper_too_large(struct shaper *sh, enum record_source source);

@@ -90,7 +90,8 @@ class TestAdmin(SpillwayTestCase):
                 if k == "reason" and name == "spillway_events_dropped_total":
                     self.assertIn(v, ("rate_limit", "backpressure",
                                       "queue_full", "too_large",
-                                      "sink_rejected", "sink_error",
+                                      "expired", "sink_rejected",
+                                      "sink_error",
                                       "unacknowledged", "shutdown"))
                 if k == "listener" and name.startswith("spillway_parse"):
                     self.assertIn(v, ("tcp", "http", "kafka"))
