@@ -127,11 +127,35 @@ kafka_source_metrics(struct evbuffer *out,
 	    "Partition revocations handled.", k->revokes);
 }
 
+/*
+ * One Prometheus histogram series: name_bucket{labels,le=...} for n
+ * bounds and +Inf from per-bucket counts[0..n], then _sum and _count.
+ * labels is `key="value"` text, borrowed.
+ */
+static void
+hist_render(struct evbuffer *out, const char *name, const char *labels,
+    const double *bounds, size_t n, const uint64_t *counts, uint64_t count,
+    double sum)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cum += counts[i];
+		evbuffer_add_printf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", name,
+		    labels, bounds[i], (unsigned long long)cum);
+	}
+	evbuffer_add_printf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n"
+	    "%s_sum{%s} %.9g\n%s_count{%s} %llu\n", name, labels,
+	    (unsigned long long)count, name, labels, sum, name, labels,
+	    (unsigned long long)count);
+}
+
 static void
 sink_metrics(struct evbuffer *out, struct sink *s, int part)
 {
 	const struct sink_requests *r;
-	uint64_t cum = 0;
+	char labels[64];
 	size_t i;
 
 	if (s == NULL)
@@ -145,40 +169,21 @@ sink_metrics(struct evbuffer *out, struct sink *s, int part)
 			    (unsigned long long)r->codes[i].count);
 		return;
 	}
-	for (i = 0; i < SINK_HIST_BUCKETS; i++) {
-		cum += r->hist[i];
-		evbuffer_add_printf(out, "spillway_sink_request_duration_seconds"
-		    "_bucket{sink=\"%s\",le=\"%g\"} %llu\n", s->label,
-		    sink_hist_bounds[i], (unsigned long long)cum);
-	}
-	evbuffer_add_printf(out, "spillway_sink_request_duration_seconds_bucket"
-	    "{sink=\"%s\",le=\"+Inf\"} %llu\n", s->label,
-	    (unsigned long long)r->hist_count);
-	evbuffer_add_printf(out, "spillway_sink_request_duration_seconds_sum"
-	    "{sink=\"%s\"} %.9g\n", s->label, r->hist_sum);
-	evbuffer_add_printf(out, "spillway_sink_request_duration_seconds_count"
-	    "{sink=\"%s\"} %llu\n", s->label,
-	    (unsigned long long)r->hist_count);
+	snprintf(labels, sizeof(labels), "sink=\"%s\"", s->label);
+	hist_render(out, "spillway_sink_request_duration_seconds", labels,
+	    sink_hist_bounds, SINK_HIST_BUCKETS, r->hist, r->hist_count,
+	    r->hist_sum);
 }
 
 static void
 lag_metrics(struct evbuffer *out, const struct sclass *c)
 {
-	uint64_t cum = 0;
-	size_t b;
+	char labels[RULES_NAME_MAX + 16];
 
-	for (b = 0; b < SHAPER_LAG_BUCKETS; b++) {
-		cum += c->lag[b];
-		evbuffer_add_printf(out, "spillway_event_lag_seconds_bucket"
-		    "{class=\"%s\",le=\"%g\"} %llu\n", c->name,
-		    shaper_lag_bounds[b], (unsigned long long)cum);
-	}
-	evbuffer_add_printf(out, "spillway_event_lag_seconds_bucket"
-	    "{class=\"%s\",le=\"+Inf\"} %llu\n"
-	    "spillway_event_lag_seconds_sum{class=\"%s\"} %.9g\n"
-	    "spillway_event_lag_seconds_count{class=\"%s\"} %llu\n",
-	    c->name, (unsigned long long)c->lag_count, c->name, c->lag_sum,
-	    c->name, (unsigned long long)c->lag_count);
+	snprintf(labels, sizeof(labels), "class=\"%s\"", c->name);
+	hist_render(out, "spillway_event_lag_seconds", labels,
+	    shaper_lag_bounds, SHAPER_LAG_BUCKETS, c->lag, c->lag_count,
+	    c->lag_sum);
 }
 
 void

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <spillway/clock.h>
+#include <spillway/hist.h>
 
 #include "arena.h"
 #include "classify.h"
@@ -417,16 +418,8 @@ shaper_lag(struct shaper *sh, struct record *rec)
 	struct sclass *c = rec->cls;
 	uint64_t now = sh->clock();
 	double secs = now > rec->t_in ? (double)(now - rec->t_in) / 1e9 : 0;
-	size_t lo = 0, hi = SHAPER_LAG_BUCKETS, mid;
 
-	while (lo < hi) {		/* the first bound >= secs */
-		mid = (lo + hi) / 2;
-		if (shaper_lag_bounds[mid] < secs)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	c->lag[lo]++;
+	c->lag[hist_bucket(shaper_lag_bounds, SHAPER_LAG_BUCKETS, secs)]++;
 	c->lag_count++;
 	c->lag_sum += secs;
 }
@@ -1016,20 +1009,30 @@ shaper_set_clock(struct shaper *sh, uint64_t (*clock)(void))
 	sh->clock = clock;
 }
 
+/*
+ * The snapshot slot *secs seconds before the newest, *secs clamped to
+ * 1..SHAPER_RATE_SLOTS-1.
+ */
+static size_t
+snap_then(const struct shaper *sh, int *secs)
+{
+	if (*secs < 1)
+		*secs = 1;
+	if (*secs >= SHAPER_RATE_SLOTS)
+		*secs = SHAPER_RATE_SLOTS - 1;
+	return (sh->snap_pos + SHAPER_RATE_SLOTS - (size_t)*secs) %
+	    SHAPER_RATE_SLOTS;
+}
+
 void
 shaper_lag_quantiles(const struct shaper *sh, const struct sclass *c,
     int secs, const double *q, int nq, double *out, uint64_t *events)
 {
-	size_t now = sh->snap_pos, then, b;
+	size_t now = sh->snap_pos, then = snap_then(sh, &secs), b;
 	uint64_t d[SHAPER_LAG_BUCKETS + 1], n = 0, cum;
 	double want, lo, hi;
 	int i;
 
-	if (secs < 1)
-		secs = 1;
-	if (secs >= SHAPER_RATE_SLOTS)
-		secs = SHAPER_RATE_SLOTS - 1;
-	then = (now + SHAPER_RATE_SLOTS - (size_t)secs) % SHAPER_RATE_SLOTS;
 	for (b = 0; b <= SHAPER_LAG_BUCKETS; b++) {
 		d[b] = c->lag_snap[now][b] - c->lag_snap[then][b];
 		n += d[b];
@@ -1080,14 +1083,9 @@ void
 shaper_rates(const struct shaper *sh, const struct sclass *c, int secs,
     double out[3])
 {
-	size_t now = sh->snap_pos, then;
+	size_t now = sh->snap_pos, then = snap_then(sh, &secs);
 	int i;
 
-	if (secs < 1)
-		secs = 1;
-	if (secs >= SHAPER_RATE_SLOTS)
-		secs = SHAPER_RATE_SLOTS - 1;
-	then = (now + SHAPER_RATE_SLOTS - (size_t)secs) % SHAPER_RATE_SLOTS;
 	for (i = 0; i < 3; i++)
 		out[i] = (double)(c->snap[now][i] - c->snap[then][i]) / secs;
 }

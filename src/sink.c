@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <spillway/hist.h>
+
 #include "sink.h"
 
 const double sink_hist_bounds[SINK_HIST_BUCKETS] = {
@@ -101,10 +103,7 @@ sink_count_request(struct sink *s, const char *code, double seconds)
 		}
 	}
 	r->codes[i].count++;
-	for (i = 0; i < SINK_HIST_BUCKETS; i++)
-		if (seconds <= sink_hist_bounds[i])
-			break;
-	r->hist[i]++;
+	r->hist[hist_bucket(sink_hist_bounds, SINK_HIST_BUCKETS, seconds)]++;
 	r->hist_count++;
 	r->hist_sum += seconds;
 }
