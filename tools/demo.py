@@ -4,7 +4,9 @@
 An emulated Elasticsearch that takes a few thousand events/s, a load generator offering
 several times that, and spillway in between, shedding the least important events first.
 Each second it shows, from spillway's `GET /stats`, what each class offered, what went through
-and what was shed; at the end it checks the guarantee from the final counters:
+and what was shed, and how stale its events were by the time they were forwarded or shed (the
+lag from arrival to outcome, p50 and p99 over the last 10 s, `lag_10s`); at the end it checks
+the guarantee from the final counters:
 
   - every event the load generator offered was received, and for every class
     received = forwarded + dropped (all reasons) + queued + in flight, exactly;
@@ -42,8 +44,8 @@ import loadgen  # noqa: E402
 PYTHON = "/usr/bin/python3"
 EMULATOR = os.path.join(REPO, "tests", "peers", "es_emulator.py")
 LISTEN_RE = re.compile(r"listening (tcp|http|admin) (\S+):(\d+)")
-REASONS = ("rate_limit", "backpressure", "queue_full", "too_large", "sink_rejected",
-           "sink_error", "unacknowledged", "shutdown")
+REASONS = ("rate_limit", "backpressure", "queue_full", "too_large", "expired",
+           "sink_rejected", "sink_error", "unacknowledged", "shutdown")
 
 # what the load generator offers, and the class of rules/demo.json each kind lands in
 MIX = {"error": 5, "checkout": 10, "app": 30, "other": 35, "debug": 20}
@@ -196,6 +198,16 @@ def by_priority(classes):
     return sorted(names, key=lambda n: (n.startswith("_"), classes[n]["priority"], order[n]))
 
 
+def lag_ms(c, q):
+    """A class's lag quantile q ("p50_ms", "p99_ms") over the last 10 s, as text: "-" when
+    no event of it reached an outcome in that time (or the binary does not measure lag)."""
+    lag = c.get("lag_10s")
+    if not lag or not lag.get("events"):
+        return "-"
+    v = lag[q]
+    return "%.1f" % v if v < 10 else num(v)
+
+
 def live_table(st, t, duration, es_cap):
     cls = st["classes"]
     cap = st.get("capacity")
@@ -208,8 +220,8 @@ def live_table(st, t, duration, es_cap):
         " backpressure %-4s queue %-8s in flight %-8s %25s" % (
             "ON" if st.get("backpressure") else "off", num(st["queue"]["events"]),
             num(inflight), "(events/s, last second)"),
-        " %-10s %3s %11s %11s %11s %7s" % ("class", "pri", "offered", "forwarded",
-                                           "shed", "% shed"),
+        " %-10s %3s %10s %10s %10s %6s %8s %8s" % ("class", "pri", "offered", "forwarded",
+                                                   "shed", "% shed", "lag p50", "lag p99"),
     ]
     tot = [0.0, 0.0, 0.0]
     for n in by_priority(cls):
@@ -218,11 +230,13 @@ def live_table(st, t, duration, es_cap):
         tot[0] += r["received"]
         tot[1] += r["forwarded"]
         tot[2] += r["dropped"]
-        lines.append(" %-10s %3d %11s %11s %11s %7s" % (
+        lines.append(" %-10s %3d %10s %10s %10s %6s %8s %8s" % (
             n[:10], c["priority"], num(r["received"]), num(r["forwarded"]),
-            num(r["dropped"]), pct(min(r["dropped"], r["received"]), r["received"])))
-    lines.append(" %-10s %3s %11s %11s %11s %7s" % (
+            num(r["dropped"]), pct(min(r["dropped"], r["received"]), r["received"]),
+            lag_ms(c, "p50_ms"), lag_ms(c, "p99_ms")))
+    lines.append(" %-10s %3s %10s %10s %10s %6s" % (
         "all", "", num(tot[0]), num(tot[1]), num(tot[2]), pct(min(tot[2], tot[0]), tot[0])))
+    lines.append(" lag: ms from arrival to outcome (forwarded, or shed once queued), last 10 s")
     return lines
 
 

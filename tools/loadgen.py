@@ -6,7 +6,7 @@ Command line:
     tools/loadgen.py --tcp 127.0.0.1:5170 --rate 12000 --duration 30 \
         [--mix error=5,checkout=10,app=30,other=35,debug=20] \
         [--schedule 0:12000,10:3000,20:12000] [--seed 1] [--size 350] \
-        [--connections 1] [--log]
+        [--connections 1] [--stamp FIELD] [--log]
 
 At the end it prints, on stdout, one JSON object with what it offered:
 
@@ -24,6 +24,19 @@ Every event carries `"labels": {"lg_kind": KIND, "lg_seq": N}`. Sequence numbers
 and rise by one per event; every event with a number below `total` was sent whole, in order on
 its connection, and `lg.kind_of(seq)` (or `loadgen.line(seq, ...)`) tells which kind it was, so a
 consumer can check exactly which events arrived.
+
+Send-time stamps (`--stamp FIELD`, or `LoadGen(..., stamp="FIELD")`): every event also carries
+`"FIELD": T` inside `labels`, after `lg_seq` (e.g. `"labels": {"lg_kind": "error", "lg_seq": 7,
+"lg_sent": 1765069285.123456}`), where T is the wall clock (`time.time()`, epoch seconds, a JSON
+number with 6 decimals) read just before the write that carries the event: one reading per
+connection and tick, so the events of one write share it (they are written together, and a
+write that blocks because the receiver pushes back keeps the stamp it had before it blocked:
+that wait is part of the lag). A consumer on the same machine (the same clock) can then measure
+the lag of each event from the sender's write, e.g. tests/peers/es_emulator.py `--lag-field
+labels.lg_sent --lag-by labels.lg_kind`. The stamp is spliced into the precomputed template like
+the sequence number, so it costs next to nothing per event. The events are the same as without
+it (same kinds, same content, for the same seed), each longer by the stamp: 28 bytes with
+`lg_sent` (`--size` does not count them). FIELD must not be `lg_kind` or `lg_seq`.
 
 Kinds (what the rules in rules/demo.json match):
 
@@ -120,8 +133,9 @@ KINDS = {
 }
 
 
-def _template(kind, rng, size):
-    """One line template for `kind`: bytes with %s for @timestamp and %d for lg_seq."""
+def _template(kind, rng, size, stamp=None):
+    """One line template for `kind`: bytes with %s for @timestamp and %d for lg_seq, and with
+    `stamp` a third, %s for the send time in labels.STAMP (a JSON number)."""
     level, ns, svc, msg = KINDS[kind][0](rng)
     pod = "%s-%x-%s" % (svc, rng.randrange(0x10000000, 0xffffffff),
                         "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5)))
@@ -139,6 +153,11 @@ def _template(kind, rng, size):
     text = json.dumps(ev, separators=(",", ":"))
     # 24 for the timestamp, ~7 for the sequence number, 1 for the newline
     base = len(text) - len('"@@TS@@"') + 26 - len('"@@SEQ@@"') + 7 + 1
+    if stamp is not None:
+        # added after `base` is measured, so that the padding, and every random draw, is
+        # what it is without a stamp: the same events, each longer by the stamp
+        ev["labels"][stamp] = "@@SENT@@"
+        text = json.dumps(ev, separators=(",", ":"))
     want = int(size * rng.uniform(0.85, 1.15))
     if want > base:
         pad = []
@@ -151,7 +170,13 @@ def _template(kind, rng, size):
         text = json.dumps(ev, separators=(",", ":"))
     text = text.replace("%", "%%")
     text = text.replace('"@@TS@@"', '"%s"').replace('"@@SEQ@@"', "%d")
+    text = text.replace('"@@SENT@@"', "%s")
     return (text + "\n").encode()
+
+
+def _stamp(now=None):
+    """The send-time stamp: epoch seconds with 6 decimals, as bytes (a JSON number)."""
+    return b"%.6f" % (time.time() if now is None else now)
 
 
 def _timestamp(now=None):
@@ -214,11 +239,13 @@ class LoadGen:
     addr: (host, port) or "host:port"; rate: events/s until a schedule entry changes it;
     mix: {kind: share} or "kind=share,..." (default DEFAULT_MIX); schedule: [(t, rate)] or
     "t:rate,..." (rate changes at t seconds from the start); on_second: called once a second
-    from the sending thread with a dict {t, rate, sent, total, offered}.
+    from the sending thread with a dict {t, rate, sent, total, offered}; stamp: None, or a
+    field name: every event carries labels.STAMP = the wall-clock time of its write (epoch
+    seconds, a JSON number with 6 decimals).
     """
 
     def __init__(self, addr, rate, mix=None, seed=1, size=350, schedule=None,
-                 connections=1, on_second=None):
+                 connections=1, on_second=None, stamp=None):
         if isinstance(addr, str):
             addr = parse_addr(addr)
         self.addr = tuple(addr)
@@ -238,6 +265,11 @@ class LoadGen:
         self.size = int(size)
         self.connections = max(1, int(connections))
         self.on_second = on_second
+        if stamp is not None:
+            stamp = str(stamp)
+            if not stamp or stamp in ("lg_kind", "lg_seq"):
+                raise ValueError("bad stamp field %r (not empty, lg_kind or lg_seq)" % stamp)
+        self.stamp = stamp
         self.kinds = [k for k in KINDS if k in self.mix]
         self._build()
         self._lock = threading.Lock()
@@ -255,7 +287,7 @@ class LoadGen:
 
     def _build(self):
         rng = random.Random("loadgen/%s" % self.seed)
-        self.templates = [[_template(k, rng, self.size) for _ in range(VARIANTS)]
+        self.templates = [[_template(k, rng, self.size, self.stamp) for _ in range(VARIANTS)]
                           for k in self.kinds]
         weights = [self.mix[k] for k in self.kinds]
         ks = rng.choices(range(len(self.kinds)), weights=weights, k=TABLE_SIZE)
@@ -267,9 +299,12 @@ class LoadGen:
         """The kind of the event with sequence number `seq`."""
         return self.kinds[self._kind_tab[seq & TABLE_MASK]]
 
-    def line(self, seq, ts=b"2024-01-01T00:00:00.000Z"):
-        """The line (bytes, with its newline) this generator sends as event `seq`."""
-        return self._tpl_tab[seq & TABLE_MASK] % (ts, seq)
+    def line(self, seq, ts=b"2024-01-01T00:00:00.000Z", sent=None):
+        """The line (bytes, with its newline) this generator sends as event `seq`; with a
+        stamp field, `sent` is its send time (epoch seconds, default now)."""
+        if self.stamp is None:
+            return self._tpl_tab[seq & TABLE_MASK] % (ts, seq)
+        return self._tpl_tab[seq & TABLE_MASK] % (ts, seq, _stamp(sent))
 
     # -- schedule ----------------------------------------------------------------------
 
@@ -329,6 +364,7 @@ class LoadGen:
             next_sec = 1
             sec_sent = 0
             n_conn = len(socks)
+            stamp = self.stamp is not None
             drain_deadline = [None]
 
             def give_up():
@@ -349,15 +385,21 @@ class LoadGen:
                 n = min(due, cap) if due > 0 else 0
                 if n > 0:
                     ts = _timestamp()
-                    lines = [tab_tpl[i & TABLE_MASK] % (ts, i) for i in range(sent, sent + n)]
                     # contiguous chunks per connection, sent in order, so that the events
                     # sent whole are always exactly those numbered below `sent`
                     step = -(-n // n_conn)
                     done = 0
                     for c in range(n_conn):
-                        chunk = lines[c * step:(c + 1) * step]
-                        if not chunk:
+                        lo, hi = sent + c * step, min(sent + n, sent + (c + 1) * step)
+                        if lo >= hi:
                             break
+                        if stamp:
+                            # read the clock for each write, just before it
+                            sent_at = _stamp()
+                            chunk = [tab_tpl[i & TABLE_MASK] % (ts, i, sent_at)
+                                     for i in range(lo, hi)]
+                        else:
+                            chunk = [tab_tpl[i & TABLE_MASK] % (ts, i) for i in range(lo, hi)]
                         data = b"".join(chunk)
                         got = self._send(socks[c], data, give_up)
                         if got < len(data):
@@ -501,6 +543,9 @@ def main(argv=None):
                     help="approximate bytes per event (default 350)")
     ap.add_argument("--connections", type=int, default=1, metavar="N",
                     help="TCP connections, events spread round-robin (default 1)")
+    ap.add_argument("--stamp", metavar="FIELD",
+                    help="put the send time in labels.FIELD of every event (epoch seconds, "
+                         "a number with 6 decimals), e.g. --stamp lg_sent")
     ap.add_argument("--log", action="store_true",
                     help="print a JSON line per second on stderr")
     ap.add_argument("--print", type=int, default=0, metavar="N", dest="print_n",
@@ -521,8 +566,12 @@ def main(argv=None):
         sys.stderr.write(json.dumps(info, separators=(",", ":")) + "\n")
         sys.stderr.flush()
 
-    lg = LoadGen(addr, a.rate, mix, seed=a.seed, size=a.size, schedule=schedule,
-                 connections=a.connections, on_second=log if a.log else None)
+    try:
+        lg = LoadGen(addr, a.rate, mix, seed=a.seed, size=a.size, schedule=schedule,
+                     connections=a.connections, on_second=log if a.log else None,
+                     stamp=a.stamp)
+    except ValueError as e:
+        ap.error(str(e))
     if a.print_n:
         ts = _timestamp()
         out = sys.stdout.buffer

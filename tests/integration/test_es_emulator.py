@@ -1,5 +1,6 @@
 """Checks tests/peers/es_emulator.py against the Elasticsearch Python client and raw HTTP."""
 
+import datetime
 import gzip
 import http.client
 import json
@@ -609,6 +610,199 @@ class Robustness(EmulatorCase):
             proc.wait(5)
             proc.stdout.close()
             proc.stderr.close()
+
+
+class Lag(unittest.TestCase):
+    """lag_field / lag_by: the lag from a send time in each accepted document's source to
+    its acceptance, per group, at GET /_emulator/lag.  The documents of one bulk request
+    are accepted at one instant, so the differences between their lags are exact."""
+
+    FLAGS = ("--fast", "--no-store", "--lag-field", "labels.sent", "--lag-by", "labels.kind")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proc, cls.port = start_emulator(*cls.FLAGS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(5)
+        cls.proc.stdout.close()
+        cls.proc.stderr.close()
+
+    def call(self, method, path, body=None, ctype="application/x-ndjson"):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        if isinstance(body, (dict, list)):
+            body, ctype = json.dumps(body), "application/json"
+        conn.request(method, path, body=body.encode() if isinstance(body, str) else body,
+                     headers={"Content-Type": ctype} if body is not None else {})
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, json.loads(data) if data else None
+
+    def setUp(self):
+        self.assertEqual(self.call("POST", "/_emulator/reset")[0], 200)
+        self.assertEqual(self.call("PUT", "/lag")[0], 200)   # the fast path wants an index
+
+    def bulk(self, docs, action="index"):
+        body = "".join('{"%s":{"_index":"lag"}}\n%s\n' % (action, json.dumps(d)) for d in docs)
+        status, out = self.call("POST", "/_bulk", body)
+        self.assertEqual(status, 200, out)
+        return [next(iter(it.values()))["status"] for it in out["items"]]
+
+    def lag(self):
+        status, out = self.call("GET", "/_emulator/lag")
+        self.assertEqual(status, 200, out)
+        return out
+
+    def assertSpread(self, g, events, p50, p90, p99, top):
+        """Lags of one request: a common offset (>= 0, under a minute) plus known parts."""
+        self.assertEqual((g["events"], g["samples"]), (events, events))
+        base = g["min_ms"]
+        self.assertGreaterEqual(base, 0)
+        self.assertLess(base, 60000)
+        for k, want in (("p50_ms", p50), ("p90_ms", p90), ("p99_ms", p99), ("max_ms", top)):
+            self.assertAlmostEqual(g[k] - base, want, delta=0.01, msg=(k, g))
+
+    def test_groups_percentiles_and_what_is_not_counted(self):
+        t0 = time.time()
+        docs = [{"labels": {"kind": "error", "sent": t0 - i / 1000.0}, "n": i}
+                for i in range(100)]                                # lags base + 0..99 ms
+        docs += [{"labels": {"kind": "app", "sent": t0 - 2.0 - i / 1000.0}} for i in range(10)]
+        docs += [{"labels": {"kind": "app"}},                       # no send time
+                 {"labels": {"kind": "app", "sent": "soon"}},       # no time: unread
+                 {"labels": {"kind": 7, "sent": t0}},               # grouped as text
+                 {"labels": {"sent": t0}},                          # no lag_by value
+                 {"labels": {"kind": {"x": 1}, "sent": t0}},        # not a scalar
+                 {"sent": t0, "labels": {"kind": "top"}},           # another path
+                 {"labels.sent": t0, "labels": {"kind": "dotted"}}]  # the whole path as a key
+        self.assertEqual(self.bulk(docs), [201] * len(docs))
+        out = self.lag()
+        self.assertEqual((out["lag_field"], out["lag_by"], out["unread"]),
+                         ("labels.sent", "labels.kind", 2))
+        by = out["by"]
+        self.assertEqual(sorted(by), ["7", "_missing", "app", "dotted", "error"])
+        # nearest rank over 100: p50 the 50th smallest, p90 the 90th, p99 the 99th
+        self.assertSpread(by["error"], 100, 49, 89, 98, 99)
+        self.assertSpread(by["app"], 10, 4, 8, 9, 9)
+        self.assertAlmostEqual(by["app"]["min_ms"] - by["error"]["min_ms"], 2000, delta=0.01)
+        self.assertAlmostEqual(by["error"]["mean_ms"] - by["error"]["min_ms"], 49.5, delta=0.01)
+        self.assertEqual(by["_missing"]["events"], 2)
+        self.assertEqual((by["7"]["events"], by["dotted"]["events"]), (1, 1))
+        # a second request adds to the groups
+        self.assertEqual(self.bulk([{"labels": {"kind": "error", "sent": time.time()}}],
+                                   "create"), [201])
+        self.assertEqual(self.lag()["by"]["error"]["events"], 101)
+
+    def test_stamp_forms(self):
+        t0 = time.time()
+        iso = datetime.datetime.fromtimestamp(t0 - 5, datetime.timezone.utc)
+        docs = [{"labels": {"kind": "n", "sent": t0 - 5}},
+                {"labels": {"kind": "s", "sent": "%.6f" % (t0 - 5)}},
+                {"labels": {"kind": "iso", "sent": iso.isoformat()}},
+                {"labels": {"kind": "z", "sent": iso.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}},
+                {"labels": {"kind": "naive", "sent": iso.strftime("%Y-%m-%dT%H:%M:%S.%f")}},
+                {"labels": {"kind": "int", "sent": int(t0) - 5}}]
+        self.assertEqual(self.bulk(docs), [201] * len(docs))
+        by = self.lag()["by"]
+        self.assertEqual(sorted(by), ["int", "iso", "n", "naive", "s", "z"])
+        for k in ("s", "iso", "z", "naive"):
+            self.assertAlmostEqual(by[k]["p50_ms"], by["n"]["p50_ms"], delta=0.01, msg=k)
+        self.assertAlmostEqual(by["int"]["p50_ms"] - by["n"]["p50_ms"],
+                               (t0 - int(t0)) * 1000, delta=0.01)
+        self.assertGreaterEqual(by["n"]["p50_ms"], 5000)
+
+    def test_only_accepted_documents(self):
+        # a bucket of 3 tokens that does not refill in the test: items 4 and 5 get 429
+        st, cfg = self.call("POST", "/_emulator/config", {"capacity": 0.001, "burst": 3})
+        self.assertEqual(st, 200, cfg)
+        t0 = time.time()
+        docs = [{"labels": {"kind": "k", "sent": t0 - i}} for i in range(5)]
+        self.assertEqual(self.bulk(docs), [201, 201, 201, 429, 429])
+        g = self.lag()["by"]["k"]
+        self.assertSpread(g, 3, 1000, 2000, 2000, 2000)
+        # a document that is not created (a parse error, a conflict) does not count
+        st, _ = self.call("POST", "/_emulator/config", {"capacity": None})
+        body = ('{"index":{"_index":"lag"}}\n[{"labels":{"kind":"k","sent":%f}}]\n'
+                '{"delete":{"_index":"lag","_id":"x"}}\n' % t0)
+        st, out = self.call("POST", "/_bulk", body)
+        self.assertEqual([next(iter(it.values()))["status"] for it in out["items"]], [400, 404])
+        self.assertEqual(self.lag()["by"]["k"]["events"], 3)
+
+    def test_reset_and_config(self):
+        self.bulk([{"labels": {"kind": "a", "sent": time.time()}}])
+        self.assertEqual(self.lag()["by"]["a"]["events"], 1)
+        self.assertEqual(self.call("DELETE", "/_emulator/lag"), (200, {"acknowledged": True}))
+        self.assertEqual(self.lag()["by"], {})
+        st, cfg = self.call("GET", "/_emulator/config")
+        self.assertEqual((cfg["lag_field"], cfg["lag_by"]), ("labels.sent", "labels.kind"))
+        self.bulk([{"labels": {"kind": "a", "sent": time.time()}}])
+        # another grouping starts afresh; without lag_by, one group
+        st, cfg = self.call("POST", "/_emulator/config", {"lag_by": None})
+        self.assertEqual((st, cfg["lag_by"]), (200, None))
+        self.assertEqual(self.lag()["by"], {})
+        self.bulk([{"labels": {"kind": "a", "sent": time.time()}}, {"labels": {"kind": "b"}}])
+        self.assertEqual(list(self.lag()["by"]), ["_all"])
+        self.assertEqual(self.lag()["by"]["_all"]["events"], 1)
+        # off: nothing recorded
+        self.call("POST", "/_emulator/config", {"lag_field": None})
+        self.bulk([{"labels": {"kind": "a", "sent": time.time()}}])
+        self.assertEqual(self.lag(), {"lag_field": None, "lag_by": None, "unread": 0, "by": {}})
+        for bad in ({"lag_field": 5}, {"lag_by": ""}, {"lag_field": "."}):
+            self.assertEqual(self.call("POST", "/_emulator/config", bad)[0], 400, bad)
+        self.assertEqual(self.call("POST", "/_emulator/lag")[0], 404)
+        # POST /_emulator/reset: back to the command line's lag_field and lag_by, no lags
+        self.call("POST", "/_emulator/reset")
+        self.call("PUT", "/lag")
+        self.bulk([{"labels": {"kind": "c", "sent": time.time()}}])
+        self.assertEqual(list(self.lag()["by"]), ["c"])
+        self.call("POST", "/_emulator/reset")
+        self.assertEqual(self.lag()["by"], {})
+
+
+class LagGeneralPath(Lag):
+    """The same without --fast --no-store: sources parsed and stored; the document API too;
+    lag_field and lag_by set at runtime."""
+
+    FLAGS = ("--config", json.dumps({"lag_field": "labels.sent", "lag_by": "labels.kind"}))
+
+    def test_document_api(self):
+        t0 = time.time()
+        st, _ = self.call("PUT", "/lag/_doc/1", {"labels": {"kind": "d", "sent": t0 - 1}})
+        self.assertEqual(st, 201)
+        st, _ = self.call("PUT", "/lag/_create/1", {"labels": {"kind": "d", "sent": t0 - 1}})
+        self.assertEqual(st, 409)                                   # a conflict: not counted
+        st, _ = self.call("PUT", "/lag/_doc/1", {"labels": {"kind": "d", "sent": t0 - 2}})
+        self.assertEqual(st, 200)                                   # updated: accepted
+        st, _ = self.call("POST", "/lag/_update/1", {"doc": {"labels": {"sent": t0}}})
+        g = self.lag()["by"]["d"]
+        self.assertEqual(g["events"], 2)
+        self.assertGreaterEqual(g["min_ms"], 1000)
+        self.assertGreaterEqual(g["max_ms"], 2000)
+
+
+class LagReservoir(unittest.TestCase):
+    """Past LAG_SAMPLES_MAX a group keeps a uniform reservoir: bounded memory, exact counts,
+    minimum, maximum and mean."""
+
+    def test_reservoir(self):
+        import random
+        g = es_emulator.LagGroup()
+        rng = random.Random(1)
+        keep = es_emulator.LAG_SAMPLES_MAX
+        es_emulator.LAG_SAMPLES_MAX = 1000
+        try:
+            for i in range(20000):
+                g.add(i / 1000.0, rng)
+        finally:
+            es_emulator.LAG_SAMPLES_MAX = keep
+        out = g.summary()
+        self.assertEqual((out["events"], out["samples"]), (20000, 1000))
+        self.assertEqual((out["min_ms"], out["max_ms"]), (0.0, 19999.0))
+        self.assertAlmostEqual(out["mean_ms"], 9999.5, delta=0.01)
+        self.assertAlmostEqual(out["p50_ms"], 10000, delta=1500)     # a sample, seeded
+        self.assertGreater(out["p99_ms"], 19000)
 
 
 class CommandLine(unittest.TestCase):

@@ -5,13 +5,15 @@ Speaks enough of the Elasticsearch 8 REST API for log shippers and for spillway 
 start-up checks (root document, license, nodes, cluster health, templates, ILM, aliases), the
 `_bulk` API with ES semantics (per-item results, version conflicts, document parsing errors,
 whole-request errors for malformed bodies, filter_path, gzip), an in-memory document store per
-index (`_count`, `_doc`, `_search`), plus fault and capacity controls and a record of what was
-received, driven from the command line or at runtime through `/_emulator/...`.
+index (`_count`, `_doc`, `_search`), plus fault and capacity controls, a record of what was
+received and of how late it was (send time in the source to acceptance, `--lag-field`), driven
+from the command line or at runtime through `/_emulator/...`.
 
 Python 3.11 standard library only.  See tests/peers/README.md for the flags and control API.
 """
 
 import argparse
+import array
 import base64
 import copy
 import datetime
@@ -61,6 +63,11 @@ JOURNAL_STORES = frozenset(("templates", "legacy_templates", "component_template
 
 def now_ms():
     return int(time.time() * 1000)
+
+
+# Lag recording (lag_field / lag_by): samples kept per group, and groups kept at most.
+LAG_SAMPLES_MAX = 1000000
+LAG_GROUPS_MAX = 1000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,6 +179,25 @@ def get_field(doc, path):
             return False, None
         cur = cur[part]
     return True, cur
+
+
+_MISSING = object()
+
+
+def _path_get(doc, path):
+    """get_field() with the path split beforehand: path is (text, parts); _MISSING if absent."""
+    text, parts = path
+    v = doc.get(text, _MISSING)
+    if v is not _MISSING:
+        return v
+    cur = doc
+    for part in parts:
+        if type(cur) is not dict:
+            return _MISSING
+        cur = cur.get(part, _MISSING)
+        if cur is _MISSING:
+            return _MISSING
+    return cur
 
 
 def deep_merge(dst, src):
@@ -448,6 +474,84 @@ def apply_filter_path(obj, spec):
 
 
 # ---------------------------------------------------------------------------------------------
+# Lag: the time from a document's send time (a field of its source) to its acceptance
+
+def lag_stamp(v):
+    """A send time as a source holds it -> epoch seconds, or None: a number (epoch seconds),
+    a string holding one, or an ISO 8601 date-time string (UTC when it names no zone)."""
+    if isinstance(v, bool):
+        return None
+    t = None
+    if isinstance(v, (int, float)):
+        t = float(v)
+    elif isinstance(v, str):
+        try:
+            t = float(v)
+        except ValueError:
+            try:
+                d = datetime.datetime.fromisoformat(v)
+            except ValueError:
+                return None
+            if d.tzinfo is None:
+                d = d.replace(tzinfo=datetime.timezone.utc)
+            t = d.timestamp()
+    if t is None or t != t or t in (float("inf"), float("-inf")):
+        return None
+    return t
+
+
+def nearest_rank(xs, q):
+    """The q-quantile of the sorted sequence xs, by nearest rank."""
+    n = len(xs)
+    return xs[min(n - 1, max(0, -int(-q * n // 1) - 1))]
+
+
+class LagGroup:
+    """The lags (seconds) of one group: every one counted (events, sum, min, max); the first
+    LAG_SAMPLES_MAX kept, then a uniform reservoir of that many (Vitter's algorithm R), so
+    the quantiles are exact up to LAG_SAMPLES_MAX events and estimated from the reservoir
+    beyond; 8 bytes a sample."""
+
+    __slots__ = ("events", "samples", "total", "min", "max")
+
+    def __init__(self):
+        self.events = 0
+        self.samples = array.array("d")
+        self.total = 0.0
+        self.min = self.max = None
+
+    def add(self, lag, rng):
+        self.events += 1
+        self.total += lag
+        if self.max is None or lag > self.max:
+            self.max = lag
+        if self.min is None or lag < self.min:
+            self.min = lag
+        if len(self.samples) < LAG_SAMPLES_MAX:
+            self.samples.append(lag)
+        else:
+            j = rng.randrange(self.events)
+            if j < LAG_SAMPLES_MAX:
+                self.samples[j] = lag
+
+    def copy(self):
+        c = LagGroup()
+        c.events, c.samples, c.total, c.min, c.max = (self.events, self.samples[:], self.total,
+                                                      self.min, self.max)
+        return c
+
+    def summary(self):
+        xs = sorted(self.samples)
+
+        def ms(x):
+            return round(x * 1000.0, 3)
+        return {"events": self.events, "samples": len(xs),
+                "p50_ms": ms(nearest_rank(xs, 0.5)), "p90_ms": ms(nearest_rank(xs, 0.9)),
+                "p99_ms": ms(nearest_rank(xs, 0.99)), "max_ms": ms(self.max),
+                "min_ms": ms(self.min), "mean_ms": ms(self.total / self.events)}
+
+
+# ---------------------------------------------------------------------------------------------
 # State
 
 class Index:
@@ -478,6 +582,8 @@ DEFAULT_CONFIG = {
     "reset": None,               # None | {"count", "scope"}: read, then close without answering
     "parse_source": True,        # False = --fast: no json.loads of sources
     "store": True,               # False = keep no documents and no received log
+    "lag_field": None,           # dotted path of a send time (epoch s) in accepted sources
+    "lag_by": None,              # dotted path whose value groups the lags
 }
 
 
@@ -604,6 +710,8 @@ class Emulator:
         self.start_raw = {}
         self.config = dict(DEFAULT_CONFIG)
         self.journal_file = None     # --data, opened by open_journal()
+        self._lag_leaf = None        # lag_field's last segment and a quote, set by apply_config
+        self._lag_path = self._lag_by_path = None
         self._reset_state()
 
     # -- configuration ------------------------------------------------------------------------
@@ -618,6 +726,7 @@ class Emulator:
         self.pipelines = {}
         self.received = []           # (index, id, source text)
         self.stats_reset()
+        self.lag_reset()
         self.nth_counter = 0
         self.tokens = 0.0
         self.tokens_at = time.monotonic()
@@ -632,6 +741,59 @@ class Emulator:
             "rejected": {"capacity_items": 0, "capacity_whole": 0, "injected_whole": 0,
                          "injected_items": 0, "hung": 0, "reset": 0},
         }
+
+    def lag_reset(self):
+        self.lag = {}                # lag_by value -> LagGroup
+        self.lag_rng = random.Random(0)
+        self.lag_unread = 0          # accepted, the field's name in the source, no time read
+
+    def lag_note(self, src, accepted):
+        """Records the lag of an accepted document whose source is `src` (bytes), accepted
+        at `accepted` (time.time()), if its source holds a send time at lag_field.  Only a
+        source that holds the last segment of that path followed by a quote is parsed."""
+        if src is None or self._lag_leaf not in src:
+            return
+        try:
+            doc = json.loads(src)
+        except (ValueError, RecursionError):
+            doc = None
+        t = None
+        if type(doc) is dict:
+            v = _path_get(doc, self._lag_path)
+            if type(v) is float and v - v == 0.0:        # finite: the common case
+                t = v
+            elif v is not _MISSING:
+                t = lag_stamp(v)
+        if t is None:
+            self.lag_unread += 1
+            return
+        key = "_all"
+        if self._lag_by_path is not None:
+            v = _path_get(doc, self._lag_by_path)
+            if type(v) is str:
+                key = v
+            elif v is _MISSING or isinstance(v, (dict, list)):
+                key = "_missing"
+            else:
+                key = value_text(v)
+        g = self.lag.get(key)
+        if g is None:
+            if len(self.lag) >= LAG_GROUPS_MAX:
+                key = "_other"
+                g = self.lag.get(key)
+            if g is None:
+                g = self.lag[key] = LagGroup()
+        g.add(accepted - t, self.lag_rng)
+
+    def lag_view(self):
+        """GET /_emulator/lag: copied under the lock, summed up outside it."""
+        with self.lock:
+            cfg = self.config
+            head = {"lag_field": cfg["lag_field"], "lag_by": cfg["lag_by"],
+                    "unread": self.lag_unread}
+            groups = {k: g.copy() for k, g in self.lag.items()}
+        head["by"] = {k: groups[k].summary() for k in sorted(groups)}
+        return head
 
     def _refill_full(self):
         cap = self.config["capacity"]
@@ -705,10 +867,21 @@ class Emulator:
                 if not isinstance(v, bool):
                     raise bad_request("[%s] must be a boolean" % k)
                 cfg[k] = v
+            elif k in ("lag_field", "lag_by"):
+                if v is not None and (not isinstance(v, str) or not v.strip(".")):
+                    raise bad_request("[%s] must be a dotted field path, or null" % k)
+                cfg[k] = v
         old_cap = (self.config["capacity"], self.config["burst"])
+        old_lag = (self.config["lag_field"], self.config["lag_by"])
         self.config = cfg
         if (cfg["capacity"], cfg["burst"]) != old_cap or base is not None:
             self._refill_full()
+        if (cfg["lag_field"], cfg["lag_by"]) != old_lag:
+            self.lag_reset()          # lags grouped one way are not mixed with another
+        f, by = cfg["lag_field"], cfg["lag_by"]
+        self._lag_leaf = None if f is None else (f.rsplit(".", 1)[-1] + '"').encode("utf-8")
+        self._lag_path = None if f is None else (f, f.split("."))
+        self._lag_by_path = None if by is None else (by, by.split("."))
         return cfg
 
     def config_view(self):
@@ -1138,6 +1311,8 @@ class Emulator:
         # its per-item checks, which cannot apply.
         fast = compact and not (store or parse_source or rules or nth or forced or compat7)
         plain = {}
+        lag = cfg["lag_field"] is not None
+        accepted = time.time() if lag else None
         for i, (action, meta, src, upd) in enumerate(ops):
             name = meta["_index"]
             if fast and i < admitted and len(meta) == 1 and src is not None and \
@@ -1156,6 +1331,8 @@ class Emulator:
                     by_status["201"] = by_status.get("201", 0) + 1
                     by_action[action] = by_action.get(action, 0) + 1
                     items.append((action, name, known[1], ids.pop(), idx.seq))
+                    if lag:
+                        self.lag_note(src, accepted)
                     continue
             _id = meta.get("_id")
             if _id is None and action in ("index", "create"):
@@ -1172,6 +1349,8 @@ class Emulator:
             st = item["status"]
             if "error" in item:
                 any_error = True
+            elif lag and 200 <= st < 300 and action in ("index", "create"):
+                self.lag_note(src, accepted)
             k = str(st)
             by_status[k] = by_status.get(k, 0) + 1
             by_action[action] = by_action.get(action, 0) + 1
@@ -2357,6 +2536,12 @@ class Handler(BaseHTTPRequestHandler):
                 st["tokens"] = (None if emu.config["capacity"] is None
                                 else round(emu._tokens_now(), 3))
             return 200, st
+        if what == "lag" and len(segs) == 1 and m in ("GET", "DELETE"):
+            if m == "DELETE":
+                with emu.lock:
+                    emu.lag_reset()
+                return ack()
+            return 200, emu.lag_view()
         if what == "received":
             if m == "DELETE":
                 with emu.lock:
@@ -2380,7 +2565,8 @@ class Handler(BaseHTTPRequestHandler):
             return 200, ("application/x-ndjson", out.getvalue().encode("utf-8"))
         raise ESError(404, None, "unknown emulator endpoint [%s %s]; known: GET|POST "
                       "/_emulator/config, POST /_emulator/reset, GET /_emulator/stats, "
-                      "GET|DELETE /_emulator/received" % (m, self.path), plain=True)
+                      "GET|DELETE /_emulator/received, GET|DELETE /_emulator/lag"
+                      % (m, self.path), plain=True)
 
 
 class Server(ThreadingHTTPServer):
@@ -2491,6 +2677,12 @@ def main(argv=None):
                     help="do not parse sources (only check they look like an object)")
     ap.add_argument("--no-store", action="store_true",
                     help="keep no documents and no received log (long benchmarks)")
+    ap.add_argument("--lag-field", metavar="PATH",
+                    help="dotted path of a send time (epoch seconds) in the sources: record "
+                         "the lag of every accepted document that has it (GET "
+                         "/_emulator/lag)")
+    ap.add_argument("--lag-by", metavar="PATH",
+                    help="dotted path whose value groups the lags (default: one group)")
     ap.add_argument("--data", metavar="FILE",
                     help="journal of what is stored: replayed at start, every change appended "
                          "and flushed before it is acknowledged (survives SIGKILL; not with "
@@ -2508,6 +2700,10 @@ def main(argv=None):
              "capacity_mode": args.capacity_mode, "latency_ms": args.latency_ms,
              "retry_after": args.retry_after, "parse_source": not args.fast,
              "store": not args.no_store}
+    if args.lag_field is not None:
+        start["lag_field"] = args.lag_field
+    if args.lag_by is not None:
+        start["lag_by"] = args.lag_by
     for frag in args.fail_mode:
         if "item_status_by_field" in frag and start.get("item_status_by_field"):
             start["item_status_by_field"] = (start["item_status_by_field"]

@@ -28,6 +28,11 @@ it into WORKER_CONNECTIONS parts sent over as many parallel connections):
     ack-latency   _bulk requests over HTTP, paced, at a light load and at about
                   4x the emulator's capacity: request latency with "ack": "sink"
                   against "ack": "admit" (a fixed duration, not the corpus)
+    freshness     tools/loadgen.py over TCP, each event stamped with its send
+                  time, rules/demo.json, at 1x, 3x and 10x the emulator's
+                  capacity: each kind's lag from the sender's write to the
+                  emulator's acceptance (p50/p99/max), what was forwarded and
+                  shed, and spillway's own lag_10s (a fixed duration)
 
 A peer that is not installed (see packaging/bench-deps.sh) is skipped and
 the document says so.
@@ -89,10 +94,22 @@ ACK_RULES = {
                  "match": [{"field": "level", "regex": "^ERROR$"}]}],
     "default": {"priority": 5},
 }
+FRESH_CAPACITY = 10000        # the emulator's capacity, events/s, in the freshness job
+FRESH_LOADS = (1, 3, 10)      # offered load, multiples of FRESH_CAPACITY
+FRESH_WARMUP = 10.0           # seconds of load before the measured window: the storm's onset
+FRESH_SECONDS = 15.0          # the measured window: the storm goes on
+FRESH_RULES = os.path.join(REPO, "rules", "demo.json")
+FRESH_STAMP = "lg_sent"       # loadgen --stamp: labels.lg_sent, the send time
+FRESH_TARGET_MS = 250         # priority 0's p99 at 10x: flush_ms (200) + one round trip
+# loadgen's kinds (tools/loadgen.py DEFAULT_MIX) and the class of rules/demo.json each lands in
+FRESH_KIND_CLASS = {"error": "errors", "checkout": "checkout", "app": "apps",
+                    "other": "other", "debug": "debug"}
 
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, TOOLS)
+sys.path.insert(0, os.path.join(REPO, "tools"))
 import corpus  # noqa: E402
+import loadgen  # noqa: E402
 
 _started = []                 # every process this run started, to end them by pid
 
@@ -287,8 +304,9 @@ def self_cpu():
 
 # ------------------------------------------------------------------ HTTP
 
-def http_json(url, timeout=10):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
+def http_json(url, timeout=10, method=None):
+    req = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read())
 
 
@@ -541,13 +559,14 @@ def count_lines(path):
 
 
 class Emulator:
-    def __init__(self, name, capacity=None, capacity_mode=None):
+    def __init__(self, name, capacity=None, capacity_mode=None, extra=()):
         argv = [PYTHON, os.path.join(REPO, "tests", "peers", "es_emulator.py"),
                 "--listen", "127.0.0.1:0", "--fast", "--no-store"]
         if capacity:
             argv += ["--capacity", str(capacity)]
         if capacity_mode:
             argv += ["--capacity-mode", capacity_mode]
+        argv += list(extra)
         self.p = spawn(argv, name)
         self.port = int(wait_line(self.p, r"listening http 127\.0\.0\.1:(\d+)").group(1))
         self.url = "http://127.0.0.1:%d" % self.port
@@ -1004,6 +1023,170 @@ class Bench:
             if em:
                 em.close()
 
+    # -- freshness
+
+    def freshness(self):
+        """tools/loadgen.py over TCP with send-time stamps, rules/demo.json, at each
+        load of FRESH_LOADS: per kind, the lag from the sender's write to the
+        emulator's acceptance, forwarded and shed, and spillway's own lag_10s."""
+        job = Job("freshness", "latency",
+                  "loadgen over TCP -> rules/demo.json -> Elasticsearch emulator, lag from "
+                  "the sender's write to the cluster's acceptance, at 1x, 3x and 10x its "
+                  "capacity")
+        job.peer_name = "es_emulator.py"
+        job.extra.update(capacity=FRESH_CAPACITY, warmup=FRESH_WARMUP, seconds=FRESH_SECONDS,
+                         rules=os.path.relpath(FRESH_RULES, REPO), mix=loadgen.DEFAULT_MIX,
+                         kind_class=FRESH_KIND_CLASS, stamp=FRESH_STAMP,
+                         target_ms=FRESH_TARGET_MS, phases=[])
+        for x in FRESH_LOADS:
+            ph = self.fresh_phase(x)
+            job.extra["phases"].append(ph)
+            log("freshness %2gx: %s ev/s offered, %s received by spillway, shed %s; "
+                "CPU spillway %.2f, emulator %.2f, loadgen %.2f, other load %.2f cores" % (
+                    x, fmt_int(ph["offered_rate"]), fmt_int(ph["sent_rate"]),
+                    fmt_int(sum(k["shed"] for k in ph["kinds"].values())),
+                    ph["cpu"] / ph["window_seconds"], ph["peer_cpu"] / ph["window_seconds"],
+                    ph["sender_cpu"] / ph["window_seconds"],
+                    ph["other_cpu"] / ph["window_seconds"]))
+            for kind, k in ph["kinds"].items():
+                sl, o = k.get("spillway_lag") or {}, k["onset"]
+                log("freshness %2gx   %-8s p%d %7s/s fwd %8s shed %8s accepted %8s p50 %8s "
+                    "p99 %8s max %8s ms; spillway p50 %s p99 %s; onset p99 %s max %s" % (
+                        x, kind, k["priority"], fmt_int(k["received"] / ph["window_seconds"]),
+                        fmt_int(k["forwarded"]), fmt_int(k["shed"]), fmt_int(k["accepted"]),
+                        fmt(k["p50_ms"], 1), fmt(k["p99_ms"], 1), fmt(k["max_ms"], 1),
+                        fmt(sl.get("p50_ms"), 1), fmt(sl.get("p99_ms"), 1),
+                        fmt(o["p99_ms"], 1), fmt(o["max_ms"], 1)))
+        phs = job.extra["phases"]
+        job.events = sum(sum(k["accepted"] for k in p["kinds"].values()) for p in phs)
+        job.wall = sum(p["window_seconds"] for p in phs)
+        job.cpu = sum(p["cpu"] for p in phs)
+        job.peer_cpu = sum(p["peer_cpu"] for p in phs)
+        job.sender_cpu = sum(p["sender_cpu"] for p in phs)
+        job.other_cpu = sum(p["other_cpu"] for p in phs)
+        job.rss = max(p["rss"] for p in phs) if phs else None
+        job.extra["machine_busy_cpu"] = sum(p["machine_busy_cpu"] for p in phs)
+        job.complete = len(phs) == len(FRESH_LOADS) and all(not p["errors"] for p in phs)
+        for p in phs:
+            if p["errors"]:
+                job.notes.append("%gx: %s" % (p["load"], "; ".join(p["errors"])))
+        self.add(job)
+        return job
+
+    def fresh_phase(self, x):
+        """One load: a fresh emulator and spillway, loadgen for FRESH_WARMUP +
+        FRESH_SECONDS (and a second more); what was measured in the window."""
+        name = "freshness-%gx" % x
+        rate = x * FRESH_CAPACITY
+        em = sp = lg = None
+        errors = []
+        try:
+            em = Emulator(name + "-es", FRESH_CAPACITY, "items",
+                          extra=["--lag-field", "labels." + FRESH_STAMP,
+                                 "--lag-by", "labels.lg_kind"])
+            sp = Spillway(self.exe, em.url, name, rules=FRESH_RULES)
+            lg = spawn([PYTHON, os.path.join(REPO, "tools", "loadgen.py"),
+                        "--tcp", "127.0.0.1:%d" % sp.tcp, "--rate", str(rate),
+                        "--duration", str(FRESH_WARMUP + FRESH_SECONDS + 1.0),
+                        "--stamp", FRESH_STAMP, "--seed", str(SEED)], name + "-loadgen")
+            # the clock starts at spillway's first event, not at the generator's start-up
+            deadline = time.monotonic() + 30
+            while sum(c["received"] for c in sp.stats()["classes"].values()) == 0:
+                if lg.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("loadgen sent nothing (exit %s): %s" % (
+                        lg.poll(), "".join(lg.bench_lines[-5:]).strip()))
+                time.sleep(0.02)
+            t0 = time.monotonic()
+            while time.monotonic() < t0 + FRESH_WARMUP:
+                time.sleep(min(0.5, max(0.0, t0 + FRESH_WARMUP - time.monotonic())))
+                sp.stats()
+            # the onset's lags, from the first event on; then the window's
+            onset = http_json(em.url + "/_emulator/lag", timeout=30)
+            http_json(em.url + "/_emulator/lag", method="DELETE")
+            s0 = sp.stats()
+            cpu0, peer0, lg0 = proc_cpu(sp.p.pid), proc_cpu(em.p.pid, True), proc_cpu(lg.pid)
+            me0, (busy0, _) = self_cpu(), machine_busy()
+            w0 = time.monotonic()
+            while time.monotonic() < w0 + FRESH_SECONDS:      # for the queue's peak
+                time.sleep(min(0.5, max(0.0, w0 + FRESH_SECONDS - time.monotonic())))
+                if time.monotonic() < w0 + FRESH_SECONDS - 0.1:
+                    sp.stats()
+            lag = http_json(em.url + "/_emulator/lag", timeout=30)
+            s1 = sp.stats()
+            w1 = time.monotonic()
+            cpu1, peer1, lg1 = proc_cpu(sp.p.pid), proc_cpu(em.p.pid, True), proc_cpu(lg.pid)
+            me1, (busy1, _) = self_cpu(), machine_busy()
+            rss = proc_hwm(sp.p.pid)
+            try:
+                lg.wait(30)
+            except subprocess.TimeoutExpired:
+                errors.append("loadgen did not stop")
+            for t in lg.bench_readers:
+                t.join(5)
+            out = None
+            for line in lg.bench_lines:
+                if line.startswith("{") and '"offered"' in line:
+                    out = json.loads(line)
+            if out is None:
+                errors.append("loadgen printed no result: %s" % "".join(
+                    lg.bench_lines[-5:]).strip()[:200])
+            elif out.get("error"):
+                errors.append("loadgen: %s" % out["error"])
+            es = em.stats()
+            secs = w1 - w0
+            kinds = {}
+            for kind, cname in FRESH_KIND_CLASS.items():
+                c0, c1 = s0["classes"].get(cname), s1["classes"].get(cname)
+                if c1 is None:
+                    errors.append("no class %s in /stats" % cname)
+                    continue
+                drop = {r: v - c0["dropped"].get(r, 0) for r, v in c1["dropped"].items()
+                        if v - c0["dropped"].get(r, 0)}
+                g = (lag.get("by") or {}).get(kind) or {}
+                o = (onset.get("by") or {}).get(kind) or {}
+                kinds[kind] = {
+                    "class": cname, "priority": c1["priority"],
+                    "received": c1["received"] - c0["received"],
+                    "forwarded": c1["forwarded"] - c0["forwarded"],
+                    "shed": sum(drop.values()), "shed_by_reason": drop,
+                    "queued": c1["queued"], "inflight": c1["inflight"],
+                    "accepted": g.get("events", 0),
+                    "p50_ms": g.get("p50_ms"), "p90_ms": g.get("p90_ms"),
+                    "p99_ms": g.get("p99_ms"), "max_ms": g.get("max_ms"),
+                    "mean_ms": g.get("mean_ms"),
+                    # arrival to final outcome over the last 10 s, as spillway
+                    # measures it (builds before it have none)
+                    "spillway_lag": c1.get("lag_10s"),
+                    # the warm-up: the first FRESH_WARMUP s of the storm
+                    "onset": {"accepted": o.get("events", 0), "p50_ms": o.get("p50_ms"),
+                              "p99_ms": o.get("p99_ms"), "max_ms": o.get("max_ms"),
+                              "spillway_lag": c0.get("lag_10s")},
+                }
+            busy = (busy1 - busy0) / CLK_TCK
+            cpu, peer, snd = cpu1 - cpu0, peer1 - peer0, lg1 - lg0
+            return {
+                "load": x, "offered_rate": rate, "capacity": FRESH_CAPACITY,
+                "window_seconds": secs, "onset_seconds": FRESH_WARMUP,
+                "sent_rate": sum(k["received"] for k in kinds.values()) / secs,
+                "loadgen": out, "kinds": kinds,
+                "lag_unread": lag.get("unread"),
+                "spillway_capacity": s1.get("capacity"),
+                "peak_queue_events": sp.peak_queue_events, "rss": rss,
+                "es_items_by_status": es.get("items", {}).get("by_status"),
+                "es_requests": es.get("requests", {}).get("bulk"),
+                "cpu": cpu, "peer_cpu": peer, "sender_cpu": snd,
+                "driver_cpu": me1 - me0, "machine_busy_cpu": busy,
+                "other_cpu": max(0.0, busy - cpu - peer - snd - (me1 - me0)),
+                "errors": errors,
+            }
+        finally:
+            if lg is not None:
+                stop(lg)
+            if sp:
+                sp.close()
+            if em:
+                em.close()
+
     # -- rsyslog
 
     def rsyslog_moddir(self):
@@ -1252,6 +1435,8 @@ class Bench:
                 j.extra["es_capacity"] = cap
         if self.want("ack-latency"):
             self.guard("ack-latency", self.ack_latency)
+        if self.want("freshness"):
+            self.guard("freshness", self.freshness)
         if self.want("rsyslog-file"):
             self.guard("rsyslog-file", self.rsyslog_job, "rsyslog-file", "rsyslog-file.conf",
                        "imptcp + mmjsonparse + re_match on log.level -> 2 files",
@@ -1737,6 +1922,7 @@ def write_doc(bench):
               "sink.")
             w("")
     ack_section(w, bench)
+    freshness_section(w, bench)
     # ---- where the time goes
     cg = J.get("callgrind")
     w("## Where the time goes")
@@ -1922,6 +2108,135 @@ def ack_section(w, bench):
                   "`flush_ms` (%.0f items a bulk request on average, against %.0f at light "
                   "load)." % (per_bulk(a), per_bulk(lp)))
     w(s)
+    w("")
+
+
+def freshness_section(w, bench):
+    """The freshness job: each kind's lag from the sender's write to the
+    emulator's acceptance, at 1x, 3x and 10x its capacity.  Nothing when the
+    results have no such job (runs from before it)."""
+    j = bench.jobs.get("freshness")
+    if j is None:
+        if "freshness" in bench.skipped:
+            w("## Freshness")
+            w("")
+            w("Not measured in this run (%s)." % bench.skipped["freshness"])
+            w("")
+        return
+    x = j.extra
+    phases = x.get("phases") or []
+    if not phases:
+        return
+    kc = x.get("kind_class") or FRESH_KIND_CLASS
+    mix = x.get("mix") or loadgen.DEFAULT_MIX
+    total = float(sum(mix.values())) or 1.0
+    first = phases[0]["kinds"]
+    target = x.get("target_ms", FRESH_TARGET_MS)
+
+    def lag_cell(d):
+        if not d or not d.get("events"):
+            return "–" if d else "n/a"
+        return "%s / %s" % (fmt(d["p50_ms"], 1), fmt(d["p99_ms"], 1))
+    no_own = any(k.get("spillway_lag") is None for p in phases for k in p["kinds"].values())
+
+    def ms(v):
+        return fmt(v, 1) if v is not None else "–"
+    w("## Freshness")
+    w("")
+    w("How stale is what reaches the cluster when it cannot take everything? `freshness` "
+      "offers `tools/loadgen.py`'s default mix over one TCP connection at %s the capacity of "
+      "the emulator (`--capacity %d --capacity-mode items --fast --no-store`), through "
+      "spillway with [%s](../%s) and otherwise its defaults (`flush_ms` 200, batches of "
+      "1,000 events, 4 concurrent bulk requests). The generator stamps every event with the "
+      "wall clock just before the write that carries it (`--stamp %s`, in `labels`), and the "
+      "emulator records for every document it accepts its acceptance time minus that stamp, "
+      "per kind (`--lag-field labels.%s --lag-by labels.lg_kind`): the lag from the sender's "
+      "write to the cluster's acceptance, with the TCP path into spillway, its queue, the "
+      "wait of a batch for `flush_ms`, every 429 and retry, and the bulk request in it. Each "
+      "load runs on a fresh emulator and spillway; the first %.0f s from spillway's first "
+      "event (the storm's onset: spillway does not yet know the cluster's capacity and "
+      "queues what it cannot send) and the %.0f s after it (the storm going on) are measured "
+      "apart. Forwarded and shed are spillway's counters over the %.0f s; *spillway* is "
+      "spillway's own measure, from an event's arrival to its outcome, forwarded or shed "
+      "once queued (`lag_10s` in `/stats`, over the last 10 s, interpolated within the "
+      "buckets of its histogram), read at the end of each part." % (
+          ", ".join("%g×" % p["load"] for p in phases), x.get("capacity") or 0,
+          x.get("rules", "rules/demo.json"), x.get("rules", "rules/demo.json"),
+          x.get("stamp", FRESH_STAMP), x.get("stamp", FRESH_STAMP),
+          x.get("warmup", FRESH_WARMUP), x.get("seconds", FRESH_SECONDS),
+          x.get("seconds", FRESH_SECONDS)))
+    w("")
+    w("| kind | share | class | priority |")
+    w("| --- | ---: | --- | ---: |")
+    for kind in kc:
+        k = first.get(kind)
+        w("| %s | %.0f %% | %s | %s |" % (kind, 100 * mix.get(kind, 0) / total, kc[kind],
+                                          k["priority"] if k else "?"))
+    w("")
+    for p in phases:
+        secs = p["window_seconds"]
+        w("**%g× (%s events/s offered, %s received by spillway).** CPU over the %.0f s, in "
+          "cores: spillway %.2f, emulator %.2f, loadgen %.2f, other processes %.2f." % (
+              p["load"], fmt_int(p["offered_rate"]), fmt_int(p["sent_rate"]), secs,
+              p["cpu"] / secs, p["peer_cpu"] / secs, p["sender_cpu"] / secs,
+              p["other_cpu"] / secs))
+        w("")
+        w("| kind | priority | received/s | forwarded | shed | accepted by the cluster | "
+          "p50 ms | p99 ms | max ms | spillway p50 / p99 ms | onset p99 / max ms | "
+          "onset, spillway p50 / p99 ms |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for kind in kc:
+            k = p["kinds"].get(kind)
+            if k is None:
+                continue
+            o = k.get("onset") or {}
+            shed = fmt_int(k["shed"])
+            if k.get("shed_by_reason"):
+                shed += " (%s)" % ", ".join("%s %s" % (r, fmt_int(v)) for r, v in
+                                            sorted(k["shed_by_reason"].items()))
+            w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                kind, k["priority"], fmt_int(k["received"] / secs), fmt_int(k["forwarded"]),
+                shed, fmt_int(k["accepted"]), ms(k["p50_ms"]), ms(k["p99_ms"]),
+                ms(k["max_ms"]), lag_cell(k.get("spillway_lag")),
+                "%s / %s" % (ms(o.get("p99_ms")), ms(o.get("max_ms"))) if o.get("accepted")
+                else "–", lag_cell(o.get("spillway_lag"))))
+        w("")
+    w("*Accepted by the cluster* counts the documents the emulator took in the %.0f s, and "
+      "the lags are theirs; a kind forwarded late (queued during the onset, sent once there "
+      "was room) shows lags of seconds over few documents. A `–` is a kind of which nothing "
+      "was accepted. The share of the mix that each priority gets is set by the rules "
+      "(`debug` is rate-limited to 100 events/s at any load).%s" % (
+          x.get("seconds", FRESH_SECONDS),
+          " *n/a*: this build of spillway has no `lag_10s` in `/stats`." if no_own else ""))
+    w("")
+    p0 = [kind for kind in kc if first.get(kind, {}).get("priority") == 0]
+    if p0:
+        kind = p0[0]
+        w("Priority 0 (`%s`, class `%s`) against the target: a p99 within `flush_ms` and "
+          "one sink round trip, %d ms with the defaults." % (kind, kc[kind], target))
+        w("")
+        w("| load | p99 ms, storm going on | ≤ %d ms | spillway p99 ms | p99 / max ms, "
+          "onset | ≤ %d ms | spillway p99 ms, onset |" % (target, target))
+        w("| --- | ---: | --- | ---: | ---: | --- | ---: |")
+
+        def verdict(v):
+            return "–" if v is None else ("met" if v <= target else
+                                          "missed by %.0f ms" % (v - target))
+        for p in phases:
+            k = p["kinds"].get(kind) or {}
+            o = k.get("onset") or {}
+            sl, osl = k.get("spillway_lag") or {}, o.get("spillway_lag") or {}
+            w("| %g× | %s | %s | %s | %s / %s | %s | %s |" % (
+                p["load"], ms(k.get("p99_ms")), verdict(k.get("p99_ms")),
+                ms(sl.get("p99_ms")) if sl.get("events") else ("–" if sl else "n/a"),
+                ms(o.get("p99_ms")), ms(o.get("max_ms")), verdict(o.get("p99_ms")),
+                ms(osl.get("p99_ms")) if osl.get("events") else ("–" if osl else "n/a")))
+        w("")
+    w("The emulator and the generator read the same wall clock (`time.time()`), so the lags "
+      "are exact to the clock's resolution; the generator reads it once per write of up to "
+      "a tick's events (10 ms), before it formats them, which adds up to a millisecond or "
+      "so. The emulator parses each accepted document's source to find the stamp, about "
+      "4 µs a document, in its own process.")
     w("")
 
 
