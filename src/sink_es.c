@@ -2,7 +2,7 @@
  * sink_es: Elasticsearch _bulk over HTTP(S), on libevent's evhttp.
  *
  * Submitted records gather in one forming batch, sent when it reaches
- * batch_events or batch_bytes, or flush_ms after its first record.  A
+ * batch_events or batch_bytes, or flush_ms after the oldest of its records arrived.  A
  * request occupies one of `concurrency` slots, each with its own
  * keep-alive connection, from the moment it is sent until every one of
  * its records has an outcome: a slot whose request failed keeps the
@@ -62,6 +62,7 @@
 			    "items.*.error.type"
 #define ES_BULK_FULL	"/_bulk"	/* whole item answers, for senders */
 #define ES_BACKOFF_BASE	(100 * NSEC_PER_MSEC)
+#define ES_P0_PAUSE	(10 * NSEC_PER_MSEC)	/* priority 0 after its 429 */
 #define ES_BACKOFF_CAP	(30 * NSEC_PER_SEC)
 #define ES_RETRY_AFTER_MAX	300	/* seconds of Retry-After honoured */
 #define ES_ACTION_GUESS	64	/* bytes of a built action line, for sizing */
@@ -772,7 +773,7 @@ struct sink_es {
 	int			 want_ready;	/* said BUSY; owe a ready() */
 	uint64_t		 hold_until;	/* after a 429: send nothing new
 						   but priority 0 */
-	int			 hold_prio;	/* most important held */
+	uint64_t		 hold_p0_until;	/* after a 429 of priority 0 */
 	size_t			 forming_p0;	/* priority 0 leads the batch: */
 	struct record		*forming_p0_last;	/* its last one */
 	unsigned		 waits;		/* 429 answers in a row */
@@ -932,28 +933,31 @@ es_nodelay(struct es_slot *sl)
  * Elasticsearch answered 429: send nothing new for a short pause (or
  * Retry-After).  It stays short: the controller, told of the 429, lowers
  * what is admitted; a long pause would only starve the sink and read as a
- * collapse of what it can take.  prio is the most important priority
- * that was answered 429: a pause meant only for less important events
- * does not hold priority 0 back.
+ * collapse of what it can take.  Priority 0 is not held by it: the
+ * controller makes room for priority 0 by shedding the rest, and the
+ * storm must not make it late.  Only when priority 0 itself was answered
+ * 429 (prio 0) does it wait, a tenth as long (or Retry-After), so that a
+ * cluster that cannot take even that is not asked again at once.
  */
 static void
 es_hold(struct sink_es *es, long retry_after, int prio, uint64_t now)
 {
-	uint64_t delay = ES_BACKOFF_BASE;
-
-	if (now >= es->hold_until || prio < es->hold_prio)
-		es->hold_prio = prio;
+	uint64_t delay = ES_BACKOFF_BASE, p0 = ES_P0_PAUSE;
+	double jitter = 0.8 + 0.4 * es_rand(es);
 
 	es->waits++;
-	delay = (uint64_t)((double)delay * (0.8 + 0.4 * es_rand(es)));
+	delay = (uint64_t)((double)delay * jitter);
+	p0 = (uint64_t)((double)p0 * jitter);
 	if (retry_after > 0) {
 		if (retry_after > ES_RETRY_AFTER_MAX)
 			retry_after = ES_RETRY_AFTER_MAX;
 		if ((uint64_t)retry_after * NSEC_PER_SEC > delay)
-			delay = (uint64_t)retry_after * NSEC_PER_SEC;
+			delay = p0 = (uint64_t)retry_after * NSEC_PER_SEC;
 	}
 	if (now + delay > es->hold_until)
 		es->hold_until = now + delay;
+	if (prio == 0 && now + p0 > es->hold_p0_until)
+		es->hold_p0_until = now + p0;
 }
 
 /* Hand the batch being formed back to the owner, last first. */
@@ -1220,13 +1224,16 @@ es_slot_reserve(struct es_slot *sl, size_t n)
 	return 0;
 }
 
-/* Move one request's worth of the forming batch into an idle slot. */
+/*
+ * Move one request's worth of the forming batch into an idle slot: only
+ * its priority-0 head when p0_only.
+ */
 static int
-es_slot_fill(struct sink_es *es, struct es_slot *sl)
+es_slot_fill(struct sink_es *es, struct es_slot *sl, int p0_only)
 {
 	struct record *rec;
-	size_t by = 0, want = es->fn < es->batch_events ? es->fn :
-	    es->batch_events;
+	size_t by = 0, have = p0_only ? es->forming_p0 : es->fn;
+	size_t want = have < es->batch_events ? have : es->batch_events;
 
 	if (es_slot_reserve(sl, want) == -1)
 		return -1;
@@ -1332,11 +1339,11 @@ es_idle_slot(struct sink_es *es)
 	return NULL;
 }
 
-/* Priority 0 waits, and the 429 pause in force was not meant for it. */
-static int
-es_p0_unheld(const struct sink_es *es)
+/* When the batch being formed may go, as far as 429 pauses go. */
+static uint64_t
+es_hold_end(const struct sink_es *es)
 {
-	return es->forming_p0 > 0 && es->hold_prio > 0;
+	return es->forming_p0 > 0 ? es->hold_p0_until : es->hold_until;
 }
 
 /* Arm the timer for the next backoff or flush deadline. */
@@ -1353,8 +1360,8 @@ es_arm(struct sink_es *es, uint64_t now)
 			next = es->slots[i].not_before;
 	if (es->fn > 0 && es_idle_slot(es) != NULL) {
 		d = es->first_at + es->flush_ns;
-		if (d < es->hold_until && !es_p0_unheld(es))
-			d = es->hold_until;
+		if (d < es_hold_end(es))
+			d = es_hold_end(es);
 		if (d < next)
 			next = d;
 	}
@@ -1416,14 +1423,18 @@ es_run(struct sink_es *es, uint64_t now)
 		if (sl->state == SLOT_BACKOFF && sl->not_before <= now)
 			es_slot_send(es, sl, now);
 	}
-	if (es->forming_p0 > 0 && (now >= es->hold_until ||
-	    es_p0_unheld(es)) && es_idle_slot(es) == NULL)
+	if (es->forming_p0 > 0 && now >= es_hold_end(es) &&
+	    es_idle_slot(es) == NULL)
 		es_slot_yield(es);
-	while (es->fn > 0 && (now >= es->hold_until || es_p0_unheld(es)) &&
+	/*
+	 * While a 429 pause holds the rest, priority 0 goes alone: what the
+	 * cluster can take then is its.
+	 */
+	while (es->fn > 0 && now >= es_hold_end(es) &&
 	    (es_forming_full(es) ||
 	    now >= es->first_at + es->flush_ns) &&
 	    (sl = es_idle_slot(es)) != NULL) {
-		if (es_slot_fill(es, sl) == -1)
+		if (es_slot_fill(es, sl, now < es->hold_until) == -1)
 			break;
 		es_slot_send(es, sl, now);
 		if (es->fn > 0)
@@ -1662,13 +1673,16 @@ sink_es_submit(struct sink *s, struct batch *b)
 			es->forming_p0_last = rec;
 			es->forming_p0++;
 		}
+		/* flush_ms counts from the arrival of the oldest. */
+		if (rec->t_in < es->first_at)
+			es->first_at = rec->t_in;
 		es->fn++;
 		es->fbytes += es_rec_bytes(rec);
 		es->fsrc += rec->len;
 	}
 	b->n = 0;
 	b->bytes = 0;
-	if (es_forming_full(es) || es->flush_ns == 0)
+	if (es_forming_full(es) || now >= es->first_at + es->flush_ns)
 		es_run(es, now);
 	else
 		es_arm(es, now);
