@@ -292,6 +292,11 @@ metrics_render(struct app *app, struct evbuffer *out)
 		    "Records sent to the sink again after a retriable failure.");
 		evbuffer_add_printf(out, "spillway_sink_retried_total"
 		    "{sink=\"main\"} %llu\n", (unsigned long long)sg.retried);
+		family(out, "spillway_sink_yielded_total", "counter",
+		    "Records a retry backoff handed back to the queue so that "
+		    "priority 0 could go first.");
+		evbuffer_add_printf(out, "spillway_sink_yielded_total"
+		    "{sink=\"main\"} %llu\n", (unsigned long long)sg.yielded);
 	}
 	if (app->sink != NULL && app->sink->ops == &sink_kafka_ops) {
 		struct sink_kafka_signals kg;

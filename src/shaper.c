@@ -730,6 +730,8 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 	}
 	rec->cls = c;
 	rec->priority = sh->in_order ? 0 : (uint16_t)c->priority;
+	if (sh->in_order)	/* so that expiry looks for it there too */
+		min_age_add(sh->min_age, 0, c->rule->max_age_ms);
 	rec->source = (uint8_t)source;
 	rec->t_in = now;
 	rec->ack = ack;
