@@ -1526,61 +1526,117 @@ static const char *const bulk_media_types[] = {
 	"application/vnd.elasticsearch+json",
 };
 
-int
-bulk_content_type_ok(const char *ct)
+/*
+ * One media type (value, up to len bytes or its NUL): -1 when it is not
+ * one _bulk takes, 0 when blank, 1 for plain JSON or NDJSON, 2 for the
+ * vendor types; *compat is its compatible-with (vendor types only), 0
+ * when it has none, -1 when that is not a number.
+ */
+static int
+bulk_media_type(const char *s, size_t len, int *compat)
 {
-	const char	*s, *name, *val;
+	const char	*end = s + len, *name, *val;
 	size_t		 n, i, nlen, vlen;
 	int		 vendor;
 
-	if (ct == NULL)
-		return 1;
-	for (s = ct; *s == ' ' || *s == '\t'; s++)
+	*compat = 0;
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	if (s == end)
+		return 0;
+	for (n = 0; s + n < end && s[n] != ';' && s[n] != ' ' &&
+	    s[n] != '\t'; n++)
 		;
-	if (*s == '\0')
-		return 1;
-	n = strcspn(s, "; \t");
 	for (i = 0; i < sizeof(bulk_media_types) / sizeof(bulk_media_types[0]);
 	    i++)
 		if (strlen(bulk_media_types[i]) == n &&
 		    strncasecmp(s, bulk_media_types[i], n) == 0)
 			break;
 	if (i == sizeof(bulk_media_types) / sizeof(bulk_media_types[0]))
-		return 0;
+		return -1;
 	vendor = i >= 2;
 	s += n;
 	/* Parameters: *( OWS ";" OWS name "=" value ), value maybe quoted. */
 	for (;;) {
-		while (*s == ' ' || *s == '\t')
+		while (s < end && (*s == ' ' || *s == '\t'))
 			s++;
-		if (*s == '\0')
-			return 1;
+		if (s == end)
+			return vendor ? 2 : 1;
 		if (*s++ != ';')
-			return 0;
-		while (*s == ' ' || *s == '\t')
+			return -1;
+		while (s < end && (*s == ' ' || *s == '\t'))
 			s++;
-		if (*s == '\0' || *s == ';')
+		if (s == end || *s == ';')
 			continue;
 		name = s;
-		nlen = strcspn(s, "=; \t");
-		if (nlen == 0 || s[nlen] != '=')
-			return 0;
-		s += nlen + 1;
-		if (*s == '"') {
+		for (nlen = 0; s + nlen < end && s[nlen] != '=' &&
+		    s[nlen] != ';' && s[nlen] != ' ' && s[nlen] != '\t'; nlen++)
+			;
+		s += nlen;
+		while (s < end && (*s == ' ' || *s == '\t'))
+			s++;
+		if (nlen == 0 || s == end || *s != '=')
+			return -1;
+		for (s++; s < end && (*s == ' ' || *s == '\t'); s++)
+			;
+		if (s < end && *s == '"') {
 			val = ++s;
-			if ((s = strchr(s, '"')) == NULL)
-				return 0;
+			while (s < end && *s != '"')
+				s++;
+			if (s == end)
+				return -1;
 			vlen = (size_t)(s - val);
 			s++;
 		} else {
 			val = s;
-			vlen = strcspn(s, "; \t");
-			s += vlen;
+			while (s < end && *s != ';' && *s != ' ' && *s != '\t')
+				s++;
+			vlen = (size_t)(s - val);
 		}
 		if (nlen == 15 && strncasecmp(name, "compatible-with", 15) == 0) {
-			if (!vendor || vlen != 1 || (val[0] != '7' &&
-			    val[0] != '8'))
-				return 0;
+			if (!vendor)
+				return -1;
+			*compat = vlen == 1 && val[0] >= '0' && val[0] <= '9' ?
+			    val[0] - '0' : vlen == 2 && val[0] >= '1' &&
+			    val[0] <= '9' && val[1] >= '0' && val[1] <= '9' ?
+			    (val[0] - '0') * 10 + val[1] - '0' : -1;
 		}
 	}
+}
+
+int
+bulk_content_type_ok(const char *ct)
+{
+	int compat;
+
+	if (ct == NULL)
+		return 1;
+	switch (bulk_media_type(ct, strlen(ct), &compat)) {
+	case -1:
+		return 0;
+	case 2:
+		return compat == 0 || (compat >= BULK_COMPAT_MIN &&
+		    compat <= BULK_COMPAT_MAX);
+	default:
+		return 1;
+	}
+}
+
+int
+bulk_compat(const char *value)
+{
+	const char *p, *comma;
+	int compat, found = 0;
+
+	for (p = value; p != NULL && *p != '\0'; p = comma ? comma + 1 : NULL) {
+		comma = strchr(p, ',');
+		if (bulk_media_type(p, comma ? (size_t)(comma - p) : strlen(p),
+		    &compat) != 2 || compat == 0)
+			continue;
+		if (compat < BULK_COMPAT_MIN || compat > BULK_COMPAT_MAX)
+			return -1;
+		if (found == 0)
+			found = compat;
+	}
+	return found;
 }

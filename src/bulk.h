@@ -159,15 +159,27 @@ int	bulk_gunzip(const char *in, size_t inlen, size_t max_out, char **out,
 int	bulk_gzip(const char *in, size_t inlen, int level, char **out,
 	    size_t *outlen);
 
+#define BULK_COMPAT_MIN	7	/* compatible-with versions taken */
+#define BULK_COMPAT_MAX	9
+
 /*
- * Whether a bulk request's Content-Type is one Elasticsearch 8 accepts
+ * Whether a bulk request's Content-Type is one Elasticsearch accepts
  * for _bulk: application/x-ndjson, application/json, or
  * application/vnd.elasticsearch+x-ndjson / +json (compatible-with, when
- * given, must be 7 or 8), case-insensitive, with optional parameters
+ * given, from BULK_COMPAT_MIN to BULK_COMPAT_MAX: 7, 8 or 9, one of which
+ * any current server takes), case-insensitive, with optional parameters
  * such as "; charset=UTF-8".  A missing header (NULL or blank) is
  * accepted, more leniently than Elasticsearch, for senders that omit it.
  * Returns 1 when acceptable, 0 when not (the caller answers 406).
  */
 int	bulk_content_type_ok(const char *ct);
+
+/*
+ * The compatible-with version an Accept or Content-Type value asks for
+ * (a comma-separated list of media types): the first vendor type's
+ * (7, 8 or 9), 0 when none asks for one, -1 when one asks for a version
+ * outside BULK_COMPAT_MIN..BULK_COMPAT_MAX (the caller answers 406).
+ */
+int	bulk_compat(const char *value);
 
 #endif

@@ -75,6 +75,8 @@ static const struct opt config_opts[] = {
 	{ "limits", "max_body_bytes", OPT_LONG, O(max_body_bytes), 16, 1e10 },
 	{ "limits", "max_connections", OPT_LONG, O(max_connections), 1, 1e7 },
 	{ "limits", "idle_timeout_ms", OPT_LONG, O(idle_timeout_ms), 0, 1e9 },
+	{ NULL, "http", OPT_SECTION, 0, 0, 0 },
+	{ "http", "es_version", OPT_STR, O(http_es_version), 0, 0 },
 	{ NULL, "admin_token", OPT_STR, O(admin_token), 0, 0 },
 	{ NULL, "shed_response", OPT_SHED, O(shed_reject), 0, 0 },
 	{ NULL, "ack", OPT_STR, O(ack), 0, 0 },
@@ -112,7 +114,8 @@ config_default(void)
 	    config_set_str(&cf->sink_index, "logs-%Y.%m.%d") == -1 ||
 	    config_set_str(&cf->sink_action, "index") == -1 ||
 	    config_set_str(&cf->sink_compression, "gzip") == -1 ||
-	    config_set_str(&cf->ack, "sink") == -1) {
+	    config_set_str(&cf->ack, "sink") == -1 ||
+	    config_set_str(&cf->http_es_version, CONFIG_ES_VERSION) == -1) {
 		config_free(cf);
 		return NULL;
 	}
@@ -138,6 +141,19 @@ config_default(void)
 	cf->workers = 1;
 	cf->shutdown_timeout_ms = 10000;
 	return cf;
+}
+
+int
+config_es_version(const char *v)
+{
+	int major, minor, patch, n = 0;
+
+	if (v == NULL || sscanf(v, "%d.%d.%d%n", &major, &minor, &patch,
+	    &n) != 3 || v[n] != '\0' || v[0] < '0' || v[0] > '9' ||
+	    minor < 0 || patch < 0 || major < 7 || major > 9 ||
+	    strlen(v) > 16)
+		return 0;
+	return major;
 }
 
 void
@@ -376,6 +392,12 @@ config_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	cf->ack_sink = strcmp(cf->ack, "sink") == 0;
+	if (config_es_version(cf->http_es_version) == 0) {
+		config_error(path, text, len, "http", "es_version", 0, err,
+		    errlen, "\"es_version\" must be a version such as "
+		    "\"%s\", of major 7, 8 or 9", CONFIG_ES_VERSION);
+		goto fail;
+	}
 	if (cf->sink_compression != NULL &&
 	    strcmp(cf->sink_compression, "gzip") != 0 &&
 	    strcmp(cf->sink_compression, "none") != 0) {

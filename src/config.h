@@ -49,6 +49,8 @@ struct config {
 	long		 max_connections;
 	long		 idle_timeout_ms;
 
+	char		*http_es_version;	/* what GET / answers locally */
+
 	char		*admin_token;		/* NULL: no auth */
 	int		 shed_reject;		/* shed_response "reject" */
 	char		*ack;			/* "sink" or "admit" */
@@ -57,6 +59,14 @@ struct config {
 	long		 workers;
 	long		 shutdown_timeout_ms;
 };
+
+#define CONFIG_ES_VERSION	"9.1.0"	/* http.es_version by default */
+
+/*
+ * The major of an Elasticsearch version "MAJOR.MINOR.PATCH" spillway can
+ * answer as (7, 8 or 9), or 0 when v is not one.
+ */
+int		 config_es_version(const char *v);
 
 /* The built-in defaults (SPEC §1, §2). NULL on allocation failure. */
 struct config	*config_default(void);

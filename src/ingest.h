@@ -121,6 +121,8 @@ struct ingest_http_counters {
 	uint64_t	 refused;	/* 429: waiting requests hold too much */
 	uint64_t	 deadlines;	/* answered at ack_timeout_ms */
 	uint64_t	 late_inflight;	/* of those, events the sink had */
+	uint64_t	 params_ignored;	/* _bulk requests whose parameters
+					   no sink but Elasticsearch has */
 };
 
 const struct ingest_http_counters *ingest_http_counters(

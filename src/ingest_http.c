@@ -4,6 +4,7 @@
  * or rsyslog output makes before it ships are answered here, so that a
  * shipper pointed at spillway starts without errors.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +30,55 @@
 #include "shaper.h"
 #include "url.h"
 
-#define ES_VERSION	"8.11.0"
 #define ES_HEADERS	"X-Elastic-Product: Elasticsearch\r\n"
+
+/*
+ * The query parameters of _bulk, as Elasticsearch knows them: those an
+ * item can carry itself become defaults for the items (BQ_ITEM, added to
+ * the action lines that lack them); those only a request can carry go
+ * with the events to the sink's request (BQ_REQUEST); the rest shape the
+ * answer spillway gives (BQ_LOCAL).  Any other is refused, as
+ * Elasticsearch refuses it.
+ */
+enum bq_kind { BQ_ITEM, BQ_REQUEST, BQ_LOCAL };
+
+static const struct bulk_qparam {
+	const char	*name;
+	enum bq_kind	 kind;
+	int		 boolean;	/* BQ_ITEM: true/false, not a string */
+	int		 ops;		/* BQ_ITEM: bit per enum bulk_op */
+} bulk_qparams[] = {
+#define IC	((1 << BULK_INDEX) | (1 << BULK_CREATE))
+	{ "pipeline", BQ_ITEM, 0, IC },
+	{ "routing", BQ_ITEM, 0, IC | (1 << BULK_UPDATE) | (1 << BULK_DELETE) },
+	{ "require_alias", BQ_ITEM, 1, IC | (1 << BULK_UPDATE) },
+	{ "require_data_stream", BQ_ITEM, 1, IC },
+	{ "list_executed_pipelines", BQ_ITEM, 1, IC },
+#undef IC
+	{ "refresh", BQ_REQUEST, 0, 0 },
+	{ "timeout", BQ_REQUEST, 0, 0 },
+	{ "wait_for_active_shards", BQ_REQUEST, 0, 0 },
+	{ "include_source_on_error", BQ_REQUEST, 0, 0 },
+	{ "_source", BQ_REQUEST, 0, 0 },
+	{ "_source_excludes", BQ_REQUEST, 0, 0 },
+	{ "_source_includes", BQ_REQUEST, 0, 0 },
+	{ "filter_path", BQ_LOCAL, 0, 0 },
+	{ "pretty", BQ_LOCAL, 0, 0 },
+	{ "human", BQ_LOCAL, 0, 0 },
+	{ "error_trace", BQ_LOCAL, 0, 0 },
+	{ "type", BQ_LOCAL, 0, 0 },		/* 7.x clients */
+};
+
+#define BQ_COUNT	(sizeof(bulk_qparams) / sizeof(bulk_qparams[0]))
+#define BQ_VALUE_MAX	512
+
+struct bulk_params {
+	char		 item[BQ_COUNT][BQ_VALUE_MAX];	/* decoded */
+	int		 has[BQ_COUNT];
+	int		 items;		/* BQ_ITEM ones given */
+	char		 request[4096];	/* BQ_REQUEST ones, as sent */
+	size_t		 request_len;
+};
 
 struct http_wait;
 
@@ -39,6 +87,8 @@ struct ingest_http {
 	const struct config	*cf;
 	struct shaper		*sh;
 	struct http_server	*srv;
+	char			*root;		/* GET /, as http.es_version */
+	struct bulk_params	 bp;		/* of the request being read */
 	int			 stopping;	/* shutting down */
 	struct ingest_http_counters c;
 	TAILQ_HEAD(, http_wait)	 waits;		/* ack "sink": unanswered */
@@ -83,16 +133,55 @@ struct proxy_call {
 	struct http_request	*req;
 };
 
-static const char es_root[] =
-    "{\"name\":\"spillway\",\"cluster_name\":\"spillway\","
-    "\"cluster_uuid\":\"c3BpbGx3YXktY2x1c3Rlcg\","
-    "\"version\":{\"number\":\"" ES_VERSION "\",\"build_flavor\":\"default\","
-    "\"build_type\":\"deb\",\"build_hash\":\"spillway\","
-    "\"build_date\":\"2023-11-04T10:04:57.184859352Z\","
-    "\"build_snapshot\":false,\"lucene_version\":\"9.8.0\","
-    "\"minimum_wire_compatibility_version\":\"7.17.0\","
-    "\"minimum_index_compatibility_version\":\"7.0.0\"},"
-    "\"tagline\":\"You Know, for Search\"}";
+/*
+ * What a server of each major says of itself in GET /: the fields a
+ * client checks (build_flavor, the wire compatibility, the tagline) as
+ * that major's servers give them.
+ */
+static const struct es_major {
+	int		 major;
+	const char	*lucene;
+	const char	*wire;		/* minimum_wire_compatibility_version */
+	const char	*index;		/* minimum_index_compatibility_version */
+	const char	*date;
+} es_majors[] = {
+	{ 7, "8.11.3", "6.8.0", "6.0.0-beta1", "2024-08-05T10:05:34.233336849Z" },
+	{ 8, "9.12.0", "7.17.0", "7.0.0", "2024-12-11T12:08:05.663969764Z" },
+	{ 9, "10.2.2", "8.19.0", "8.0.0", "2025-07-17T22:18:07.385785149Z" },
+};
+
+/*
+ * The root document for version v (config_es_version() checked it).
+ * NULL without memory.  X-Elastic-Product goes with every answer: servers
+ * send it from 7.14 on, and the clients of earlier ones do not mind it.
+ */
+static char *
+es_root_doc(const char *v)
+{
+	const struct es_major *m = NULL;
+	int major = 0, minor = 0;
+	size_t i;
+	char *doc;
+
+	sscanf(v, "%d.%d", &major, &minor);
+	for (i = 0; i < sizeof(es_majors) / sizeof(es_majors[0]); i++)
+		if (es_majors[i].major == major)
+			m = &es_majors[i];
+	if (m == NULL)
+		return NULL;
+	if (asprintf(&doc, "{\"name\":\"spillway\",\"cluster_name\":"
+	    "\"spillway\",\"cluster_uuid\":\"c3BpbGx3YXktY2x1c3Rlcg\","
+	    "\"version\":{\"number\":\"%s\",\"build_flavor\":\"default\","
+	    "\"build_type\":\"deb\",\"build_hash\":\"spillway\","
+	    "\"build_date\":\"%s\",\"build_snapshot\":false,"
+	    "\"lucene_version\":\"%s\","
+	    "\"minimum_wire_compatibility_version\":\"%s\","
+	    "\"minimum_index_compatibility_version\":\"%s\"},"
+	    "\"tagline\":\"You Know, for Search\"}", v, m->date, m->lucene,
+	    m->wire, m->index) == -1)
+		return NULL;
+	return doc;
+}
 
 static const char es_license[] =
     "{\"license\":{\"status\":\"active\","
@@ -120,14 +209,33 @@ static const char es_health[] =
     "\"task_max_waiting_in_queue_millis\":0,"
     "\"active_shards_percent_as_number\":100.0}";
 
+/*
+ * The compatible-with version a request asks its answer in: its Accept,
+ * else its Content-Type; 0 for none, -1 for one no server takes.
+ */
+static int
+es_compat(const struct http_request *req)
+{
+	int a = bulk_compat(http_header(req, "Accept"));
+	int c = bulk_compat(http_header(req, "Content-Type"));
+
+	if (a == -1 || c == -1)
+		return -1;
+	return a != 0 ? a : c;
+}
+
+/* The media type of an answer: the vendor one the client asked for. */
 static const char *
 es_content_type(const struct http_request *req)
 {
-	const char *acc = http_header(req, "Accept");
+	static const char *const vnd[BULK_COMPAT_MAX - BULK_COMPAT_MIN + 1] = {
+		"application/vnd.elasticsearch+json;compatible-with=7",
+		"application/vnd.elasticsearch+json;compatible-with=8",
+		"application/vnd.elasticsearch+json;compatible-with=9",
+	};
+	int v = es_compat(req);
 
-	if (acc != NULL && strcasestr(acc, "vnd.elasticsearch+json") != NULL)
-		return "application/vnd.elasticsearch+json;compatible-with=8";
-	return "application/json";
+	return v > 0 ? vnd[v - BULK_COMPAT_MIN] : "application/json";
 }
 
 /* Answer with a JSON document, honouring ?filter_path=. */
@@ -523,24 +631,92 @@ wait_answer(struct http_wait *w)
 }
 
 /*
- * The action line to forward with an item.  For /{index}/_bulk, an
- * action without its own _index gets the URL's, so that the event lands
- * where the sender meant it to; a legacy "_type" (which Elasticsearch 8
- * refuses for the whole request, and so for every other sender's events
- * in the same batch) is dropped; otherwise the line is kept as sent.
- * *act is it->action or a new string the caller frees.  0 or -1.
+ * Read req's query into bp.  0, or -1 with an Elasticsearch-style
+ * message in err (an unknown parameter, a bad boolean).
  */
 static int
-bulk_with_index(const struct bulk_item *it, const char *url_index,
-    char **act, size_t *alen)
+bulk_params_read(const struct http_request *req, struct bulk_params *bp,
+    char *err, size_t errlen)
+{
+	const char *p, *amp, *eq;
+	size_t i, klen, plen;
+
+	memset(bp, 0, offsetof(struct bulk_params, request));
+	bp->request_len = 0;
+	for (p = req->query; p != NULL && *p != '\0'; p = *amp ? amp + 1 : amp) {
+		amp = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(amp - p));
+		klen = (size_t)((eq ? eq : amp) - p);
+		plen = (size_t)(amp - p);
+		if (klen == 0)
+			continue;
+		for (i = 0; i < BQ_COUNT; i++)
+			if (strlen(bulk_qparams[i].name) == klen &&
+			    memcmp(bulk_qparams[i].name, p, klen) == 0)
+				break;
+		if (i == BQ_COUNT) {
+			snprintf(err, errlen, "request [%.200s] contains "
+			    "unrecognized parameter: [%.*s]", req->path,
+			    (int)(klen < 100 ? klen : 100), p);
+			return -1;
+		}
+		bp->has[i] = 1;
+		switch (bulk_qparams[i].kind) {
+		case BQ_ITEM:
+			http_query(req, bulk_qparams[i].name, bp->item[i],
+			    sizeof(bp->item[i]));
+			if (bulk_qparams[i].boolean && bp->item[i][0] != '\0' &&
+			    strcmp(bp->item[i], "true") != 0 &&
+			    strcmp(bp->item[i], "false") != 0) {
+				snprintf(err, errlen, "Failed to parse value "
+				    "[%.100s] as only [true] or [false] are "
+				    "allowed.", bp->item[i]);
+				return -1;
+			}
+			bp->items++;
+			break;
+		case BQ_REQUEST:
+			if (bp->request_len + plen + 1 >= sizeof(bp->request)) {
+				snprintf(err, errlen, "request [%.200s]: query "
+				    "parameters too long", req->path);
+				return -1;
+			}
+			if (bp->request_len > 0)
+				bp->request[bp->request_len++] = '&';
+			memcpy(bp->request + bp->request_len, p, plen);
+			bp->request_len += plen;
+			bp->request[bp->request_len] = '\0';
+			break;
+		case BQ_LOCAL:
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The action line to forward with an item.  For /{index}/_bulk, an
+ * action without its own _index gets the URL's, so that the event lands
+ * where the sender meant it to; the item-level parameters of the URL
+ * (bp, NULL for none) are added where the item does not set its own; a
+ * legacy "_type" (which Elasticsearch 8 refuses for the whole request,
+ * and so for every other sender's events in the same batch) is dropped;
+ * otherwise the line is kept as sent.  *act is it->action or a new
+ * string the caller frees.  0 or -1.
+ */
+static int
+bulk_action(const struct bulk_item *it, const char *url_index,
+    const struct bulk_params *bp, char **act, size_t *alen)
 {
 	json_t *root, *meta;
 	const char *op;
 	void *iter;
+	size_t i;
+	int change = 0;
 
 	*act = (char *)(uintptr_t)it->action;
 	*alen = it->action_len;
-	if (url_index == NULL &&
+	if (url_index == NULL && (bp == NULL || bp->items == 0) &&
 	    memmem(it->action, it->action_len, "\"_type\"", 7) == NULL)
 		return 0;
 	if ((root = json_loadb(it->action, it->action_len, 0, NULL)) == NULL)
@@ -548,15 +724,34 @@ bulk_with_index(const struct bulk_item *it, const char *url_index,
 	iter = json_object_iter(root);
 	op = iter ? json_object_iter_key(iter) : NULL;
 	meta = iter ? json_object_iter_value(iter) : NULL;
-	if (op == NULL || !json_is_object(meta) || ((url_index == NULL ||
-	    json_object_get(meta, "_index") != NULL) &&
-	    json_object_get(meta, "_type") == NULL)) {
+	if (op == NULL || !json_is_object(meta)) {
 		json_decref(root);
 		return 0;
 	}
-	json_object_del(meta, "_type");
-	if (url_index != NULL && json_object_get(meta, "_index") == NULL)
+	if (json_object_get(meta, "_type") != NULL) {
+		json_object_del(meta, "_type");
+		change = 1;
+	}
+	if (url_index != NULL && json_object_get(meta, "_index") == NULL) {
 		json_object_set_new(meta, "_index", json_string(url_index));
+		change = 1;
+	}
+	for (i = 0; bp != NULL && i < BQ_COUNT; i++) {
+		const struct bulk_qparam *q = &bulk_qparams[i];
+
+		if (!bp->has[i] || q->kind != BQ_ITEM ||
+		    (q->ops & (1 << it->op)) == 0 ||
+		    json_object_get(meta, q->name) != NULL)
+			continue;
+		json_object_set_new(meta, q->name, q->boolean ?
+		    json_boolean(strcmp(bp->item[i], "false") != 0) :
+		    json_string(bp->item[i]));
+		change = 1;
+	}
+	if (!change) {
+		json_decref(root);
+		return 0;
+	}
 	*act = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (*act == NULL)
@@ -572,28 +767,36 @@ bulk_with_index(const struct bulk_item *it, const char *url_index,
  */
 static void
 ingest_http_items(struct ingest_http *ih, struct bulk_request *br,
-    const char *index, struct http_wait *w, uint64_t now)
+    const char *index, const struct bulk_params *bp, struct http_wait *w,
+    uint64_t now)
 {
-	int es_sink = ih->proxy, reject = ih->cf->shed_reject, writes = 0;
+	int es_sink = ih->proxy, reject = ih->cf->shed_reject;
 	const struct record_ack *ack = w != NULL ? &w->ack : NULL;
+	struct shaper_request sr = { 0, NULL, 0 };
 	struct record **held;
 	size_t i, alen;
 	char *act;
 
 	/*
 	 * Updates and deletes act on documents the same request may write:
-	 * such a request keeps its order (shaper_in_order()).
+	 * such a request keeps its order.  What only a request can carry
+	 * goes with its events to the sink's request.
 	 */
-	for (i = 0; i < br->nitems && es_sink && !writes; i++)
-		writes = br->items[i].op == BULK_UPDATE ||
+	for (i = 0; i < br->nitems && es_sink && !sr.in_order; i++)
+		sr.in_order = br->items[i].op == BULK_UPDATE ||
 		    br->items[i].op == BULK_DELETE;
-	shaper_in_order(ih->sh, writes);
+	if (es_sink && bp->request_len > 0) {
+		sr.params = bp->request;
+		sr.params_len = bp->request_len;
+	}
+	shaper_request(ih->sh, &sr);
 	for (i = 0; i < br->nitems; i++) {
 		struct bulk_item *it = &br->items[i];
 		enum shaper_verdict v;
 
 		held = w != NULL ? &w->held[i] : NULL;
-		if (bulk_with_index(it, index, &act, &alen) == -1) {
+		if (bulk_action(it, index, es_sink ? bp : NULL, &act,
+		    &alen) == -1) {
 			it->status = 500;
 			it->error_type = "exception";
 			it->error_reason = "out of memory";
@@ -646,7 +849,7 @@ ingest_http_items(struct ingest_http *ih, struct bulk_request *br,
 		if (w != NULL)
 			w->pending--;
 	}
-	shaper_in_order(ih->sh, 0);
+	shaper_request(ih->sh, NULL);
 }
 
 static void
@@ -657,6 +860,7 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 	uint64_t t0 = clock_now_ns();
 	const char *body, *ct = http_header(req, "Content-Type");
 	char *owned = NULL, *resp, err[512], fp[1024];
+	struct bulk_params *bp = &ih->bp;
 	struct http_wait *w;
 	size_t len, rlen;
 
@@ -668,6 +872,13 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 		es_error(req, 406, "media_type_header_exception", msg);
 		return;
 	}
+	if (bulk_params_read(req, bp, err, sizeof(err)) == -1) {
+		es_error(req, 400, "illegal_argument_exception", err);
+		return;
+	}
+	/* Without Elasticsearch behind, they mean nothing; counted. */
+	if (!ih->proxy && (bp->items > 0 || bp->request_len > 0))
+		ih->c.params_ignored++;
 	if (ingest_http_body(ih, req, &body, &len, &owned) == -1)
 		return;
 	if (bulk_parse(body, len, index, &br, err, sizeof(err)) == -1) {
@@ -676,12 +887,12 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 	}
 	if (ih->cf->ack_sink) {
 		if ((w = wait_new(ih, req, &br, br.nitems)) != NULL) {
-			ingest_http_items(ih, &w->br, index, w, t0);
+			ingest_http_items(ih, &w->br, index, bp, w, t0);
 			wait_offered(w);
 		}
 		goto done;
 	}
-	ingest_http_items(ih, &br, index, NULL, t0);
+	ingest_http_items(ih, &br, index, bp, NULL, t0);
 	resp = bulk_response(br.items, br.nitems,
 	    (long)((clock_now_ns() - t0) / 1000000),
 	    http_query(req, "filter_path", fp, sizeof(fp)), &rlen);
@@ -915,9 +1126,8 @@ ingest_http_es(struct ingest_http *ih, struct http_request *req)
 	const char *path = req->path;
 	int get = is(req, "GET") || is(req, "HEAD");
 
-	(void)ih;
 	if (strcmp(path, "/") == 0 && get) {
-		es_reply(req, 200, es_root, sizeof(es_root) - 1);
+		es_reply(req, 200, ih->root, strlen(ih->root));
 		return;
 	}
 	if (strcmp(path, "/_license") == 0 && get) {
@@ -1193,8 +1403,24 @@ ingest_http_handle(struct http_request *req, void *arg)
 	struct ingest_http *ih = arg;
 	const char *index;
 	char ibuf[256];
+	int bulk;
 
-	if (bulk_path(req->path, ibuf, sizeof(ibuf), &index)) {
+	bulk = bulk_path(req->path, ibuf, sizeof(ibuf), &index);
+	/* What spillway answers itself: compatible-with a version it has. */
+	if ((bulk || strcmp(req->path, "/ingest") == 0 || !ih->proxy ||
+	    strncmp(req->path, "/_nodes", 7) == 0) && es_compat(req) == -1) {
+		char msg[600];
+		const char *a = http_header(req, "Accept");
+		const char *c = http_header(req, "Content-Type");
+
+		snprintf(msg, sizeof(msg), "A compatible version must be 7, 8 "
+		    "or 9. Accept=%.200s, Content-Type=%.200s", a ? a : "null",
+		    c ? c : "null");
+		es_error(req, 406, "media_type_header_exception", msg);
+		return;
+	}
+
+	if (bulk) {
 		if (is(req, "POST") || is(req, "PUT"))
 			ingest_http_bulk(ih, req, index);
 		else
@@ -1252,6 +1478,10 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 	ih->cf = cf;
 	ih->sh = sh;
 	TAILQ_INIT(&ih->waits);
+	if ((ih->root = es_root_doc(cf->http_es_version)) == NULL) {
+		free(ih);
+		return NULL;
+	}
 	if (cf->sink_url != NULL && strncmp(cf->sink_url, "http", 4) == 0) {
 		if (url_parse(cf->sink_url, &ih->up, err, sizeof(err)) == -1) {
 			log_err("http: %s", err);
@@ -1296,6 +1526,7 @@ ingest_http_free(struct ingest_http *ih)
 		evhttp_connection_free(ih->evcon);
 	if (ih->ssl_ctx != NULL)
 		SSL_CTX_free(ih->ssl_ctx);
+	free(ih->root);
 	free(ih);
 }
 

@@ -393,6 +393,13 @@ metrics_render(struct app *app, struct evbuffer *out)
 		const struct ingest_http_counters *ic =
 		    ingest_http_counters(app->http);
 
+		family(out, "spillway_bulk_params_ignored_total", "counter",
+		    "_bulk requests with parameters (pipeline, refresh, ...) "
+		    "that only an Elasticsearch sink can apply.");
+		evbuffer_add_printf(out,
+		    "spillway_bulk_params_ignored_total %llu\n",
+		    (unsigned long long)ic->params_ignored);
+
 		family(out, "spillway_ack_waiting_requests", "gauge",
 		    "HTTP requests waiting for their events' final outcome "
 		    "(ack sink).");

@@ -47,6 +47,24 @@ record_new(const char *data, size_t len, const char *action,
 	return rec;
 }
 
+struct record *
+record_set_params(struct record *rec, const char *params, size_t len)
+{
+	size_t used = rec->len + 1 + rec->action_len + 1;
+	struct record *r;
+
+	if ((r = realloc(rec, sizeof(*r) + used + len + 1)) == NULL)
+		return NULL;
+	r->data = r->buf;
+	if (r->action != NULL)
+		r->action = r->buf + r->len + 1;
+	memcpy(r->buf + used, params, len);
+	r->buf[used + len] = '\0';
+	r->params = r->buf + used;
+	r->params_len = len;
+	return r;
+}
+
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
 static size_t
 utf8_seq(const unsigned char *p, size_t left)

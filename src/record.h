@@ -70,6 +70,9 @@ struct record {
 	size_t			 len;
 	const char		*action;	/* bulk action line, or NULL */
 	size_t			 action_len;
+	const char		*params;	/* the sink request's query
+						   parameters, or NULL */
+	size_t			 params_len;
 	uint64_t		 t_in;		/* ns, when received */
 	uint64_t		 seq;		/* order of admission to the queue */
 	uint16_t		 priority;
@@ -113,6 +116,14 @@ record_settle(struct record *rec, enum record_fate fate, enum reason reason,
 		a->fn(a->arg, rec->ack_token, fate, reason, ans);
 	}
 }
+
+/*
+ * Give rec the query parameters params (len bytes, "refresh=true&...")
+ * its sink request must carry; a copy goes into the record, which may
+ * move.  Returns the record, or NULL without memory (rec is unchanged).
+ */
+struct record	*record_set_params(struct record *rec, const char *params,
+		    size_t len);
 
 /*
  * Drops the json reference too; an ack not yet told hears

@@ -663,6 +663,20 @@ shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
 	    source, idx, key, keylen, ack, token, held, now);
 }
 
+/* rec (NULL accepted) with the parameters of the request in force. */
+static struct record *
+shaper_with_params(struct shaper *sh, struct record *rec)
+{
+	struct record *r;
+
+	if (rec == NULL || sh->req.params == NULL)
+		return rec;
+	if ((r = record_set_params(rec, sh->req.params,
+	    sh->req.params_len)) == NULL)
+		record_free(rec);
+	return r;
+}
+
 enum shaper_verdict
 shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
     const char *action, size_t action_len, enum record_source source,
@@ -722,15 +736,15 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 	}
 	rec = invalid ? record_new_invalid(line, len, action, action_len) :
 	    record_new(line, len, action, action_len);
-	if (rec == NULL) {
+	if ((rec = shaper_with_params(sh, rec)) == NULL) {
 		reason = reason != REASON_MAX ? reason : REASON_QUEUE_FULL;
 		c->dropped[reason]++;
 		ack_now(ack, token, reason);
 		return SHAPER_FAILED;
 	}
 	rec->cls = c;
-	rec->priority = sh->in_order ? 0 : (uint16_t)c->priority;
-	if (sh->in_order)	/* so that expiry looks for it there too */
+	rec->priority = sh->req.in_order ? 0 : (uint16_t)c->priority;
+	if (sh->req.in_order)	/* so that expiry looks for it there too */
 		min_age_add(sh->min_age, 0, c->rule->max_age_ms);
 	rec->source = (uint8_t)source;
 	rec->t_in = now;
@@ -759,8 +773,8 @@ shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
 	struct record *rec;
 
 	c->received++;
-	if ((rec = record_new(source ? source : "", source ? len : 0, action,
-	    action_len)) == NULL) {
+	if ((rec = shaper_with_params(sh, record_new(source ? source : "",
+	    source ? len : 0, action, action_len))) == NULL) {
 		c->dropped[REASON_QUEUE_FULL]++;
 		ack_now(ack, token, REASON_QUEUE_FULL);
 		return SHAPER_FAILED;
@@ -814,9 +828,11 @@ shaper_cancel(struct shaper *sh, struct record *rec)
 }
 
 void
-shaper_in_order(struct shaper *sh, int on)
+shaper_request(struct shaper *sh, const struct shaper_request *req)
 {
-	sh->in_order = on;
+	static const struct shaper_request none = { 0, NULL, 0 };
+
+	sh->req = req != NULL ? *req : none;
 }
 
 void

@@ -26,6 +26,13 @@ struct keytab;
 struct sink;
 struct sink_owner;
 
+/* What the events of one bulk request share (shaper_request()). */
+struct shaper_request {
+	int			 in_order;
+	const char		*params;	/* borrowed */
+	size_t			 params_len;
+};
+
 #define SHAPER_RATE_SLOTS	11	/* per-second snapshots kept */
 #define SHAPER_LAG_BUCKETS	24	/* finite bounds of the lag histogram */
 
@@ -148,7 +155,7 @@ struct shaper {
 	uint64_t		 snap_at;	/* ns of the last snapshot */
 	size_t			 snap_pos;	/* slot of the newest snapshot */
 	int			 draining;	/* shutting down */
-	int			 in_order;	/* queue at priority 0 */
+	struct shaper_request	 req;		/* see shaper_request() */
 };
 
 /*
@@ -233,12 +240,16 @@ enum shaper_verdict shaper_offer_unshaped(struct shaper *sh,
 int		 shaper_cancel(struct shaper *sh, struct record *rec);
 
 /*
- * While on, what is admitted is queued at priority 0, whatever its class,
- * so that the events of one bulk request keep their order with the
- * updates and deletes among them (which go at priority 0); admission
- * still follows each event's class.
+ * What the events offered next, up to shaper_request(sh, NULL), share:
+ * they are of one bulk request.  in_order: what is admitted is queued at
+ * priority 0, whatever its class, so that the events keep their order
+ * with the updates and deletes among them (which go at priority 0);
+ * admission still follows each event's class.  params (params_len bytes,
+ * copied into each record; NULL for none): the query parameters the
+ * sink's request must carry for them ("refresh=wait_for&...").
  */
-void		 shaper_in_order(struct shaper *sh, int on);
+void		 shaper_request(struct shaper *sh,
+		    const struct shaper_request *req);
 
 /* A line refused before classification for its size: _invalid too_large. */
 void		 shaper_too_large(struct shaper *sh, enum record_source source);

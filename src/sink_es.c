@@ -1224,6 +1224,14 @@ es_slot_reserve(struct es_slot *sl, size_t n)
 	return 0;
 }
 
+/* Whether two records' sink requests carry the same parameters. */
+static int
+es_same_params(const struct record *a, const struct record *b)
+{
+	return a->params_len == b->params_len && (a->params_len == 0 ||
+	    memcmp(a->params, b->params, a->params_len) == 0);
+}
+
 /*
  * Move one request's worth of the forming batch into an idle slot: only
  * its priority-0 head when p0_only.
@@ -1239,8 +1247,10 @@ es_slot_fill(struct sink_es *es, struct es_slot *sl, int p0_only)
 		return -1;
 	sl->n = 0;
 	sl->bytes = 0;
+	/* One request carries one set of parameters: the first record's. */
 	while ((rec = TAILQ_FIRST(&es->forming)) != NULL && sl->n < want &&
-	    (sl->n == 0 || by + es_rec_bytes(rec) <= es->batch_bytes)) {
+	    (sl->n == 0 || (by + es_rec_bytes(rec) <= es->batch_bytes &&
+	    es_same_params(rec, sl->recs[0])))) {
 		TAILQ_REMOVE(&es->forming, rec, link);
 		if (rec->priority == 0 && --es->forming_p0 == 0)
 			es->forming_p0_last = NULL;
@@ -1264,7 +1274,10 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 	struct evkeyvalq *h;
 	struct evbuffer *body;
 	struct evhttp_connection *conn;
+	const char *path;
+	char *withq = NULL;
 	size_t i;
+	int rc;
 
 	sl->answers = 0;
 	for (i = 0; i < sl->n && !sl->answers; i++)
@@ -1302,12 +1315,21 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 		free(z);
 		evhttp_add_header(h, "Content-Encoding", "gzip");
 	}
+	path = sl->answers ? es->path_full : es->path;
+	if (sl->recs[0]->params != NULL) {
+		/* The senders' request parameters (refresh, timeout, ...). */
+		if (asprintf(&withq, "%s%c%s", path, strchr(path, '?') ?
+		    '&' : '?', sl->recs[0]->params) == -1)
+			goto nomem;
+		path = withq;
+	}
 	sl->state = SLOT_INFLIGHT;
 	sl->err = -1;
 	sl->sent_at = now;
 	/* May call es_reqcb() before it returns (a refused connect). */
-	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, sl->answers ?
-	    es->path_full : es->path) == -1) {
+	rc = evhttp_make_request(conn, req, EVHTTP_REQ_POST, path);
+	free(withq);
+	if (rc == -1) {
 		evhttp_request_free(req);
 		sink_count_request(es->sink, "connect_error", 0);
 		sl->conn_dead = 1;

@@ -3,10 +3,13 @@ answers, and the file sink's byte-exact contents."""
 
 import gzip
 import json
+import os
+import shutil
 import socket
+import tempfile
 import unittest
 
-from harness import SpillwayTestCase, bulk_body, summarize
+from harness import SpillwayTestCase, bulk_body, run_cli, summarize
 
 INV = {"class": "_invalid"}
 DEF = {"class": "default"}
@@ -559,12 +562,83 @@ class TestStartupAnswers(SpillwayTestCase):
         self.assertEqual(st, 200)
         self.assertEqual(hd.get("x-elastic-product"), "Elasticsearch")
         doc = json.loads(data)
-        self.assertTrue(doc["version"]["number"].startswith("8."), doc)
+        self.assertEqual(doc["version"]["number"], "9.1.0", doc)
         self.assertIn("tagline", doc)
         st, hd, data = sp.http("HEAD", "/")
         self.assertEqual(st, 200)
         self.assertEqual(hd.get("x-elastic-product"), "Elasticsearch")
         self.assertEqual(data, b"")
+
+    def test_root_as_each_major(self):
+        """Every field a client of that major checks, as its servers
+        give them."""
+        want = {"7.17.29": ("6.8.0", "6.0.0-beta1", "8."),
+                "8.19.3": ("7.17.0", "7.0.0", "9."),
+                "9.1.0": ("8.19.0", "8.0.0", "10.")}
+        for version, (wire, index, lucene) in want.items():
+            with self.subTest(version=version):
+                sp = self.start(config={"http": {"es_version": version}})
+                st, hd, data = sp.http("GET", "/", headers={
+                    "Accept": "application/vnd.elasticsearch+json; "
+                              "compatible-with=%s" % version[0]})
+                self.assertEqual(st, 200)
+                self.assertEqual(hd.get("x-elastic-product"),
+                                 "Elasticsearch")
+                self.assertEqual(hd.get("content-type"),
+                                 "application/vnd.elasticsearch+json;"
+                                 "compatible-with=%s" % version[0])
+                v = json.loads(data)["version"]
+                self.assertEqual(v["number"], version)
+                self.assertEqual(v["build_flavor"], "default")
+                self.assertEqual(v["minimum_wire_compatibility_version"],
+                                 wire)
+                self.assertEqual(v["minimum_index_compatibility_version"],
+                                 index)
+                self.assertTrue(v["lucene_version"].startswith(lucene))
+                self.assertEqual(json.loads(data)["tagline"],
+                                 "You Know, for Search")
+                self.finish(sp)
+
+    def test_es_version_must_be_one_spillway_can_answer_as(self):
+        for bad in ("6.8.0", "10.0.0", "9.1", "nine", "9.1.0-SNAPSHOT"):
+            with self.subTest(version=bad):
+                tmp = tempfile.mkdtemp(prefix="spillway-it-")
+                self.addCleanup(shutil.rmtree, tmp, True)
+                cfg = os.path.join(tmp, "c.json")
+                with open(cfg, "w") as f:
+                    json.dump({"http": {"es_version": bad}}, f)
+                r = run_cli(["-c", cfg, "--listen-tcp", "127.0.0.1:0"])
+                self.assertEqual(r.returncode, 1)
+                self.assertIn(b'"es_version" must be a version',
+                              r.stderr)
+
+    def test_compatible_with_7_8_9_and_406_beyond(self):
+        sp = self.start()
+        body = b'{"create":{"_index":"c"}}\n{"n":1}\n'
+        for v in (7, 8, 9):
+            for ct in ("application/vnd.elasticsearch+x-ndjson; "
+                       "compatible-with=%d" % v,
+                       "Application/Vnd.Elasticsearch+JSON;"
+                       "Compatible-With = %d" % v):
+                with self.subTest(ct=ct):
+                    st, hd, data = sp.http("POST", "/_bulk", body,
+                                           content_type=ct, headers={
+                                               "Accept": ct})
+                    self.assertEqual(st, 200, data)
+                    self.assertEqual(hd["content-type"],
+                                     "application/vnd.elasticsearch+json;"
+                                     "compatible-with=%d" % v)
+                    self.assertFalse(json.loads(data)["errors"])
+        for v in (6, 10):
+            ct = "application/vnd.elasticsearch+json; compatible-with=%d" % v
+            st, _, data = sp.http("POST", "/_bulk", body, content_type=ct)
+            self.assertEqual(st, 406, data)
+            st, _, data = sp.http("GET", "/", headers={"Accept": ct})
+            self.assertEqual(st, 406, data)
+            self.assertEqual(json.loads(data)["error"]["type"],
+                             "media_type_header_exception")
+        m = sp.wait_settled(6)
+        self.assertEqual(m.forwarded("default"), 6)
 
     def test_license_templates_ilm_aliases_nodes(self):
         sp = self.start()

@@ -49,7 +49,8 @@ BULK_META_KEYS = frozenset((
 BULK_QUERY_PARAMS = frozenset((
     "filter_path", "pretty", "human", "error_trace", "format", "refresh", "routing",
     "pipeline", "timeout", "wait_for_active_shards", "require_alias", "require_data_stream",
-    "_source", "_source_includes", "_source_excludes", "list_executed_pipelines", "type"))
+    "_source", "_source_includes", "_source_excludes", "list_executed_pipelines", "type",
+    "include_source_on_error"))
 BULK_MEDIA_TYPES = frozenset((
     "application/json", "application/x-ndjson",
     "application/vnd.elasticsearch+json", "application/vnd.elasticsearch+x-ndjson"))

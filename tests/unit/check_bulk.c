@@ -814,7 +814,14 @@ START_TEST(test_content_type)
 		{ "application/vnd.elasticsearch+json;compatible-with=8;"
 		    "charset=utf-8", 1 },
 		{ "application/vnd.elasticsearch+x-ndjson", 1 },
-		{ "application/vnd.elasticsearch+json; compatible-with=9", 0 },
+		{ "application/vnd.elasticsearch+json; compatible-with=9", 1 },
+		{ "application/vnd.elasticsearch+x-ndjson;Compatible-With = 9",
+		    1 },
+		{ "application/vnd.elasticsearch+x-ndjson ;  compatible-with=9",
+		    1 },
+		{ "application/vnd.elasticsearch+json; compatible-with=6", 0 },
+		{ "application/vnd.elasticsearch+json; compatible-with=10", 0 },
+		{ "application/vnd.elasticsearch+json; compatible-with=x", 0 },
 		{ "application/vnd.elasticsearch+json; compatible-with=", 0 },
 		{ "application/json; compatible-with=8", 0 },
 		{ "application/json; charset", 0 },
@@ -832,6 +839,39 @@ START_TEST(test_content_type)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		ck_assert_msg(bulk_content_type_ok(cases[i].ct) == cases[i].ok,
 		    "%s", cases[i].ct ? cases[i].ct : "(null)");
+}
+END_TEST
+
+/* The compatible-with version an Accept header asks for. */
+START_TEST(test_compat)
+{
+	static const struct {
+		const char	*v;
+		int		 want;
+	} cases[] = {
+		{ NULL, 0 },
+		{ "", 0 },
+		{ "*/*", 0 },
+		{ "application/json", 0 },
+		{ "application/vnd.elasticsearch+json", 0 },
+		{ "application/vnd.elasticsearch+json; compatible-with=9", 9 },
+		{ "Application/Vnd.Elasticsearch+JSON;Compatible-With=8", 8 },
+		{ "application/vnd.elasticsearch+x-ndjson; compatible-with = 7",
+		    7 },
+		{ "text/plain, application/vnd.elasticsearch+json;"
+		    "compatible-with=9", 9 },
+		{ "application/vnd.elasticsearch+json;compatible-with=6", -1 },
+		{ "application/vnd.elasticsearch+json;compatible-with=10", -1 },
+		{ "application/vnd.elasticsearch+json;compatible-with=9, "
+		    "application/vnd.elasticsearch+json;compatible-with=5", -1 },
+		{ "application/vnd.elasticsearch+json;compatible-with=abc", -1 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(bulk_compat(cases[i].v) == cases[i].want,
+		    "%s: %d", cases[i].v ? cases[i].v : "(null)",
+		    bulk_compat(cases[i].v));
 }
 END_TEST
 
@@ -1070,6 +1110,7 @@ bulk_suite(void)
 	tcase_add_test(tc, test_gunzip_limits);
 	tcase_add_test(tc, test_gunzip_corrupt);
 	tcase_add_test(tc, test_content_type);
+	tcase_add_test(tc, test_compat);
 	tcase_add_test(tc, test_response_answer_verbatim);
 	tcase_add_test(tc, test_response_answer_filtered);
 	tcase_add_test(tc, test_response_answer_errors_flag);
