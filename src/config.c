@@ -77,6 +77,7 @@ static const struct opt config_opts[] = {
 	{ "limits", "idle_timeout_ms", OPT_LONG, O(idle_timeout_ms), 0, 1e9 },
 	{ NULL, "http", OPT_SECTION, 0, 0, 0 },
 	{ "http", "es_version", OPT_STR, O(http_es_version), 0, 0 },
+	{ "http", "passthrough", OPT_STR, O(http_passthrough_name), 0, 0 },
 	{ NULL, "admin_token", OPT_STR, O(admin_token), 0, 0 },
 	{ NULL, "shed_response", OPT_SHED, O(shed_reject), 0, 0 },
 	{ NULL, "ack", OPT_STR, O(ack), 0, 0 },
@@ -115,7 +116,8 @@ config_default(void)
 	    config_set_str(&cf->sink_action, "index") == -1 ||
 	    config_set_str(&cf->sink_compression, "gzip") == -1 ||
 	    config_set_str(&cf->ack, "sink") == -1 ||
-	    config_set_str(&cf->http_es_version, CONFIG_ES_VERSION) == -1) {
+	    config_set_str(&cf->http_es_version, CONFIG_ES_VERSION) == -1 ||
+	    config_set_str(&cf->http_passthrough_name, "startup") == -1) {
 		config_free(cf);
 		return NULL;
 	}
@@ -392,6 +394,17 @@ config_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	cf->ack_sink = strcmp(cf->ack, "sink") == 0;
+	if (cf->http_passthrough_name == NULL ||
+	    (cf->http_passthrough = strcmp(cf->http_passthrough_name,
+	    "startup") == 0 ? PASSTHROUGH_STARTUP :
+	    strcmp(cf->http_passthrough_name, "all") == 0 ? PASSTHROUGH_ALL :
+	    strcmp(cf->http_passthrough_name, "none") == 0 ? PASSTHROUGH_NONE :
+	    -1) == -1) {
+		config_error(path, text, len, "http", "passthrough", 0, err,
+		    errlen, "\"passthrough\" must be \"startup\", \"all\" or "
+		    "\"none\"");
+		goto fail;
+	}
 	if (config_es_version(cf->http_es_version) == 0) {
 		config_error(path, text, len, "http", "es_version", 0, err,
 		    errlen, "\"es_version\" must be a version such as "

@@ -50,6 +50,8 @@ struct config {
 	long		 idle_timeout_ms;
 
 	char		*http_es_version;	/* what GET / answers locally */
+	char		*http_passthrough_name;
+	int		 http_passthrough;	/* PASSTHROUGH_* */
 
 	char		*admin_token;		/* NULL: no auth */
 	int		 shed_reject;		/* shed_response "reject" */
@@ -61,6 +63,13 @@ struct config {
 };
 
 #define CONFIG_ES_VERSION	"9.1.0"	/* http.es_version by default */
+
+/* http.passthrough: what goes on to an Elasticsearch sink's cluster. */
+enum {
+	PASSTHROUGH_STARTUP,	/* the calls shippers make at start-up */
+	PASSTHROUGH_ALL,
+	PASSTHROUGH_NONE
+};
 
 /*
  * The major of an Elasticsearch version "MAJOR.MINOR.PATCH" spillway can

@@ -123,6 +123,7 @@ struct ingest_http_counters {
 	uint64_t	 late_inflight;	/* of those, events the sink had */
 	uint64_t	 params_ignored;	/* _bulk requests whose parameters
 					   no sink but Elasticsearch has */
+	uint64_t	 passthrough_refused;	/* 403: http.passthrough */
 };
 
 const struct ingest_http_counters *ingest_http_counters(

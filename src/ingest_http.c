@@ -88,6 +88,7 @@ struct ingest_http {
 	struct shaper		*sh;
 	struct http_server	*srv;
 	char			*root;		/* GET /, as http.es_version */
+	int			 passthrough;	/* PASSTHROUGH_* */
 	struct bulk_params	 bp;		/* of the request being read */
 	int			 stopping;	/* shutting down */
 	struct ingest_http_counters c;
@@ -1375,6 +1376,95 @@ ingest_http_proxy(struct ingest_http *ih, struct http_request *req)
 	}
 }
 
+#define PT_SEGS		8	/* path segments looked at */
+
+/*
+ * The path of a raw request target, split into decoded segments: 0, or
+ * -1 when it is not a plain path (an empty, "." or ".." segment, once
+ * decoded: the tricks that make two parsers disagree on where it goes).
+ */
+static int
+pt_segments(const char *target, char seg[PT_SEGS][256], size_t *nseg)
+{
+	const char *p = target, *end = target + strcspn(target, "?#"), *s;
+	size_t n = 0, len;
+
+	*nseg = 0;
+	if (p == end || *p != '/')
+		return -1;
+	if (end - p == 1)
+		return 0;		/* "/" */
+	while (p < end) {
+		s = ++p;
+		while (p < end && *p != '/')
+			p++;
+		len = (size_t)(p - s);
+		if (len == 0 || len >= sizeof(seg[0]))
+			return -1;
+		if (n < PT_SEGS) {
+			url_decode(s, len, seg[n], sizeof(seg[n]), 0);
+			if (strcmp(seg[n], ".") == 0 || strcmp(seg[n], "..") == 0)
+				return -1;
+		}
+		n++;
+	}
+	*nseg = n;
+	return 0;
+}
+
+/* Whether segment s is one of the names, a NULL-terminated list. */
+static int
+pt_in(const char *s, const char *const *names)
+{
+	for (; *names != NULL; names++)
+		if (strcmp(s, *names) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * http.passthrough: whether req may go to the upstream.  "startup"
+ * passes the calls shippers make before they ship: GET/HEAD /, the
+ * license and feature checks, cluster health, and reads and writes of
+ * templates, ILM policies, ingest pipelines, aliases, data streams and of
+ * one index (a rollover alias's first index, an exists check).
+ */
+static int
+passthrough_allowed(const struct ingest_http *ih, const struct http_request *req)
+{
+	static const char *const top[] = {
+		"_index_template", "_template", "_component_template",
+		"_ilm", "_ingest", "_alias", "_aliases", "_data_stream", NULL
+	};
+	static const char *const under_index[] = {
+		"_alias", "_aliases", "_mapping", "_settings", NULL
+	};
+	char seg[PT_SEGS][256];
+	size_t n;
+	int get = is(req, "GET") || is(req, "HEAD");
+
+	if (ih->passthrough == PASSTHROUGH_ALL)
+		return 1;
+	if (ih->passthrough == PASSTHROUGH_NONE ||
+	    pt_segments(req->target, seg, &n) == -1 || n > 4)
+		return 0;
+	if (n == 0)
+		return get;
+	if (strcmp(seg[0], "_license") == 0 || strcmp(seg[0], "_xpack") == 0)
+		return get && n == 1;
+	if (strcmp(seg[0], "_cluster") == 0)
+		return get && n >= 2 && strcmp(seg[1], "health") == 0;
+	if (pt_in(seg[0], top))
+		return is(req, "GET") || is(req, "HEAD") || is(req, "PUT") ||
+		    (is(req, "POST") && strcmp(seg[0], "_aliases") == 0);
+	if (seg[0][0] == '_')
+		return 0;
+	/* /{index}, /{index}/_alias/{name}, ... */
+	if (n == 1)
+		return get || is(req, "PUT");
+	return pt_in(seg[1], under_index) && (get || is(req, "PUT"));
+}
+
 /* "/_bulk" or "/{index}/_bulk": the index (decoded) in buf, or NULL. */
 static int
 bulk_path(const char *path, char *buf, size_t len, const char **index)
@@ -1437,6 +1527,16 @@ ingest_http_handle(struct http_request *req, void *arg)
 		return;
 	}
 	if (ih->proxy && strncmp(req->path, "/_nodes", 7) != 0) {
+		if (!passthrough_allowed(ih, req)) {
+			char msg[400];
+
+			ih->c.passthrough_refused++;
+			snprintf(msg, sizeof(msg), "spillway passes [%.16s %.200s] "
+			    "on to the cluster only with http.passthrough "
+			    "\"all\"", req->method, req->target);
+			es_error(req, 403, "security_exception", msg);
+			return;
+		}
 		ingest_http_proxy(ih, req);
 		return;
 	}
@@ -1478,6 +1578,7 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 	ih->cf = cf;
 	ih->sh = sh;
 	TAILQ_INIT(&ih->waits);
+	ih->passthrough = cf->http_passthrough;
 	if ((ih->root = es_root_doc(cf->http_es_version)) == NULL) {
 		free(ih);
 		return NULL;

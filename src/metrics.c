@@ -393,6 +393,12 @@ metrics_render(struct app *app, struct evbuffer *out)
 		const struct ingest_http_counters *ic =
 		    ingest_http_counters(app->http);
 
+		family(out, "spillway_passthrough_refused_total", "counter",
+		    "Requests for the cluster refused (403) by "
+		    "http.passthrough.");
+		evbuffer_add_printf(out,
+		    "spillway_passthrough_refused_total %llu\n",
+		    (unsigned long long)ic->passthrough_refused);
 		family(out, "spillway_bulk_params_ignored_total", "counter",
 		    "_bulk requests with parameters (pipeline, refresh, ...) "
 		    "that only an Elasticsearch sink can apply.");

@@ -63,11 +63,49 @@ class PassThrough(ESSinkCase):
         self.assertIn("logs", body.decode())
 
     def test_upstream_errors_come_back_unchanged(self):
-        st, _, body = self.sp.http("GET", "/no-such-index/_doc/1")
-        st2, _, body2 = self.direct("GET", "/no-such-index/_doc/1")
+        st, _, body = self.sp.http("GET", "/_index_template/no-such")
+        st2, _, body2 = self.direct("GET", "/_index_template/no-such")
         self.assertEqual(st, st2)
         self.assertEqual(st, 404)
         self.assertEqual(json.loads(body)["status"], 404)
+
+    def test_only_startup_calls_pass_by_default(self):
+        refused = [("DELETE", "/logs-*"), ("PUT", "/_cluster/settings"),
+                   ("GET", "/_security/user"), ("GET", "/_cat/indices"),
+                   ("GET", "/%2e%2e/_cat/indices"), ("GET", "//_cat/indices"),
+                   ("GET", "/logs/./_search"), ("POST", "/logs/_delete_by_query"),
+                   ("GET", "/no-such-index/_doc/1"), ("POST", "/_license"),
+                   ("DELETE", "/_index_template/x/../../logs")]
+        for method, path in refused:
+            with self.subTest(method=method, path=path):
+                st, _, body = self.sp.http(method, path, b"{}",
+                                           content_type="application/json")
+                self.assertEqual(st, 403, body)
+                self.assertEqual(json.loads(body)["error"]["type"],
+                                 "security_exception")
+        self.assertEqual([r["path"] for r in self.emu.requests()
+                          if r["path"] != "/_bulk"], [])
+        m = self.sp.metrics()
+        self.assertEqual(m.get1("spillway_passthrough_refused_total"),
+                         len(refused))
+        allowed = [("GET", "/"), ("HEAD", "/"), ("GET", "/_license"),
+                   ("GET", "/_cluster/health"),
+                   ("PUT", "/_index_template/logs"),
+                   ("GET", "/_ilm/policy/p"), ("PUT", "/_ilm/policy/p"),
+                   ("HEAD", "/_alias/logs"), ("PUT", "/logs-000001"),
+                   ("GET", "/logs-000001/_alias/logs")]
+        for method, path in allowed:
+            with self.subTest(method=method, path=path):
+                st, _, body = self.sp.http(
+                    method, path, b'{"index_patterns":["logs-*"]}'
+                    if "template" in path else
+                    b'{"policy":{"phases":{}}}' if "_ilm" in path and
+                    method == "PUT" else None,
+                    content_type="application/json")
+                self.assertNotEqual(st, 403, body)
+        self.assertEqual(len([r for r in self.emu.requests()
+                              if r["path"] != "/_bulk"]), len(allowed))
+
 
     def test_sniffing_never_passed_through(self):
         st, hd, body = self.sp.http("GET", "/_nodes/http")
@@ -133,6 +171,28 @@ class UpstreamDown(ESSinkCase):
         # Still answered locally, upstream or not.
         st, _, body = sp.http("GET", "/_nodes/http")
         self.assertEqual((st, json.loads(body)), (200, {"nodes": {}}))
+
+
+@unittest.skipUnless(have_binary(), "spillway binary not built")
+class PassThroughPolicy(ESSinkCase):
+
+    def test_all_and_none(self):
+        emu = self.emulator()
+        sp = self.start(config={"http": {"passthrough": "all"}},
+                        rules=RULES, sink=emu.url)
+        st, _, _ = sp.http("GET", "/no-such-index/_doc/1")
+        self.assertEqual(st, 404)
+        n = len(emu.requests())
+        st, _, _ = sp.http("GET", "/%2e%2e/_cat/indices")
+        self.assertNotEqual(st, 403)   # passed on: the cluster answers
+        self.assertEqual(len(emu.requests()), n + 1)
+        self.finish(sp)
+        sp = self.start(config={"http": {"passthrough": "none"}},
+                        rules=RULES, sink=emu.url)
+        n = len(emu.requests())
+        st, _, body = sp.http("GET", "/")
+        self.assertEqual(st, 403, body)
+        self.assertEqual(len(emu.requests()), n)
 
 
 if __name__ == "__main__":
