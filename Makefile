@@ -13,7 +13,7 @@ WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Werror
 CFLAGS	+= $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc \
 	   $(shell pkg-config --cflags $(PKGS))
-LDLIBS	+= $(shell pkg-config --libs $(PKGS)) -lm
+LDLIBS	+= $(shell pkg-config --libs $(PKGS)) -lcrypt -lm
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 

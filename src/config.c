@@ -12,6 +12,7 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "auth.h"
 #include "config.h"
 #include "jsonpos.h"
 
@@ -78,6 +79,7 @@ static const struct opt config_opts[] = {
 	{ NULL, "http", OPT_SECTION, 0, 0, 0 },
 	{ "http", "es_version", OPT_STR, O(http_es_version), 0, 0 },
 	{ "http", "passthrough", OPT_STR, O(http_passthrough_name), 0, 0 },
+	{ NULL, "ingest_auth", OPT_OBJECT, O(ingest_auth), 0, 0 },
 	{ NULL, "admin_token", OPT_STR, O(admin_token), 0, 0 },
 	{ NULL, "shed_response", OPT_SHED, O(shed_reject), 0, 0 },
 	{ NULL, "ack", OPT_STR, O(ack), 0, 0 },
@@ -394,6 +396,18 @@ config_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	cf->ack_sink = strcmp(cf->ack, "sink") == 0;
+	if (cf->ingest_auth != NULL) {
+		char aerr[300];
+		struct auth *a;
+
+		if ((a = auth_new(cf->ingest_auth, aerr, sizeof(aerr))) ==
+		    NULL) {
+			config_error(path, text, len, "ingest_auth", NULL, 0,
+			    err, errlen, "%s", aerr);
+			goto fail;
+		}
+		auth_free(a);
+	}
 	if (cf->http_passthrough_name == NULL ||
 	    (cf->http_passthrough = strcmp(cf->http_passthrough_name,
 	    "startup") == 0 ? PASSTHROUGH_STARTUP :

@@ -53,6 +53,7 @@ struct config {
 	char		*http_passthrough_name;
 	int		 http_passthrough;	/* PASSTHROUGH_* */
 
+	char		*ingest_auth;		/* JSON text, or NULL: none */
 	char		*admin_token;		/* NULL: no auth */
 	int		 shed_reject;		/* shed_response "reject" */
 	char		*ack;			/* "sink" or "admit" */

@@ -124,6 +124,7 @@ struct ingest_http_counters {
 	uint64_t	 params_ignored;	/* _bulk requests whose parameters
 					   no sink but Elasticsearch has */
 	uint64_t	 passthrough_refused;	/* 403: http.passthrough */
+	uint64_t	 auth_refused;	/* 401: ingest_auth */
 };
 
 const struct ingest_http_counters *ingest_http_counters(

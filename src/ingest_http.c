@@ -22,6 +22,7 @@
 
 #include <spillway/clock.h>
 
+#include "auth.h"
 #include "bulk.h"
 #include "config.h"
 #include "http.h"
@@ -88,6 +89,8 @@ struct ingest_http {
 	struct shaper		*sh;
 	struct http_server	*srv;
 	char			*root;		/* GET /, as http.es_version */
+	struct auth		*auth;		/* ingest_auth, or NULL */
+	char			*up_auth;	/* spillway's own to the cluster */
 	int			 passthrough;	/* PASSTHROUGH_* */
 	struct bulk_params	 bp;		/* of the request being read */
 	int			 stopping;	/* shutting down */
@@ -257,19 +260,29 @@ es_reply(struct http_request *req, int status, const char *doc, size_t len)
 	free(filtered);
 }
 
+/* An Elasticsearch error document, with extra header lines (or NULL). */
 static void
-es_error(struct http_request *req, int status, const char *type,
-    const char *reason)
+es_error_headers(struct http_request *req, int status, const char *type,
+    const char *reason, const char *extra)
 {
-	char *doc;
+	char *doc, headers[512];
 	size_t len;
 
+	snprintf(headers, sizeof(headers), "%s%s", ES_HEADERS,
+	    extra ? extra : "");
 	if ((doc = bulk_error_doc(status, type, reason, &len)) == NULL) {
 		http_respond(req, 500, NULL, NULL, 0, ES_HEADERS);
 		return;
 	}
-	http_respond(req, status, es_content_type(req), doc, len, ES_HEADERS);
+	http_respond(req, status, es_content_type(req), doc, len, headers);
 	free(doc);
+}
+
+static void
+es_error(struct http_request *req, int status, const char *type,
+    const char *reason)
+{
+	es_error_headers(req, status, type, reason, NULL);
 }
 
 static void
@@ -1358,9 +1371,13 @@ ingest_http_proxy(struct ingest_http *ih, struct http_request *req)
 	pc->req = req;
 	out = evhttp_request_get_output_headers(er);
 	for (i = 0; i < req->nheaders; i++)
-		if (!hop_by_hop(req->headers[i].name))
+		if (!hop_by_hop(req->headers[i].name) && (ih->auth == NULL ||
+		    strcasecmp(req->headers[i].name, "Authorization") != 0))
 			evhttp_add_header(out, req->headers[i].name,
 			    req->headers[i].value);
+	/* Senders prove themselves to spillway; spillway to the cluster. */
+	if (ih->auth != NULL && ih->up_auth != NULL)
+		evhttp_add_header(out, "Authorization", ih->up_auth);
 	snprintf(hostport, sizeof(hostport), "%s:%d", ih->up.host,
 	    ih->up.port);
 	evhttp_add_header(out, "Host", hostport);
@@ -1495,6 +1512,15 @@ ingest_http_handle(struct http_request *req, void *arg)
 	char ibuf[256];
 	int bulk;
 
+	/* With ingest_auth, nothing is written or passed on without it. */
+	if (ih->auth != NULL && !auth_check(ih->auth,
+	    http_header(req, "Authorization"), clock_now_ns())) {
+		ih->c.auth_refused++;
+		es_error_headers(req, 401, "security_exception", "missing or "
+		    "wrong credentials for spillway's HTTP ingest",
+		    "WWW-Authenticate: Basic realm=\"spillway\", ApiKey\r\n");
+		return;
+	}
 	bulk = bulk_path(req->path, ibuf, sizeof(ibuf), &index);
 	/* What spillway answers itself: compatible-with a version it has. */
 	if ((bulk || strcmp(req->path, "/ingest") == 0 || !ih->proxy ||
@@ -1569,8 +1595,8 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 {
 	struct http_limits lim;
 	struct ingest_http *ih;
-
 	char err[300];
+	int none;
 
 	if ((ih = calloc(1, sizeof(*ih))) == NULL)
 		return NULL;
@@ -1579,6 +1605,12 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 	ih->sh = sh;
 	TAILQ_INIT(&ih->waits);
 	ih->passthrough = cf->http_passthrough;
+	if (cf->ingest_auth != NULL &&
+	    (ih->auth = auth_new(cf->ingest_auth, err, sizeof(err))) == NULL) {
+		log_err("http: %s", err);
+		free(ih);
+		return NULL;
+	}
 	if ((ih->root = es_root_doc(cf->http_es_version)) == NULL) {
 		free(ih);
 		return NULL;
@@ -1590,6 +1622,11 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 			return NULL;
 		}
 		ih->proxy = 1;
+		if ((ih->up_auth = url_authorization(cf->sink_api_key,
+		    ih->up.userinfo, &none)) == NULL && !none) {
+			free(ih);
+			return NULL;
+		}
 		if (ih->up.tls && (ih->ssl_ctx = ingest_http_tls(cf)) == NULL) {
 			free(ih);
 			return NULL;
@@ -1628,6 +1665,8 @@ ingest_http_free(struct ingest_http *ih)
 	if (ih->ssl_ctx != NULL)
 		SSL_CTX_free(ih->ssl_ctx);
 	free(ih->root);
+	auth_free(ih->auth);
+	free(ih->up_auth);
 	free(ih);
 }
 

@@ -393,6 +393,11 @@ metrics_render(struct app *app, struct evbuffer *out)
 		const struct ingest_http_counters *ic =
 		    ingest_http_counters(app->http);
 
+		family(out, "spillway_http_auth_refused_total", "counter",
+		    "HTTP ingest requests refused (401) for missing or wrong "
+		    "credentials.");
+		evbuffer_add_printf(out, "spillway_http_auth_refused_total "
+		    "%llu\n", (unsigned long long)ic->auth_refused);
 		family(out, "spillway_passthrough_refused_total", "counter",
 		    "Requests for the cluster refused (403) by "
 		    "http.passthrough.");

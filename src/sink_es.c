@@ -57,6 +57,7 @@
 #include "log.h"
 #include "sink.h"
 #include "sink_es.h"
+#include "url.h"
 
 #define ES_BULK_QUERY	"/_bulk?filter_path=errors,items.*.status," \
 			    "items.*.error.type"
@@ -1491,27 +1492,6 @@ es_is_ip(const char *host)
 	    inet_pton(AF_INET6, host, &a6) == 1;
 }
 
-static char *
-es_basic_auth(const char *userinfo)
-{
-	char *dec, *out;
-	size_t n, olen;
-
-	if ((dec = evhttp_uridecode(userinfo, 0, &n)) == NULL)
-		return NULL;
-	olen = 6 + 4 * ((n + 2) / 3) + 1;
-	if ((out = malloc(olen)) == NULL) {
-		free(dec);
-		return NULL;
-	}
-	memcpy(out, "Basic ", 6);
-	EVP_EncodeBlock((unsigned char *)out + 6, (unsigned char *)dec,
-	    (int)n);
-	OPENSSL_cleanse(dec, n);
-	free(dec);
-	return out;
-}
-
 static int
 es_tls_init(struct sink_es *es, const struct config *cf, char *err,
     size_t errlen)
@@ -1552,6 +1532,8 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 	struct evhttp_uri *uri = NULL;
 	struct sink_es *es;
 	const char *scheme, *host, *path, *ui;
+	char *dec;
+	int none;
 	size_t i, plen;
 	int port;
 
@@ -1604,14 +1586,14 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (cf->sink_api_key != NULL) {
-		if (asprintf(&es->auth, "ApiKey %s", cf->sink_api_key) == -1) {
-			es->auth = NULL;
-			snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-	} else if ((ui = evhttp_uri_get_userinfo(uri)) != NULL &&
-	    (es->auth = es_basic_auth(ui)) == NULL) {
+	ui = evhttp_uri_get_userinfo(uri);
+	dec = ui != NULL ? evhttp_uridecode(ui, 0, NULL) : NULL;
+	es->auth = url_authorization(cf->sink_api_key, dec, &none);
+	if (dec != NULL) {
+		OPENSSL_cleanse(dec, strlen(dec));
+		free(dec);
+	}
+	if (es->auth == NULL && !none) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "url.h"
 
 static int
@@ -111,4 +114,31 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 toolong:
 	snprintf(err, errlen, "%.64s...: too long", s);
 	return -1;
+}
+
+char *
+url_authorization(const char *api_key, const char *userinfo, int *none)
+{
+	size_t n, olen;
+	char *out;
+
+	*none = 0;
+	if (api_key != NULL) {
+		olen = 7 + strlen(api_key) + 1;
+		if ((out = malloc(olen)) != NULL)
+			snprintf(out, olen, "ApiKey %s", api_key);
+		return out;
+	}
+	if (userinfo == NULL || *userinfo == '\0') {
+		*none = 1;
+		return NULL;
+	}
+	n = strlen(userinfo);
+	olen = 6 + 4 * ((n + 2) / 3) + 1;
+	if ((out = malloc(olen)) == NULL)
+		return NULL;
+	memcpy(out, "Basic ", 6);
+	EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)userinfo,
+	    (int)n);
+	return out;
 }

@@ -21,6 +21,15 @@ struct url {
 int	url_parse(const char *s, struct url *u, char *err, size_t errlen);
 
 /*
+ * The Authorization value spillway sends to the cluster: "ApiKey KEY" for
+ * sink.api_key, else "Basic ..." of userinfo ("user:pass", decoded; NULL
+ * or "" for none).  A malloc'ed string; NULL when there is none (*none
+ * set to 1) or no memory.
+ */
+char	*url_authorization(const char *api_key, const char *userinfo,
+	    int *none);
+
+/*
  * Percent-decode n bytes of s into out (outlen bytes, NUL-terminated);
  * with plus, '+' decodes to a space (query strings).  0, or -1 when out
  * is too small.
