@@ -622,6 +622,27 @@ classify_explain(const struct ruleset *rs, const char *raw, size_t len,
 		t->root = root;
 		return 0;
 	}
+	/*
+	 * jansson takes what the data path's scan refuses (a NUL after a
+	 * number): the verdict is the data path's.
+	 */
+	if (!t->bignum && !scan_valid(raw, len)) {
+		size_t end;
+
+		json_decref(root);
+		if (scan_prefix(raw, len, &end) && end < len) {
+			t->verdict = CLASSIFY_TRAILING;
+			t->trailing = end;
+		} else {
+			t->verdict = CLASSIFY_NOT_JSON;
+			snprintf(t->error.text, sizeof(t->error.text),
+			    "invalid JSON near byte %zu", end + 1);
+			t->error.line = 1;
+			t->error.column = -1;
+			t->error.position = (int)end;
+		}
+		return 0;
+	}
 	t->verdict = CLASSIFY_OBJECT;
 	t->root = root;
 	t->cls = RULES_DEFAULT(rs);

@@ -249,8 +249,18 @@ END_TEST
 
 START_TEST(test_trace_invalid)
 {
+	static const char nul_after_number[] = "{\"v\": 0\0}";
 	struct ruleset		*rs = rules_builtin();
 	struct classify_trace	 t;
+
+	/* jansson reads past the NUL; the data path does not: neither may. */
+	ck_assert_uint_eq(classify(rs, nul_after_number,
+	    sizeof(nul_after_number) - 1, NULL, NULL), RULES_INVALID(rs));
+	ck_assert_int_eq(classify_explain(rs, nul_after_number,
+	    sizeof(nul_after_number) - 1, &t, NULL), 0);
+	ck_assert_int_ne(t.verdict, CLASSIFY_OBJECT);
+	ck_assert_uint_eq(t.cls, RULES_INVALID(rs));
+	classify_trace_free(&t);
 
 	trace(rs, "not json", &t);
 	ck_assert_int_eq(t.verdict, CLASSIFY_NOT_JSON);
