@@ -125,6 +125,7 @@ struct ingest_http_counters {
 					   no sink but Elasticsearch has */
 	uint64_t	 passthrough_refused;	/* 403: http.passthrough */
 	uint64_t	 auth_refused;	/* 401: ingest_auth */
+	uint64_t	 too_large;	/* 413 once inflated, or too many items */
 };
 
 const struct ingest_http_counters *ingest_http_counters(

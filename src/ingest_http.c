@@ -319,6 +319,7 @@ ingest_http_body(struct ingest_http *ih, struct http_request *req,
 	rc = bulk_gunzip(*body, *len, (size_t)ih->cf->max_body_bytes, owned,
 	    len);
 	if (rc == -2) {
+		ih->c.too_large++;
 		es_error(req, 413, "content_too_long_exception",
 		    "decompressed request body is larger than max_body_bytes");
 		return -1;
@@ -486,6 +487,7 @@ wait_new(struct ingest_http *ih, struct http_request *req,
 	if (n > (size_t)cf->queue_max_events ||
 	    n * WAIT_ITEM_BYTES > (size_t)cf->queue_max_bytes) {
 		/* It could never be let in: no use sending it again. */
+		ih->c.too_large++;
 		es_error(req, 413, "content_too_long_exception",
 		    "the request has more items than spillway's queue may "
 		    "hold (queue.max_events, queue.max_bytes)");

@@ -186,6 +186,22 @@ lag_metrics(struct evbuffer *out, const struct sclass *c)
 	    c->lag_sum);
 }
 
+/* The refusals of one HTTP listener; too_large: its handler's 413s. */
+static void
+http_rejected(struct evbuffer *out, const char *listener,
+    const struct http_counters *hc, uint64_t too_large)
+{
+	evbuffer_add_printf(out, "spillway_http_requests_rejected_total"
+	    "{listener=\"%s\",code=\"413\"} %llu\n"
+	    "spillway_http_requests_rejected_total"
+	    "{listener=\"%s\",code=\"400\"} %llu\n"
+	    "spillway_http_requests_rejected_total"
+	    "{listener=\"%s\",code=\"408\"} %llu\n",
+	    listener, (unsigned long long)(hc->too_large + too_large),
+	    listener, (unsigned long long)hc->bad_request,
+	    listener, (unsigned long long)hc->timeouts);
+}
+
 void
 metrics_render(struct app *app, struct evbuffer *out)
 {
@@ -364,21 +380,14 @@ metrics_render(struct app *app, struct evbuffer *out)
 		    "{listener=\"http\"} %llu\n", (unsigned long long)
 		    http_server_counters(ingest_http_server(app->http))->refused);
 	family(out, "spillway_http_requests_rejected_total", "counter",
-	    "HTTP requests refused before a handler saw them, by status code.");
-	if (app->http != NULL) {
-		const struct http_counters *hc =
-		    http_server_counters(ingest_http_server(app->http));
-
-		evbuffer_add_printf(out, "spillway_http_requests_rejected_total"
-		    "{listener=\"http\",code=\"413\"} %llu\n"
-		    "spillway_http_requests_rejected_total"
-		    "{listener=\"http\",code=\"400\"} %llu\n"
-		    "spillway_http_requests_rejected_total"
-		    "{listener=\"http\",code=\"408\"} %llu\n",
-		    (unsigned long long)hc->too_large,
-		    (unsigned long long)hc->bad_request,
-		    (unsigned long long)hc->timeouts);
-	}
+	    "HTTP requests refused for their framing, size or slowness, by "
+	    "listener and status code.");
+	if (app->http != NULL)
+		http_rejected(out, "http",
+		    http_server_counters(ingest_http_server(app->http)),
+		    ingest_http_counters(app->http)->too_large);
+	if (app->admin != NULL)
+		http_rejected(out, "admin", http_server_counters(app->admin), 0);
 	family(out, "spillway_tcp_partial_lines_total", "counter",
 	    "Lines cut short by a disconnect (still classified).");
 	if (app->tcp != NULL)

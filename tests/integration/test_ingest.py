@@ -474,6 +474,11 @@ class TestBulk(SpillwayTestCase):
         self.assertEqual(st, 200)
         m = sp.wait_settled(1)
         self.assertEqual(m.total("spillway_events_received_total"), 1)
+        # All three are counted, the one refused once inflated too.
+        self.assertEqual(m.get1("spillway_http_requests_rejected_total",
+                                listener="http", code="413"), 3)
+        self.assertEqual(m.get1("spillway_http_requests_rejected_total",
+                                listener="admin", code="413"), 0)
         self.assertEqual(sp.sink_lines(), [b'{"small":1}'])
 
     def test_max_event_bytes_applies_to_http_events(self):
