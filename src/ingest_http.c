@@ -29,6 +29,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "shaper.h"
+#include "tls.h"
 #include "url.h"
 
 #define ES_HEADERS	"X-Elastic-Product: Elasticsearch\r\n"
@@ -1571,25 +1572,6 @@ ingest_http_handle(struct http_request *req, void *arg)
 	ingest_http_es(ih, req);
 }
 
-/* The TLS context for an https upstream: system CAs, plus ca_file. */
-static SSL_CTX *
-ingest_http_tls(const struct config *cf)
-{
-	SSL_CTX *ctx;
-
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		return NULL;
-	SSL_CTX_set_default_verify_paths(ctx);
-	if (cf->sink_ca_file != NULL &&
-	    SSL_CTX_load_verify_locations(ctx, cf->sink_ca_file, NULL) != 1) {
-		log_err("http: cannot load ca_file %s", cf->sink_ca_file);
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	SSL_CTX_set_verify(ctx, cf->sink_tls_verify ? SSL_VERIFY_PEER :
-	    SSL_VERIFY_NONE, NULL);
-	return ctx;
-}
 
 struct ingest_http *
 ingest_http_new(struct event_base *base, int fd, const struct config *cf,
@@ -1629,11 +1611,14 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 			free(ih);
 			return NULL;
 		}
-		if (ih->up.tls && (ih->ssl_ctx = ingest_http_tls(cf)) == NULL) {
+		if (ih->up.tls && (ih->ssl_ctx = tls_client(cf, err,
+		    sizeof(err))) == NULL) {
+			log_err("http: %s", err);
 			free(ih);
 			return NULL;
 		}
 	}
+	memset(&lim, 0, sizeof(lim));
 	lim.max_header_bytes = 65536;
 	lim.max_body_bytes = (size_t)cf->max_body_bytes;
 	lim.max_connections = (size_t)cf->max_connections;

@@ -57,6 +57,7 @@
 #include "log.h"
 #include "sink.h"
 #include "sink_es.h"
+#include "tls.h"
 #include "url.h"
 
 #define ES_BULK_QUERY	"/_bulk?filter_path=errors,items.*.status," \
@@ -1496,31 +1497,10 @@ static int
 es_tls_init(struct sink_es *es, const struct config *cf, char *err,
     size_t errlen)
 {
-	unsigned long e;
-
-	if ((es->ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		goto fail;
-	SSL_CTX_set_min_proto_version(es->ssl_ctx, TLS1_2_VERSION);
-	if (SSL_CTX_set_default_verify_paths(es->ssl_ctx) != 1)
-		goto fail;
-	if (cf->sink_ca_file != NULL && SSL_CTX_load_verify_locations(
-	    es->ssl_ctx, cf->sink_ca_file, NULL) != 1) {
-		e = ERR_peek_last_error();
-		snprintf(err, errlen, "sink ca_file %s: %s", cf->sink_ca_file,
-		    e ? ERR_reason_error_string(e) : "cannot load");
-		ERR_clear_error();
+	if ((es->ssl_ctx = tls_client(cf, err, errlen)) == NULL)
 		return -1;
-	}
 	es->tls_verify = cf->sink_tls_verify;
-	SSL_CTX_set_verify(es->ssl_ctx, es->tls_verify ? SSL_VERIFY_PEER :
-	    SSL_VERIFY_NONE, NULL);
 	return 0;
-fail:
-	e = ERR_peek_last_error();
-	snprintf(err, errlen, "TLS: %s", e ? ERR_reason_error_string(e) :
-	    "cannot initialise");
-	ERR_clear_error();
-	return -1;
 }
 
 static void	sink_es_free(struct sink *);
