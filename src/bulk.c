@@ -1310,6 +1310,14 @@ int
 bulk_parse(const char *body, size_t len, const char *default_index,
     struct bulk_request *req, char *err, size_t errlen)
 {
+	return bulk_parse_max(body, len, default_index, SIZE_MAX, req, err,
+	    errlen);
+}
+
+int
+bulk_parse_max(const char *body, size_t len, const char *default_index,
+    size_t max_items, struct bulk_request *req, char *err, size_t errlen)
+{
 	struct bulk_item	*items = NULL, *ni, *it;
 	size_t			 n = 0, cap = 0, pos = 0, lineno = 0, alineno;
 	const char		*line;
@@ -1320,6 +1328,11 @@ bulk_parse(const char *body, size_t len, const char *default_index,
 	if (body == NULL)
 		len = 0;
 	while (bulk_next_line(body, len, &pos, &lineno, &line, &llen) == 0) {
+		if (n == max_items) {
+			bulk_err(err, errlen, "more than %zu actions", max_items);
+			bulk_request_clear(&(struct bulk_request){ items, n });
+			return -2;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			if ((ni = reallocarray(items, cap, sizeof(*ni))) ==

@@ -73,6 +73,14 @@ const char *bulk_op_name(enum bulk_op op);
 int	bulk_parse(const char *body, size_t len, const char *default_index,
 	    struct bulk_request *req, char *err, size_t errlen);
 
+/*
+ * bulk_parse() that stops at the (max_items + 1)-th action, before it
+ * holds it: -2 then (the caller answers 413 or 429), with err saying so.
+ */
+int	bulk_parse_max(const char *body, size_t len, const char *default_index,
+	    size_t max_items, struct bulk_request *req, char *err,
+	    size_t errlen);
+
 /* Frees what bulk_parse() allocated; accepts a zeroed request. */
 void	bulk_request_clear(struct bulk_request *req);
 

@@ -879,7 +879,8 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 	char *owned = NULL, *resp, err[512], fp[1024];
 	struct bulk_params *bp = &ih->bp;
 	struct http_wait *w;
-	size_t len, rlen;
+	size_t len, rlen, room;
+	int rc;
 
 	if (!bulk_content_type_ok(ct)) {
 		char msg[300];
@@ -896,9 +897,39 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 	/* Without Elasticsearch behind, they mean nothing; counted. */
 	if (!ih->proxy && (bp->items > 0 || bp->request_len > 0))
 		ih->c.params_ignored++;
+	/*
+	 * What requests waiting for answers hold is bounded by the queue's
+	 * limits: past them, refused before the body is even inflated; and
+	 * no request may hold more actions than the queue does events.
+	 */
+	room = (size_t)ih->cf->queue_max_events;
+	if (ih->cf->ack_sink) {
+		if (ih->c.waiting_events >= room ||
+		    ih->wait_bytes >= (size_t)ih->cf->queue_max_bytes) {
+			ih->c.refused++;
+			es_error(req, 429, "es_rejected_execution_exception",
+			    "rejected by spillway: the requests waiting for "
+			    "their answers hold as much as the queue may");
+			return;
+		}
+		room -= ih->c.waiting_events;
+	}
 	if (ingest_http_body(ih, req, &body, &len, &owned) == -1)
 		return;
-	if (bulk_parse(body, len, index, &br, err, sizeof(err)) == -1) {
+	if ((rc = bulk_parse_max(body, len, index, room, &br, err,
+	    sizeof(err))) == -2 && room < (size_t)ih->cf->queue_max_events) {
+		ih->c.refused++;
+		es_error(req, 429, "es_rejected_execution_exception",
+		    "rejected by spillway: the requests waiting for their "
+		    "answers leave no room for this one");
+		goto done;
+	} else if (rc == -2) {
+		ih->c.too_large++;
+		es_error(req, 413, "content_too_long_exception", "the request "
+		    "has more actions than spillway's queue may hold "
+		    "(queue.max_events)");
+		goto done;
+	} else if (rc == -1) {
 		es_error(req, 400, "illegal_argument_exception", err);
 		goto done;
 	}

@@ -842,6 +842,26 @@ START_TEST(test_content_type)
 }
 END_TEST
 
+/* A body with more actions than allowed stops before holding them all. */
+START_TEST(test_parse_max)
+{
+	static const char body[] = "{\"index\":{}}\n{}\n{\"create\":{}}\n"
+	    "{}\n{\"delete\":{\"_id\":\"1\"}}\n";
+	struct bulk_request req;
+	char err[256];
+
+	ck_assert_int_eq(bulk_parse_max(body, sizeof(body) - 1, NULL, 3, &req,
+	    err, sizeof(err)), 0);
+	ck_assert_uint_eq(req.nitems, 3);
+	bulk_request_clear(&req);
+	ck_assert_int_eq(bulk_parse_max(body, sizeof(body) - 1, NULL, 2, &req,
+	    err, sizeof(err)), -2);
+	ck_assert_uint_eq(req.nitems, 0);
+	ck_assert_ptr_null(req.items);
+	ck_assert_str_eq(err, "more than 2 actions");
+}
+END_TEST
+
 /* The compatible-with version an Accept header asks for. */
 START_TEST(test_compat)
 {
@@ -1111,6 +1131,7 @@ bulk_suite(void)
 	tcase_add_test(tc, test_gunzip_corrupt);
 	tcase_add_test(tc, test_content_type);
 	tcase_add_test(tc, test_compat);
+	tcase_add_test(tc, test_parse_max);
 	tcase_add_test(tc, test_response_answer_verbatim);
 	tcase_add_test(tc, test_response_answer_filtered);
 	tcase_add_test(tc, test_response_answer_errors_flag);
