@@ -374,9 +374,10 @@ admin_new(struct app *app, int fd)
 {
 	struct http_limits lim;
 
+	memset(&lim, 0, sizeof(lim));
 	lim.max_header_bytes = 16384;
 	lim.max_body_bytes = 16u << 20;
-	lim.max_connections = 256;
+	lim.max_connections = (size_t)app->cf->admin_max_connections;
 	lim.idle_timeout_ms = 60000;
 	return http_server_new(app->base, fd, &lim, admin_handle, app);
 }

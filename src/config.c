@@ -76,6 +76,10 @@ static const struct opt config_opts[] = {
 	{ "limits", "max_body_bytes", OPT_LONG, O(max_body_bytes), 16, 1e10 },
 	{ "limits", "max_connections", OPT_LONG, O(max_connections), 1, 1e7 },
 	{ "limits", "idle_timeout_ms", OPT_LONG, O(idle_timeout_ms), 0, 1e9 },
+	{ "limits", "header_timeout_ms", OPT_LONG, O(header_timeout_ms), 1,
+	    1e9 },
+	{ "limits", "admin_max_connections", OPT_LONG,
+	    O(admin_max_connections), 1, 1e6 },
 	{ NULL, "http", OPT_SECTION, 0, 0, 0 },
 	{ "http", "es_version", OPT_STR, O(http_es_version), 0, 0 },
 	{ "http", "passthrough", OPT_STR, O(http_passthrough_name), 0, 0 },
@@ -140,6 +144,8 @@ config_default(void)
 	cf->max_body_bytes = 104857600;
 	cf->max_connections = 10000;
 	cf->idle_timeout_ms = 300000;
+	cf->header_timeout_ms = 10000;
+	cf->admin_max_connections = 64;
 	cf->ack_sink = 1;
 	cf->ack_timeout_ms = 30000;
 	cf->workers = 1;

@@ -48,6 +48,8 @@ struct config {
 	long		 max_body_bytes;
 	long		 max_connections;
 	long		 idle_timeout_ms;
+	long		 header_timeout_ms;	/* a request's header block */
+	long		 admin_max_connections;
 
 	char		*http_es_version;	/* what GET / answers locally */
 	char		*http_passthrough_name;

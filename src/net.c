@@ -1,6 +1,7 @@
 /*
  * net: address parsing and listening sockets.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <netinet/in.h>
@@ -97,8 +98,40 @@ struct net_listener {
 	struct event		*resume;
 	void			(*cb)(int, void *);
 	void			*arg;
+	int			 reserved;	/* may use the headroom */
+	int			 spare;		/* a descriptor kept back, or -1 */
 	unsigned long		 errors;
+	unsigned long		 shed;		/* closed at once: headroom */
 };
+
+/*
+ * Descriptors kept free for the listeners marked reserved (the admin
+ * port): the others stop accepting this far below the limit, as
+ * OpenBSD's accept_reserve does, so that an ingest flood that exhausts
+ * descriptors cannot lock the operators out.
+ */
+#define NET_HEADROOM		32
+
+static long
+net_fd_limit(void)
+{
+	static long limit;
+	struct rlimit rl;
+
+	if (limit == 0)
+		limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 1L << 20;
+	return limit;
+}
+
+static void
+net_pause(struct net_listener *nl)
+{
+	struct timeval tv = { 0, NET_ACCEPT_PAUSE_MS * 1000 };
+
+	evconnlistener_disable(nl->lev);
+	evtimer_add(nl->resume, &tv);
+}
 
 static void
 net_accept(struct evconnlistener *lev, evutil_socket_t fd,
@@ -109,6 +142,13 @@ net_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)lev;
 	(void)sa;
 	(void)salen;
+	/* Descriptors are handed out lowest first: fd tells how many. */
+	if (!nl->reserved && fd >= net_fd_limit() - NET_HEADROOM) {
+		close(fd);
+		nl->shed++;
+		net_pause(nl);
+		return;
+	}
 	nl->cb(fd, nl->arg);
 }
 
@@ -119,21 +159,47 @@ net_resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (nl->reserved && nl->spare == -1)
+		nl->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	evconnlistener_enable(nl->lev);
 }
 
-/* Out of descriptors: hold off accepting for a moment (accept_reserve). */
+/*
+ * Out of descriptors: hold off accepting for a moment.  A reserved
+ * listener first lets go of its spare descriptor to take the connection
+ * waiting, so that it is answered rather than left in the backlog.
+ */
 static void
 net_accept_error(struct evconnlistener *lev, void *arg)
 {
 	struct net_listener *nl = arg;
-	struct timeval tv = { 0, NET_ACCEPT_PAUSE_MS * 1000 };
-	int err = EVUTIL_SOCKET_ERROR();
+	int err = EVUTIL_SOCKET_ERROR(), fd;
 
-	if (nl->errors++ == 0 || err != EMFILE)
+	if (nl->errors++ == 0 || (err != EMFILE && err != ENFILE))
 		log_warn("accept: %s", strerror(err));
-	evconnlistener_disable(lev);
-	evtimer_add(nl->resume, &tv);
+	if ((err == EMFILE || err == ENFILE) && nl->reserved &&
+	    nl->spare != -1) {
+		close(nl->spare);
+		nl->spare = -1;
+		if ((fd = accept4(evconnlistener_get_fd(lev), NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1)
+			nl->cb(fd, nl->arg);
+	}
+	net_pause(nl);
+}
+
+void
+net_listener_reserve(struct net_listener *nl)
+{
+	nl->reserved = 1;
+	if (nl->spare == -1)
+		nl->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+unsigned long
+net_listener_shed(const struct net_listener *nl)
+{
+	return nl->shed;
 }
 
 struct net_listener *
@@ -146,6 +212,7 @@ net_listener_new(struct event_base *base, int fd, void (*cb)(int, void *),
 		return NULL;
 	nl->cb = cb;
 	nl->arg = arg;
+	nl->spare = -1;
 	nl->resume = evtimer_new(base, net_resume, nl);
 	nl->lev = evconnlistener_new(base, net_accept, nl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
@@ -168,6 +235,8 @@ net_listener_free(struct net_listener *nl)
 		evconnlistener_free(nl->lev);
 	if (nl->resume != NULL)
 		event_free(nl->resume);
+	if (nl->spare != -1)
+		close(nl->spare);
 	free(nl);
 }
 

@@ -53,3 +53,14 @@ void		 net_listener_free(struct net_listener *nl);
 
 /* accept() failures seen (EMFILE and the like). */
 unsigned long	 net_listener_errors(const struct net_listener *nl);
+
+/*
+ * Let nl use the descriptors the others leave free (the admin port): the
+ * other listeners close new connections at once, counted, once the
+ * process is NET_HEADROOM descriptors short of its limit; nl keeps a spare
+ * descriptor besides, to take one waiting connection even at the limit.
+ */
+void		 net_listener_reserve(struct net_listener *nl);
+
+/* Connections closed at once to keep the headroom. */
+unsigned long	 net_listener_shed(const struct net_listener *nl);
