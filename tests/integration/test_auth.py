@@ -7,10 +7,13 @@ else is answered 401 with WWW-Authenticate, and counted."""
 import base64
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 import unittest
 import warnings
 
-from harness import SpillwayTestCase
+from harness import SpillwayTestCase, run_cli
 from test_es_sink import ESSinkCase, RULES
 
 with warnings.catch_warnings():
@@ -79,16 +82,19 @@ class Auth(SpillwayTestCase):
         self.assertEqual(len(sp.sink_lines()), 4)
 
     def test_bad_ingest_auth_is_a_config_error(self):
+        tmp = tempfile.mkdtemp(prefix="spillway-it-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        cfg = os.path.join(tmp, "c.json")
         for bad in ({"users": {"u": "plaintext"}},
                     {"api_keys": {"k": "sha256:abcd"}},
                     {"api_keys": {"k": "md5:" + "0" * 32}},
                     {"groups": {}}, ["x"]):
             with self.subTest(bad=bad):
-                sp = self.start(config={"ingest_auth": bad}, want=())
-                sp.proc.wait(30)
-                sp.exit_code = sp.proc.returncode
-                self.assertEqual(sp.proc.returncode, 1, sp.stderr())
-                self.assertIn("ingest_auth", sp.stderr())
+                with open(cfg, "w") as f:
+                    json.dump({"ingest_auth": bad}, f)
+                r = run_cli(["-c", cfg, "--listen-tcp", "127.0.0.1:0"])
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(b"ingest_auth", r.stderr)
 
 
 class AuthPassThrough(ESSinkCase):
