@@ -438,7 +438,7 @@ class Storms(AckCase):
                         "max_retries": 2},
                "ack_timeout_ms": 5000}
         sp = self.start_spillway(cfg, hport)
-        n = 3000
+        n = 12000      # still shipping when spillway is killed
         shipper = Shipper(lambda: hport, n)
 
         def progress(k, what):
@@ -456,11 +456,17 @@ class Storms(AckCase):
         # spillway is killed outright, with a request of the shipper's
         # waiting for the cluster, and started again.
         progress(down_at + 500, "500 more acknowledged")
-        control(url, "config", {"hang": {"count": 1}})
+        # The cluster holds every bulk request, so that one of the
+        # shipper's is surely waiting for its answer when spillway dies.
+        control(url, "config", {"hang": {"count": 1000}})
         self.wait_until(lambda: control(url, "stats")["rejected"]["hung"]
                         >= 1, "a bulk request held by the cluster")
+        self.wait_until(lambda: sp.metrics().get1(
+            "spillway_ack_waiting_requests") >= 1,
+            "a shipper's request waiting for its answer")
         sp.proc.kill()
         sp.proc.wait(10)
+        control(url, "config", {"hang": None})
         sp.exit_code = "killed"
         sp = self.start_spillway(cfg, hport)
         shipper.join(WAIT_TIMEOUT * 10)
