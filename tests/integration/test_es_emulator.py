@@ -361,11 +361,17 @@ class Bulk(EmulatorCase):
 
     def test_content_types(self):
         body = self.nd({"index": {"_index": "ct"}}, {"a": 1})
-        for ctype in ("application/x-ndjson", "application/json; charset=UTF-8",
-                      "application/vnd.elasticsearch+x-ndjson; compatible-with=8",
-                      "application/vnd.elasticsearch+json;compatible-with=8"):
+        for ctype in ("application/x-ndjson", "application/json; charset=UTF-8"):
             with self.subTest(ctype=ctype):
                 self.assertEqual(self.bulk(body, ctype=ctype)[0], 200)
+        # A versioned body needs a versioned Accept (as the official clients send).
+        for ctype in ("application/vnd.elasticsearch+x-ndjson; compatible-with=8",
+                      "application/vnd.elasticsearch+json;compatible-with=8"):
+            with self.subTest(ctype=ctype):
+                self.assertEqual(self.bulk(body, ctype=ctype, headers={
+                    "Accept": "application/vnd.elasticsearch+json; compatible-with=8"})[0],
+                    200)
+                self.assertEqual(self.bulk(body, ctype=ctype)[0], 400)
         for ctype in ("text/plain", "application/x-www-form-urlencoded"):
             with self.subTest(ctype=ctype):
                 st, out = self.bulk(body, ctype=ctype)
@@ -381,6 +387,10 @@ class Bulk(EmulatorCase):
         self.assertEqual(out["items"][0]["index"]["_type"], "_doc")
         self.assertEqual(self.bulk(body, ctype="application/vnd.elasticsearch+x-ndjson;"
                                                "compatible-with=9")[0], 400)
+        # The default server is an 8: it answers as one.
+        st, hdrs, data = self.call("GET", "/")
+        self.assertEqual(hdrs["content-type"], "application/json")
+        self.assertEqual(json.loads(data)["version"]["lucene_version"], "9.8.0")
 
     def test_gzip_request_and_response(self):
         body = self.nd({"index": {"_index": "gz"}}, {"msg": "compressed"}).encode()
@@ -803,6 +813,299 @@ class LagReservoir(unittest.TestCase):
         self.assertAlmostEqual(out["mean_ms"], 9999.5, delta=0.01)
         self.assertAlmostEqual(out["p50_ms"], 10000, delta=1500)     # a sample, seeded
         self.assertGreater(out["p99_ms"], 19000)
+
+
+def media_type_error(reason, headers="Accept, Content-Type", cause="status_exception"):
+    """The document Elasticsearch answers (400) for a refused Accept/Content-Type."""
+    top = "Invalid media-type value on headers [%s]" % headers
+    return {"error": {"root_cause": [{"type": "media_type_header_exception", "reason": top}],
+                      "type": "media_type_header_exception", "reason": top,
+                      "caused_by": {"type": cause, "reason": reason}}, "status": 400}
+
+
+class VersionCase(EmulatorCase):
+    """An emulator started as another version: ARGS."""
+    ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.record_path = None
+        cls.proc, cls.port = start_emulator(*cls.ARGS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        try:
+            cls.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            cls.proc.kill()
+            cls.proc.wait()
+        cls.proc.stdout.close()
+        cls.proc.stderr.close()
+
+    BODY = '{"index":{"_index":"v"}}\n{"a":1}\n'
+
+    @staticmethod
+    def vnd(v, kind="json"):
+        return "application/vnd.elasticsearch+%s; compatible-with=%s" % (kind, v)
+
+    def versioned_bulk(self, v, accept=None):
+        return self.call("POST", "/_bulk", self.BODY, {
+            "Content-Type": self.vnd(v, "x-ndjson"),
+            "Accept": self.vnd(v) if accept is None else accept})
+
+    def root(self, headers=None):
+        st, hdrs, data = self.call("GET", "/", headers=headers)
+        return st, hdrs, json.loads(data)
+
+
+class Version9(VersionCase):
+    ARGS = ("--es-version", "9.1.0")
+
+    def test_root_document(self):
+        st, hdrs, doc = self.root()
+        self.assertEqual(st, 200)
+        self.assertEqual(hdrs["x-elastic-product"], "Elasticsearch")
+        self.assertEqual(hdrs["content-type"], "application/json")
+        v = doc["version"]
+        self.assertEqual((v["number"], v["build_flavor"]), ("9.1.0", "default"))
+        self.assertEqual(v["minimum_wire_compatibility_version"], "8.19.0")
+        self.assertEqual(v["minimum_index_compatibility_version"], "8.0.0")
+        self.assertTrue(v["lucene_version"].startswith("10."), v)
+        self.assertEqual(doc["tagline"], "You Know, for Search")
+        self.assertEqual(set(doc), {"name", "cluster_name", "cluster_uuid", "version",
+                                    "tagline"})
+        node, = self.js("GET", "/_nodes/http")[1]["nodes"].values()
+        self.assertEqual(node["version"], "9.1.0")
+
+    def test_accept_takes_this_major_and_the_one_before(self):
+        for v in (6, 7, 8, 9, 10):
+            with self.subTest(v=v):
+                st, hdrs, data = self.call("GET", "/", headers={"Accept": self.vnd(v)})
+                if v in (8, 9):
+                    self.assertEqual(st, 200)
+                    self.assertEqual(hdrs["content-type"],
+                                     "application/vnd.elasticsearch+json;compatible-with=%d" % v)
+                    self.assertEqual(json.loads(data)["version"]["number"], "9.1.0")
+                    continue
+                self.assertEqual(st, 400)
+                self.assertEqual(hdrs["content-type"], "application/json")
+                self.assertEqual(hdrs["x-elastic-product"], "Elasticsearch")
+                self.assertEqual(json.loads(data), media_type_error(
+                    "Accept version must be either version 9 or 8, but found %d. "
+                    "Accept=%s" % (v, self.vnd(v))))
+
+    def test_bulk_content_type_versions(self):
+        for v in (7, 8, 10):
+            with self.subTest(v=v):
+                st, hdrs, data = self.call("POST", "/_bulk", self.BODY, {
+                    "Content-Type": self.vnd(v, "x-ndjson"), "Accept": self.vnd(9)})
+                self.assertEqual(st, 400)
+                self.assertEqual(json.loads(data), media_type_error(
+                    "Content-Type version must be either version 9 or 8, but found %d. "
+                    "Content-Type=%s" % (v, self.vnd(v, "x-ndjson"))) if v in (7, 10) else
+                    media_type_error(
+                        "A compatible version is required on both Content-Type and Accept "
+                        "headers if either one has requested a compatible version and the "
+                        "compatible versions must match. Accept=%s, Content-Type=%s"
+                        % (self.vnd(9), self.vnd(v, "x-ndjson"))))
+        for v in (8, 9):
+            with self.subTest(both=v):
+                st, hdrs, data = self.versioned_bulk(v)
+                self.assertEqual(st, 200, data)
+                self.assertEqual(hdrs["content-type"],
+                                 "application/vnd.elasticsearch+json;compatible-with=%d" % v)
+                item = json.loads(data)["items"][0]["index"]
+                self.assertEqual(item["status"], 201)
+                self.assertNotIn("_type", item)
+        # _type in an action line is a 7 thing: refused when served as 8 or 9.
+        st, _, data = self.call("POST", "/_bulk", '{"index":{"_index":"v","_type":"_doc"}}\n'
+                                '{"a":1}\n', {"Content-Type": self.vnd(8, "x-ndjson"),
+                                              "Accept": self.vnd(8)})
+        self.assertEqual(st, 400, data)
+
+    def test_versioned_body_needs_a_versioned_accept(self):
+        st, _, data = self.call("POST", "/_bulk", self.BODY,
+                                {"Content-Type": self.vnd(9, "x-ndjson")})
+        self.assertEqual(json.loads(data), media_type_error(
+            "A compatible version is required on both Content-Type and Accept headers if "
+            "either one has requested a compatible version. Accept=null, Content-Type=%s"
+            % self.vnd(9, "x-ndjson")))
+        st, _, data = self.call("POST", "/_bulk", self.BODY, {
+            "Content-Type": "application/x-ndjson", "Accept": self.vnd(9)})
+        self.assertEqual(st, 400, data)
+        self.assertIn("Accept=%s, Content-Type=application/x-ndjson" % self.vnd(9),
+                      json.loads(data)["error"]["caused_by"]["reason"])
+        # Unversioned both: fine, answered as plain JSON.
+        st, hdrs, _ = self.call("POST", "/_bulk", self.BODY,
+                                {"Content-Type": "application/x-ndjson"})
+        self.assertEqual((st, hdrs["content-type"]), (200, "application/json"))
+
+    def test_without_a_body_content_type_is_not_checked(self):
+        st, hdrs, _ = self.root({"Accept": self.vnd(8), "Content-Type": self.vnd(9)})
+        self.assertEqual((st, hdrs["content-type"]),
+                         (200, "application/vnd.elasticsearch+json;compatible-with=8"))
+
+    def test_case_spacing_parameters_and_media_ranges(self):
+        for accept, want in (
+                ("Application/VND.Elasticsearch+JSON ;  Compatible-With=9",
+                 "application/vnd.elasticsearch+json;compatible-with=9"),
+                ("application/vnd.elasticsearch+x-ndjson;compatible-with=8",
+                 "application/vnd.elasticsearch+json;compatible-with=8"),
+                ("application/vnd.elasticsearch+json; compatible-with=9; charset=UTF-8",
+                 "application/vnd.elasticsearch+json;compatible-with=9;charset=utf-8"),
+                ("application/json", "application/json"),
+                ("*/*", "application/json"),
+                # A list is a media range, which Elasticsearch does not read at all: what
+                # the JavaScript clients send on requests without a body.
+                ("application/vnd.elasticsearch+json; compatible-with=7,text/plain",
+                 "application/json")):
+            with self.subTest(accept=accept):
+                st, hdrs, _ = self.root({"Accept": accept})
+                self.assertEqual((st, hdrs["content-type"]), (200, want))
+        st, _, data = self.call("POST", "/_bulk", self.BODY, {
+            "Content-Type": "APPLICATION/VND.ELASTICSEARCH+X-NDJSON;COMPATIBLE-WITH=9",
+            "Accept": "application/vnd.elasticsearch+json ;compatible-with=9"})
+        self.assertEqual(st, 200, data)
+        # No spaces around "=" (Elasticsearch's ParsedMediaType).
+        bad = "application/vnd.elasticsearch+json; compatible-with = 9"
+        st, _, data = self.call("GET", "/", headers={"Accept": bad})
+        self.assertEqual(json.loads(data), media_type_error(
+            "invalid parameters for header [%s]" % bad, "Accept",
+            "illegal_argument_exception"))
+        st, _, data = self.call("POST", "/_bulk", self.BODY, {"Content-Type": "nonsense"})
+        self.assertEqual(json.loads(data), media_type_error(
+            "invalid media-type [nonsense]", "Content-Type", "illegal_argument_exception"))
+
+    def test_official_python_client_7_is_unversioned(self):
+        # python3-elasticsearch 7.17 sends application/json, no compatible-with: served.
+        st, out = self.bulk(self.nd({"index": {"_index": "p"}}, {"a": 1}),
+                            ctype="application/json")
+        self.assertEqual(self.statuses(out), [201])
+
+
+class Version8Compat7(VersionCase):
+    ARGS = ("--es-version", "8.19.3")
+
+    def test_root_and_compat_7(self):
+        st, hdrs, doc = self.root()
+        v = doc["version"]
+        self.assertEqual((v["number"], v["minimum_wire_compatibility_version"],
+                          v["minimum_index_compatibility_version"]),
+                         ("8.19.3", "7.17.0", "7.0.0"))
+        self.assertTrue(v["lucene_version"].startswith("9."), v)
+        self.assertEqual(hdrs["x-elastic-product"], "Elasticsearch")
+        for v in (7, 8):
+            with self.subTest(v=v):
+                st, hdrs, data = self.versioned_bulk(v)
+                self.assertEqual(st, 200, data)
+                self.assertEqual(hdrs["content-type"],
+                                 "application/vnd.elasticsearch+json;compatible-with=%d" % v)
+                item = json.loads(data)["items"][0]["index"]
+                self.assertEqual(item.get("_type"), "_doc" if v == 7 else None)
+        st, _, data = self.call("GET", "/", headers={"Accept": self.vnd(9)})
+        self.assertEqual(json.loads(data), media_type_error(
+            "Accept version must be either version 8 or 7, but found 9. Accept=%s"
+            % self.vnd(9)))
+        st, _, data = self.versioned_bulk(9)
+        self.assertEqual(st, 400)
+        self.assertEqual(json.loads(data)["error"]["caused_by"]["reason"],
+                         "Accept version must be either version 8 or 7, but found 9. Accept=%s"
+                         % self.vnd(9))
+
+
+class Version7(VersionCase):
+    ARGS = ("--es-version", "7.17.29")
+
+    def test_root_header_and_types(self):
+        st, hdrs, doc = self.root()
+        v = doc["version"]
+        self.assertEqual((v["number"], v["build_flavor"],
+                          v["minimum_wire_compatibility_version"],
+                          v["minimum_index_compatibility_version"]),
+                         ("7.17.29", "default", "6.8.0", "6.0.0-beta1"))
+        self.assertTrue(v["lucene_version"].startswith("8."), v)
+        self.assertEqual(doc["tagline"], "You Know, for Search")
+        self.assertEqual(hdrs["x-elastic-product"], "Elasticsearch")     # 7.14 on
+        self.assertEqual(hdrs["content-type"], "application/json; charset=UTF-8")
+        # A 7 has types: every bulk item says _type, and an action line may name one.
+        st, out = self.bulk('{"index":{"_index":"t","_type":"_doc"}}\n{"a":1}\n',
+                            ctype="application/json")
+        self.assertEqual(out["items"][0]["index"]["_type"], "_doc")
+        st, hdrs, data = self.versioned_bulk(7)
+        self.assertEqual(st, 200, data)
+        st, _, data = self.call("GET", "/", headers={"Accept": self.vnd(8)})
+        self.assertEqual(json.loads(data)["error"]["caused_by"]["reason"],
+                         "Accept version must be either version 7 or 6, but found 8. Accept=%s"
+                         % self.vnd(8))
+
+
+class Version7Before14(VersionCase):
+    ARGS = ("--es-version", "7.10.2")
+
+    def test_no_product_header_before_7_14(self):
+        st, hdrs, doc = self.root()
+        self.assertEqual(doc["version"]["number"], "7.10.2")
+        self.assertNotIn("x-elastic-product", hdrs)
+        self.assertNotIn("x-elastic-product", self.call("GET", "/nosuch/_count")[1])
+
+
+class OpenSearch(VersionCase):
+    ARGS = ("--distribution", "opensearch")
+
+    def test_root_document_and_no_product_header(self):
+        st, hdrs, doc = self.root()
+        self.assertEqual(st, 200)
+        self.assertNotIn("x-elastic-product", hdrs)
+        self.assertEqual(hdrs["content-type"], "application/json; charset=UTF-8")
+        self.assertEqual(doc["tagline"], "The OpenSearch Project: https://opensearch.org/")
+        v = doc["version"]
+        self.assertEqual(v["distribution"], "opensearch")
+        self.assertTrue(v["number"].startswith("2."), v)
+        self.assertNotIn("build_flavor", v)
+        self.assertEqual(self.js("GET", "/_license")[0], 400)      # no X-Pack
+
+    def test_no_vendor_media_types(self):
+        st, out = self.bulk(self.BODY, ctype=self.vnd(8, "x-ndjson"))
+        self.assertEqual((st, out["error"]), (406, "Content-Type header [%s] is not supported"
+                                              % self.vnd(8, "x-ndjson")))
+        st, hdrs, _ = self.root({"Accept": self.vnd(8)})      # not read
+        self.assertEqual((st, hdrs["content-type"]), (200, "application/json; charset=UTF-8"))
+        st, out = self.bulk(self.BODY)
+        item = out["items"][0]["index"]
+        self.assertEqual(item["status"], 201)
+        self.assertNotIn("_type", item)
+
+
+class VersionFlags(unittest.TestCase):
+    def run_emulator(self, *args):
+        return subprocess.run([sys.executable, EMULATOR, "--listen", "127.0.0.1:0", *args],
+                              capture_output=True, timeout=30)
+
+    def test_versions_it_cannot_be(self):
+        for args in (("--es-version", "6.8.23"), ("--es-version", "10.0.0"),
+                     ("--es-version", "nine"),
+                     ("--distribution", "opensearch", "--es-version", "8.11.3")):
+            with self.subTest(args=args):
+                r = self.run_emulator(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(b"--es-version", r.stderr)
+
+    def test_opensearch_3(self):
+        proc, port = start_emulator("--distribution", "opensearch", "--es-version", "3.1.0")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/")
+            v = json.loads(conn.getresponse().read())["version"]
+            conn.close()
+            self.assertEqual((v["number"], v["minimum_wire_compatibility_version"]),
+                             ("3.1.0", "2.19.0"))
+            self.assertTrue(v["lucene_version"].startswith("10."), v)
+        finally:
+            proc.terminate()
+            proc.wait(5)
+            proc.stdout.close()
+            proc.stderr.close()
 
 
 class CommandLine(unittest.TestCase):

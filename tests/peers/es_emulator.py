@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Elasticsearch 8 emulator for spillway's integration tests and benchmarks.
+"""Elasticsearch emulator for spillway's integration tests and benchmarks.
 
-Speaks enough of the Elasticsearch 8 REST API for log shippers and for spillway itself: the
+Speaks enough of the Elasticsearch REST API (as 8.x by default; 7.x and 9.x, or OpenSearch,
+with --es-version and --distribution) for log shippers and for spillway itself: the
 start-up checks (root document, license, nodes, cluster health, templates, ILM, aliases), the
 `_bulk` API with ES semantics (per-item results, version conflicts, document parsing errors,
 whole-request errors for malformed bodies, filter_path, gzip), an in-memory document store per
@@ -37,8 +38,41 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-ES_VERSION = "8.11.3"
-LUCENE_VERSION = "9.8.0"
+ES_VERSION = "8.11.3"              # --es-version's default (Elasticsearch)
+OPENSEARCH_VERSION = "2.19.1"      # --es-version's default with --distribution opensearch
+# The root document's fields that depend on the version, per major: what that major's servers
+# answer (lucene_version: that major's last minor; LUCENE_BY_MINOR where it is known to differ).
+ROOT_BY_MAJOR = {
+    ("elasticsearch", 7): {"lucene_version": "8.11.3",
+                           "build_date": "2025-06-05T08:04:11.402928201Z",
+                           "minimum_wire_compatibility_version": "6.8.0",
+                           "minimum_index_compatibility_version": "6.0.0-beta1"},
+    ("elasticsearch", 8): {"lucene_version": "9.12.2", "build_date": "2023-12-08T10:53:52.354Z",
+                           "minimum_wire_compatibility_version": "7.17.0",
+                           "minimum_index_compatibility_version": "7.0.0"},
+    ("elasticsearch", 9): {"lucene_version": "10.2.2", "build_date": "2025-07-17T22:04:19.760Z",
+                           "minimum_wire_compatibility_version": "8.19.0",
+                           "minimum_index_compatibility_version": "8.0.0"},
+    ("opensearch", 1): {"lucene_version": "8.10.1", "build_date": "2023-06-06T18:02:09.046837Z",
+                        "minimum_wire_compatibility_version": "6.8.0",
+                        "minimum_index_compatibility_version": "6.0.0-beta1"},
+    ("opensearch", 2): {"lucene_version": "9.12.1", "build_date": "2025-02-27T01:21:43.926479Z",
+                        "minimum_wire_compatibility_version": "7.10.0",
+                        "minimum_index_compatibility_version": "7.0.0"},
+    ("opensearch", 3): {"lucene_version": "10.2.1", "build_date": "2025-06-17T23:10:41.612153Z",
+                        "minimum_wire_compatibility_version": "2.19.0",
+                        "minimum_index_compatibility_version": "2.0.0"},
+}
+LUCENE_BY_MINOR = {
+    (7, 10): "8.7.0", (7, 16): "8.10.1", (8, 0): "9.0.0", (8, 1): "9.0.0", (8, 2): "9.1.0",
+    (8, 3): "9.2.0", (8, 4): "9.3.0", (8, 5): "9.4.1", (8, 6): "9.4.2", (8, 7): "9.5.0",
+    (8, 8): "9.6.0", (8, 9): "9.7.0", (8, 10): "9.7.0", (8, 11): "9.8.0", (8, 12): "9.9.2",
+    (8, 13): "9.10.0", (8, 14): "9.10.0", (8, 15): "9.11.1", (8, 16): "9.12.0",
+    (8, 17): "9.12.0", (8, 18): "9.12.1", (9, 0): "10.1.0",
+}
+ES_TAGLINE = "You Know, for Search"
+OPENSEARCH_TAGLINE = "The OpenSearch Project: https://opensearch.org/"
+VENDOR_PREFIX = "application/vnd.elasticsearch+"
 SHARDS_OK = {"total": 2, "successful": 1, "failed": 0}
 SHARDS_NOOP = {"total": 0, "successful": 0, "failed": 0}
 BULK_ACTIONS = ("create", "delete", "index", "update")
@@ -60,6 +94,14 @@ TEMPLATE_STORES = {"_index_template": "templates", "_template": "legacy_template
 # The named stores a --data journal entry may put into or delete from (Emulator attributes).
 JOURNAL_STORES = frozenset(("templates", "legacy_templates", "component_templates", "ilm",
                             "pipelines"))
+
+
+def version_major_minor(number):
+    """"8.11.3" -> (8, 11); raises ValueError unless it starts MAJOR.MINOR."""
+    m = re.match(r"(\d+)\.(\d+)(?:\.\d+)?(?:-[0-9A-Za-z.]+)?$", number or "")
+    if not m:
+        raise ValueError("version must be MAJOR.MINOR.PATCH, not %r" % (number,))
+    return int(m.group(1)), int(m.group(2))
 
 
 def now_ms():
@@ -91,13 +133,49 @@ class ESError(Exception):
             return {"error": self.reason, "status": self.status}
         cause = {"type": self.etype, "reason": self.reason}
         cause.update(self.extra)
-        err = {"root_cause": [dict(cause)]}
+        # A root cause is listed without what caused it, as Elasticsearch renders it.
+        err = {"root_cause": [{k: v for k, v in cause.items() if k != "caused_by"}]}
         err.update(cause)
         return {"error": err, "status": self.status}
 
 
 def bad_request(reason, etype="illegal_argument_exception"):
     return ESError(400, etype, reason)
+
+
+# RFC 7230 tchar, as Elasticsearch's ParsedMediaType checks a type and a subtype.
+_TCHAR = re.compile(r"[a-zA-Z0-9!#$%&'*+\-.^_`|~]+")
+
+
+def parse_media_type(value):
+    """An Accept or Content-Type value as Elasticsearch's ParsedMediaType.parseMediaType
+    reads it: None when absent, a media range (any ",") or "*/*"; otherwise
+    ("type/subtype", [(name, value), ...]), all lower-cased.  Spaces are allowed around
+    ";" but not around "=".  Raises ValueError(ES's reason) for a malformed value."""
+    if value is None or "," in value or value == "*/*":
+        return None
+    elements = value.lower().split(";")
+    ts = elements[0].split("/")
+    if len(ts) != 2 or not all(_TCHAR.fullmatch(x.strip()) for x in ts):
+        raise ValueError("invalid media-type [%s]" % value)
+    params = []
+    for el in elements[1:]:
+        el = el.strip()
+        if not el:
+            continue
+        kv = el.split("=")
+        if (len(kv) != 2 or not kv[0] or kv[0][-1].isspace() or not kv[1]
+                or kv[1][0].isspace()):
+            raise ValueError("invalid parameters for header [%s]" % value)
+        params.append((kv[0].strip(), kv[1].strip()))
+    return ts[0].strip() + "/" + ts[1].strip(), params
+
+
+def media_type_error(headers, cause_type, cause_reason):
+    """Elasticsearch's RestRequest.MediaTypeHeaderException, as its HTTP layer answers it."""
+    return ESError(400, "media_type_header_exception",
+                   "Invalid media-type value on headers [%s]" % ", ".join(headers),
+                   {"caused_by": {"type": cause_type, "reason": cause_reason}})
 
 
 def index_not_found(name):
@@ -701,6 +779,16 @@ def _num(v, what, allow_none=True, minimum=0):
 class Emulator:
     def __init__(self, args):
         self.args = args
+        # What the emulator says it is (--distribution, --es-version): checked by main().
+        self.distribution = getattr(args, "distribution", "elasticsearch")
+        self.opensearch = self.distribution == "opensearch"
+        self.major, self.minor = version_major_minor(args.es_version)
+        # Elasticsearch sends X-Elastic-Product from 7.14 on; OpenSearch never does.
+        self.product_header = (not self.opensearch
+                               and (self.major, self.minor) >= (7, 14))
+        # A JSON answer's type: Elasticsearch 8 dropped the charset that 7 and OpenSearch add.
+        self.json_ctype = ("application/json" if not self.opensearch and self.major >= 8
+                           else "application/json; charset=UTF-8")
         self.lock = threading.Lock()
         self.record_lock = threading.Lock()
         self.record_file = open(args.record, "a", encoding="utf-8") if args.record else None
@@ -1674,11 +1762,12 @@ class Handler(BaseHTTPRequestHandler):
                                                 "reason": message or "bad request"}],
                                 "type": "illegal_argument_exception",
                                 "reason": message or "bad request"}, "status": code}).encode()
+        product = "X-Elastic-Product: Elasticsearch\r\n" if self.emu.product_header else ""
         try:
-            self.wfile.write(("HTTP/1.1 %d %s\r\nX-Elastic-Product: Elasticsearch\r\n"
-                              "content-type: application/json\r\ncontent-length: %d\r\n"
+            self.wfile.write(("HTTP/1.1 %d %s\r\n%scontent-type: %s\r\ncontent-length: %d\r\n"
                               "connection: close\r\n\r\n" % (code, self.responses.get(
-                                  code, ("Error",))[0], len(body))).encode() + body)
+                                  code, ("Error",))[0], product, self.emu.json_ctype,
+                                  len(body))).encode() + body)
         except OSError:
             pass
 
@@ -1752,6 +1841,8 @@ class Handler(BaseHTTPRequestHandler):
         emu = self.emu
         t0 = time.monotonic()
         self.extra_headers = []
+        self.resp_ctype = emu.json_ctype
+        self.compat = None if emu.opensearch else emu.major
         parts = urlsplit(self.path)
         self.qs = dict(parse_qsl(parts.query, keep_blank_values=True))
         segs = [unquote(s) for s in parts.path.split("/") if s]
@@ -1792,6 +1883,7 @@ class Handler(BaseHTTPRequestHandler):
                 if hang and not self.hang(hang["seconds"]):
                     return
                 t0 = time.monotonic()
+                self.negotiate(bool(raw))
                 rw = emu.config["reject_whole"]
                 if rw is not None and (rw["scope"] == "all" or endpoint == "bulk"):
                     self.maybe_reject_whole(rw)
@@ -1879,37 +1971,102 @@ class Handler(BaseHTTPRequestHandler):
         raise ESError(status, "exception", "injected failure (status %d)" % status,
                       headers=headers)
 
+    def negotiate(self, has_content):
+        """What Elasticsearch's RestRequest does with Accept and Content-Type before any
+        handler runs: parse both (ParsedMediaType), then check their compatible-with versions
+        (RestCompatibleVersionHelper): a server of major N takes N and N-1, and with a body
+        both headers must ask for the same one or neither.  Sets self.compat (the REST API
+        version the request is served as) and self.resp_ctype (the answer's Content-Type: the
+        vendor type when the client asked for one).  Raises 400 media_type_header_exception
+        worded as Elasticsearch words it.  OpenSearch has no compatible-with: nothing here."""
+        emu = self.emu
+        if emu.opensearch:
+            return
+        parsed = {}
+        raw = {}
+        for name in ("Accept", "Content-Type"):
+            vals = self.headers.get_all(name) or []
+            if len(vals) > 1:
+                raise media_type_error([name], "illegal_argument_exception",
+                                       "Incorrect header [%s]. Only one value should be "
+                                       "provided" % name)
+            v = vals[0] if vals and vals[0].strip() else None
+            raw[name] = v
+            try:
+                parsed[name] = parse_media_type(v)
+            except ValueError as e:
+                raise media_type_error([name], "illegal_argument_exception", str(e))
+
+        def version(name):
+            pm = parsed[name]
+            v = dict(pm[1]).get("compatible-with") if pm else None
+            if v is None:
+                return None
+            if not re.fullmatch(r"[+-]?\d{1,3}", v) or not -128 <= int(v) <= 127:
+                raise media_type_error(["Accept", "Content-Type"], "number_format_exception",
+                                       'For input string: "%s"' % v)
+            return int(v)
+
+        a, c = version("Accept"), version("Content-Type")
+        cur = emu.major
+        low = cur - 1
+        av = cur if a is None else a
+        cv = cur if c is None else c
+        sa = raw["Accept"] if parsed["Accept"] else "null"
+        sc = raw["Content-Type"] if parsed["Content-Type"] else "null"
+
+        def refuse(reason):
+            raise media_type_error(["Accept", "Content-Type"], "status_exception", reason)
+
+        if not low <= av <= cur:
+            refuse("Accept version must be either version %d or %d, but found %d. Accept=%s"
+                   % (cur, low, av, sa))
+        compat = av
+        if has_content:
+            if not low <= cv <= cur:
+                refuse("Content-Type version must be either version %d or %d, but found %d. "
+                       "Content-Type=%s" % (cur, low, cv, sc))
+            if cv != av:
+                refuse("A compatible version is required on both Content-Type and Accept "
+                       "headers if either one has requested a compatible version and the "
+                       "compatible versions must match. Accept=%s, Content-Type=%s" % (sa, sc))
+            if (a is None) != (c is None):
+                refuse("A compatible version is required on both Content-Type and Accept "
+                       "headers if either one has requested a compatible version. "
+                       "Accept=%s, Content-Type=%s" % (sa, sc))
+            compat = cv
+        self.compat = compat
+        # The answer's type: Accept's when it names one Elasticsearch writes (the vendor
+        # types map to vendor JSON, with Accept's parameters), else the request body's.
+        acc, ct = parsed["Accept"], parsed["Content-Type"]
+        vendor = (VENDOR_PREFIX + "json", VENDOR_PREFIX + "x-ndjson")
+        if acc is not None and acc[0] in vendor and re.fullmatch(
+                r"\d+", dict(acc[1]).get("compatible-with", "0")):
+            self.resp_ctype = VENDOR_PREFIX + "json" + "".join(
+                ";%s=%s" % kv for kv in acc[1])
+        elif (acc is None or acc[0] not in BULK_MEDIA_TYPES) and ct is not None \
+                and ct[0] in vendor and c is not None:
+            self.resp_ctype = VENDOR_PREFIX + "json;compatible-with=%d" % c
+
     def check_content_type(self, bulk):
-        """Returns the compatible-with version (7 or 8). Raises 406 like ES."""
+        """A body's Content-Type must be one Elasticsearch reads: 406 otherwise, as ES
+        answers.  Returns the compatible-with version the request is served as (see
+        negotiate(); None for OpenSearch)."""
         ct = self.headers.get("Content-Type")
         if ct is None or not ct.strip():
             raise ESError(406, None, "Content-Type header is missing", plain=True)
-        fields = [p.strip() for p in ct.split(";")]
-        mt = fields[0].lower()
-        params = {}
-        for p in fields[1:]:
-            if "=" in p:
-                k, v = p.split("=", 1)
-                params[k.strip().lower()] = v.strip().strip('"')
-        ok = BULK_MEDIA_TYPES if bulk else BULK_MEDIA_TYPES | {"application/yaml"}
-        if mt not in ok or (not bulk and mt == "application/yaml"):
+        mt = ct.split(";")[0].strip().lower()
+        ok = BULK_MEDIA_TYPES
+        if self.emu.opensearch:
+            ok = {t for t in ok if not t.startswith(VENDOR_PREFIX)}
+        if mt not in ok:
             raise ESError(406, None, "Content-Type header [%s] is not supported" % ct,
                           plain=True)
-        compat = 8
-        if mt.startswith("application/vnd.elasticsearch+"):
-            v = params.get("compatible-with", "8")
-            if v not in ("7", "8"):
-                raise ESError(400, "media_type_header_exception",
-                              "Invalid media-type value on headers [Content-Type]",
-                              {"caused_by": {"type": "status_exception", "reason":
-                                             "Content-Type version must be either version 8 "
-                                             "or 7, but found %s. Content-Type=%s" % (v, ct)}})
-            compat = int(v)
-        return compat
+        return self.compat
 
     def respond(self, status, payload):
         head = self.command == "HEAD"
-        ctype = "application/json"
+        ctype = getattr(self, "resp_ctype", None) or self.emu.json_ctype
         if isinstance(payload, tuple):          # (content type, bytes)
             ctype, data = payload
         elif payload is None:
@@ -1931,12 +2088,10 @@ class Handler(BaseHTTPRequestHandler):
                     data = (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode()
                 else:
                     data = dumps(payload).encode()
-            accept = self.headers.get("Accept") or ""
-            m = re.search(r"compatible-with\s*=\s*(\d+)", accept)
-            if m:
-                ctype = "application/vnd.elasticsearch+json;compatible-with=%s" % m.group(1)
-        hdrs = ["HTTP/1.1 %d %s" % (status, self.responses.get(status, ("Unknown",))[0]),
-                "X-Elastic-Product: Elasticsearch", "content-type: " + ctype]
+        hdrs = ["HTTP/1.1 %d %s" % (status, self.responses.get(status, ("Unknown",))[0])]
+        if self.emu.product_header:
+            hdrs.append("X-Elastic-Product: Elasticsearch")
+        hdrs.append("content-type: " + ctype)
         ae = (self.headers.get("Accept-Encoding") or "").lower()
         if data and not head and "gzip" in ae and len(data) > 64:
             data = gzip.compress(data, 1)
@@ -2006,6 +2161,8 @@ class Handler(BaseHTTPRequestHandler):
             if m not in ("POST", "PUT"):
                 self.wrong_method(["POST", "PUT"])
             return self.bulk(segs[0] if n == 2 else None)
+        if s0 in ("_license", "_xpack") and emu.opensearch:
+            self.no_handler()           # no X-Pack in OpenSearch
         if s0 == "_license" and n == 1:
             return 200, self.license_doc()
         if s0 == "_xpack" and n == 1:
@@ -2064,16 +2221,28 @@ class Handler(BaseHTTPRequestHandler):
     # -- cluster documents --------------------------------------------------------------------
 
     def root_doc(self):
-        return {
-            "name": "es-emulator", "cluster_name": self.emu.args.cluster_name,
-            "cluster_uuid": self.emu.cluster_uuid,
-            "version": {"number": self.emu.args.es_version, "build_flavor": "default",
-                        "build_type": "docker", "build_hash": "0" * 40,
-                        "build_date": "2023-12-08T10:53:52.354Z", "build_snapshot": False,
-                        "lucene_version": LUCENE_VERSION,
-                        "minimum_wire_compatibility_version": "7.17.0",
-                        "minimum_index_compatibility_version": "7.0.0"},
-            "tagline": "You Know, for Search"}
+        """GET /: what a server of this distribution and major answers (ROOT_BY_MAJOR)."""
+        emu = self.emu
+        fields = ROOT_BY_MAJOR[(emu.distribution, emu.major)]
+        v = {}
+        if emu.opensearch:
+            v["distribution"] = "opensearch"
+        v["number"] = emu.args.es_version
+        if not emu.opensearch:
+            v["build_flavor"] = "default"
+        v.update({"build_type": "tar" if emu.opensearch else "docker",
+                  "build_hash": "0" * 40, "build_date": fields["build_date"],
+                  "build_snapshot": emu.args.es_version.endswith("-SNAPSHOT"),
+                  "lucene_version": LUCENE_BY_MINOR.get(
+                      (emu.major, emu.minor), fields["lucene_version"])
+                  if not emu.opensearch else fields["lucene_version"],
+                  "minimum_wire_compatibility_version":
+                      fields["minimum_wire_compatibility_version"],
+                  "minimum_index_compatibility_version":
+                      fields["minimum_index_compatibility_version"]})
+        return {"name": "es-emulator", "cluster_name": emu.args.cluster_name,
+                "cluster_uuid": emu.cluster_uuid, "version": v,
+                "tagline": OPENSEARCH_TAGLINE if emu.opensearch else ES_TAGLINE}
 
     def license_doc(self):
         return {"license": {"status": "active", "uid": "00000000-0000-4000-8000-000000000000",
@@ -2486,7 +2655,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise bad_request("request [%s] contains unrecognized parameter: [%s]" % (
                     urlsplit(self.path).path, k))
         compat = self.check_content_type(bulk=True)
-        ops = emu.parse_bulk(self.body, index, compat == 7, self.qs)
+        compat7 = compat is not None and compat <= 7       # items carry _type: _doc
+        ops = emu.parse_bulk(self.body, index, compat7, self.qs)
         cfg = emu.config
         with emu.lock:
             if cfg["capacity"] is not None and cfg["capacity_mode"] == "whole":
@@ -2498,7 +2668,7 @@ class Handler(BaseHTTPRequestHandler):
                                   "capacity of %s events/s exceeded]" % cfg["capacity"],
                                   headers=[("Retry-After", str(int(ra)))] if ra is not None
                                   else [])
-            items, errors = emu.run_bulk(ops, compat == 7, compact=True)
+            items, errors = emu.run_bulk(ops, compat7, compact=True)
         took = int((time.monotonic() - t0) * 1000)
         return 200, BulkAnswer(errors, took, items)
 
@@ -2657,7 +2827,7 @@ def parse_addr(s):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Elasticsearch 8 bulk-API emulator")
+    ap = argparse.ArgumentParser(description="Elasticsearch (7, 8, 9) bulk-API emulator")
     ap.add_argument("--listen", type=parse_addr, default=("127.0.0.1", 9200),
                     help="host:port, port 0 picks a free port (default 127.0.0.1:9200)")
     ap.add_argument("--record", metavar="FILE", help="append one JSON line per request")
@@ -2689,10 +2859,29 @@ def main(argv=None):
                          "and flushed before it is acknowledged (survives SIGKILL; not with "
                          "--no-store)")
     ap.add_argument("--max-body-bytes", type=int, default=104857600)
-    ap.add_argument("--es-version", default=ES_VERSION)
+    ap.add_argument("--es-version", metavar="VERSION",
+                    help="the version number the emulator reports (default %s; %s with "
+                         "--distribution opensearch); its major (7, 8 or 9; OpenSearch 1, 2 "
+                         "or 3) decides the root document, the compatible-with versions "
+                         "taken and X-Elastic-Product (Elasticsearch 7.14 on)"
+                         % (ES_VERSION, OPENSEARCH_VERSION))
+    ap.add_argument("--distribution", choices=("elasticsearch", "opensearch"),
+                    default="elasticsearch",
+                    help="opensearch: an OpenSearch root document, no X-Elastic-Product, "
+                         "no vendor media types, no _license/_xpack")
     ap.add_argument("--cluster-name", default="spillway-test")
     ap.add_argument("--verbose", "-v", action="store_true", help="log requests on stderr")
     args = ap.parse_args(argv)
+    if args.es_version is None:
+        args.es_version = (OPENSEARCH_VERSION if args.distribution == "opensearch"
+                           else ES_VERSION)
+    try:
+        major = version_major_minor(args.es_version)[0]
+    except ValueError as e:
+        ap.error("--es-version: %s" % e)
+    if (args.distribution, major) not in ROOT_BY_MAJOR:
+        ap.error("--es-version %s: the emulator speaks %s" % (args.es_version, ", ".join(
+            "%s %d.x" % dm for dm in sorted(ROOT_BY_MAJOR) if dm[0] == args.distribution)))
 
     # Millions of stored documents make frequent cyclic GC passes the main cost under load.
     gc.set_threshold(50000, 20, 100)
