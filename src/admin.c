@@ -373,11 +373,17 @@ struct http_server *
 admin_new(struct app *app, int fd)
 {
 	struct http_limits lim;
+	struct http_server *srv;
 
 	memset(&lim, 0, sizeof(lim));
 	lim.max_header_bytes = 16384;
 	lim.max_body_bytes = 16u << 20;
 	lim.max_connections = (size_t)app->cf->admin_max_connections;
 	lim.idle_timeout_ms = 60000;
-	return http_server_new(app->base, fd, &lim, admin_handle, app);
+	lim.header_timeout_ms = app->cf->header_timeout_ms;
+	/* The operators' way in stays open when ingest uses up descriptors. */
+	if ((srv = http_server_new(app->base, fd, &lim, admin_handle, app)) !=
+	    NULL)
+		http_server_reserve(srv);
+	return srv;
 }

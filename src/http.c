@@ -3,10 +3,28 @@
  * machine over its bufferevent's input; a request is dispatched only
  * once it is complete, and the next one is read only after the answer,
  * so pipelined requests are answered in order.
+ *
+ * Framing is RFC 9112's, read strictly: spillway sits in front of other
+ * servers, and whatever two parsers could frame differently is how a
+ * request is smuggled past one of them.  So a header block whose lines
+ * do not all end in CRLF is refused (400): RFC 9112 2.2 lets a recipient
+ * take a bare LF for a line end, but the server behind may not, and a
+ * proxy that does is the classic way in.  Likewise refused, and the
+ * connection closed: more than one Content-Length, Content-Length with
+ * Transfer-Encoding, a transfer coding other than exactly "chunked"
+ * (501 when chunked is last after codings we lack), obs-fold, space
+ * before a colon, names that are not tokens, control characters in
+ * values, request lines with other than two single spaces, and chunk
+ * lines that are not hex digits with well-formed extensions.
+ *
+ * Each connection has one timer for whatever it waits on: the header
+ * block (header_timeout_ms, however slowly it trickles in), the body's
+ * minimum rate, and at the end the linger after a refusal.
  */
 #include <sys/queue.h>
-#include <ctype.h>
+#include <sys/socket.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +34,15 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "spillway/clock.h"
 #include "http.h"
 #include "net.h"
 #include "url.h"
 
 #define HTTP_OUT_HIGH	(4u << 20)	/* stop reading requests above this */
+#define HTTP_CHUNK_LINE	1024		/* chunk size line with extensions */
+#define HTTP_LINGER_MS	5000		/* after a refusal, before closing */
+#define HTTP_MAX_MS	86400000L	/* limits beyond a day are unset */
 
 enum conn_state {
 	ST_HEADERS,
@@ -41,8 +63,17 @@ struct http_conn {
 	struct http_request	*req;
 	struct evbuffer		*chunks;	/* chunked body so far */
 	size_t			 remaining;	/* body or chunk bytes left */
+	struct event		*timer;		/* header, body rate, linger */
+	uint64_t		 t0;		/* ns: clock started; 0: idle */
+	size_t			 hscan;		/* header bytes scanned */
+	size_t			 hline;		/* where the line starts */
+	size_t			 body_seen;	/* body bytes consumed */
+	size_t			 trailers;	/* trailer bytes */
 	int			 processing;	/* inside http_conn_process */
 	int			 gone;		/* peer left while dispatched */
+	int			 linger;	/* refused: drain, then close */
+	int			 peer_eof;	/* peer sent FIN */
+	int			 shut;		/* our FIN sent */
 };
 
 struct http_server {
@@ -52,6 +83,9 @@ struct http_server {
 	http_handler		 handler;
 	void			*arg;
 	struct http_counters	 counters;
+	uint64_t		 header_ns;	/* header_timeout_ms */
+	uint64_t		 grace_ns;	/* body_grace_ms */
+	uint64_t		 rate;		/* body_min_rate */
 	TAILQ_HEAD(, http_conn)	 conns;
 };
 
@@ -138,7 +172,39 @@ http_query(const struct http_request *req, const char *name, char *buf,
 	return NULL;
 }
 
-/* Send a canned error and close the connection after it. */
+/* Run the connection's timer ns from now. */
+static void
+http_conn_arm(struct http_conn *c, uint64_t ns)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ns / NSEC_PER_SEC);
+	tv.tv_usec = (suseconds_t)(ns % NSEC_PER_SEC / 1000);
+	evtimer_add(c->timer, &tv);
+}
+
+/* Start the clock of what the connection now waits on, due in ns. */
+static void
+http_conn_clock(struct http_conn *c, uint64_t ns)
+{
+	c->t0 = clock_now_ns();
+	c->body_seen = 0;
+	http_conn_arm(c, ns);
+}
+
+static void
+http_conn_unclock(struct http_conn *c)
+{
+	c->t0 = 0;
+	evtimer_del(c->timer);
+}
+
+/*
+ * Send a canned error and close the connection after it.  The answer is
+ * flushed, our side shut down, and what the peer still sends is read
+ * and dropped until it closes or HTTP_LINGER_MS pass, so that a peer
+ * still writing its request sees the answer instead of a reset.
+ */
 static void
 http_conn_fail(struct http_conn *c, int status)
 {
@@ -159,21 +225,221 @@ http_conn_fail(struct http_conn *c, int status)
 		c->srv->counters.bad_request++;
 	http_request_free(c->req);
 	c->req = NULL;
+	if (c->chunks != NULL) {
+		evbuffer_free(c->chunks);
+		c->chunks = NULL;
+	}
 	c->st = ST_CLOSING;
-	bufferevent_disable(c->bev, EV_READ);
+	c->linger = 1;
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	if (!c->peer_eof)
+		bufferevent_enable(c->bev, EV_READ);
+	http_conn_arm(c, HTTP_LINGER_MS * NSEC_PER_MSEC);
+}
+
+/* RFC 9110 5.6.2: tchar, in ASCII whatever the locale. */
+static int
+http_tchar(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+	    (ch >= 'A' && ch <= 'Z') ||
+	    (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Value of a hex digit, or -1. */
+static int
+http_hex(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Length of the token at the start of s (0: none). */
+static size_t
+http_token_len(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && http_tchar((unsigned char)s[i]); i++)
+		;
+	return i;
+}
+
+/* Field-value octets: VCHAR, SP, HTAB and obs-text; no CTL, no NUL. */
+static int
+http_value_char(unsigned char ch)
+{
+	return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+}
+
+static size_t
+http_skip_ws(const char *s, size_t i, size_t len)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i;
 }
 
 /*
- * Parse the header block (len bytes ending in CRLFCRLF) into a request.
- * Returns 0, or an HTTP status to fail with.
+ * Check one field line of len bytes (its CRLF excluded): a token, a colon
+ * right after it, then a value of field-value octets.  A line starting
+ * with SP or HTAB (obs-fold, RFC 9112 5.2) and "Name :" (5.1) fail here.
+ * Sets the name's length and the value's bounds, OWS trimmed.  0 or -1.
+ */
+static int
+http_field_check(const char *s, size_t len, size_t *nlen, size_t *vb,
+    size_t *ve)
+{
+	size_t i, b, e;
+
+	if ((i = http_token_len(s, len)) == 0 || i == len || s[i] != ':')
+		return -1;
+	*nlen = i;
+	b = http_skip_ws(s, i + 1, len);
+	for (e = len; e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'); e--)
+		;
+	for (i = b; i < e; i++)
+		if (!http_value_char((unsigned char)s[i]))
+			return -1;
+	*vb = b;
+	*ve = e;
+	return 0;
+}
+
+/* End of the quoted-string at s[i] == '"' (index after it), or 0. */
+static size_t
+http_quoted_end(const char *s, size_t i, size_t len)
+{
+	for (i++; i < len; i++) {
+		if (s[i] == '"')
+			return i + 1;
+		if (s[i] == '\\' && ++i == len)
+			return 0;
+		if (!http_value_char((unsigned char)s[i]))
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * A chunk size line of len bytes, CRLF excluded (RFC 9112 7.1):
+ * 1*HEXDIG, then *( BWS ";" BWS token [ BWS "=" BWS ( token /
+ * quoted-string ) ] ).  No sign, no "0x", no other whitespace; a size
+ * that does not fit 64 bits fails.  The extensions are checked and
+ * ignored.  0 or -1.
+ */
+static int
+http_chunk_size(const char *s, size_t len, uint64_t *np)
+{
+	uint64_t n = 0;
+	size_t i, j;
+	int d;
+
+	for (i = 0; i < len && (d = http_hex((unsigned char)s[i])) >= 0;
+	    i++) {
+		if (n > (UINT64_MAX >> 4))
+			return -1;
+		n = n << 4 | (uint64_t)d;
+	}
+	if (i == 0)
+		return -1;
+	while (i < len) {
+		i = http_skip_ws(s, i, len);
+		if (i == len || s[i] != ';')
+			return -1;
+		i = http_skip_ws(s, i + 1, len);
+		if ((j = http_token_len(s + i, len - i)) == 0)
+			return -1;
+		i += j;
+		j = http_skip_ws(s, i, len);
+		if (j == len || s[j] != '=')
+			continue;
+		i = http_skip_ws(s, j + 1, len);
+		if (i < len && s[i] == '"') {
+			if ((i = http_quoted_end(s, i, len)) == 0)
+				return -1;
+		} else {
+			if ((j = http_token_len(s + i, len - i)) == 0)
+				return -1;
+			i += j;
+		}
+	}
+	*np = n;
+	return 0;
+}
+
+/*
+ * Transfer-Encoding other than exactly "chunked": 501 when chunked is
+ * last, once, after codings we do not implement ("gzip, chunked"), else
+ * 400, for then the body's length cannot be known (RFC 9112 6.3).
+ */
+static int
+http_te_status(const char *te)
+{
+	const char *p, *q;
+	size_t n;
+
+	for (p = te; (q = strchr(p, ',')) != NULL; p = q + 1) {
+		p += strspn(p, " \t");
+		for (n = (size_t)(q - p); n > 0 && (p[n - 1] == ' ' ||
+		    p[n - 1] == '\t'); n--)
+			;
+		/* Empty, or chunked before the end. */
+		if (n == 0 || (n == 7 && strncasecmp(p, "chunked", 7) == 0))
+			return 400;
+	}
+	p += strspn(p, " \t");
+	return p != te && strcasecmp(p, "chunked") == 0 ? 501 : 400;
+}
+
+/*
+ * The request line, len bytes without its CRLF: method SP target SP
+ * HTTP/1.x, with exactly one space between the three (RFC 9112 3).
+ * NUL-terminates the parts in place.  0 or -1.
+ */
+static int
+http_parse_line(struct http_request *req, char *s, size_t len)
+{
+	size_t m, t;
+
+	if ((m = http_token_len(s, len)) == 0 || m == len || s[m] != ' ')
+		return -1;
+	for (t = m + 1; t < len && (unsigned char)s[t] > ' ' &&
+	    s[t] != 0x7f; t++)
+		;
+	if (t == m + 1 || t == len || s[t] != ' ' || len - t - 1 != 8 ||
+	    memcmp(s + t + 1, "HTTP/1.", 7) != 0 ||
+	    s[t + 8] < '0' || s[t + 8] > '9')
+		return -1;
+	s[m] = '\0';
+	s[t] = '\0';
+	req->method = s;
+	req->target = s + m + 1;
+	req->minor = s[t + 8] - '0';
+	return *req->target == '/' ? 0 : -1;
+}
+
+/*
+ * Parse the header block (len bytes; every line ends in CRLF, the last
+ * one is empty: http_head_scan() saw to it) into a request.  Returns 0,
+ * or an HTTP status to fail with.
  */
 static int
 http_parse_head(struct http_conn *c, const char *head, size_t len)
 {
 	struct http_request *req;
-	char *p, *end, *line, *eol, *sp1, *sp2, *q;
-	const char *te, *cl, *conn;
-	size_t nh = 0, cap = 16;
+	struct http_header *h;
+	char *p, *end, *line, *eol;
+	const char *te = NULL, *cl = NULL, *conn, *exp, *e;
+	size_t nh = 0, cap = 16, n, nlen, vb, ve, ncl = 0, nte = 0, nhost = 0;
+	unsigned long long v;
+	int status = 400;
 
 	if ((req = calloc(1, sizeof(*req) + len + 1 + len + 1)) == NULL)
 		return 500;
@@ -182,62 +448,79 @@ http_parse_head(struct http_conn *c, const char *head, size_t len)
 	memcpy(p, head, len);
 	p[len] = '\0';
 	end = p + len;
-	if ((req->headers = calloc(cap, sizeof(*req->headers))) == NULL)
-		goto fail500;
+	if ((req->headers = calloc(cap, sizeof(*req->headers))) == NULL) {
+		status = 500;
+		goto fail;
+	}
 
-	/* Tolerate stray CRLFs before a request line (RFC 9112 2.2). */
-	while (p < end && (*p == '\r' || *p == '\n'))
-		p++;
-	line = p;
-	if ((eol = strstr(line, "\r\n")) == NULL)
-		goto fail400;
-	*eol = '\0';
-	if ((sp1 = strchr(line, ' ')) == NULL ||
-	    (sp2 = strchr(sp1 + 1, ' ')) == NULL)
-		goto fail400;
-	*sp1 = '\0';
-	*sp2 = '\0';
-	req->method = line;
-	req->target = sp1 + 1;
-	if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)sp2[8]))
-		goto fail400;
-	req->minor = sp2[8] - '0';
-	if (*req->method == '\0' || *req->target != '/')
-		goto fail400;
-
-	for (line = eol + 2; line < end; line = eol + 2) {
-		if ((eol = strstr(line, "\r\n")) == NULL || eol == line)
+	eol = memchr(p, '\n', len);
+	if (http_parse_line(req, p, (size_t)(eol - 1 - p)) == -1)
+		goto fail;
+	for (line = eol + 1; (eol = memchr(line, '\n', (size_t)(end - line)))
+	    != NULL; line = eol + 1) {
+		if ((n = (size_t)(eol - 1 - line)) == 0)
 			break;
-		*eol = '\0';
-		if ((q = strchr(line, ':')) == NULL || q == line)
-			goto fail400;
-		*q++ = '\0';
-		while (*q == ' ' || *q == '\t')
-			q++;
-		for (sp1 = q + strlen(q); sp1 > q && (sp1[-1] == ' ' ||
-		    sp1[-1] == '\t'); )
-			*--sp1 = '\0';
+		if (http_field_check(line, n, &nlen, &vb, &ve) == -1)
+			goto fail;
+		line[nlen] = '\0';
+		line[ve] = '\0';
 		if (nh == cap) {
-			struct http_header *h;
-
 			cap *= 2;
 			if ((h = realloc(req->headers, cap * sizeof(*h))) ==
-			    NULL)
-				goto fail500;
+			    NULL) {
+				status = 500;
+				goto fail;
+			}
 			req->headers = h;
 		}
 		req->headers[nh].name = line;
-		req->headers[nh].value = q;
+		req->headers[nh].value = line + vb;
+		if (strcasecmp(line, "Content-Length") == 0) {
+			cl = line + vb;
+			ncl++;
+		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
+			te = line + vb;
+			nte++;
+		} else if (strcasecmp(line, "Host") == 0)
+			nhost++;
 		nh++;
 	}
 	req->nheaders = nh;
 
+	/*
+	 * Framing (RFC 9112 6): one Content-Length, even twice the same
+	 * value, or one Transfer-Encoding of exactly chunked; never both,
+	 * and no Transfer-Encoding from HTTP/1.0, which knows none.
+	 */
+	if (nhost > 1 || ncl > 1 || nte > 1 || (te != NULL && cl != NULL) ||
+	    (te != NULL && req->minor == 0))
+		goto fail;
+	if (te != NULL && strcasecmp(te, "chunked") != 0) {
+		status = http_te_status(te);
+		goto fail;
+	}
+	v = 0;
+	if (cl != NULL) {
+		if (*cl == '\0')
+			goto fail;
+		for (e = cl; *e != '\0'; e++) {
+			if (*e < '0' || *e > '9' ||
+			    v > (ULLONG_MAX - 9) / 10)
+				goto fail;
+			v = v * 10 + (unsigned long long)(*e - '0');
+		}
+		if (v > c->srv->limits.max_body_bytes) {
+			status = 413;
+			goto fail;
+		}
+	}
+
 	/* Path (decoded) and query (raw) live after the header copy. */
-	q = strchr(req->target, '?');
+	p = strchr(req->target, '?');
 	req->path = end + 1;
-	url_decode(req->target, q ? (size_t)(q - req->target) :
+	url_decode(req->target, p ? (size_t)(p - req->target) :
 	    strlen(req->target), req->path, len + 1, 0);
-	req->query = q ? q + 1 : NULL;
+	req->query = p ? p + 1 : NULL;
 
 	conn = http_header(req, "Connection");
 	req->keepalive = req->minor >= 1;
@@ -246,51 +529,167 @@ http_parse_head(struct http_conn *c, const char *head, size_t len)
 	if (conn != NULL && strcasestr(conn, "keep-alive") != NULL)
 		req->keepalive = 1;
 
-	te = http_header(req, "Transfer-Encoding");
-	cl = http_header(req, "Content-Length");
-	c->req = req;
 	if (te != NULL) {
-		if (strcasecmp(te, "chunked") != 0 || cl != NULL)
-			return 501;
+		if ((c->chunks = evbuffer_new()) == NULL) {
+			status = 500;
+			goto fail;
+		}
 		c->st = ST_CHUNK_SIZE;
-		if ((c->chunks = evbuffer_new()) == NULL)
-			return 500;
-	} else if (cl != NULL) {
-		char *e;
-		unsigned long long n;
-
-		errno = 0;
-		n = strtoull(cl, &e, 10);
-		if (!isdigit((unsigned char)*cl) || *e != '\0' || errno)
-			return 400;
-		if (n > c->srv->limits.max_body_bytes)
-			return 413;
-		c->remaining = (size_t)n;
-		c->st = ST_BODY;
+		c->trailers = 0;
 	} else {
-		c->remaining = 0;
+		c->remaining = (size_t)v;
 		c->st = ST_BODY;
 	}
+	c->req = req;
 	if (c->st != ST_BODY || c->remaining > 0) {
-		const char *exp = http_header(req, "Expect");
-
+		exp = http_header(req, "Expect");
 		if (exp != NULL && strcasecmp(exp, "100-continue") == 0 &&
 		    req->minor >= 1)
 			bufferevent_write(c->bev,
 			    "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	}
 	return 0;
-fail400:
+fail:
 	http_request_free(req);
-	return 400;
-fail500:
-	http_request_free(req);
-	return 500;
+	return status;
+}
+
+/* The byte at pos of in (pos < its length). */
+static char
+http_byte_at(struct evbuffer *in, size_t pos)
+{
+	struct evbuffer_ptr ptr;
+	char ch = '\0';
+
+	if (evbuffer_ptr_set(in, &ptr, pos, EVBUFFER_PTR_SET) == 0)
+		evbuffer_copyout_from(in, &ptr, &ch, 1);
+	return ch;
+}
+
+/*
+ * Look for the end of the header block in in, scanning only what came
+ * since the last call (c->hscan, c->hline).  Every LF must follow a CR:
+ * a bare LF fails at once rather than after a timeout.  Empty lines
+ * before the request line are dropped (RFC 9112 2.2).  Sets *len to the
+ * block's length, CRLF CRLF included, or 0 while it is incomplete.
+ * Returns 0, or an HTTP status to fail with.
+ */
+static int
+http_head_scan(struct http_conn *c, struct evbuffer *in, size_t *len)
+{
+	struct evbuffer_ptr ptr;
+	size_t max = c->srv->limits.max_header_bytes, pos;
+
+	*len = 0;
+	for (;;) {
+		if (evbuffer_ptr_set(in, &ptr, c->hscan, EVBUFFER_PTR_SET) ==
+		    -1)
+			return 500;
+		ptr = evbuffer_search(in, "\n", 1, &ptr);
+		if (ptr.pos < 0) {
+			c->hscan = evbuffer_get_length(in);
+			return c->hscan > max ? 431 : 0;
+		}
+		pos = (size_t)ptr.pos;
+		if (pos + 1 > max)
+			return 431;
+		if (pos == 0 || http_byte_at(in, pos - 1) != '\r')
+			return 400;
+		c->hscan = pos + 1;
+		if (pos - 1 > c->hline) {
+			c->hline = pos + 1;
+			continue;
+		}
+		if (c->hline > 0) {
+			*len = pos + 1;
+			return 0;
+		}
+		evbuffer_drain(in, pos + 1);
+		c->hscan = 0;
+	}
+}
+
+/*
+ * A line of a chunked body (size line or trailer) at the start of in, at
+ * most max bytes with its CRLF.  Sets *len to its length without the
+ * CRLF, or returns 1 while it is incomplete; 0, or -1 when it is too
+ * long or ends in a bare LF.
+ */
+static int
+http_body_line(struct evbuffer *in, size_t max, size_t *len)
+{
+	struct evbuffer_ptr end, ptr;
+	size_t have = evbuffer_get_length(in);
+
+	if (evbuffer_ptr_set(in, &end, have < max ? have : max,
+	    EVBUFFER_PTR_SET) == -1)
+		return -1;
+	ptr = evbuffer_search_range(in, "\n", 1, NULL, &end);
+	if (ptr.pos < 0)
+		return have >= max ? -1 : 1;
+	if (ptr.pos == 0 || http_byte_at(in, (size_t)ptr.pos - 1) != '\r')
+		return -1;
+	*len = (size_t)ptr.pos - 1;
+	return 0;
+}
+
+/*
+ * When the body is due: body_grace_ms after its header block, plus one
+ * second for every body_min_rate bytes received, read or buffered.
+ */
+static uint64_t
+http_body_due(struct http_conn *c)
+{
+	uint64_t got, rate = c->srv->rate, secs;
+
+	got = c->body_seen + evbuffer_get_length(bufferevent_get_input(c->bev));
+	if ((secs = got / rate) > 100000000)
+		return UINT64_MAX;
+	return c->t0 + c->srv->grace_ns + secs * NSEC_PER_SEC +
+	    got % rate * NSEC_PER_SEC / rate;
+}
+
+static void
+http_conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+	struct http_counters *n = &c->srv->counters;
+	uint64_t now, due;
+
+	(void)fd;
+	(void)what;
+	switch (c->st) {
+	case ST_HEADERS:
+		n->timeouts++;
+		n->header_timeouts++;
+		http_conn_fail(c, 408);
+		break;
+	case ST_BODY:
+	case ST_CHUNK_SIZE:
+	case ST_CHUNK_DATA:
+	case ST_CHUNK_CRLF:
+	case ST_TRAILERS:
+		now = clock_now_ns();
+		if ((due = http_body_due(c)) > now) {
+			http_conn_arm(c, due - now);
+			break;
+		}
+		n->timeouts++;
+		n->slow_bodies++;
+		http_conn_fail(c, 408);
+		break;
+	case ST_CLOSING:
+		http_conn_free(c);
+		break;
+	case ST_DISPATCHED:
+		break;
+	}
 }
 
 static void
 http_dispatch(struct http_conn *c)
 {
+	http_conn_unclock(c);
 	c->st = ST_DISPATCHED;
 	c->srv->counters.requests++;
 	bufferevent_disable(c->bev, EV_READ);
@@ -313,13 +712,22 @@ http_chunks_done(struct http_conn *c)
 	return 0;
 }
 
+/* Drop n bytes of body framing from in, counting them for the rate. */
+static void
+http_body_drain(struct http_conn *c, struct evbuffer *in, size_t n)
+{
+	evbuffer_drain(in, n);
+	c->body_seen += n;
+}
+
 /* Read as far as the buffered input allows. */
 static void
 http_conn_process(struct http_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer_ptr ptr;
-	size_t have, eol_len;
+	struct http_limits *lim = &c->srv->limits;
+	size_t have, len, room, nlen, vb, ve;
+	uint64_t n;
 	char *line;
 	int rc;
 
@@ -331,23 +739,26 @@ http_conn_process(struct http_conn *c)
 		have = evbuffer_get_length(in);
 		switch (c->st) {
 		case ST_HEADERS:
-			ptr = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-			if (ptr.pos < 0) {
-				if (have > c->srv->limits.max_header_bytes)
-					http_conn_fail(c, 431);
+			if (have == 0)
+				goto out;
+			if (c->t0 == 0)
+				http_conn_clock(c, c->srv->header_ns);
+			if ((rc = http_head_scan(c, in, &len)) != 0) {
+				http_conn_fail(c, rc);
 				goto out;
 			}
-			if ((size_t)ptr.pos + 4 > c->srv->limits.max_header_bytes) {
-				http_conn_fail(c, 431);
+			if (len == 0)
 				goto out;
-			}
-			line = (char *)evbuffer_pullup(in, ptr.pos + 4);
-			rc = http_parse_head(c, line, (size_t)ptr.pos + 4);
-			evbuffer_drain(in, (size_t)ptr.pos + 4);
+			line = (char *)evbuffer_pullup(in, (ev_ssize_t)len);
+			rc = http_parse_head(c, line, len);
+			evbuffer_drain(in, len);
+			c->hscan = c->hline = 0;
 			if (rc != 0) {
 				http_conn_fail(c, rc);
 				goto out;
 			}
+			if (c->st != ST_BODY || c->remaining > 0)
+				http_conn_clock(c, c->srv->grace_ns);
 			continue;
 		case ST_BODY:
 			if (have < c->remaining)
@@ -362,46 +773,52 @@ http_conn_process(struct http_conn *c)
 			http_dispatch(c);
 			continue;
 		case ST_CHUNK_SIZE:
-		case ST_TRAILERS:
-			ptr = evbuffer_search_eol(in, NULL, &eol_len,
-			    EVBUFFER_EOL_CRLF);
-			if (ptr.pos < 0) {
-				if (have > 1024)
-					http_conn_fail(c, 400);
+			if ((rc = http_body_line(in, HTTP_CHUNK_LINE, &len)) ==
+			    1)
+				goto out;
+			line = rc == 0 ? (char *)evbuffer_pullup(in,
+			    (ev_ssize_t)len + 2) : NULL;
+			if (line == NULL || http_chunk_size(line, len, &n) ==
+			    -1) {
+				http_conn_fail(c, 400);
 				goto out;
 			}
-			line = (char *)evbuffer_pullup(in, ptr.pos + eol_len);
-			if (c->st == ST_TRAILERS) {
-				evbuffer_drain(in, ptr.pos + eol_len);
-				if (ptr.pos > 0)
-					continue;
-				if (http_chunks_done(c) == -1) {
-					http_conn_fail(c, 500);
-					goto out;
-				}
-				http_dispatch(c);
-				continue;
-			} else {
-				char *e;
-				unsigned long long n;
-
-				errno = 0;
-				n = strtoull(line, &e, 16);
-				if (e == line || errno || (*e != ';' &&
-				    *e != '\r' && *e != '\n' && *e != ' ')) {
-					http_conn_fail(c, 400);
-					goto out;
-				}
-				evbuffer_drain(in, ptr.pos + eol_len);
-				if (n > c->srv->limits.max_body_bytes ||
-				    evbuffer_get_length(c->chunks) + n >
-				    c->srv->limits.max_body_bytes) {
-					http_conn_fail(c, 413);
-					goto out;
-				}
-				c->remaining = (size_t)n;
-				c->st = n ? ST_CHUNK_DATA : ST_TRAILERS;
+			http_body_drain(c, in, len + 2);
+			if (n > lim->max_body_bytes ||
+			    evbuffer_get_length(c->chunks) + n >
+			    lim->max_body_bytes) {
+				http_conn_fail(c, 413);
+				goto out;
 			}
+			c->remaining = (size_t)n;
+			c->st = n ? ST_CHUNK_DATA : ST_TRAILERS;
+			continue;
+		case ST_TRAILERS:
+			/* Checked like header lines, then dropped. */
+			room = lim->max_header_bytes > c->trailers ?
+			    lim->max_header_bytes - c->trailers : 0;
+			if ((rc = http_body_line(in, room, &len)) == 1)
+				goto out;
+			if (rc == -1 && have >= room) {
+				http_conn_fail(c, 431);
+				goto out;
+			}
+			line = rc == 0 ? (char *)evbuffer_pullup(in,
+			    (ev_ssize_t)len + 2) : NULL;
+			if (line == NULL || (len > 0 && http_field_check(line,
+			    len, &nlen, &vb, &ve) == -1)) {
+				http_conn_fail(c, 400);
+				goto out;
+			}
+			http_body_drain(c, in, len + 2);
+			c->trailers += len + 2;
+			if (len > 0)
+				continue;
+			if (http_chunks_done(c) == -1) {
+				http_conn_fail(c, 500);
+				goto out;
+			}
+			http_dispatch(c);
 			continue;
 		case ST_CHUNK_DATA:
 			if (have == 0)
@@ -409,6 +826,7 @@ http_conn_process(struct http_conn *c)
 			rc = evbuffer_remove_buffer(in, c->chunks,
 			    have < c->remaining ? have : c->remaining);
 			c->remaining -= (size_t)rc;
+			c->body_seen += (size_t)rc;
 			if (c->remaining == 0)
 				c->st = ST_CHUNK_CRLF;
 			continue;
@@ -420,7 +838,7 @@ http_conn_process(struct http_conn *c)
 				http_conn_fail(c, 400);
 				goto out;
 			}
-			evbuffer_drain(in, 2);
+			http_body_drain(c, in, 2);
 			c->st = ST_CHUNK_SIZE;
 			continue;
 		case ST_DISPATCHED:
@@ -463,7 +881,9 @@ http_respond(struct http_request *req, int status, const char *ctype,
 		c->st = ST_CLOSING;
 		return;
 	}
+	/* The next request's header clock starts at its first byte. */
 	c->st = ST_HEADERS;
+	c->hscan = c->hline = 0;
 	bufferevent_enable(c->bev, EV_READ);
 	if (!c->processing)
 		http_conn_process(c);
@@ -472,8 +892,14 @@ http_respond(struct http_request *req, int status, const char *ctype,
 static void
 http_readcb(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	http_conn_process(arg);
+	struct http_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (c->st == ST_CLOSING) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	http_conn_process(c);
 }
 
 static void
@@ -481,9 +907,16 @@ http_writecb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *c = arg;
 
-	(void)bev;
 	if (c->st == ST_CLOSING) {
-		http_conn_free(c);
+		if (!c->linger || c->peer_eof) {
+			http_conn_free(c);
+			return;
+		}
+		if (!c->shut) {
+			/* Answered: our FIN, then wait for the peer's. */
+			shutdown(bufferevent_getfd(bev), SHUT_WR);
+			c->shut = 1;
+		}
 		return;
 	}
 	if (!c->processing && c->st != ST_DISPATCHED)
@@ -495,13 +928,24 @@ http_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct http_conn *c = arg;
 
-	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && !c->linger)
 		c->srv->counters.timeouts++;
 	if (c->st == ST_DISPATCHED) {
 		/* The handler still holds the request; free on its answer. */
 		c->gone = 1;
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && !c->shut &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		/* Half-closed: the answer still goes out, then we close. */
+		c->peer_eof = 1;
+		bufferevent_disable(bev, EV_READ);
+		if (c->st != ST_CLOSING) {
+			http_request_free(c->req);
+			c->req = NULL;
+			c->st = ST_CLOSING;
+		}
 		return;
 	}
 	http_conn_free(c);
@@ -516,6 +960,8 @@ http_conn_free(struct http_conn *c)
 		http_request_free(c->req);
 	if (c->chunks != NULL)
 		evbuffer_free(c->chunks);
+	if (c->timer != NULL)
+		event_free(c->timer);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -535,8 +981,11 @@ http_accept(int fd, void *arg)
 	}
 	c->srv = srv;
 	c->st = ST_HEADERS;
-	if ((c->bev = bufferevent_socket_new(srv->base, fd,
+	if ((c->timer = evtimer_new(srv->base, http_conn_timer, c)) == NULL ||
+	    (c->bev = bufferevent_socket_new(srv->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		if (c->timer != NULL)
+			event_free(c->timer);
 		close(fd);
 		free(c);
 		srv->counters.refused++;
@@ -551,7 +1000,16 @@ http_accept(int fd, void *arg)
 		tv.tv_usec = (srv->limits.idle_timeout_ms % 1000) * 1000;
 		bufferevent_set_timeouts(c->bev, &tv, &tv);
 	}
+	/* A new connection's header clock starts now, bytes or not. */
+	http_conn_clock(c, srv->header_ns);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* A limit in ms: def when unset (0) or out of range. */
+static long
+http_limit_ms(long v, long def)
+{
+	return v > 0 && v <= HTTP_MAX_MS ? v : def;
 }
 
 struct http_server *
@@ -559,6 +1017,7 @@ http_server_new(struct event_base *base, int fd,
     const struct http_limits *limits, http_handler handler, void *arg)
 {
 	struct http_server *srv;
+	struct http_limits *lim;
 
 	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
 		close(fd);
@@ -566,6 +1025,16 @@ http_server_new(struct event_base *base, int fd,
 	}
 	srv->base = base;
 	srv->limits = *limits;
+	lim = &srv->limits;
+	lim->header_timeout_ms = http_limit_ms(lim->header_timeout_ms,
+	    HTTP_HEADER_TIMEOUT_MS);
+	lim->body_grace_ms = http_limit_ms(lim->body_grace_ms,
+	    HTTP_BODY_GRACE_MS);
+	if (lim->body_min_rate <= 0 || lim->body_min_rate > (1L << 30))
+		lim->body_min_rate = HTTP_BODY_MIN_RATE;
+	srv->header_ns = (uint64_t)lim->header_timeout_ms * NSEC_PER_MSEC;
+	srv->grace_ns = (uint64_t)lim->body_grace_ms * NSEC_PER_MSEC;
+	srv->rate = (uint64_t)lim->body_min_rate;
 	srv->handler = handler;
 	srv->arg = arg;
 	TAILQ_INIT(&srv->conns);
@@ -623,4 +1092,17 @@ const struct http_counters *
 http_server_counters(const struct http_server *srv)
 {
 	return &srv->counters;
+}
+
+void
+http_server_reserve(struct http_server *srv)
+{
+	if (srv->nl != NULL)
+		net_listener_reserve(srv->nl);
+}
+
+unsigned long
+http_server_shed(const struct http_server *srv)
+{
+	return srv->nl != NULL ? net_listener_shed(srv->nl) : 0;
 }

@@ -4,6 +4,13 @@
  * Expect: 100-continue, keep-alive, pipelining in order), enforces the
  * header, body and connection limits itself and counts what it refuses,
  * then calls the handler once per request.
+ *
+ * Framing follows RFC 9112 strictly, for a proxy must not read a request
+ * differently from the server behind it: whatever could be framed two
+ * ways (duplicate Content-Length, Transfer-Encoding with Content-Length,
+ * codings other than exactly "chunked", obs-fold, bare LF, whitespace
+ * before a colon, bad chunk sizes, control characters) is answered 400
+ * (501 for an unknown transfer coding) and the connection is closed.
  */
 #ifndef SPILLWAY_HTTP_H
 #define SPILLWAY_HTTP_H
@@ -42,19 +49,50 @@ struct http_request {
  */
 typedef void	(*http_handler)(struct http_request *req, void *arg);
 
+/*
+ * Limits of one server, copied by http_server_new().  Zero-initialise the
+ * struct (`struct http_limits lim = { 0 };`) and set what you need: a
+ * field left 0 takes the default below.
+ *
+ * header_timeout_ms bounds the whole header block, however slowly its
+ * bytes come: the clock starts when a connection is accepted, and on a
+ * keep-alive connection at the first byte after the previous answer (an
+ * idle keep-alive connection is idle_timeout_ms's business).
+ *
+ * A body must keep up body_min_rate bytes/s after a grace: it may take
+ * body_grace_ms plus one second for every body_min_rate bytes received
+ * so far, counted from the end of its header block.  A slower one is
+ * answered 408 and closed.
+ *
+ * Values outside the ranges below are taken as unset (the default).
+ */
+#define HTTP_HEADER_TIMEOUT_MS	10000		/* 1 .. 86400000 */
+#define HTTP_BODY_MIN_RATE	1024		/* bytes/s, 1 .. 1 GiB/s */
+#define HTTP_BODY_GRACE_MS	5000		/* 1 .. 86400000 */
+
 struct http_limits {
 	size_t		 max_header_bytes;	/* 431 beyond */
 	size_t		 max_body_bytes;	/* 413 beyond */
 	size_t		 max_connections;	/* further ones are closed */
 	long		 idle_timeout_ms;	/* 0: none */
+	long		 header_timeout_ms;	/* 408 beyond; 0: default */
+	long		 body_min_rate;		/* bytes/s; 0: default */
+	long		 body_grace_ms;		/* 0: default */
 };
 
+/*
+ * What a server refused.  timeouts counts every connection closed for
+ * time: idle ones (closed without an answer) and the 408s, which are
+ * also counted by cause in header_timeouts and slow_bodies.
+ */
 struct http_counters {
 	uint64_t	 requests;
 	uint64_t	 too_large;		/* 413 */
 	uint64_t	 bad_request;		/* 400/431/501 from parsing */
 	uint64_t	 refused;		/* over max_connections */
-	uint64_t	 timeouts;
+	uint64_t	 timeouts;		/* idle, plus the two below */
+	uint64_t	 header_timeouts;	/* 408: header_timeout_ms */
+	uint64_t	 slow_bodies;		/* 408: under body_min_rate */
 	size_t		 connections;		/* open now */
 };
 
@@ -73,6 +111,15 @@ void		 http_server_free(struct http_server *srv);
 
 const struct http_counters *http_server_counters(
 		    const struct http_server *srv);
+
+/*
+ * Let srv use the descriptors the other listeners leave free (the admin
+ * port; net_listener_reserve()).
+ */
+void		 http_server_reserve(struct http_server *srv);
+
+/* Connections closed at once to keep descriptors free for the others. */
+unsigned long	 http_server_shed(const struct http_server *srv);
 
 /* Value of a request header (case-insensitive name), or NULL. */
 const char	*http_header(const struct http_request *req, const char *name);

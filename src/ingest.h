@@ -89,6 +89,9 @@ void		 ingest_tcp_free(struct ingest_tcp *it);
 const struct ingest_tcp_counters *ingest_tcp_counters(
 		    const struct ingest_tcp *it);
 
+/* Connections closed at once to keep descriptors free for the admin port. */
+unsigned long	 ingest_tcp_shed(const struct ingest_tcp *it);
+
 struct http_server;
 
 /* Serve the Elasticsearch-compatible API on fd (taken over). */

@@ -1654,6 +1654,7 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 	lim.max_body_bytes = (size_t)cf->max_body_bytes;
 	lim.max_connections = (size_t)cf->max_connections;
 	lim.idle_timeout_ms = cf->idle_timeout_ms;
+	lim.header_timeout_ms = cf->header_timeout_ms;
 	if ((ih->srv = http_server_new(base, fd, &lim, ingest_http_handle,
 	    ih)) == NULL) {
 		free(ih);

@@ -360,3 +360,9 @@ ingest_tcp_counters(const struct ingest_tcp *it)
 {
 	return &it->counters;
 }
+
+unsigned long
+ingest_tcp_shed(const struct ingest_tcp *it)
+{
+	return it->nl != NULL ? net_listener_shed(it->nl) : 0;
+}

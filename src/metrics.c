@@ -186,6 +186,18 @@ lag_metrics(struct evbuffer *out, const struct sclass *c)
 	    c->lag_sum);
 }
 
+static void
+refused(struct evbuffer *out, const char *listener, uint64_t limit,
+    uint64_t descriptors)
+{
+	evbuffer_add_printf(out, "spillway_connections_refused_total"
+	    "{listener=\"%s\",reason=\"limit\"} %llu\n"
+	    "spillway_connections_refused_total"
+	    "{listener=\"%s\",reason=\"descriptors\"} %llu\n", listener,
+	    (unsigned long long)limit, listener,
+	    (unsigned long long)descriptors);
+}
+
 /* The refusals of one HTTP listener; too_large: its handler's 413s. */
 static void
 http_rejected(struct evbuffer *out, const char *listener,
@@ -200,6 +212,19 @@ http_rejected(struct evbuffer *out, const char *listener,
 	    listener, (unsigned long long)(hc->too_large + too_large),
 	    listener, (unsigned long long)hc->bad_request,
 	    listener, (unsigned long long)hc->timeouts);
+}
+
+/* Of those, the connections closed for their slowness, by what. */
+static void
+http_slow(struct evbuffer *out, const char *listener,
+    const struct http_counters *hc)
+{
+	evbuffer_add_printf(out, "spillway_http_slow_clients_total"
+	    "{listener=\"%s\",reason=\"header\"} %llu\n"
+	    "spillway_http_slow_clients_total"
+	    "{listener=\"%s\",reason=\"body\"} %llu\n",
+	    listener, (unsigned long long)hc->header_timeouts,
+	    listener, (unsigned long long)hc->slow_bodies);
 }
 
 void
@@ -370,15 +395,19 @@ metrics_render(struct app *app, struct evbuffer *out)
 		    "their load.", tcp_counters(app).moved_out);
 	}
 	family(out, "spillway_connections_refused_total", "counter",
-	    "Connections closed at once: max_connections reached.");
+	    "Connections closed at once, by listener and reason: limit "
+	    "(its max_connections), descriptors (kept free for the admin "
+	    "port).");
 	if (app->tcp != NULL)
-		evbuffer_add_printf(out, "spillway_connections_refused_total"
-		    "{listener=\"tcp\"} %llu\n", (unsigned long long)
-		    tcp_counters(app).refused);
+		refused(out, "tcp", tcp_counters(app).refused,
+		    ingest_tcp_shed(app->tcp));
 	if (app->http != NULL)
-		evbuffer_add_printf(out, "spillway_connections_refused_total"
-		    "{listener=\"http\"} %llu\n", (unsigned long long)
-		    http_server_counters(ingest_http_server(app->http))->refused);
+		refused(out, "http", http_server_counters(
+		    ingest_http_server(app->http))->refused,
+		    http_server_shed(ingest_http_server(app->http)));
+	if (app->admin != NULL)
+		refused(out, "admin", http_server_counters(app->admin)->refused,
+		    http_server_shed(app->admin));
 	family(out, "spillway_http_requests_rejected_total", "counter",
 	    "HTTP requests refused for their framing, size or slowness, by "
 	    "listener and status code.");
@@ -388,6 +417,14 @@ metrics_render(struct app *app, struct evbuffer *out)
 		    ingest_http_counters(app->http)->too_large);
 	if (app->admin != NULL)
 		http_rejected(out, "admin", http_server_counters(app->admin), 0);
+	family(out, "spillway_http_slow_clients_total", "counter",
+	    "HTTP connections closed (408) for a header block slower than "
+	    "limits.header_timeout_ms, or a body under the minimum rate.");
+	if (app->http != NULL)
+		http_slow(out, "http",
+		    http_server_counters(ingest_http_server(app->http)));
+	if (app->admin != NULL)
+		http_slow(out, "admin", http_server_counters(app->admin));
 	family(out, "spillway_tcp_partial_lines_total", "counter",
 	    "Lines cut short by a disconnect (still classified).");
 	if (app->tcp != NULL)

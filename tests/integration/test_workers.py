@@ -253,12 +253,13 @@ class TestWorkers(SpillwayTestCase):
             time.sleep(0.2)     # let the loop it was dealt to count it
         try:
             m = sp.wait_for(lambda m: m.get1(
-                "spillway_connections_refused_total", listener="tcp") >= 2,
+                "spillway_connections_refused_total", listener="tcp",
+                reason="limit") >= 2,
                 "two connections refused", 10)
             self.assertEqual(m.get1("spillway_connections",
                                     listener="tcp"), 4)
             self.assertEqual(m.get1("spillway_connections_refused_total",
-                                    listener="tcp"), 2)
+                                    listener="tcp", reason="limit"), 2)
         finally:
             for c in conns:
                 c.close()
