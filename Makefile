@@ -101,3 +101,82 @@ install: $(BIN)
 
 clean:
 	rm -rf build build-asan spillway spillway-asan
+
+# Fuzzing: libFuzzer targets built with clang, ASan and UBSan in their own
+# tree, each linked from tests/fuzz/fuzz_NAME.c against the objects of
+# src/ but main.c (tests/fuzz/README.md).  `make fuzz` builds them;
+# `make fuzz-ci` runs each for FUZZ_TIME seconds on its seed corpus and
+# its regression inputs, failing on the first crash.  New inputs go to
+# build-fuzz/ci/NAME/new, never into the tree.
+FUZZ_CC		?= clang
+FUZZ_BUILD	 = build-fuzz
+FUZZ_TIME	?= 30
+# CI replays the seeds and regression inputs only (-runs=0): the same
+# inputs every run, so that it fails on a regression and never on what a
+# random search happened to find that day; campaigns run for time.
+FUZZ_CI_FLAGS	?= -runs=0
+FUZZ_SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS	 = -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
+		   $(filter-out -Werror,$(WARN)) -std=gnu11 -D_GNU_SOURCE \
+		   -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS))
+FUZZ_NAMES	 = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS	 = $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_OBJS	 = $(patsubst src/%.c,$(FUZZ_BUILD)/src/%.o,\
+		   $(filter-out src/main.c,$(SRCS)))
+FUZZ_LIB	 = $(FUZZ_BUILD)/libspillway.a
+FUZZ_ENV	 = ASAN_OPTIONS=detect_leaks=1 \
+		   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FUZZ_RUNFLAGS	 = -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
+		   -print_final_stats=1
+# Per target: dictionary and largest input.
+FUZZ_OPTS_scan	 = -dict=tests/fuzz/json.dict -max_len=16384
+FUZZ_OPTS_bulk	 = -dict=tests/fuzz/json.dict -max_len=8192
+FUZZ_OPTS_gzip	 = -max_len=8192
+FUZZ_OPTS_http	 = -dict=tests/fuzz/http.dict -max_len=8192
+FUZZ_OPTS_rules	 = -dict=tests/fuzz/json.dict -max_len=8192
+FUZZ_OPTS_config = -dict=tests/fuzz/json.dict -max_len=8192
+FUZZ_CI		 = $(FUZZ_NAMES:%=fuzz-ci-%)
+
+.PHONY: fuzz fuzz-ci fuzz-clean $(FUZZ_CI)
+
+fuzz: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c | $(FUZZ_BUILD)/src
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c \
+	    -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $(FUZZ_OBJS)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_LIB) $(LDLIBS)
+
+# The tree ignores itself: nothing in it is to be committed.
+$(FUZZ_BUILD)/src:
+	mkdir -p $@
+	echo '*' > $(FUZZ_BUILD)/.gitignore
+
+-include $(FUZZ_OBJS:.o=.d)
+
+fuzz-ci: $(FUZZ_CI)
+
+$(FUZZ_CI): fuzz-ci-%: $(FUZZ_BUILD)/fuzz_%
+	@rm -rf $(FUZZ_BUILD)/ci/$*
+	@mkdir -p $(FUZZ_BUILD)/ci/$*/new $(FUZZ_BUILD)/ci/$*/crash
+	@echo "== fuzz_$*: $(FUZZ_TIME) s on tests/fuzz/corpus/$*" \
+	    "$(wildcard tests/fuzz/regress/$*)"
+	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$* $(FUZZ_RUNFLAGS) $(FUZZ_CI_FLAGS) \
+	    $(FUZZ_OPTS_$*) -artifact_prefix=$(FUZZ_BUILD)/ci/$*/crash/ \
+	    $(FUZZ_BUILD)/ci/$*/new tests/fuzz/corpus/$* \
+	    $(wildcard tests/fuzz/regress/$*) \
+	    > $(FUZZ_BUILD)/ci/$*/log 2>&1 || \
+	    { tail -n 80 $(FUZZ_BUILD)/ci/$*/log; \
+	      echo "fuzz_$*: FAILED; the input is in $(FUZZ_BUILD)/ci/$*/crash/"; \
+	      exit 1; }
+	@grep -E '^#[0-9]+.*(INITED|DONE)' $(FUZZ_BUILD)/ci/$*/log | tail -n 2
+	@echo "fuzz_$*: passed"
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)

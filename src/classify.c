@@ -381,7 +381,11 @@ classify(const struct ruleset *rs, const char *raw, size_t len,
 	}
 	if (root == NULL)
 		return RULES_INVALID(rs);
-	if (!json_is_object(root)) {
+	/*
+	 * jansson reads past what the grammar refuses (a NUL after a
+	 * number): the scan's verdict holds on this path too.
+	 */
+	if (!json_is_object(root) || !scan_valid(raw, len)) {
 		json_decref(root);
 		return RULES_INVALID(rs);
 	}
