@@ -439,49 +439,32 @@ metrics_render(struct app *app, struct evbuffer *out)
 		const struct ingest_http_counters *ic =
 		    ingest_http_counters(app->http);
 
-		family(out, "spillway_http_auth_refused_total", "counter",
+		single(out, "spillway_http_auth_refused_total", "counter",
 		    "HTTP ingest requests refused (401) for missing or wrong "
-		    "credentials.");
-		evbuffer_add_printf(out, "spillway_http_auth_refused_total "
-		    "%llu\n", (unsigned long long)ic->auth_refused);
-		family(out, "spillway_passthrough_refused_total", "counter",
+		    "credentials.", ic->auth_refused);
+		single(out, "spillway_passthrough_refused_total", "counter",
 		    "Requests for the cluster refused (403) by "
-		    "http.passthrough.");
-		evbuffer_add_printf(out,
-		    "spillway_passthrough_refused_total %llu\n",
-		    (unsigned long long)ic->passthrough_refused);
-		family(out, "spillway_bulk_params_ignored_total", "counter",
+		    "http.passthrough.", ic->passthrough_refused);
+		single(out, "spillway_bulk_params_ignored_total", "counter",
 		    "_bulk requests with parameters (pipeline, refresh, ...) "
-		    "that only an Elasticsearch sink can apply.");
-		evbuffer_add_printf(out,
-		    "spillway_bulk_params_ignored_total %llu\n",
-		    (unsigned long long)ic->params_ignored);
-
-		family(out, "spillway_ack_waiting_requests", "gauge",
+		    "that only an Elasticsearch sink can apply.",
+		    ic->params_ignored);
+		single(out, "spillway_ack_waiting_requests", "gauge",
 		    "HTTP requests waiting for their events' final outcome "
-		    "(ack sink).");
-		evbuffer_add_printf(out, "spillway_ack_waiting_requests %zu\n",
-		    ic->waiting);
-		family(out, "spillway_ack_waiting_events", "gauge",
-		    "Events of the requests waiting for their answers.");
-		evbuffer_add_printf(out, "spillway_ack_waiting_events %zu\n",
+		    "(ack sink).", ic->waiting);
+		single(out, "spillway_ack_waiting_events", "gauge",
+		    "Events of the requests waiting for their answers.",
 		    ic->waiting_events);
-		family(out, "spillway_ack_refused_total", "counter",
+		single(out, "spillway_ack_refused_total", "counter",
 		    "Requests answered 429 at once: the requests waiting "
-		    "for answers held as much as the queue may.");
-		evbuffer_add_printf(out, "spillway_ack_refused_total %llu\n",
-		    (unsigned long long)ic->refused);
-		family(out, "spillway_ack_deadline_total", "counter",
+		    "for answers held as much as the queue may.", ic->refused);
+		single(out, "spillway_ack_deadline_total", "counter",
 		    "Requests answered when ack_timeout_ms passed, with "
-		    "events not yet final (answered 503).");
-		evbuffer_add_printf(out, "spillway_ack_deadline_total %llu\n",
-		    (unsigned long long)ic->deadlines);
-		family(out, "spillway_ack_late_inflight_total", "counter",
+		    "events not yet final (answered 503).", ic->deadlines);
+		single(out, "spillway_ack_late_inflight_total", "counter",
 		    "Events answered 503 at the deadline while the sink had "
-		    "them: counted by what the sink does with them.");
-		evbuffer_add_printf(out,
-		    "spillway_ack_late_inflight_total %llu\n",
-		    (unsigned long long)ic->late_inflight);
+		    "them: counted by what the sink does with them.",
+		    ic->late_inflight);
 	}
 	family(out, "spillway_divert_lost_total", "counter",
 	    "Shed events the divert sink could not take (still counted "
