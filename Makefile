@@ -105,9 +105,10 @@ clean:
 # Fuzzing: libFuzzer targets built with clang, ASan and UBSan in their own
 # tree, each linked from tests/fuzz/fuzz_NAME.c against the objects of
 # src/ but main.c (tests/fuzz/README.md).  `make fuzz` builds them;
-# `make fuzz-ci` runs each for FUZZ_TIME seconds on its seed corpus and
-# its regression inputs, failing on the first crash.  New inputs go to
-# build-fuzz/ci/NAME/new, never into the tree.
+# `make fuzz-ci` replays each one's seed corpus and regression inputs,
+# failing on the first crash (with FUZZ_CI_FLAGS= it fuzzes for FUZZ_TIME
+# seconds from them instead).  New inputs go to build-fuzz/ci/NAME/new,
+# never into the tree.
 FUZZ_CC		?= clang
 FUZZ_BUILD	 = build-fuzz
 FUZZ_TIME	?= 30
@@ -165,8 +166,8 @@ fuzz-ci: $(FUZZ_CI)
 $(FUZZ_CI): fuzz-ci-%: $(FUZZ_BUILD)/fuzz_%
 	@rm -rf $(FUZZ_BUILD)/ci/$*
 	@mkdir -p $(FUZZ_BUILD)/ci/$*/new $(FUZZ_BUILD)/ci/$*/crash
-	@echo "== fuzz_$*: $(FUZZ_TIME) s on tests/fuzz/corpus/$*" \
-	    "$(wildcard tests/fuzz/regress/$*)"
+	@echo "== fuzz_$*: $(if $(filter -runs=0,$(FUZZ_CI_FLAGS)),replaying,$(FUZZ_TIME) s on)" \
+	    "tests/fuzz/corpus/$* $(wildcard tests/fuzz/regress/$*)"
 	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$* $(FUZZ_RUNFLAGS) $(FUZZ_CI_FLAGS) \
 	    $(FUZZ_OPTS_$*) -artifact_prefix=$(FUZZ_BUILD)/ci/$*/crash/ \
 	    $(FUZZ_BUILD)/ci/$*/new tests/fuzz/corpus/$* \
