@@ -25,6 +25,7 @@ struct app {
 	struct sink		*divert;
 	struct ingest_tcp	*tcp;
 	struct ingest_http	*http;
+	struct ingest_http	*https;		/* the same over TLS, or NULL */
 	struct ingest_kafka	*kafka;		/* consumer-group source */
 	struct workers		*workers;	/* more TCP loops, or NULL */
 	struct http_server	*admin;

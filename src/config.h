@@ -13,6 +13,9 @@ struct config {
 	char		*listen_http;
 	char		*listen_kafka;		/* JSON object text, or NULL */
 	char		*listen_admin;
+	char		*listen_https;		/* HTTP ingest over TLS, or NULL */
+	char		*tls_cert;		/* PEM chain, for listen.https */
+	char		*tls_key;
 
 	char		*rules_path;		/* NULL: -r or built-in */
 

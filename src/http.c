@@ -32,6 +32,8 @@
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 
 #include "spillway/clock.h"
@@ -86,11 +88,13 @@ struct http_server {
 	uint64_t		 header_ns;	/* header_timeout_ms */
 	uint64_t		 grace_ns;	/* body_grace_ms */
 	uint64_t		 rate;		/* body_min_rate */
+	SSL_CTX			*tls;		/* borrowed, or NULL */
 	TAILQ_HEAD(, http_conn)	 conns;
 };
 
 static void	http_conn_process(struct http_conn *);
 static void	http_conn_free(struct http_conn *);
+static struct bufferevent *http_bev(struct http_server *, int);
 
 const char *
 http_reason(int status)
@@ -928,6 +932,9 @@ http_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct http_conn *c = arg;
 
+	/* A TLS handshake that completed: nothing to do. */
+	if (what == BEV_EVENT_CONNECTED)
+		return;
 	if ((what & BEV_EVENT_TIMEOUT) && !c->linger)
 		c->srv->counters.timeouts++;
 	if (c->st == ST_DISPATCHED) {
@@ -982,8 +989,7 @@ http_accept(int fd, void *arg)
 	c->srv = srv;
 	c->st = ST_HEADERS;
 	if ((c->timer = evtimer_new(srv->base, http_conn_timer, c)) == NULL ||
-	    (c->bev = bufferevent_socket_new(srv->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	    (c->bev = http_bev(srv, fd)) == NULL) {
 		if (c->timer != NULL)
 			event_free(c->timer);
 		close(fd);
@@ -1003,6 +1009,30 @@ http_accept(int fd, void *arg)
 	/* A new connection's header clock starts now, bytes or not. */
 	http_conn_clock(c, srv->header_ns);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* The bufferevent of a new connection: TLS when the server has it. */
+static struct bufferevent *
+http_bev(struct http_server *srv, int fd)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if (srv->tls == NULL)
+		return bufferevent_socket_new(srv->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if ((ssl = SSL_new(srv->tls)) == NULL)
+		return NULL;
+	if ((bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		SSL_free(ssl);
+	return bev;
+}
+
+void
+http_server_tls(struct http_server *srv, struct ssl_ctx_st *ctx)
+{
+	srv->tls = ctx;
 }
 
 /* A limit in ms: def when unset (0) or out of range. */

@@ -121,6 +121,14 @@ void		 http_server_reserve(struct http_server *srv);
 /* Connections closed at once to keep descriptors free for the others. */
 unsigned long	 http_server_shed(const struct http_server *srv);
 
+struct ssl_ctx_st;
+
+/*
+ * Serve srv's connections over TLS with ctx (borrowed: it must outlive
+ * srv), from the next accepted connection on.
+ */
+void		 http_server_tls(struct http_server *srv, struct ssl_ctx_st *ctx);
+
 /* Value of a request header (case-insensitive name), or NULL. */
 const char	*http_header(const struct http_request *req, const char *name);
 

@@ -113,6 +113,11 @@ void		 ingest_http_stop(struct ingest_http *ih);
 void		 ingest_http_finish(struct ingest_http *ih);
 size_t		 ingest_http_unflushed(const struct ingest_http *ih);
 
+struct ssl_ctx_st;
+
+/* Serve over TLS with ctx (borrowed; it must outlive ih). */
+void		 ingest_http_tls(struct ingest_http *ih, struct ssl_ctx_st *ctx);
+
 /* Calls ingest_http_finish() first.  Accepts NULL. */
 void		 ingest_http_free(struct ingest_http *ih);
 const struct http_server *ingest_http_server(const struct ingest_http *ih);

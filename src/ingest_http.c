@@ -1695,6 +1695,12 @@ ingest_http_server(const struct ingest_http *ih)
 	return ih->srv;
 }
 
+void
+ingest_http_tls(struct ingest_http *ih, SSL_CTX *ctx)
+{
+	http_server_tls(ih->srv, ctx);
+}
+
 const struct ingest_http_counters *
 ingest_http_counters(const struct ingest_http *ih)
 {

@@ -24,6 +24,7 @@
 #include "rules.h"
 #include "shaper.h"
 #include "sink.h"
+#include "tls.h"
 #include "url.h"
 #include "worker.h"
 
@@ -123,6 +124,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	app.sh->draining = 1;
 	ingest_tcp_stop(app.tcp);
 	ingest_http_stop(app.http);
+	ingest_http_stop(app.https);
 	ingest_kafka_stop(app.kafka);
 	workers_stop(app.workers);
 	drain_deadline = clock_now_ns() +
@@ -138,7 +140,8 @@ flush_answers(void)
 	struct timeval tv = { 0, 10000 };
 	uint64_t until = clock_now_ns() + NSEC_PER_SEC;
 
-	while (ingest_http_unflushed(app.http) > 0 && clock_now_ns() < until) {
+	while (ingest_http_unflushed(app.http) + ingest_http_unflushed(
+	    app.https) > 0 && clock_now_ns() < until) {
 		event_base_loopexit(app.base, &tv);
 		event_base_dispatch(app.base);
 	}
@@ -233,6 +236,7 @@ main(int argc, char **argv)
 	const char *cfpath = NULL, *rules = NULL, *sinkurl = NULL;
 	const char *ltcp = NULL, *lhttp = NULL, *ladmin = NULL;
 	struct event *sig_hup = NULL, *sig_term = NULL, *sig_int = NULL;
+	SSL_CTX *tls = NULL;
 	struct sink_owner owner;
 	struct rules_error rerr;
 	struct ruleset *rs;
@@ -386,6 +390,21 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (app.cf->listen_https != NULL && *app.cf->listen_https != '\0') {
+		if ((tls = tls_server(app.cf->tls_cert, app.cf->tls_key, err,
+		    sizeof(err))) == NULL) {
+			fprintf(stderr, "spillway: %s\n", err);
+			rc = 1;
+			goto out;
+		}
+		if ((fd = listen_on("https", app.cf->listen_https)) == -1 ||
+		    (app.https = ingest_http_new(app.base, fd, app.cf,
+		    app.sh)) == NULL) {
+			rc = 2;
+			goto out;
+		}
+		ingest_http_tls(app.https, tls);
+	}
 	if (app.cf->listen_kafka != NULL && (app.kafka = ingest_kafka_new(
 	    app.base, app.cf, app.sh, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "spillway: %s\n", err);
@@ -436,11 +455,15 @@ main(int argc, char **argv)
 	sink_free(app.divert);
 	app.sink = app.divert = NULL;
 	ingest_http_finish(app.http);
+	ingest_http_finish(app.https);
 	flush_answers();
 out:
 	workers_free(app.workers);
 	ingest_tcp_free(app.tcp);
 	ingest_http_free(app.http);
+	ingest_http_free(app.https);
+	if (tls != NULL)
+		SSL_CTX_free(tls);
 	http_server_free(app.admin);
 	sink_free(app.sink);
 	sink_free(app.divert);

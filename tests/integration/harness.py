@@ -33,7 +33,7 @@ STOP_TIMEOUT = 30.0
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:",
                      "LeakSanitizer", "UndefinedBehaviorSanitizer")
 
-LISTEN_RE = re.compile(r"listening (tcp|http|admin) (\S+):(\d+)")
+LISTEN_RE = re.compile(r"listening (tcp|https|http|admin) (\S+):(\d+)")
 
 
 def have_binary():
