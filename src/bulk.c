@@ -1314,6 +1314,19 @@ bulk_parse(const char *body, size_t len, const char *default_index,
 	    errlen);
 }
 
+size_t
+bulk_lines(const char *body, size_t len)
+{
+	const char *p = body, *end = body + len;
+	size_t n = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
 int
 bulk_parse_max(const char *body, size_t len, const char *default_index,
     size_t max_items, struct bulk_request *req, char *err, size_t errlen)
@@ -1327,20 +1340,23 @@ bulk_parse_max(const char *body, size_t len, const char *default_index,
 	req->nitems = 0;
 	if (body == NULL)
 		len = 0;
+	/*
+	 * At most one action a line, and no more than max_items + 1: sized
+	 * once, so that the array is never copied while it grows (a large
+	 * one's pages that are never touched take no memory).
+	 */
+	cap = bulk_lines(body, len) + 1;
+	if (cap > max_items)
+		cap = max_items > 0 ? max_items : 1;
+	if ((items = reallocarray(NULL, cap, sizeof(*items))) == NULL) {
+		bulk_err(err, errlen, "out of memory");
+		return -1;
+	}
 	while (bulk_next_line(body, len, &pos, &lineno, &line, &llen) == 0) {
 		if (n == max_items) {
 			bulk_err(err, errlen, "more than %zu actions", max_items);
 			bulk_request_clear(&(struct bulk_request){ items, n });
 			return -2;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((ni = reallocarray(items, cap, sizeof(*ni))) ==
-			    NULL) {
-				bulk_err(err, errlen, "out of memory");
-				goto fail;
-			}
-			items = ni;
 		}
 		it = &items[n++];
 		memset(it, 0, sizeof(*it));
@@ -1371,6 +1387,9 @@ bulk_parse_max(const char *body, size_t len, const char *default_index,
 		    "added;");
 		goto fail;
 	}
+	/* Give back what the estimate reserved beyond the actions. */
+	if (n < cap && (ni = reallocarray(items, n, sizeof(*ni))) != NULL)
+		items = ni;
 	req->items = items;
 	req->nitems = n;
 	return 0;

@@ -77,6 +77,9 @@ int	bulk_parse(const char *body, size_t len, const char *default_index,
  * bulk_parse() that stops at the (max_items + 1)-th action, before it
  * holds it: -2 then (the caller answers 413 or 429), with err saying so.
  */
+/* Line ends ('\n') in body: a bulk body has at most one action a line. */
+size_t	bulk_lines(const char *body, size_t len);
+
 int	bulk_parse_max(const char *body, size_t len, const char *default_index,
 	    size_t max_items, struct bulk_request *req, char *err,
 	    size_t errlen);

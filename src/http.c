@@ -37,6 +37,7 @@
 #include <event2/event.h>
 
 #include "spillway/clock.h"
+#include "budget.h"
 #include "http.h"
 #include "net.h"
 #include "url.h"
@@ -65,6 +66,8 @@ struct http_conn {
 	struct http_request	*req;
 	struct evbuffer		*chunks;	/* chunked body so far */
 	size_t			 remaining;	/* body or chunk bytes left */
+	size_t			 out_budgeted;	/* answers not yet written out,
+						   in the memory budget */
 	struct event		*timer;		/* header, body rate, linger */
 	uint64_t		 t0;		/* ns: clock started; 0: idle */
 	size_t			 hscan;		/* header bytes scanned */
@@ -133,7 +136,25 @@ http_request_free(struct http_request *req)
 		return;
 	free(req->headers);
 	free(req->body);
+	budget_give(BUDGET_REQUESTS, req->budgeted);
 	free(req);
+}
+
+/*
+ * Count n more body bytes of c's request in the memory budget, on a
+ * server that uses it: -1 when the budget has no room for them (the
+ * request is then refused before its body is read).
+ */
+static int
+http_budget_take(struct http_conn *c, size_t n)
+{
+	if (!c->srv->limits.budget || n == 0)
+		return 0;
+	if (budget_room() < n)
+		return -1;
+	budget_take(BUDGET_REQUESTS, n);
+	c->req->budgeted += n;
+	return 0;
 }
 
 const char *
@@ -225,6 +246,8 @@ http_conn_fail(struct http_conn *c, int status)
 	bufferevent_write(c->bev, body, (size_t)blen);
 	if (status == 413)
 		c->srv->counters.too_large++;
+	else if (status == 429)
+		c->srv->counters.over_budget++;
 	else if (status != 408)
 		c->srv->counters.bad_request++;
 	http_request_free(c->req);
@@ -761,6 +784,11 @@ http_conn_process(struct http_conn *c)
 				http_conn_fail(c, rc);
 				goto out;
 			}
+			if (c->st == ST_BODY &&
+			    http_budget_take(c, c->remaining) == -1) {
+				http_conn_fail(c, 429);
+				goto out;
+			}
 			if (c->st != ST_BODY || c->remaining > 0)
 				http_conn_clock(c, c->srv->grace_ns);
 			continue;
@@ -792,6 +820,10 @@ http_conn_process(struct http_conn *c)
 			    evbuffer_get_length(c->chunks) + n >
 			    lim->max_body_bytes) {
 				http_conn_fail(c, 413);
+				goto out;
+			}
+			if (http_budget_take(c, (size_t)n) == -1) {
+				http_conn_fail(c, 429);
 				goto out;
 			}
 			c->remaining = (size_t)n;
@@ -877,8 +909,14 @@ http_respond(struct http_request *req, int status, const char *ctype,
 	if (extra != NULL)
 		bufferevent_write(c->bev, extra, strlen(extra));
 	bufferevent_write(c->bev, "\r\n", 2);
-	if (body != NULL && len > 0 && !head_only)
+	if (body != NULL && len > 0 && !head_only) {
 		bufferevent_write(c->bev, body, len);
+		/* A _bulk answer can be as large as its request: counted. */
+		if (c->srv->limits.budget) {
+			budget_claim(BUDGET_REQUESTS, len);
+			c->out_budgeted += len;
+		}
+	}
 	http_request_free(req);
 	c->req = NULL;
 	if (!keep) {
@@ -911,6 +949,11 @@ http_writecb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *c = arg;
 
+	if (c->out_budgeted > 0 &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		budget_give(BUDGET_REQUESTS, c->out_budgeted);
+		c->out_budgeted = 0;
+	}
 	if (c->st == ST_CLOSING) {
 		if (!c->linger || c->peer_eof) {
 			http_conn_free(c);
@@ -963,6 +1006,7 @@ http_conn_free(struct http_conn *c)
 {
 	TAILQ_REMOVE(&c->srv->conns, c, entry);
 	c->srv->counters.connections--;
+	budget_give(BUDGET_REQUESTS, c->out_budgeted);
 	if (c->req != NULL)
 		http_request_free(c->req);
 	if (c->chunks != NULL)
@@ -1103,6 +1147,8 @@ http_request_drop_body(struct http_request *req)
 	free(req->body);
 	req->body = NULL;
 	req->body_len = 0;
+	budget_give(BUDGET_REQUESTS, req->budgeted);
+	req->budgeted = 0;
 }
 
 size_t

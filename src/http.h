@@ -39,6 +39,7 @@ struct http_request {
 	size_t			 nheaders;
 	char			*body;		/* NUL-terminated, owned */
 	size_t			 body_len;
+	size_t			 budgeted;	/* body bytes in the budget */
 	int			 keepalive;
 };
 
@@ -78,6 +79,9 @@ struct http_limits {
 	long		 header_timeout_ms;	/* 408 beyond; 0: default */
 	long		 body_min_rate;		/* bytes/s; 0: default */
 	long		 body_grace_ms;		/* 0: default */
+	int		 budget;		/* bodies count in the memory
+						   budget (budget.h): 429
+						   before reading one past it */
 };
 
 /*
@@ -93,6 +97,7 @@ struct http_counters {
 	uint64_t	 timeouts;		/* idle, plus the two below */
 	uint64_t	 header_timeouts;	/* 408: header_timeout_ms */
 	uint64_t	 slow_bodies;		/* 408: under body_min_rate */
+	uint64_t	 over_budget;		/* 429: memory budget spent */
 	size_t		 connections;		/* open now */
 };
 

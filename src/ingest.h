@@ -127,6 +127,7 @@ struct ingest_http_counters {
 	size_t		 waiting;	/* requests waiting for answers */
 	size_t		 waiting_events;	/* their events */
 	uint64_t	 refused;	/* 429: waiting requests hold too much */
+	uint64_t	 over_budget;	/* 429: the memory budget is spent */
 	uint64_t	 deadlines;	/* answered at ack_timeout_ms */
 	uint64_t	 late_inflight;	/* of those, events the sink had */
 	uint64_t	 params_ignored;	/* _bulk requests whose parameters

@@ -23,6 +23,7 @@
 #include <spillway/clock.h>
 
 #include "auth.h"
+#include "budget.h"
 #include "bulk.h"
 #include "config.h"
 #include "http.h"
@@ -97,7 +98,8 @@ struct ingest_http {
 	int			 stopping;	/* shutting down */
 	struct ingest_http_counters c;
 	TAILQ_HEAD(, http_wait)	 waits;		/* ack "sink": unanswered */
-	size_t			 wait_bytes;
+	size_t			 inflated;	/* claimed for the body being
+						   handled (budget.h) */
 
 	/* Pass-through to the upstream Elasticsearch, when the sink is one. */
 	int			 proxy;
@@ -294,16 +296,29 @@ es_ack(struct http_request *req)
 	es_reply(req, 200, ack, sizeof(ack) - 1);
 }
 
+/* The memory budget has no room for req: 429, counted. */
+static void
+over_budget(struct ingest_http *ih, struct http_request *req)
+{
+	ih->c.over_budget++;
+	es_error(req, 429, "es_rejected_execution_exception",
+	    "rejected by spillway: its memory budget (queue.max_bytes) is "
+	    "spent on requests and events in flight; send it again");
+}
+
 /*
  * The request body, inflated when Content-Encoding says gzip.  Returns 0
- * with *body pointing at the request's buffer or at *owned; or answers
- * the request itself (400, 413) and returns -1.
+ * with *body pointing at the request's buffer or at *owned (claimed in
+ * the memory budget until body_done()); or answers the request itself
+ * (400, 413, 429 when the budget leaves no room to inflate it) and
+ * returns -1.
  */
 static int
 ingest_http_body(struct ingest_http *ih, struct http_request *req,
     const char **body, size_t *len, char **owned)
 {
 	const char *enc = http_header(req, "Content-Encoding");
+	size_t max, room;
 	int rc;
 
 	*owned = NULL;
@@ -317,8 +332,24 @@ ingest_http_body(struct ingest_http *ih, struct http_request *req,
 		    "unsupported Content-Encoding");
 		return -1;
 	}
-	rc = bulk_gunzip(*body, *len, (size_t)ih->cf->max_body_bytes, owned,
-	    len);
+	max = (size_t)ih->cf->max_body_bytes;
+	if ((room = budget_firm_room()) == 0) {
+		over_budget(ih, req);
+		return -1;
+	}
+	rc = bulk_gunzip(*body, *len, room < max ? room : max, owned, len);
+	if (rc == -2 && room < max && room + req->budgeted < budget_limit()) {
+		over_budget(ih, req);
+		return -1;
+	}
+	if (rc == -2 && room < max) {
+		/* Even alone it would not fit: no use sending it again. */
+		ih->c.too_large++;
+		es_error(req, 413, "content_too_long_exception",
+		    "decompressed request body is larger than spillway's "
+		    "memory budget (queue.max_bytes)");
+		return -1;
+	}
 	if (rc == -2) {
 		ih->c.too_large++;
 		es_error(req, 413, "content_too_long_exception",
@@ -331,12 +362,30 @@ ingest_http_body(struct ingest_http *ih, struct http_request *req,
 		return -1;
 	}
 	*body = *owned;
+	ih->inflated = record_cost(*len + 1);
+	budget_claim(BUDGET_REQUESTS, ih->inflated);
 	return 0;
+}
+
+/* The request's inflated body, if any, is no longer needed. */
+static void
+body_done(struct ingest_http *ih, char *owned)
+{
+	free(owned);
+	budget_give(BUDGET_REQUESTS, ih->inflated);
+	ih->inflated = 0;
 }
 
 /* ------------------------------------------------------ acknowledgements */
 
-#define WAIT_ITEM_BYTES	(sizeof(struct bulk_item) + sizeof(struct record *))
+/*
+ * What one item of a _bulk request holds until it is answered: its parse,
+ * the pointer to its record, and room for its part of the answer (an
+ * Elasticsearch item object without filter_path is about this long).
+ */
+#define WAIT_ANSWER_BYTES	192
+#define WAIT_ITEM_BYTES	(sizeof(struct bulk_item) + sizeof(struct record *) + \
+			    WAIT_ANSWER_BYTES)
 
 static void	wait_answer(struct http_wait *);
 
@@ -348,7 +397,7 @@ wait_free(struct http_wait *w)
 	TAILQ_REMOVE(&ih->waits, w, entry);
 	ih->c.waiting--;
 	ih->c.waiting_events -= w->n;
-	ih->wait_bytes -= w->bytes;
+	budget_give(BUDGET_REQUESTS, w->bytes);
 	if (w->ev != NULL)
 		event_free(w->ev);
 	bulk_request_clear(&w->br);
@@ -412,7 +461,7 @@ wait_item(struct http_wait *w, struct bulk_item *it, enum record_fate fate,
 		memcpy(it->answer, ans->text, ans->len);
 		it->answer_len = ans->len;
 		w->bytes += ans->len;
-		w->ih->wait_bytes += ans->len;
+		budget_take(BUDGET_REQUESTS, ans->len);
 	}
 	switch (fate) {
 	case RECORD_FORWARDED:
@@ -494,10 +543,12 @@ wait_new(struct ingest_http *ih, struct http_request *req,
 		    "hold (queue.max_events, queue.max_bytes)");
 		return NULL;
 	}
+	if ((n > 0 ? n : 1) * WAIT_ITEM_BYTES > budget_firm_room()) {
+		over_budget(ih, req);
+		return NULL;
+	}
 	if (ih->c.waiting_events + (n > 0 ? n : 1) >
-	    (size_t)cf->queue_max_events ||
-	    ih->wait_bytes + (n > 0 ? n : 1) * WAIT_ITEM_BYTES >
-	    (size_t)cf->queue_max_bytes) {
+	    (size_t)cf->queue_max_events) {
 		ih->c.refused++;
 		es_error(req, 429, "es_rejected_execution_exception",
 		    "rejected by spillway: the requests waiting for their "
@@ -534,7 +585,7 @@ wait_new(struct ingest_http *ih, struct http_request *req,
 	TAILQ_INSERT_TAIL(&ih->waits, w, entry);
 	ih->c.waiting++;
 	ih->c.waiting_events += n;
-	ih->wait_bytes += w->bytes;
+	budget_claim(BUDGET_REQUESTS, w->bytes);
 	tv.tv_sec = cf->ack_timeout_ms / 1000;
 	tv.tv_usec = (cf->ack_timeout_ms % 1000) * 1000;
 	event_add(w->ev, &tv);
@@ -560,7 +611,7 @@ wait_add(struct http_wait *w, size_t *idx)
 	w->held[*idx] = NULL;
 	w->pending++;
 	w->bytes += sizeof(*h);
-	ih->wait_bytes += sizeof(*h);
+	budget_take(BUDGET_REQUESTS, sizeof(*h));
 	ih->c.waiting_events++;
 	return 0;
 }
@@ -879,7 +930,8 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 	char *owned = NULL, *resp, err[512], fp[1024];
 	struct bulk_params *bp = &ih->bp;
 	struct http_wait *w;
-	size_t len, rlen, room;
+	size_t len, rlen, room, broom, items = 0;
+	int by_budget = 0;
 	int rc;
 
 	if (!bulk_content_type_ok(ct)) {
@@ -899,13 +951,13 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 		ih->c.params_ignored++;
 	/*
 	 * What requests waiting for answers hold is bounded by the queue's
-	 * limits: past them, refused before the body is even inflated; and
-	 * no request may hold more actions than the queue does events.
+	 * limits and the memory budget: past them, refused before the body
+	 * is even inflated; and no request may hold more actions than the
+	 * queue does events, or than the budget has room for.
 	 */
 	room = (size_t)ih->cf->queue_max_events;
 	if (ih->cf->ack_sink) {
-		if (ih->c.waiting_events >= room ||
-		    ih->wait_bytes >= (size_t)ih->cf->queue_max_bytes) {
+		if (ih->c.waiting_events >= room) {
 			ih->c.refused++;
 			es_error(req, 429, "es_rejected_execution_exception",
 			    "rejected by spillway: the requests waiting for "
@@ -916,8 +968,23 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 	}
 	if (ingest_http_body(ih, req, &body, &len, &owned) == -1)
 		return;
+	if ((broom = budget_firm_room() / WAIT_ITEM_BYTES) < room) {
+		room = broom;
+		by_budget = 1;
+	}
 	if ((rc = bulk_parse_max(body, len, index, room, &br, err,
-	    sizeof(err))) == -2 && room < (size_t)ih->cf->queue_max_events) {
+	    sizeof(err))) == -2 && by_budget && bulk_lines(body, len) / 2 <=
+	    budget_limit() / WAIT_ITEM_BYTES) {
+		over_budget(ih, req);
+		goto done;
+	} else if (rc == -2 && by_budget) {
+		/* At least one action per two lines: never fits. */
+		ih->c.too_large++;
+		es_error(req, 413, "content_too_long_exception", "the request "
+		    "has more actions than spillway's memory budget may hold "
+		    "(queue.max_bytes)");
+		goto done;
+	} else if (rc == -2 && room < (size_t)ih->cf->queue_max_events) {
 		ih->c.refused++;
 		es_error(req, 429, "es_rejected_execution_exception",
 		    "rejected by spillway: the requests waiting for their "
@@ -940,6 +1007,8 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 		}
 		goto done;
 	}
+	items = br.nitems * sizeof(*br.items);
+	budget_claim(BUDGET_REQUESTS, items);
 	ingest_http_items(ih, &br, index, bp, NULL, t0);
 	resp = bulk_response(br.items, br.nitems,
 	    (long)((clock_now_ns() - t0) / 1000000),
@@ -953,7 +1022,8 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 	}
 done:
 	bulk_request_clear(&br);
-	free(owned);
+	budget_give(BUDGET_REQUESTS, items);
+	body_done(ih, owned);
 }
 
 static int
@@ -1083,7 +1153,7 @@ ingest_http_ingest(struct ingest_http *ih, struct http_request *req)
 	if (ingest_http_body(ih, req, &body, &len, &owned) == -1)
 		return;
 	if (ih->cf->ack_sink && (w = wait_new(ih, req, NULL, 0)) == NULL) {
-		free(owned);
+		body_done(ih, owned);
 		return;
 	}
 	p = body;
@@ -1116,7 +1186,7 @@ ingest_http_ingest(struct ingest_http *ih, struct http_request *req)
 				wait_refuse(w, 400, msg);
 			else
 				es_error(req, 400, "parse_exception", msg);
-			free(owned);
+			body_done(ih, owned);
 			return;
 		}
 	} else {
@@ -1138,7 +1208,7 @@ ingest_http_ingest(struct ingest_http *ih, struct http_request *req)
 			n++;
 		}
 	}
-	free(owned);
+	body_done(ih, owned);
 	if (w != NULL) {
 		wait_offered(w);
 		return;
@@ -1655,6 +1725,7 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 	lim.max_connections = (size_t)cf->max_connections;
 	lim.idle_timeout_ms = cf->idle_timeout_ms;
 	lim.header_timeout_ms = cf->header_timeout_ms;
+	lim.budget = 1;
 	if ((ih->srv = http_server_new(base, fd, &lim, ingest_http_handle,
 	    ih)) == NULL) {
 		free(ih);

@@ -12,6 +12,7 @@
 #include <spillway/reason.h>
 
 #include "app.h"
+#include "budget.h"
 #include "config.h"
 #include "http.h"
 #include "ingest.h"
@@ -198,20 +199,72 @@ refused(struct evbuffer *out, const char *listener, uint64_t limit,
 	    (unsigned long long)descriptors);
 }
 
-/* The refusals of one HTTP listener; too_large: its handler's 413s. */
+/*
+ * The refusals of one HTTP listener; too_large and over_budget: its
+ * handler's own 413s and 429s.
+ */
 static void
 http_rejected(struct evbuffer *out, const char *listener,
-    const struct http_counters *hc, uint64_t too_large)
+    const struct http_counters *hc, uint64_t too_large, uint64_t over_budget)
 {
 	evbuffer_add_printf(out, "spillway_http_requests_rejected_total"
 	    "{listener=\"%s\",code=\"413\"} %llu\n"
 	    "spillway_http_requests_rejected_total"
 	    "{listener=\"%s\",code=\"400\"} %llu\n"
 	    "spillway_http_requests_rejected_total"
-	    "{listener=\"%s\",code=\"408\"} %llu\n",
+	    "{listener=\"%s\",code=\"408\"} %llu\n"
+	    "spillway_http_requests_rejected_total"
+	    "{listener=\"%s\",code=\"429\"} %llu\n",
 	    listener, (unsigned long long)(hc->too_large + too_large),
 	    listener, (unsigned long long)hc->bad_request,
-	    listener, (unsigned long long)hc->timeouts);
+	    listener, (unsigned long long)hc->timeouts,
+	    listener, (unsigned long long)(hc->over_budget + over_budget));
+}
+
+/* The HTTP ingest listeners: plain, then TLS. */
+struct http_listener {
+	const char		*name;
+	struct ingest_http	*ih;
+};
+
+static size_t
+http_listeners(const struct app *app, struct http_listener l[2])
+{
+	size_t n = 0;
+
+	if (app->http != NULL)
+		l[n++] = (struct http_listener){ "http", app->http };
+	if (app->https != NULL)
+		l[n++] = (struct http_listener){ "https", app->https };
+	return n;
+}
+
+/* What the HTTP ingest listeners' handlers counted, together. */
+static struct ingest_http_counters
+http_sum(const struct app *app)
+{
+	struct http_listener l[2];
+	struct ingest_http_counters t;
+	size_t i, n = http_listeners(app, l);
+
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < n; i++) {
+		const struct ingest_http_counters *c =
+		    ingest_http_counters(l[i].ih);
+
+		t.unsupported += c->unsupported;
+		t.waiting += c->waiting;
+		t.waiting_events += c->waiting_events;
+		t.refused += c->refused;
+		t.over_budget += c->over_budget;
+		t.deadlines += c->deadlines;
+		t.late_inflight += c->late_inflight;
+		t.params_ignored += c->params_ignored;
+		t.passthrough_refused += c->passthrough_refused;
+		t.auth_refused += c->auth_refused;
+		t.too_large += c->too_large;
+	}
+	return t;
 }
 
 /* Of those, the connections closed for their slowness, by what. */
@@ -231,7 +284,11 @@ void
 metrics_render(struct app *app, struct evbuffer *out)
 {
 	struct shaper *sh = app->sh;
+	struct http_listener hl[2];
+	size_t nl = http_listeners(app, hl), li;
+	struct ingest_http_counters hsum = http_sum(app);
 	size_t i, r;
+	int part;
 
 	shaper_sync(sh);
 
@@ -367,16 +424,32 @@ metrics_render(struct app *app, struct evbuffer *out)
 	evbuffer_add_printf(out, "spillway_rules_revision %llu\n",
 	    (unsigned long long)sh->revision);
 
+	single(out, "spillway_memory_budget_bytes", "gauge",
+	    "The memory budget for events and requests (queue.max_bytes).",
+	    budget_limit());
+	family(out, "spillway_memory_used_bytes", "gauge",
+	    "Memory counted against the budget, by part: queued events, "
+	    "other events (in flight, diverted), HTTP requests (bodies, "
+	    "inflated bodies, parsed items, waiting answers), sink batches.");
+	for (part = 0; part < BUDGET_PARTS; part++)
+		evbuffer_add_printf(out, "spillway_memory_used_bytes"
+		    "{part=\"%s\"} %zu\n", budget_part_name(part),
+		    budget_part_used(part));
+	single(out, "spillway_memory_peak_bytes", "gauge",
+	    "The most memory ever counted against the budget at once.",
+	    budget_peak());
+
 	family(out, "spillway_connections", "gauge",
 	    "Open client connections, by listener.");
 	if (app->tcp != NULL)
 		evbuffer_add_printf(out, "spillway_connections"
 		    "{listener=\"tcp\"} %zu\n",
 		    tcp_counters(app).connections);
-	if (app->http != NULL)
+	for (li = 0; li < nl; li++)
 		evbuffer_add_printf(out, "spillway_connections"
-		    "{listener=\"http\"} %zu\n", http_server_counters(
-		    ingest_http_server(app->http))->connections);
+		    "{listener=\"%s\"} %zu\n", hl[li].name,
+		    http_server_counters(ingest_http_server(
+		    hl[li].ih))->connections);
 	if (app->tcp != NULL && app->workers != NULL) {
 		int wi;
 
@@ -401,28 +474,30 @@ metrics_render(struct app *app, struct evbuffer *out)
 	if (app->tcp != NULL)
 		refused(out, "tcp", tcp_counters(app).refused,
 		    ingest_tcp_shed(app->tcp));
-	if (app->http != NULL)
-		refused(out, "http", http_server_counters(
-		    ingest_http_server(app->http))->refused,
-		    http_server_shed(ingest_http_server(app->http)));
+	for (li = 0; li < nl; li++)
+		refused(out, hl[li].name, http_server_counters(
+		    ingest_http_server(hl[li].ih))->refused,
+		    http_server_shed(ingest_http_server(hl[li].ih)));
 	if (app->admin != NULL)
 		refused(out, "admin", http_server_counters(app->admin)->refused,
 		    http_server_shed(app->admin));
 	family(out, "spillway_http_requests_rejected_total", "counter",
-	    "HTTP requests refused for their framing, size or slowness, by "
-	    "listener and status code.");
-	if (app->http != NULL)
-		http_rejected(out, "http",
-		    http_server_counters(ingest_http_server(app->http)),
-		    ingest_http_counters(app->http)->too_large);
+	    "HTTP requests refused for their framing, size or slowness, or "
+	    "for the memory budget (429), by listener and status code.");
+	for (li = 0; li < nl; li++)
+		http_rejected(out, hl[li].name,
+		    http_server_counters(ingest_http_server(hl[li].ih)),
+		    ingest_http_counters(hl[li].ih)->too_large,
+		    ingest_http_counters(hl[li].ih)->over_budget);
 	if (app->admin != NULL)
-		http_rejected(out, "admin", http_server_counters(app->admin), 0);
+		http_rejected(out, "admin", http_server_counters(app->admin), 0,
+		    0);
 	family(out, "spillway_http_slow_clients_total", "counter",
 	    "HTTP connections closed (408) for a header block slower than "
 	    "limits.header_timeout_ms, or a body under the minimum rate.");
-	if (app->http != NULL)
-		http_slow(out, "http",
-		    http_server_counters(ingest_http_server(app->http)));
+	for (li = 0; li < nl; li++)
+		http_slow(out, hl[li].name,
+		    http_server_counters(ingest_http_server(hl[li].ih)));
 	if (app->admin != NULL)
 		http_slow(out, "admin", http_server_counters(app->admin));
 	family(out, "spillway_tcp_partial_lines_total", "counter",
@@ -433,11 +508,9 @@ metrics_render(struct app *app, struct evbuffer *out)
 	family(out, "spillway_bulk_items_unsupported_total", "counter",
 	    "Bulk update/delete items refused: the sink is not Elasticsearch.");
 	evbuffer_add_printf(out, "spillway_bulk_items_unsupported_total %llu\n",
-	    (unsigned long long)(app->http ?
-	    ingest_http_counters(app->http)->unsupported : 0));
-	if (app->http != NULL) {
-		const struct ingest_http_counters *ic =
-		    ingest_http_counters(app->http);
+	    (unsigned long long)hsum.unsupported);
+	if (nl > 0) {
+		const struct ingest_http_counters *ic = &hsum;
 
 		single(out, "spillway_http_auth_refused_total", "counter",
 		    "HTTP ingest requests refused (401) for missing or wrong "
@@ -563,6 +636,7 @@ metrics_stats(struct app *app, struct evbuffer *out)
 	double rt[3], lag[2];
 	uint64_t lag_n;
 	size_t i, r;
+	int part;
 
 	shaper_sync(sh);
 	evbuffer_add_printf(out, "{\"revision\":%llu,\"capacity\":",
@@ -579,6 +653,12 @@ metrics_stats(struct app *app, struct evbuffer *out)
 	stats_sink(out, app->sink);
 	evbuffer_add_printf(out, ",\"divert\":");
 	stats_sink(out, app->divert);
+	evbuffer_add_printf(out, ",\"memory\":{\"budget\":%zu,\"used\":%zu,"
+	    "\"peak\":%zu", budget_limit(), budget_used(), budget_peak());
+	for (part = 0; part < BUDGET_PARTS; part++)
+		evbuffer_add_printf(out, ",\"%s\":%zu", budget_part_name(part),
+		    budget_part_used(part));
+	evbuffer_add_printf(out, "}");
 	evbuffer_add_printf(out, ",\"control\":{\"interval_ms\":%ld,"
 	    "\"target_latency_ms\":%ld,\"pressure\":%s,"
 	    "\"forwarded_rate\":%.1f,\"demand_rate\":%.1f,"

@@ -4,16 +4,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "record.h"
+
+size_t
+record_cost(size_t size)
+{
+	/* malloc's chunk: a size word, rounded up to 16, 32 at least. */
+	size = (size + sizeof(size_t) + 15) & ~(size_t)15;
+	return size < 32 ? 32 : size;
+}
+
+/* rec's allocation is now size bytes: count the difference. */
+static void
+record_resized(struct record *rec, size_t size)
+{
+	size_t cost = record_cost(size);
+
+	if (cost > rec->cost)
+		budget_take(BUDGET_EVENTS, cost - rec->cost);
+	else
+		budget_give(BUDGET_EVENTS, rec->cost - cost);
+	rec->cost = cost;
+}
 
 static struct record *
 record_alloc(size_t datalen, size_t action_len)
 {
 	struct record *rec;
+	size_t size = sizeof(*rec) + datalen + action_len + 2;
 
-	if ((rec = malloc(sizeof(*rec) + datalen + action_len + 2)) == NULL)
+	if ((rec = malloc(size)) == NULL)
 		return NULL;
 	memset(rec, 0, sizeof(*rec));
+	record_resized(rec, size);
 	return rec;
 }
 
@@ -55,6 +79,7 @@ record_set_params(struct record *rec, const char *params, size_t len)
 
 	if ((r = realloc(rec, sizeof(*r) + used + len + 1)) == NULL)
 		return NULL;
+	record_resized(r, sizeof(*r) + used + len + 1);
 	r->data = r->buf;
 	if (r->action != NULL)
 		r->action = r->buf + r->len + 1;
@@ -171,8 +196,10 @@ record_new_invalid(const char *line, size_t len, const char *action,
 
 		/* Give back what the worst-case escape reserved. */
 		if ((r2 = realloc(rec, sizeof(*rec) + n + action_len + 2)) !=
-		    NULL)
+		    NULL) {
 			rec = r2;
+			record_resized(rec, sizeof(*rec) + n + action_len + 2);
+		}
 	}
 	rec->data = rec->buf;
 	rec->len = n;
@@ -189,5 +216,6 @@ record_free(struct record *rec)
 	record_settle(rec, RECORD_FAILED, REASON_SHUTDOWN, NULL);
 	if (rec->json != NULL)
 		json_decref(rec->json);
+	budget_give(BUDGET_EVENTS, rec->cost);
 	free(rec);
 }

@@ -83,6 +83,8 @@ struct record {
 	uint8_t			 admitted;	/* was queued: its lag counts */
 	const struct record_ack	*ack;		/* or NULL */
 	uint64_t		 ack_token;
+	size_t			 cost;		/* its allocation's real size,
+						   counted in the budget */
 	char			 buf[];
 };
 
@@ -124,6 +126,12 @@ record_settle(struct record *rec, enum record_fate fate, enum reason reason,
  */
 struct record	*record_set_params(struct record *rec, const char *params,
 		    size_t len);
+
+/*
+ * What an allocation of size bytes really takes, as the budget counts a
+ * record: malloc's header and rounding included.
+ */
+size_t		 record_cost(size_t size);
 
 /*
  * Drops the json reference too; an ack not yet told hears

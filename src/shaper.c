@@ -17,6 +17,7 @@
 #include <spillway/hist.h>
 
 #include "arena.h"
+#include "budget.h"
 #include "classify.h"
 #include "config.h"
 #include "keytab.h"
@@ -34,6 +35,7 @@ const double shaper_lag_bounds[SHAPER_LAG_BUCKETS] = {
 static void	shaper_pump(struct shaper *);
 static struct record *queue_first(const struct queue *);
 static void	queue_unlink(struct queue *, struct record *);
+static void	shaper_reclaim(void *, size_t);
 
 static void
 shaper_schedule(struct shaper *sh)
@@ -238,6 +240,8 @@ shaper_new(struct event_base *base, const struct config *cf,
 		TAILQ_INIT(&sh->q.prio[i]);
 	sh->q.max_events = (size_t)cf->queue_max_events;
 	sh->q.max_bytes = (size_t)cf->queue_max_bytes;
+	budget_set_limit(sh->q.max_bytes);
+	budget_set_reclaim(shaper_reclaim, sh);
 	TAILQ_INIT(&sh->divq);
 	sh->snap_at = now;
 	if ((sh->internal = shaper_class_get(sh, RULES_INTERNAL_NAME)) == NULL ||
@@ -259,6 +263,7 @@ shaper_free(struct shaper *sh)
 
 	if (sh == NULL)
 		return;
+	budget_set_reclaim(NULL, NULL);
 	while ((rec = queue_first(&sh->q)) != NULL) {
 		queue_unlink(&sh->q, rec);
 		record_free(rec);
@@ -319,10 +324,12 @@ queue_unlink(struct queue *q, struct record *rec)
 	TAILQ_REMOVE(&q->prio[rec->priority], rec, plink);
 	q->events--;
 	q->bytes -= rec->len;
+	q->cost -= rec->cost;
+	budget_move(BUDGET_QUEUED, BUDGET_EVENTS, rec->cost);
 	if (--q->prio_events[rec->priority] == 0)
 		q->nonempty[rec->priority / 64] &=
 		    ~(1ULL << (rec->priority % 64));
-	q->prio_bytes[rec->priority] -= rec->len;
+	q->prio_cost[rec->priority] -= rec->cost;
 	rec->cls->queued--;
 }
 
@@ -382,9 +389,11 @@ queue_link(struct queue *q, struct record *rec, enum queue_at where)
 	rec->admitted = 1;
 	q->events++;
 	q->bytes += rec->len;
+	q->cost += rec->cost;
+	budget_move(BUDGET_EVENTS, BUDGET_QUEUED, rec->cost);
 	q->nonempty[rec->priority / 64] |= 1ULL << (rec->priority % 64);
 	q->prio_events[rec->priority]++;
-	q->prio_bytes[rec->priority] += rec->len;
+	q->prio_cost[rec->priority] += rec->cost;
 	rec->cls->queued++;
 }
 
@@ -494,46 +503,72 @@ shaper_drop(struct shaper *sh, struct record *rec, enum reason reason,
 /*
  * Make room for rec by evicting the newest queued events of strictly
  * lower priority (larger numbers, the largest first), then queue it
- * where says.
+ * where says.  Room is in events (queue.max_events) and in the memory
+ * budget (queue.max_bytes, budget.h), which rec is counted in already,
+ * as is everything else that holds memory for clients: so the queue
+ * gives way to requests being read and batches in flight.
  * Returns -1, evicting nothing, when even that would not make room.
  */
 static int
 queue_push(struct shaper *sh, struct record *rec, enum queue_at where)
 {
 	struct queue *q = &sh->q;
-	size_t need_ev, need_by, lower_ev = 0, lower_by = 0;
+	size_t need_ev, need_by, lower_ev = 0, lower_by = 0, freed = 0;
 	struct record *victim;
 	int p;
 
-	if (q->events + 1 <= q->max_events &&
-	    q->bytes + rec->len <= q->max_bytes) {
+	need_by = budget_over();
+	if (q->events + 1 <= q->max_events && need_by == 0) {
 		queue_link(q, rec, where);
 		return 0;
 	}
-	if (rec->len > q->max_bytes)
+	if (rec->cost > q->max_bytes)
 		return -1;
 	need_ev = q->events + 1 > q->max_events ?
 	    q->events + 1 - q->max_events : 0;
-	need_by = q->bytes + rec->len > q->max_bytes ?
-	    q->bytes + rec->len - q->max_bytes : 0;
 	for (p = RULES_PRIORITY_MAX; p > rec->priority; p--) {
 		lower_ev += q->prio_events[p];
-		lower_by += q->prio_bytes[p];
+		lower_by += q->prio_cost[p];
 	}
 	if (lower_ev < need_ev || lower_by < need_by)
 		return -1;
+	/* A victim may be diverted, not freed: count what leaves. */
 	for (p = RULES_PRIORITY_MAX; p > rec->priority &&
-	    (q->events + 1 > q->max_events ||
-	    q->bytes + rec->len > q->max_bytes); ) {
+	    (q->events + 1 > q->max_events || freed < need_by); ) {
 		if ((victim = TAILQ_LAST(&q->prio[p], record_list)) == NULL) {
 			p--;
 			continue;
 		}
 		queue_unlink(q, victim);
+		freed += victim->cost;
 		shaper_drop(sh, victim, REASON_QUEUE_FULL, NULL);
 	}
 	queue_link(q, rec, where);
 	return 0;
+}
+
+/*
+ * A new request claimed memory the queue holds: evict queued events, the
+ * newest of the least important first, until over bytes are free.
+ */
+static void
+shaper_reclaim(void *arg, size_t over)
+{
+	struct shaper *sh = arg;
+	struct queue *q = &sh->q;
+	struct record *victim;
+	size_t freed = 0;
+	int p;
+
+	for (p = RULES_PRIORITY_MAX; p >= 0 && freed < over; ) {
+		if ((victim = TAILQ_LAST(&q->prio[p], record_list)) == NULL) {
+			p--;
+			continue;
+		}
+		queue_unlink(q, victim);
+		freed += victim->cost;
+		shaper_drop(sh, victim, REASON_QUEUE_FULL, NULL);
+	}
 }
 
 /* Take one token from a class's allocation; an empty one has none. */

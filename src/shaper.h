@@ -93,11 +93,12 @@ struct queue {
 	uint64_t		 next_seq;
 	struct record		*finger;	/* last put back in order */
 	size_t			 prio_events[RULES_PRIORITY_MAX + 1];
-	size_t			 prio_bytes[RULES_PRIORITY_MAX + 1];
+	size_t			 prio_cost[RULES_PRIORITY_MAX + 1];
 	size_t			 events;
-	size_t			 bytes;
+	size_t			 bytes;		/* the events' own bytes */
+	size_t			 cost;		/* what they take (budget.h) */
 	size_t			 max_events;
-	size_t			 max_bytes;
+	size_t			 max_bytes;	/* the whole memory budget */
 };
 
 enum shaper_verdict {

@@ -52,6 +52,7 @@
 
 #include <spillway/clock.h>
 
+#include "budget.h"
 #include "bulk.h"
 #include "config.h"
 #include "log.h"
@@ -729,6 +730,8 @@ struct es_slot {
 	uint16_t		*tries;		/* retries so far, per record */
 	size_t			 n, cap;
 	size_t			 bytes;		/* sum of record lengths */
+	size_t			 budgeted;	/* its request body, counted
+						   in the memory budget */
 	int			 answers;	/* a sender waits for answers */
 	uint64_t		 sent_at;
 	uint64_t		 not_before;
@@ -1002,6 +1005,9 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 	unsigned maxtries = 0;
 	size_t i, kept = 0, bytes = 0, waited = 0, ok = 0;
 	int wait_prio = INT_MAX;
+
+	budget_give(BUDGET_BATCHES, sl->budgeted);
+	sl->budgeted = 0;
 
 	/*
 	 * Deferred ones first, last first (sink.h).  After a 429 the batch
@@ -1317,6 +1323,9 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 		free(z);
 		evhttp_add_header(h, "Content-Encoding", "gzip");
 	}
+	sl->budgeted = evbuffer_get_length(
+	    evhttp_request_get_output_buffer(req));
+	budget_take(BUDGET_BATCHES, sl->budgeted);
 	path = sl->answers ? es->path_full : es->path;
 	if (sl->recs[0]->params != NULL) {
 		/* The senders' request parameters (refresh, timeout, ...). */

@@ -21,6 +21,7 @@
 #include "keytab.h"
 #include "record.h"
 #include "rules.h"
+#include "budget.h"
 #include "shaper.h"
 #include "sink.h"
 
@@ -744,47 +745,117 @@ START_TEST(queue_full_evicts_newest)
 }
 END_TEST
 
+/* A line of exactly len bytes, of class cls ("p0".."p9"). */
+static char *
+line_of(char *buf, size_t size, const char *cls, size_t len)
+{
+	snprintf(buf, size, "{\"c\":\"%s\",\"p\":\"%0*d\"}", cls,
+	    (int)len - 17, 0);
+	ck_assert_uint_eq(strlen(buf), len);
+	return buf;
+}
+
+/* What a queued record of a line of len bytes costs the budget. */
+static size_t
+cost_of(size_t len)
+{
+	return record_cost(sizeof(struct record) + len + 2);
+}
+
 START_TEST(queue_max_bytes)
 {
 	struct env e;
-	char l40[64], l50[64], l90[128], l101[128];
+	char l40[64], l50[80], big[1024], huge[1024], p9[64];
+	size_t c40 = cost_of(40), c50 = cost_of(60), max, lbig, lhuge;
 
-	/* Lines of exact lengths, class by "c". */
-	snprintf(l40, sizeof(l40), "{\"c\":\"p9\",\"p\":\"%0*d\"}", 40 - 17, 0);
-	snprintf(l50, sizeof(l50), "{\"c\":\"p0\",\"p\":\"%0*d\"}", 50 - 17, 0);
-	snprintf(l90, sizeof(l90), "{\"c\":\"p0\",\"p\":\"%0*d\"}", 90 - 17, 0);
-	snprintf(l101, sizeof(l101), "{\"c\":\"p0\",\"p\":\"%0*d\"}", 101 - 17,
-	    0);
-	ck_assert_uint_eq(strlen(l40), 40);
-	ck_assert_uint_eq(strlen(l50), 50);
-	ck_assert_uint_eq(strlen(l90), 90);
-	ck_assert_uint_eq(strlen(l101), 101);
+	/*
+	 * queue.max_bytes bounds what the records really take, their own
+	 * allocation included, not only the event bytes: room for two p9
+	 * records of 40 bytes, not for a third record of 60 next to them.
+	 */
+	max = c40 + c50 + c40 - 16;
+	ck_assert_uint_lt(c40, c50);
+	ck_assert_uint_lt(2 * c40, max);
+	/* A p0 line that fits alone, but needs more than one p9 to go. */
+	for (lbig = 60; cost_of(lbig) <= max - c50; lbig++)
+		;
+	/* And one that never fits. */
+	for (lhuge = lbig; cost_of(lhuge) <= max; lhuge++)
+		;
+	line_of(l40, sizeof(l40), "p9", 40);
+	line_of(p9, sizeof(p9), "p9", 40);
+	line_of(l50, sizeof(l50), "p0", 60);
+	line_of(big, sizeof(big), "p0", lbig);
+	line_of(huge, sizeof(huge), "p0", lhuge);
 
-	env_open(&e, PRIO_RULES, 1000, 100, 100, 0);
+	env_open(&e, PRIO_RULES, 1000, (long)max, 100, 0);
 	F(e.sink)->answer = SINK_BUSY;
 	offer(&e, l40, T0);
 	offer(&e, l40, T0);
 	pump(&e);
 	ck_assert_uint_eq(e.sh->q.bytes, 80);
-	/* 80 + 50 > 100: one p9 (40) must go. */
+	ck_assert_uint_eq(e.sh->q.cost, 2 * c40);
+	ck_assert_uint_eq(budget_part_used(BUDGET_QUEUED), 2 * c40);
+	/* 2 x c40 + c50 > max: one p9 must go. */
 	ck_assert_int_eq(offer(&e, l50, T0), SHAPER_QUEUED);
 	expect(&e, "p9", 2, 0, 1, 0, 0, 1, 0);
-	ck_assert_uint_eq(e.sh->q.bytes, 90);
-	/* 90 + 90: 80 to free, only 40 of lower priority: shed, and no
-	 * victim is taken for nothing. */
-	ck_assert_int_eq(offer(&e, l90, T0), SHAPER_SHED);
+	ck_assert_uint_eq(e.sh->q.bytes, 100);
+	ck_assert_uint_eq(e.sh->q.cost, c40 + c50);
+	/* More to free than the one p9 left: shed, no victim taken for
+	 * nothing. */
+	ck_assert_int_eq(offer(&e, big, T0), SHAPER_SHED);
 	expect(&e, "p0", 2, 0, 1, 0, 0, 1, 0);
 	expect(&e, "p9", 2, 0, 1, 0, 0, 1, 0);
-	ck_assert_uint_eq(e.sh->q.bytes, 90);
-	/* Larger than the whole queue: never fits. */
-	ck_assert_int_eq(offer(&e, l101, T0), SHAPER_SHED);
+	ck_assert_uint_eq(e.sh->q.bytes, 100);
+	/* Larger than the whole budget: never fits. */
+	ck_assert_int_eq(offer(&e, huge, T0), SHAPER_SHED);
 	expect(&e, "p0", 3, 0, 1, 0, 0, 2, 0);
 	expect(&e, "p9", 2, 0, 1, 0, 0, 1, 0);
-	/* A p9 of 40 while 90 are queued: 130 > 100, nothing lower. */
-	ck_assert_int_eq(offer(&e, l40, T0), SHAPER_SHED);
+	/* A p9 while c40 + c50 are queued: over, nothing lower. */
+	ck_assert_int_eq(offer(&e, p9, T0), SHAPER_SHED);
 	expect(&e, "p9", 3, 0, 1, 0, 0, 2, 0);
-	ck_assert_uint_eq(e.sh->q.bytes, 90);
+	ck_assert_uint_eq(e.sh->q.bytes, 100);
 	ck_assert_uint_eq(e.sh->q.events, 2);
+	/* What was dropped is given back: only the queued ones count. */
+	ck_assert_uint_eq(budget_used(), c40 + c50);
+	env_close(&e);
+	ck_assert_uint_eq(budget_used(), 0);
+}
+END_TEST
+
+/*
+ * Memory claimed by a new request (a body being read or inflated) makes
+ * the queue give way, the newest of the least important first.
+ */
+START_TEST(budget_claim_evicts)
+{
+	struct env e;
+	char l40[64], l0[64];
+	size_t c40 = cost_of(40);
+
+	env_open(&e, PRIO_RULES, 1000, (long)(4 * c40), 100, 0);
+	F(e.sink)->answer = SINK_BUSY;
+	offer(&e, line_of(l0, sizeof(l0), "p0", 40), T0);
+	offer(&e, line_of(l40, sizeof(l40), "p9", 40), T0);
+	offer(&e, l40, T0);
+	pump(&e);
+	ck_assert_uint_eq(e.sh->q.events, 3);
+	ck_assert_uint_eq(budget_firm_room(), 4 * c40);
+	ck_assert_uint_eq(budget_room(), c40);
+	/* A request takes 2 x c40: one p9 must go. */
+	budget_claim(BUDGET_REQUESTS, 2 * c40);
+	ck_assert_uint_eq(e.sh->q.events, 2);
+	expect(&e, "p9", 2, 0, 1, 0, 0, 1, 0);
+	ck_assert_uint_eq(budget_over(), 0);
+	ck_assert_uint_eq(budget_firm_room(), 2 * c40);
+	/* Then everything: the p9 goes first, then even the p0. */
+	budget_claim(BUDGET_REQUESTS, 2 * c40);
+	ck_assert_uint_eq(e.sh->q.events, 0);
+	expect(&e, "p9", 2, 0, 0, 0, 0, 2, 0);
+	expect(&e, "p0", 1, 0, 0, 0, 0, 1, 0);
+	ck_assert_uint_eq(budget_firm_room(), 0);
+	budget_give(BUDGET_REQUESTS, 4 * c40);
+	ck_assert_uint_eq(budget_used(), 0);
 	env_close(&e);
 }
 END_TEST
@@ -2723,6 +2794,7 @@ shaper_suite(void)
 	tcase_add_test(tc, queue_full_evicts_strictly_lower);
 	tcase_add_test(tc, queue_full_evicts_newest);
 	tcase_add_test(tc, queue_max_bytes);
+	tcase_add_test(tc, budget_claim_evicts);
 	tcase_add_test(tc, busy_keeps_fifo_order);
 	tcase_add_test(tc, batch_bytes_bound);
 	tcase_add_test(tc, sink_fail_counts_sink_error);
