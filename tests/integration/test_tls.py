@@ -58,6 +58,26 @@ class TLS(SpillwayTestCase):
         m = sp.wait_settled(1)
         self.assertEqual(m.forwarded("default"), 1)
         self.assertEqual([json.loads(l) for l in sp.sink_lines()], [{"n": 1}])
+        # The TLS listener has its own series; a plain-HTTP request on
+        # it is refused by the handshake, never read as a request.
+        with socket.create_connection(("127.0.0.1", sp.ports["https"]),
+                                      timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                self.assertFalse(s.recv(4096).startswith(b"HTTP/1.1 200"))
+            except OSError:
+                pass
+        m = sp.metrics()
+        self.assertTrue(m.has("spillway_connections", listener="https"))
+        for code in ("400", "408", "413", "429"):
+            self.assertTrue(m.has("spillway_http_requests_rejected_total",
+                                  listener="https", code=code), code)
+        self.assertEqual(m.get1("spillway_http_requests_rejected_total",
+                                listener="https", code="413"), 0)
+        self.assertTrue(m.has("spillway_connections_refused_total",
+                              listener="https", reason="limit"))
+        self.assertTrue(m.has("spillway_http_slow_clients_total",
+                              listener="https", reason="header"))
 
     def test_bad_certificate_is_a_start_up_error(self):
         bad = os.path.join(self.tmp, "bad.pem")
