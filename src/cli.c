@@ -1205,30 +1205,20 @@ cli_flush(const char *cmd)
 	return 0;
 }
 
-int
-cli_check(int argc, char **argv)
+/* check: exit 0, 1 for invalid rules or when the table cannot be printed. */
+static int
+cli_check_run(const char *cmd, const struct cli_opts *o)
 {
-	struct cli_opts	 o;
 	struct ruleset	*rs;
 	int		 rv = 1;
 
-	if (cli_parse(argc, argv, 0, &o) == -1)
+	if ((rs = cli_load(o->rules)) == NULL)
 		return 1;
-	if (o.help) {
-		cli_usage(stdout);
-		rv = 0;
-		goto done;
-	}
-	if ((rs = cli_load(o.rules)) == NULL)
-		goto done;
 	if (cli_print_table(stdout, rs) == -1)
-		fprintf(stderr, "spillway %s: out of memory\n", argv[0]);
-	else if (cli_flush(argv[0]) == 0)
+		fprintf(stderr, "spillway %s: out of memory\n", cmd);
+	else if (cli_flush(cmd) == 0)
 		rv = 0;
 	rules_free(rs);
-
-done:
-	free(o.files);
 	return rv;
 }
 
@@ -1279,7 +1269,7 @@ cli_report_hits(const char *cmd, const char *which, const struct ruleset *rs,
  * are checked), 2 when an input cannot be read or the output written.
  */
 static int
-cli_classify_diff(const char *cmd, const struct cli_opts *o)
+cli_diff_run(const char *cmd, const struct cli_opts *o)
 {
 	struct ruleset	*old, *new;
 	struct cli_diff	*d = NULL;
@@ -1327,7 +1317,7 @@ done:
 
 /* classify --explain: exit 0, 1 for invalid rules, 2 as for --diff. */
 static int
-cli_classify_explain(const char *cmd, const struct cli_opts *o)
+cli_explain_run(const char *cmd, const struct cli_opts *o)
 {
 	struct ruleset	*rs;
 	uint64_t	*hits = NULL;
@@ -1364,67 +1354,95 @@ done:
 	return rv;
 }
 
-int
-cli_classify(int argc, char **argv)
+/*
+ * classify, and classify --each: exit 0, 1 for invalid rules, 2 when an
+ * input cannot be read or the output written.
+ */
+static int
+cli_classify_run(const char *cmd, const struct cli_opts *o)
 {
-	struct cli_opts	 o;
-	struct ruleset	*rs = NULL;
+	struct ruleset	*rs;
 	uint64_t	*counts = NULL, *hits = NULL;
 	const char	*shown;
 	FILE		*in;
 	size_t		 i;
 	int		 rv = 1, failed = 0;
 
-	if (cli_parse(argc, argv, 1, &o) == -1)
-		return 1;
-	if (o.help) {
-		cli_usage(stdout);
-		rv = 0;
-		goto done;
-	}
-	if (o.nfiles == 0)
-		o.files[o.nfiles++] = "-";
-	if (o.old != NULL) {
-		rv = cli_classify_diff(argv[0], &o);
-		goto done;
-	}
-	if (o.explain) {
-		rv = cli_classify_explain(argv[0], &o);
-		goto done;
-	}
-	if ((rs = cli_load(o.rules)) == NULL)
+	if ((rs = cli_load(o->rules)) == NULL)
 		goto done;
 	rv = 2;		/* from here on a failure is a runtime one */
 	if ((counts = calloc(rs->nclasses, sizeof(*counts))) == NULL ||
 	    (hits = calloc(rs->nclasses, sizeof(*hits))) == NULL) {
-		fprintf(stderr, "spillway %s: out of memory\n", argv[0]);
+		fprintf(stderr, "spillway %s: out of memory\n", cmd);
 		goto done;
 	}
 
 	/* Like cat(1): an unreadable file is reported, the rest still run. */
-	for (i = 0; i < o.nfiles; i++) {
-		if ((in = cli_open(argv[0], o.files[i], &shown)) == NULL) {
+	for (i = 0; i < o->nfiles; i++) {
+		if ((in = cli_open(cmd, o->files[i], &shown)) == NULL) {
 			failed = 1;
 			continue;
 		}
-		if (cli_classify_stream(rs, in, o.each ? stdout : NULL,
+		if (cli_classify_stream(rs, in, o->each ? stdout : NULL,
 		    counts, hits) == -1) {
-			fprintf(stderr, "spillway %s: %s: %s\n", argv[0],
-			    shown, strerror(errno));
+			fprintf(stderr, "spillway %s: %s: %s\n", cmd, shown,
+			    strerror(errno));
 			failed = 1;
 		}
 		cli_close(in);
 	}
-	if (!o.each)
+	if (!o->each)
 		cli_print_summary(stdout, rs, counts);
-	cli_report_hits(argv[0], "", rs, hits);
-	if (cli_flush(argv[0]) == 0 && !failed)
+	cli_report_hits(cmd, "", rs, hits);
+	if (cli_flush(cmd) == 0 && !failed)
 		rv = 0;
 
 done:
 	free(counts);
 	free(hits);
 	rules_free(rs);
+	return rv;
+}
+
+/*
+ * Both commands: parse the options, answer --help, and hand the rest to
+ * the mode asked for.  classify reads stdin when no file is named.
+ */
+static int
+cli_run(int argc, char **argv, int classify_cmd)
+{
+	struct cli_opts	 o;
+	int		 rv;
+
+	if (cli_parse(argc, argv, classify_cmd, &o) == -1)
+		return 1;
+	if (o.help) {
+		cli_usage(stdout);
+		rv = 0;
+	} else if (!classify_cmd)
+		rv = cli_check_run(argv[0], &o);
+	else {
+		if (o.nfiles == 0)
+			o.files[o.nfiles++] = "-";
+		if (o.old != NULL)
+			rv = cli_diff_run(argv[0], &o);
+		else if (o.explain)
+			rv = cli_explain_run(argv[0], &o);
+		else
+			rv = cli_classify_run(argv[0], &o);
+	}
 	free(o.files);
 	return rv;
+}
+
+int
+cli_check(int argc, char **argv)
+{
+	return cli_run(argc, argv, 0);
+}
+
+int
+cli_classify(int argc, char **argv)
+{
+	return cli_run(argc, argv, 1);
 }
