@@ -2,6 +2,12 @@
  * cli: `spillway check` and `spillway classify`, the offline commands.
  * Both load a rule set exactly as the daemon does, so what they accept
  * and how they classify is what the daemon will do.
+ *
+ * This file owns the command line (the options, the usage, which mode
+ * runs) and what the modes share: loading the rules, opening the inputs
+ * and reading them line by line, aligned tables, a condition as text,
+ * the match-limit report.
+ * The modes are here too, but for check (cli_check.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,21 +18,8 @@
 
 #include "classify.h"
 #include "cli.h"
+#include "cli_int.h"
 #include "rules.h"
-
-#define CLI_COLS	7	/* the class table of check */
-#define CLI_MAXCOLS	8
-
-struct cli_opts {
-	const char	 *rules;
-	const char	 *old;		/* --diff OLD NEW */
-	const char	 *new;
-	int		  each;
-	int		  explain;
-	int		  help;
-	const char	**files;	/* borrowed from argv */
-	size_t		  nfiles;
-};
 
 static void
 cli_usage(FILE *fp)
@@ -127,7 +120,7 @@ fail:
  * Load the rules file `path` (NULL: the built-in rules), or report why
  * not on stderr.
  */
-static struct ruleset *
+struct ruleset *
 cli_load(const char *path)
 {
 	struct rules_error	 err;
@@ -159,7 +152,7 @@ cli_width(const char *s)
  * Print nrows x ncols cells (row by row, ncols at most CLI_MAXCOLS) in
  * columns two spaces apart, left-aligned, without trailing blanks.
  */
-static void
+void
 cli_align(FILE *fp, char *const *cells, size_t nrows, size_t ncols)
 {
 	size_t	 width[CLI_MAXCOLS], r, c, w;
@@ -181,15 +174,6 @@ cli_align(FILE *fp, char *const *cells, size_t nrows, size_t ncols)
 		}
 		fputc('\n', fp);
 	}
-}
-
-static void
-cli_number(FILE *fp, double v, int bytes)
-{
-	if (v == 0)
-		fputc('-', fp);
-	else
-		fprintf(fp, "%.15g%s", v, bytes ? "B" : "");
 }
 
 static void
@@ -215,7 +199,7 @@ cli_regex(FILE *fp, const struct cond *c)
 	fprintf(fp, "/%s", c->flags);
 }
 
-static void
+void
 cli_cond(FILE *fp, const struct cond *c)
 {
 	size_t	 i;
@@ -241,101 +225,6 @@ cli_cond(FILE *fp, const struct cond *c)
 	}
 }
 
-/* The cells of one class row, written into the new strings cell[]. */
-static int
-cli_row(const struct ruleset *rs, size_t idx, char **cell)
-{
-	const struct rule_class	*rc = &rs->classes[idx];
-	FILE			*fp;
-	size_t			 len, i, col;
-
-	for (col = 0; col < CLI_COLS; col++) {
-		if ((fp = open_memstream(&cell[col], &len)) == NULL)
-			return -1;
-		switch (col) {
-		case 0:
-			fputs(rc->name, fp);
-			break;
-		case 1:
-			fprintf(fp, "%d", rc->priority);
-			break;
-		case 2:
-			cli_number(fp, rc->rate, rc->weight_bytes);
-			break;
-		case 3:
-			cli_number(fp, rc->rate > 0 ? rc->burst : 0,
-			    rc->weight_bytes);
-			break;
-		case 4:
-			if (!rc->has_key) {
-				fputc('-', fp);
-				break;
-			}
-			/* path(key_rate/key_burst,max=max_keys) */
-			fprintf(fp, "%s(", rc->key.full);
-			cli_number(fp, rc->key_rate, rc->weight_bytes);
-			fputc('/', fp);
-			cli_number(fp, rc->key_rate > 0 ? rc->key_burst : 0,
-			    rc->weight_bytes);
-			fprintf(fp, ",max=%zu)", rc->max_keys);
-			break;
-		case 5:
-			fputs(rc->on_limit == ON_LIMIT_DIVERT ? "divert" :
-			    "drop", fp);
-			if (rc->max_age_ms > 0)
-				fprintf(fp, ",max_age=%ldms", rc->max_age_ms);
-			break;
-		case 6:
-			if (idx == RULES_DEFAULT(rs))
-				fputs("(when no class matches)", fp);
-			else if (idx == RULES_INVALID(rs))
-				fputs("(lines that are not one JSON object)",
-				    fp);
-			else if (rc->nmatch == 0)
-				fputs("(always)", fp);
-			for (i = 0; i < rc->nmatch; i++) {
-				if (i > 0)
-					fputs(" && ", fp);
-				cli_cond(fp, &rc->match[i]);
-			}
-			break;
-		}
-		if (fclose(fp) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-int
-cli_print_table(FILE *fp, const struct ruleset *rs)
-{
-	static const char *const head[CLI_COLS] = {
-		"class", "priority", "rate", "burst", "key", "on_limit",
-		"conditions"
-	};
-	char	**cells;
-	size_t	  nrows = rs->nclasses + 1, r, c;
-	int	  rv = -1;
-
-	if ((cells = calloc(nrows * CLI_COLS, sizeof(*cells))) == NULL)
-		return -1;
-	for (c = 0; c < CLI_COLS; c++)
-		if ((cells[c] = strdup(head[c])) == NULL)
-			goto fail;
-	for (r = 1; r < nrows; r++)
-		if (cli_row(rs, r - 1, &cells[r * CLI_COLS]) == -1)
-			goto fail;
-
-	cli_align(fp, cells, nrows, CLI_COLS);
-	rv = 0;
-
-fail:
-	for (r = 0; r < nrows * CLI_COLS; r++)
-		free(cells[r]);
-	free(cells);
-	return rv;
-}
-
 static int
 cli_blank(const char *s, size_t len)
 {
@@ -353,7 +242,7 @@ cli_blank(const char *s, size_t len)
  * *line (getline's buffer).  *lineno counts every line read, blank ones
  * included.  Returns 1, or 0 at the end or on a read error (see ferror).
  */
-static int
+int
 cli_next_line(FILE *in, char **line, size_t *cap, size_t *len,
     size_t *lineno)
 {
@@ -1194,7 +1083,7 @@ cli_explain_stream(const struct ruleset *rs, FILE *in, const char *name,
 }
 
 /* Flush stdout and say so when that failed: output lost is an error. */
-static int
+int
 cli_flush(const char *cmd)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -1205,28 +1094,11 @@ cli_flush(const char *cmd)
 	return 0;
 }
 
-/* check: exit 0, 1 for invalid rules or when the table cannot be printed. */
-static int
-cli_check_run(const char *cmd, const struct cli_opts *o)
-{
-	struct ruleset	*rs;
-	int		 rv = 1;
-
-	if ((rs = cli_load(o->rules)) == NULL)
-		return 1;
-	if (cli_print_table(stdout, rs) == -1)
-		fprintf(stderr, "spillway %s: out of memory\n", cmd);
-	else if (cli_flush(cmd) == 0)
-		rv = 0;
-	rules_free(rs);
-	return rv;
-}
-
 /*
  * Open the input `name` ("-": stdin); NULL after saying why on stderr.
  * *shown is the name for messages.
  */
-static FILE *
+FILE *
 cli_open(const char *cmd, const char *name, const char **shown)
 {
 	FILE	*in;
@@ -1242,7 +1114,7 @@ cli_open(const char *cmd, const char *name, const char **shown)
 	return in;
 }
 
-static void
+void
 cli_close(FILE *in)
 {
 	if (in == stdin)
@@ -1251,7 +1123,7 @@ cli_close(FILE *in)
 		fclose(in);
 }
 
-static void
+void
 cli_report_hits(const char *cmd, const char *which, const struct ruleset *rs,
     const uint64_t *hits)
 {
