@@ -1,7 +1,7 @@
 /*
  * cli_int: what the files of the offline commands share, for them alone.
  * cli.c parses the command line and hands the options to a mode:
- * check (cli_check.c) and --diff (cli_diff.c), the others still in cli.c.
+ * check (cli_check.c), --diff (cli_diff.c) and --explain (cli_explain.c), the others still in cli.c.
  * What tests call is in cli.h.
  */
 #ifndef SPILLWAY_CLI_INT_H
@@ -35,6 +35,7 @@ struct cli_opts {
  */
 int	cli_check_run(const char *cmd, const struct cli_opts *o);
 int	cli_diff_run(const char *cmd, const struct cli_opts *o);
+int	cli_explain_run(const char *cmd, const struct cli_opts *o);
 
 /*
  * Load the rules file `path` (NULL: the built-in rules); NULL after
