@@ -6,8 +6,8 @@
  * This file owns the command line (the options, the usage, which mode
  * runs) and what the modes share: loading the rules, opening the inputs
  * and reading them line by line, aligned tables, a condition as text,
- * the match-limit report.
- * The modes are here too, but for check (cli_check.c), --diff (cli_diff.c) and --explain (cli_explain.c).
+ * the match-limit report.  Each mode is a file of its own: cli_check.c,
+ * cli_classify.c, cli_diff.c and cli_explain.c (cli_int.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
 #include "cli.h"
 #include "cli_int.h"
 #include "rules.h"
@@ -260,47 +259,6 @@ cli_next_line(FILE *in, char **line, size_t *cap, size_t *len,
 	return 0;
 }
 
-int
-cli_classify_stream(const struct ruleset *rs, FILE *in, FILE *each,
-    uint64_t *counts, uint64_t *limit_hits)
-{
-	char		*line = NULL;
-	size_t		 cap = 0, len, idx, lineno = 0;
-	int		 rv = 0, saved;
-
-	while (cli_next_line(in, &line, &cap, &len, &lineno)) {
-		idx = classify(rs, line, len, NULL, limit_hits);
-		counts[idx]++;
-		if (each != NULL) {
-			fputs(rs->classes[idx].name, each);
-			fputc('\t', each);
-			fwrite(line, 1, len, each);
-			fputc('\n', each);
-		}
-	}
-	if (ferror(in))
-		rv = -1;
-	saved = errno;
-	free(line);
-	errno = saved;
-	return rv;
-}
-
-void
-cli_print_summary(FILE *fp, const struct ruleset *rs, const uint64_t *counts)
-{
-	uint64_t	 total = 0;
-	size_t		 i;
-
-	for (i = 0; i < rs->nclasses; i++)
-		total += counts[i];
-	fputs("class priority events share\n", fp);
-	for (i = 0; i < rs->nclasses; i++)
-		fprintf(fp, "%s %d %" PRIu64 " %.1f%%\n", rs->classes[i].name,
-		    rs->classes[i].priority, counts[i], total == 0 ? 0.0 :
-		    100.0 * (double)counts[i] / (double)total);
-}
-
 /* Flush stdout and say so when that failed: output lost is an error. */
 int
 cli_flush(const char *cmd)
@@ -353,56 +311,6 @@ cli_report_hits(const char *cmd, const char *which, const struct ruleset *rs,
 			fprintf(stderr, "spillway %s: %sclass \"%s\": %" PRIu64
 			    " regex runs hit the match limit\n", cmd, which,
 			    rs->classes[i].name, hits[i]);
-}
-
-/*
- * classify, and classify --each: exit 0, 1 for invalid rules, 2 when an
- * input cannot be read or the output written.
- */
-static int
-cli_classify_run(const char *cmd, const struct cli_opts *o)
-{
-	struct ruleset	*rs;
-	uint64_t	*counts = NULL, *hits = NULL;
-	const char	*shown;
-	FILE		*in;
-	size_t		 i;
-	int		 rv = 1, failed = 0;
-
-	if ((rs = cli_load(o->rules)) == NULL)
-		goto done;
-	rv = 2;		/* from here on a failure is a runtime one */
-	if ((counts = calloc(rs->nclasses, sizeof(*counts))) == NULL ||
-	    (hits = calloc(rs->nclasses, sizeof(*hits))) == NULL) {
-		fprintf(stderr, "spillway %s: out of memory\n", cmd);
-		goto done;
-	}
-
-	/* Like cat(1): an unreadable file is reported, the rest still run. */
-	for (i = 0; i < o->nfiles; i++) {
-		if ((in = cli_open(cmd, o->files[i], &shown)) == NULL) {
-			failed = 1;
-			continue;
-		}
-		if (cli_classify_stream(rs, in, o->each ? stdout : NULL,
-		    counts, hits) == -1) {
-			fprintf(stderr, "spillway %s: %s: %s\n", cmd, shown,
-			    strerror(errno));
-			failed = 1;
-		}
-		cli_close(in);
-	}
-	if (!o->each)
-		cli_print_summary(stdout, rs, counts);
-	cli_report_hits(cmd, "", rs, hits);
-	if (cli_flush(cmd) == 0 && !failed)
-		rv = 0;
-
-done:
-	free(counts);
-	free(hits);
-	rules_free(rs);
-	return rv;
 }
 
 /*

@@ -1,8 +1,8 @@
 /*
  * cli_int: what the files of the offline commands share, for them alone.
- * cli.c parses the command line and hands the options to a mode:
- * check (cli_check.c), --diff (cli_diff.c) and --explain (cli_explain.c), the others still in cli.c.
- * What tests call is in cli.h.
+ * cli.c parses the command line and hands the options to one mode:
+ * cli_check.c, cli_classify.c, cli_diff.c (--diff) or cli_explain.c
+ * (--explain).  What tests call is in cli.h.
  */
 #ifndef SPILLWAY_CLI_INT_H
 #define SPILLWAY_CLI_INT_H
@@ -34,6 +34,7 @@ struct cli_opts {
  * says which.
  */
 int	cli_check_run(const char *cmd, const struct cli_opts *o);
+int	cli_classify_run(const char *cmd, const struct cli_opts *o);
 int	cli_diff_run(const char *cmd, const struct cli_opts *o);
 int	cli_explain_run(const char *cmd, const struct cli_opts *o);
 
