@@ -275,7 +275,7 @@ cli_flush(const char *cmd)
  * Open the input `name` ("-": stdin); NULL after saying why on stderr.
  * *shown is the name for messages.
  */
-FILE *
+static FILE *
 cli_open(const char *cmd, const char *name, const char **shown)
 {
 	FILE	*in;
@@ -291,13 +291,38 @@ cli_open(const char *cmd, const char *name, const char **shown)
 	return in;
 }
 
-void
+static void
 cli_close(FILE *in)
 {
 	if (in == stdin)
 		clearerr(stdin);
 	else
 		fclose(in);
+}
+
+/* Like cat(1): an unreadable file is reported, the rest still run. */
+int
+cli_inputs(const char *cmd, const struct cli_opts *o, cli_input_fn *fn,
+    void *arg)
+{
+	const char	*shown;
+	FILE		*in;
+	size_t		 i;
+	int		 rv = 0;
+
+	for (i = 0; i < o->nfiles; i++) {
+		if ((in = cli_open(cmd, o->files[i], &shown)) == NULL) {
+			rv = -1;
+			continue;
+		}
+		if (fn(arg, in, shown, o->each ? stdout : NULL) == -1) {
+			fprintf(stderr, "spillway %s: %s: %s\n", cmd, shown,
+			    strerror(errno));
+			rv = -1;
+		}
+		cli_close(in);
+	}
+	return rv;
 }
 
 void

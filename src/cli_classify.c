@@ -55,6 +55,22 @@ cli_print_summary(FILE *fp, const struct ruleset *rs, const uint64_t *counts)
 		    100.0 * (double)counts[i] / (double)total);
 }
 
+/* What cli_classify_input() needs of one run of classify. */
+struct cli_classify_args {
+	const struct ruleset	*rs;
+	uint64_t		*counts;
+	uint64_t		*hits;
+};
+
+static int
+cli_classify_input(void *arg, FILE *in, const char *name, FILE *each)
+{
+	struct cli_classify_args	*c = arg;
+
+	(void)name;
+	return cli_classify_stream(c->rs, in, each, c->counts, c->hits);
+}
+
 /*
  * classify, and classify --each: exit 0, 1 for invalid rules, 2 when an
  * input cannot be read or the output written.
@@ -62,12 +78,10 @@ cli_print_summary(FILE *fp, const struct ruleset *rs, const uint64_t *counts)
 int
 cli_classify_run(const char *cmd, const struct cli_opts *o)
 {
-	struct ruleset	*rs;
-	uint64_t	*counts = NULL, *hits = NULL;
-	const char	*shown;
-	FILE		*in;
-	size_t		 i;
-	int		 rv = 1, failed = 0;
+	struct ruleset			*rs;
+	struct cli_classify_args	 c;
+	uint64_t			*counts = NULL, *hits = NULL;
+	int				 rv = 1, failed;
 
 	if ((rs = cli_load(o->rules)) == NULL)
 		goto done;
@@ -77,21 +91,10 @@ cli_classify_run(const char *cmd, const struct cli_opts *o)
 		fprintf(stderr, "spillway %s: out of memory\n", cmd);
 		goto done;
 	}
-
-	/* Like cat(1): an unreadable file is reported, the rest still run. */
-	for (i = 0; i < o->nfiles; i++) {
-		if ((in = cli_open(cmd, o->files[i], &shown)) == NULL) {
-			failed = 1;
-			continue;
-		}
-		if (cli_classify_stream(rs, in, o->each ? stdout : NULL,
-		    counts, hits) == -1) {
-			fprintf(stderr, "spillway %s: %s: %s\n", cmd, shown,
-			    strerror(errno));
-			failed = 1;
-		}
-		cli_close(in);
-	}
+	c.rs = rs;
+	c.counts = counts;
+	c.hits = hits;
+	failed = cli_inputs(cmd, o, cli_classify_input, &c) == -1;
 	if (!o->each)
 		cli_print_summary(stdout, rs, counts);
 	cli_report_hits(cmd, "", rs, hits);

@@ -410,6 +410,13 @@ cli_diff_print(FILE *fp, const struct cli_diff *d)
 	return 0;
 }
 
+static int
+cli_diff_input(void *arg, FILE *in, const char *name, FILE *each)
+{
+	(void)name;
+	return cli_diff_stream(arg, in, each);
+}
+
 /*
  * classify --diff OLD NEW: exit 0, 1 when a rules file is invalid (both
  * are checked), 2 when an input cannot be read or the output written.
@@ -419,10 +426,7 @@ cli_diff_run(const char *cmd, const struct cli_opts *o)
 {
 	struct ruleset	*old, *new;
 	struct cli_diff	*d = NULL;
-	const char	*shown;
-	FILE		*in;
-	size_t		 i;
-	int		 rv = 1, failed = 0;
+	int		 rv = 1, failed;
 
 	old = cli_load(o->old);
 	new = cli_load(o->new);
@@ -433,18 +437,7 @@ cli_diff_run(const char *cmd, const struct cli_opts *o)
 		fprintf(stderr, "spillway %s: out of memory\n", cmd);
 		goto done;
 	}
-	for (i = 0; i < o->nfiles; i++) {
-		if ((in = cli_open(cmd, o->files[i], &shown)) == NULL) {
-			failed = 1;
-			continue;
-		}
-		if (cli_diff_stream(d, in, o->each ? stdout : NULL) == -1) {
-			fprintf(stderr, "spillway %s: %s: %s\n", cmd, shown,
-			    strerror(errno));
-			failed = 1;
-		}
-		cli_close(in);
-	}
+	failed = cli_inputs(cmd, o, cli_diff_input, d) == -1;
 	if (!o->each && cli_diff_print(stdout, d) == -1) {
 		fprintf(stderr, "spillway %s: out of memory\n", cmd);
 		goto done;

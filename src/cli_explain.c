@@ -399,16 +399,29 @@ cli_explain_stream(const struct ruleset *rs, FILE *in, const char *name,
 	return rv;
 }
 
+/* What cli_explain_input() needs of one run of --explain. */
+struct cli_explain_args {
+	const struct ruleset	*rs;
+	uint64_t		*hits;
+};
+
+static int
+cli_explain_input(void *arg, FILE *in, const char *name, FILE *each)
+{
+	struct cli_explain_args	*x = arg;
+
+	(void)each;		/* --explain goes without --each */
+	return cli_explain_stream(x->rs, in, name, stdout, x->hits);
+}
+
 /* classify --explain: exit 0, 1 for invalid rules, 2 as for --diff. */
 int
 cli_explain_run(const char *cmd, const struct cli_opts *o)
 {
-	struct ruleset	*rs;
-	uint64_t	*hits = NULL;
-	const char	*shown;
-	FILE		*in;
-	size_t		 i;
-	int		 rv = 2, failed = 0;
+	struct ruleset		*rs;
+	struct cli_explain_args	 x;
+	uint64_t		*hits = NULL;
+	int			 rv = 2, failed;
 
 	if ((rs = cli_load(o->rules)) == NULL)
 		return 1;
@@ -416,18 +429,9 @@ cli_explain_run(const char *cmd, const struct cli_opts *o)
 		fprintf(stderr, "spillway %s: out of memory\n", cmd);
 		goto done;
 	}
-	for (i = 0; i < o->nfiles; i++) {
-		if ((in = cli_open(cmd, o->files[i], &shown)) == NULL) {
-			failed = 1;
-			continue;
-		}
-		if (cli_explain_stream(rs, in, shown, stdout, hits) == -1) {
-			fprintf(stderr, "spillway %s: %s: %s\n", cmd, shown,
-			    strerror(errno));
-			failed = 1;
-		}
-		cli_close(in);
-	}
+	x.rs = rs;
+	x.hits = hits;
+	failed = cli_inputs(cmd, o, cli_explain_input, &x) == -1;
 	cli_report_hits(cmd, "", rs, hits);
 	if (cli_flush(cmd) == 0 && !failed)
 		rv = 0;

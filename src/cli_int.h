@@ -45,13 +45,21 @@ int	cli_explain_run(const char *cmd, const struct cli_opts *o);
 struct ruleset	*cli_load(const char *path);
 
 /*
- * Open the input `name` ("-": stdin), *shown being the name for
- * messages; NULL after saying why on stderr.  cli_close() closes it, or
- * for stdin clears its end-of-file and error flags, so that "-" may
- * be named again.
+ * Read one input: `in` is borrowed, `name` is what messages call it
+ * ("(stdin)" for "-"), and `each` is stdout with --each, else NULL.
+ * Returns 0, or -1 on a read error or without memory (errno set).
  */
-FILE	*cli_open(const char *cmd, const char *name, const char **shown);
-void	 cli_close(FILE *in);
+typedef int	 cli_input_fn(void *arg, FILE *in, const char *name,
+		    FILE *each);
+
+/*
+ * Call fn(arg, ...) on each input of o in turn ("-": stdin, which may be
+ * named more than once).  An input that cannot be opened or read is
+ * reported on stderr and the others still run.  Returns 0, or -1 when
+ * any of them failed.
+ */
+int	 cli_inputs(const char *cmd, const struct cli_opts *o,
+	    cli_input_fn *fn, void *arg);
 
 /*
  * The next non-blank line of `in`, without its "\n" or "\r\n", in *line
