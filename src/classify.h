@@ -42,11 +42,22 @@ int	classify_scalar_text(json_t *v, char *buf, size_t buflen,
 	    const char **txt, size_t *len);
 
 /*
+ * Run the regex of condition c on the text s (len bytes), as classify()
+ * does: 1 when it matches.  A run that hits a PCRE2 limit does not match
+ * and increments *hits.  classify_match_scalar() runs it on the text of
+ * the scalar v (classify_scalar_text()), and is 0 for null, arrays and
+ * objects.  For classify_explain(), which must decide as classify() does.
+ */
+int	classify_match(const struct cond *c, const char *s, size_t len,
+	    uint64_t *hits);
+int	classify_match_scalar(const struct cond *c, json_t *v, uint64_t *hits);
+
+/*
  * The explanation of one classification, step by step, for
- * `spillway classify --explain`.  classify_explain() decides exactly as
- * classify() does (same parse, same order, same short-circuits) but
- * records what it looked at; it is slower and allocates, so it is for
- * the offline command only, never the data path.
+ * `spillway classify --explain` (classify_explain.c).  classify_explain()
+ * decides exactly as classify() does (same parse, same order, same
+ * short-circuits) but records what it looked at; it is slower and
+ * allocates, so it is for the offline command only, never the data path.
  */
 enum classify_verdict {
 	CLASSIFY_OBJECT,	/* one JSON object: the classes were tried */

@@ -2,31 +2,22 @@
  * cli: `spillway check` and `spillway classify`, the offline commands.
  * Both load a rule set exactly as the daemon does, so what they accept
  * and how they classify is what the daemon will do.
+ *
+ * This file owns the command line (the options, the usage, which mode
+ * runs) and what the modes share: loading the rules, opening the inputs
+ * and reading them line by line, aligned tables, a condition as text,
+ * the match-limit report.  Each mode is a file of its own: cli_check.c,
+ * cli_classify.c, cli_diff.c and cli_explain.c (cli_int.h).
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
 #include "cli.h"
+#include "cli_int.h"
 #include "rules.h"
-
-#define CLI_COLS	7	/* the class table of check */
-#define CLI_MAXCOLS	8
-
-struct cli_opts {
-	const char	 *rules;
-	const char	 *old;		/* --diff OLD NEW */
-	const char	 *new;
-	int		  each;
-	int		  explain;
-	int		  help;
-	const char	**files;	/* borrowed from argv */
-	size_t		  nfiles;
-};
 
 static void
 cli_usage(FILE *fp)
@@ -127,7 +118,7 @@ fail:
  * Load the rules file `path` (NULL: the built-in rules), or report why
  * not on stderr.
  */
-static struct ruleset *
+struct ruleset *
 cli_load(const char *path)
 {
 	struct rules_error	 err;
@@ -159,7 +150,7 @@ cli_width(const char *s)
  * Print nrows x ncols cells (row by row, ncols at most CLI_MAXCOLS) in
  * columns two spaces apart, left-aligned, without trailing blanks.
  */
-static void
+void
 cli_align(FILE *fp, char *const *cells, size_t nrows, size_t ncols)
 {
 	size_t	 width[CLI_MAXCOLS], r, c, w;
@@ -181,15 +172,6 @@ cli_align(FILE *fp, char *const *cells, size_t nrows, size_t ncols)
 		}
 		fputc('\n', fp);
 	}
-}
-
-static void
-cli_number(FILE *fp, double v, int bytes)
-{
-	if (v == 0)
-		fputc('-', fp);
-	else
-		fprintf(fp, "%.15g%s", v, bytes ? "B" : "");
 }
 
 static void
@@ -215,7 +197,7 @@ cli_regex(FILE *fp, const struct cond *c)
 	fprintf(fp, "/%s", c->flags);
 }
 
-static void
+void
 cli_cond(FILE *fp, const struct cond *c)
 {
 	size_t	 i;
@@ -241,101 +223,6 @@ cli_cond(FILE *fp, const struct cond *c)
 	}
 }
 
-/* The cells of one class row, written into the new strings cell[]. */
-static int
-cli_row(const struct ruleset *rs, size_t idx, char **cell)
-{
-	const struct rule_class	*rc = &rs->classes[idx];
-	FILE			*fp;
-	size_t			 len, i, col;
-
-	for (col = 0; col < CLI_COLS; col++) {
-		if ((fp = open_memstream(&cell[col], &len)) == NULL)
-			return -1;
-		switch (col) {
-		case 0:
-			fputs(rc->name, fp);
-			break;
-		case 1:
-			fprintf(fp, "%d", rc->priority);
-			break;
-		case 2:
-			cli_number(fp, rc->rate, rc->weight_bytes);
-			break;
-		case 3:
-			cli_number(fp, rc->rate > 0 ? rc->burst : 0,
-			    rc->weight_bytes);
-			break;
-		case 4:
-			if (!rc->has_key) {
-				fputc('-', fp);
-				break;
-			}
-			/* path(key_rate/key_burst,max=max_keys) */
-			fprintf(fp, "%s(", rc->key.full);
-			cli_number(fp, rc->key_rate, rc->weight_bytes);
-			fputc('/', fp);
-			cli_number(fp, rc->key_rate > 0 ? rc->key_burst : 0,
-			    rc->weight_bytes);
-			fprintf(fp, ",max=%zu)", rc->max_keys);
-			break;
-		case 5:
-			fputs(rc->on_limit == ON_LIMIT_DIVERT ? "divert" :
-			    "drop", fp);
-			if (rc->max_age_ms > 0)
-				fprintf(fp, ",max_age=%ldms", rc->max_age_ms);
-			break;
-		case 6:
-			if (idx == RULES_DEFAULT(rs))
-				fputs("(when no class matches)", fp);
-			else if (idx == RULES_INVALID(rs))
-				fputs("(lines that are not one JSON object)",
-				    fp);
-			else if (rc->nmatch == 0)
-				fputs("(always)", fp);
-			for (i = 0; i < rc->nmatch; i++) {
-				if (i > 0)
-					fputs(" && ", fp);
-				cli_cond(fp, &rc->match[i]);
-			}
-			break;
-		}
-		if (fclose(fp) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-int
-cli_print_table(FILE *fp, const struct ruleset *rs)
-{
-	static const char *const head[CLI_COLS] = {
-		"class", "priority", "rate", "burst", "key", "on_limit",
-		"conditions"
-	};
-	char	**cells;
-	size_t	  nrows = rs->nclasses + 1, r, c;
-	int	  rv = -1;
-
-	if ((cells = calloc(nrows * CLI_COLS, sizeof(*cells))) == NULL)
-		return -1;
-	for (c = 0; c < CLI_COLS; c++)
-		if ((cells[c] = strdup(head[c])) == NULL)
-			goto fail;
-	for (r = 1; r < nrows; r++)
-		if (cli_row(rs, r - 1, &cells[r * CLI_COLS]) == -1)
-			goto fail;
-
-	cli_align(fp, cells, nrows, CLI_COLS);
-	rv = 0;
-
-fail:
-	for (r = 0; r < nrows * CLI_COLS; r++)
-		free(cells[r]);
-	free(cells);
-	return rv;
-}
-
 static int
 cli_blank(const char *s, size_t len)
 {
@@ -353,7 +240,7 @@ cli_blank(const char *s, size_t len)
  * *line (getline's buffer).  *lineno counts every line read, blank ones
  * included.  Returns 1, or 0 at the end or on a read error (see ferror).
  */
-static int
+int
 cli_next_line(FILE *in, char **line, size_t *cap, size_t *len,
     size_t *lineno)
 {
@@ -372,829 +259,8 @@ cli_next_line(FILE *in, char **line, size_t *cap, size_t *len,
 	return 0;
 }
 
-int
-cli_classify_stream(const struct ruleset *rs, FILE *in, FILE *each,
-    uint64_t *counts, uint64_t *limit_hits)
-{
-	char		*line = NULL;
-	size_t		 cap = 0, len, idx, lineno = 0;
-	int		 rv = 0, saved;
-
-	while (cli_next_line(in, &line, &cap, &len, &lineno)) {
-		idx = classify(rs, line, len, NULL, limit_hits);
-		counts[idx]++;
-		if (each != NULL) {
-			fputs(rs->classes[idx].name, each);
-			fputc('\t', each);
-			fwrite(line, 1, len, each);
-			fputc('\n', each);
-		}
-	}
-	if (ferror(in))
-		rv = -1;
-	saved = errno;
-	free(line);
-	errno = saved;
-	return rv;
-}
-
-void
-cli_print_summary(FILE *fp, const struct ruleset *rs, const uint64_t *counts)
-{
-	uint64_t	 total = 0;
-	size_t		 i;
-
-	for (i = 0; i < rs->nclasses; i++)
-		total += counts[i];
-	fputs("class priority events share\n", fp);
-	for (i = 0; i < rs->nclasses; i++)
-		fprintf(fp, "%s %d %" PRIu64 " %.1f%%\n", rs->classes[i].name,
-		    rs->classes[i].priority, counts[i], total == 0 ? 0.0 :
-		    100.0 * (double)counts[i] / (double)total);
-}
-
-/* ------------------------------------------------------------ --diff */
-
-/* One (old class, new class) pair and how many events made it. */
-struct cli_pair {
-	uint32_t	 old;
-	uint32_t	 new;
-	uint64_t	 n;		/* 0: a free slot */
-	int		 moved;		/* the class names differ */
-};
-
-struct cli_diff {
-	const struct ruleset	*old;
-	const struct ruleset	*new;
-	size_t			*old2new;	/* same name; SIZE_MAX: none */
-	size_t			*new2old;
-	struct cli_pair		*pairs;		/* open addressing */
-	size_t			 cap;		/* a power of two */
-	size_t			 used;
-	uint64_t		 total;
-	uint64_t		 moved;
-	uint64_t		*old_hits;	/* match-limit hits per class */
-	uint64_t		*new_hits;
-};
-
-/* Index of the class named `name` in rs, or SIZE_MAX. */
-static size_t
-cli_class_index(const struct ruleset *rs, const size_t *byname,
-    const char *name)
-{
-	size_t	 lo = 0, hi = rs->nclasses, mid;
-	int	 c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if ((c = strcmp(name, rs->classes[byname[mid]].name)) == 0)
-			return byname[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return SIZE_MAX;
-}
-
-static int
-cli_byname_cmp(const void *a, const void *b, void *arg)
-{
-	const struct ruleset	*rs = arg;
-
-	return strcmp(rs->classes[*(const size_t *)a].name,
-	    rs->classes[*(const size_t *)b].name);
-}
-
-/* classes of rs sorted by name, as indices; NULL without memory. */
-static size_t *
-cli_byname(const struct ruleset *rs)
-{
-	size_t	*idx, i;
-
-	if ((idx = calloc(rs->nclasses, sizeof(*idx))) == NULL)
-		return NULL;
-	for (i = 0; i < rs->nclasses; i++)
-		idx[i] = i;
-	qsort_r(idx, rs->nclasses, sizeof(*idx), cli_byname_cmp,
-	    (void *)(uintptr_t)rs);
-	return idx;
-}
-
-struct cli_diff *
-cli_diff_new(const struct ruleset *old, const struct ruleset *new)
-{
-	struct cli_diff	*d;
-	size_t		*oldby = NULL, *newby = NULL, i;
-
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return NULL;
-	d->old = old;
-	d->new = new;
-	d->cap = 64;
-	if ((d->old2new = calloc(old->nclasses, sizeof(size_t))) == NULL ||
-	    (d->new2old = calloc(new->nclasses, sizeof(size_t))) == NULL ||
-	    (d->old_hits = calloc(old->nclasses, sizeof(uint64_t))) == NULL ||
-	    (d->new_hits = calloc(new->nclasses, sizeof(uint64_t))) == NULL ||
-	    (d->pairs = calloc(d->cap, sizeof(*d->pairs))) == NULL ||
-	    (oldby = cli_byname(old)) == NULL ||
-	    (newby = cli_byname(new)) == NULL)
-		goto fail;
-	for (i = 0; i < old->nclasses; i++)
-		d->old2new[i] = cli_class_index(new, newby,
-		    old->classes[i].name);
-	for (i = 0; i < new->nclasses; i++)
-		d->new2old[i] = cli_class_index(old, oldby,
-		    new->classes[i].name);
-	free(oldby);
-	free(newby);
-	return d;
-
-fail:
-	free(oldby);
-	free(newby);
-	cli_diff_free(d);
-	return NULL;
-}
-
-void
-cli_diff_free(struct cli_diff *d)
-{
-	if (d == NULL)
-		return;
-	free(d->old2new);
-	free(d->new2old);
-	free(d->old_hits);
-	free(d->new_hits);
-	free(d->pairs);
-	free(d);
-}
-
-static size_t
-cli_pair_slot(const struct cli_pair *pairs, size_t cap, size_t o, size_t n)
-{
-	uint64_t	 h = ((uint64_t)o << 32 | (uint64_t)n) *
-			    UINT64_C(0x9e3779b97f4a7c15);
-	size_t		 i;
-
-	for (i = (size_t)(h >> 32) & (cap - 1);
-	    pairs[i].n != 0 && (pairs[i].old != o || pairs[i].new != n);
-	    i = (i + 1) & (cap - 1))
-		;
-	return i;
-}
-
-/* Count one event that went from old class o to new class n. */
-static int
-cli_diff_count(struct cli_diff *d, size_t o, size_t n)
-{
-	struct cli_pair	*np;
-	size_t		 i, j, cap;
-
-	i = cli_pair_slot(d->pairs, d->cap, o, n);
-	if (d->pairs[i].n == 0) {
-		if (2 * (d->used + 1) > d->cap) {
-			cap = d->cap * 2;
-			if ((np = calloc(cap, sizeof(*np))) == NULL)
-				return -1;
-			for (j = 0; j < d->cap; j++)
-				if (d->pairs[j].n != 0)
-					np[cli_pair_slot(np, cap,
-					    d->pairs[j].old,
-					    d->pairs[j].new)] = d->pairs[j];
-			free(d->pairs);
-			d->pairs = np;
-			d->cap = cap;
-			i = cli_pair_slot(d->pairs, d->cap, o, n);
-		}
-		d->pairs[i].old = (uint32_t)o;
-		d->pairs[i].new = (uint32_t)n;
-		d->pairs[i].moved = d->old2new[o] != n;
-		d->used++;
-	}
-	d->pairs[i].n++;
-	d->total++;
-	if (d->pairs[i].moved)
-		d->moved++;
-	return 0;
-}
-
-int
-cli_diff_stream(struct cli_diff *d, FILE *in, FILE *each)
-{
-	char		*line = NULL;
-	size_t		 cap = 0, len, lineno = 0, o, n;
-	int		 rv = 0, saved;
-
-	while (cli_next_line(in, &line, &cap, &len, &lineno)) {
-		o = classify(d->old, line, len, NULL, d->old_hits);
-		n = classify(d->new, line, len, NULL, d->new_hits);
-		if (cli_diff_count(d, o, n) == -1) {
-			errno = ENOMEM;
-			rv = -1;
-			break;
-		}
-		if (each != NULL && d->old2new[o] != n) {
-			fprintf(each, "%s\t%s\t", d->old->classes[o].name,
-			    d->new->classes[n].name);
-			fwrite(line, 1, len, each);
-			fputc('\n', each);
-		}
-	}
-	if (rv == 0 && ferror(in))
-		rv = -1;
-	saved = errno;
-	free(line);
-	errno = saved;
-	return rv;
-}
-
-/* Moved pairs first, then by count, largest first, then by class order. */
-static int
-cli_pair_cmp(const void *a, const void *b)
-{
-	const struct cli_pair	*p = a, *q = b;
-
-	if (p->moved != q->moved)
-		return p->moved ? -1 : 1;
-	if (p->n != q->n)
-		return p->n > q->n ? -1 : 1;
-	if (p->old != q->old)
-		return p->old < q->old ? -1 : 1;
-	if (p->new != q->new)
-		return p->new < q->new ? -1 : 1;
-	return 0;
-}
-
-/* A new string from a format, into *cell; -1 without memory. */
-static int
-cli_cell(char **cell, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-cli_cell(char **cell, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vasprintf(cell, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		*cell = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-static double
-cli_pct(uint64_t n, uint64_t total)
-{
-	return total == 0 ? 0.0 : 100.0 * (double)n / (double)total;
-}
-
-/* Print an aligned table of cells and free them; -1 without memory. */
-static int
-cli_table_done(FILE *fp, char **cells, size_t nrows, size_t ncols, int ok)
-{
-	size_t	 i;
-
-	for (i = 0; ok && i < nrows * ncols; i++)
-		if (cells[i] == NULL)
-			ok = 0;
-	if (ok)
-		cli_align(fp, cells, nrows, ncols);
-	for (i = 0; i < nrows * ncols; i++)
-		free(cells[i]);
-	free(cells);
-	return ok ? 0 : -1;
-}
-
-#define CLI_TCOLS	5	/* old_class new_class events share priority */
-#define CLI_KCOLS	7	/* class priority old_events ... note */
-
-static int
-cli_diff_transitions(FILE *fp, const struct cli_diff *d)
-{
-	const struct ruleset	*o = d->old, *n = d->new;
-	struct cli_pair		*rows;
-	char			**cells;
-	size_t			 i, r, nrows = d->used + 1;
-	int			 ok = 1;
-
-	if ((rows = calloc(d->used + 1, sizeof(*rows))) == NULL)
-		return -1;
-	for (i = 0, r = 0; i < d->cap; i++)
-		if (d->pairs[i].n != 0)
-			rows[r++] = d->pairs[i];
-	qsort(rows, r, sizeof(*rows), cli_pair_cmp);
-	if ((cells = calloc(nrows * CLI_TCOLS, sizeof(*cells))) == NULL) {
-		free(rows);
-		return -1;
-	}
-	ok &= cli_cell(&cells[0], "old_class") == 0;
-	ok &= cli_cell(&cells[1], "new_class") == 0;
-	ok &= cli_cell(&cells[2], "events") == 0;
-	ok &= cli_cell(&cells[3], "share") == 0;
-	ok &= cli_cell(&cells[4], "priority") == 0;
-	for (r = 1; ok && r < nrows; r++) {
-		const struct cli_pair	*p = &rows[r - 1];
-		char			**c = &cells[r * CLI_TCOLS];
-
-		ok &= cli_cell(&c[0], "%s", o->classes[p->old].name) == 0;
-		ok &= cli_cell(&c[1], "%s", n->classes[p->new].name) == 0;
-		ok &= cli_cell(&c[2], "%" PRIu64, p->n) == 0;
-		ok &= cli_cell(&c[3], "%.1f%%", cli_pct(p->n, d->total)) == 0;
-		ok &= cli_cell(&c[4], "%d->%d", o->classes[p->old].priority,
-		    n->classes[p->new].priority) == 0;
-	}
-	free(rows);
-	return cli_table_done(fp, cells, nrows, CLI_TCOLS, ok);
-}
-
-/*
- * One row of the per-class table: the class ni of the new rules and oi of
- * the old ones, of the same name; one of them may be SIZE_MAX.
- */
-static int
-cli_diff_class_row(char **c, const struct cli_diff *d, size_t oi, size_t ni,
-    const uint64_t *oldn, const uint64_t *newn)
-{
-	const struct rule_class	*rc = ni != SIZE_MAX ? &d->new->classes[ni] :
-				    &d->old->classes[oi];
-	uint64_t		 before = oi != SIZE_MAX ? oldn[oi] : 0;
-	uint64_t		 after = ni != SIZE_MAX ? newn[ni] : 0;
-	int			 ok = 1;
-
-	ok &= cli_cell(&c[0], "%s", rc->name) == 0;
-	ok &= cli_cell(&c[1], "%d", rc->priority) == 0;
-	ok &= cli_cell(&c[2], "%" PRIu64, before) == 0;
-	ok &= cli_cell(&c[3], "%" PRIu64, after) == 0;
-	if (after > before)
-		ok &= cli_cell(&c[4], "+%" PRIu64, after - before) == 0;
-	else if (after < before)
-		ok &= cli_cell(&c[4], "-%" PRIu64, before - after) == 0;
-	else
-		ok &= cli_cell(&c[4], "0") == 0;
-	ok &= cli_cell(&c[5], "%.1f%%", cli_pct(after, d->total)) == 0;
-	if (ni == SIZE_MAX)
-		ok &= cli_cell(&c[6], "removed") == 0;
-	else if (oi == SIZE_MAX)
-		ok &= cli_cell(&c[6], "added") == 0;
-	else if (d->old->classes[oi].priority != rc->priority)
-		ok &= cli_cell(&c[6], "priority:%d->%d",
-		    d->old->classes[oi].priority, rc->priority) == 0;
-	else
-		ok &= cli_cell(&c[6], "-") == 0;
-	return ok ? 0 : -1;
-}
-
-static int
-cli_diff_classes(FILE *fp, const struct cli_diff *d)
-{
-	static const char *const head[CLI_KCOLS] = {
-		"class", "priority", "old_events", "new_events", "delta",
-		"new_share", "note"
-	};
-	const struct ruleset	*o = d->old, *n = d->new;
-	uint64_t		*oldn, *newn;
-	char			**cells = NULL;
-	size_t			 i, r, nrows;
-	int			 ok = 1;
-
-	oldn = calloc(o->nclasses, sizeof(*oldn));
-	newn = calloc(n->nclasses, sizeof(*newn));
-	nrows = 1 + n->nclasses + o->nclasses;
-	if (oldn == NULL || newn == NULL ||
-	    (cells = calloc(nrows * CLI_KCOLS, sizeof(*cells))) == NULL) {
-		free(oldn);
-		free(newn);
-		return -1;
-	}
-	for (i = 0; i < d->cap; i++) {
-		oldn[d->pairs[i].old] += d->pairs[i].n;
-		newn[d->pairs[i].new] += d->pairs[i].n;
-	}
-	for (i = 0; i < CLI_KCOLS; i++)
-		ok &= cli_cell(&cells[i], "%s", head[i]) == 0;
-	r = 1;
-	/* The new rules' classes in order, removed ones, default, _invalid. */
-	for (i = 0; ok && i < n->nrules; i++, r++)
-		ok &= cli_diff_class_row(&cells[r * CLI_KCOLS], d,
-		    d->new2old[i], i, oldn, newn) == 0;
-	for (i = 0; ok && i < o->nclasses; i++)
-		if (d->old2new[i] == SIZE_MAX)
-			ok &= cli_diff_class_row(&cells[r++ * CLI_KCOLS], d,
-			    i, SIZE_MAX, oldn, newn) == 0;
-	for (i = n->nrules; ok && i < n->nclasses; i++, r++)
-		ok &= cli_diff_class_row(&cells[r * CLI_KCOLS], d,
-		    d->new2old[i], i, oldn, newn) == 0;
-	free(oldn);
-	free(newn);
-	/* nrows allowed for every old class being removed: print r. */
-	return cli_table_done(fp, cells, ok ? r : nrows, CLI_KCOLS, ok);
-}
-
-int
-cli_diff_print(FILE *fp, const struct cli_diff *d)
-{
-	if (cli_diff_transitions(fp, d) == -1)
-		return -1;
-	fputc('\n', fp);
-	if (cli_diff_classes(fp, d) == -1)
-		return -1;
-	fprintf(fp, "\n%" PRIu64 " events, %" PRIu64 " moved (%.1f%%)\n",
-	    d->total, d->moved, cli_pct(d->moved, d->total));
-	return 0;
-}
-
-/* --------------------------------------------------------- --explain */
-
-#define CLI_VALUE_MAX	120	/* bytes of a value shown */
-#define CLI_LINE_MAX	400	/* bytes of an input line shown */
-
-/* Length of the valid UTF-8 sequence at p, or 0. */
-static size_t
-cli_utf8(const unsigned char *p, const unsigned char *end)
-{
-	size_t	 n, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 &&
-	    p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-	if (n == 0 || (size_t)(end - p) < n)
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
-	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-		return 0;
-	return n;
-}
-
-/*
- * Text for a reader: control characters and bytes that are not UTF-8
- * escaped, `"` and `\` too when quoted, at most `max` bytes and then
- * "... (N bytes)".
- */
-static void
-cli_text(FILE *fp, const char *s, size_t len, size_t max, int quote)
-{
-	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
-	const unsigned char	*stop = len > max ? p + max : end;
-	size_t			 n;
-
-	if (quote)
-		fputc('"', fp);
-	while (p < stop) {
-		if (*p == '\n')
-			fputs("\\n", fp);
-		else if (*p == '\t')
-			fputs("\\t", fp);
-		else if (*p == '\r')
-			fputs("\\r", fp);
-		else if (quote && (*p == '"' || *p == '\\'))
-			fprintf(fp, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\x%02x", *p);
-		else if ((n = cli_utf8(p, end)) == 0)
-			fprintf(fp, "\\x%02x", *p);
-		else {
-			fwrite(p, 1, n, fp);
-			p += n;
-			continue;
-		}
-		p++;
-	}
-	if (quote)
-		fputc('"', fp);
-	if (len > max)
-		fprintf(fp, "... (%zu bytes)", len);
-}
-
-static const char *
-cli_json_type(json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
-/*
- * A scalar and the text its regex sees: `string "x"`, `integer, as
- * text "5"`, `real, as text "1000.0"`, `boolean, as text "true"`.
- */
-static void
-cli_scalar(FILE *fp, json_t *v)
-{
-	char		 buf[40];
-	const char	*txt;
-	size_t		 len;
-
-	if (classify_scalar_text(v, buf, sizeof(buf), &txt, &len) == -1) {
-		fputs("(no text)", fp);
-		return;
-	}
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		fputs("string ", fp);
-		break;
-	case JSON_INTEGER:
-		fputs("integer, as text ", fp);
-		break;
-	case JSON_REAL:
-		fputs("real, as text ", fp);
-		break;
-	default:
-		fputs("boolean, as text ", fp);
-		break;
-	}
-	cli_text(fp, txt, len, CLI_VALUE_MAX, 1);
-}
-
-/* An array or object in compact JSON, shortened. */
-static void
-cli_dump(FILE *fp, json_t *v)
-{
-	char	*s;
-
-	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
-		fputs(json_is_array(v) ? "[...]" : "{...}", fp);
-		return;
-	}
-	cli_text(fp, s, strlen(s), CLI_VALUE_MAX, 0);
-	free(s);
-}
-
-static void
-cli_segs(FILE *fp, const struct rules_path *p, size_t n)
-{
-	size_t	 i;
-
-	fputc('"', fp);
-	for (i = 0; i < n; i++)
-		fprintf(fp, "%s%s", i > 0 ? "." : "", p->segs[i]);
-	fputc('"', fp);
-}
-
-/* What a field condition looked at and what came of it. */
-static void
-cli_explain_field(FILE *fp, const struct classify_step *st)
-{
-	const struct rules_path	*p = &st->cond->path;
-	json_t			*e;
-
-	fputs(p->full, fp);
-	if (p->nsegs > 1 && st->seen != CLASSIFY_SEEN_MISSING)
-		fputs(st->literal ? " (flat key)" : " (nested)", fp);
-	fputs(": ", fp);
-	switch (st->seen) {
-	case CLASSIFY_SEEN_MISSING:
-		fputs("missing", fp);
-		if (p->nsegs > 1) {
-			fprintf(fp, " (no flat key \"%s\"; ", p->full);
-			if (st->blocked != NULL) {
-				cli_segs(fp, p, st->missing_at);
-				fprintf(fp, " is %s, not an object)",
-				    cli_json_type(st->blocked));
-			} else if (st->missing_at == 0)
-				fprintf(fp, "no key \"%s\")", p->segs[0]);
-			else {
-				cli_segs(fp, p, st->missing_at);
-				fprintf(fp, " has no key \"%s\")",
-				    p->segs[st->missing_at]);
-			}
-		}
-		fputs(", never matches", fp);
-		break;
-	case CLASSIFY_SEEN_NULL:
-		fputs("null, never matches", fp);
-		break;
-	case CLASSIFY_SEEN_OBJECT:
-		fputs("object ", fp);
-		cli_dump(fp, st->value);
-		fputs(", never matches", fp);
-		break;
-	case CLASSIFY_SEEN_SCALAR:
-		cli_scalar(fp, st->value);
-		fputs(st->matched ? ": matched" : st->limit ? ": match limit "
-		    "hit, counted as not matched" : ": not matched", fp);
-		break;
-	case CLASSIFY_SEEN_ARRAY:
-		fprintf(fp, "array of %zu ", json_array_size(st->value));
-		cli_dump(fp, st->value);
-		if (st->matched) {
-			e = json_array_get(st->value, st->elem);
-			fprintf(fp, ": element [%zu], ", st->elem);
-			cli_scalar(fp, e);
-			fputs(", matched", fp);
-		} else if (st->nscalar == 0)
-			fputs(": no scalar elements, never matches", fp);
-		else
-			fprintf(fp, ": none of its %zu scalar element%s "
-			    "matched", st->nscalar, st->nscalar == 1 ? "" :
-			    "s");
-		if (st->limit)
-			fprintf(fp, " (element [%zu] hit the match limit, "
-			    "counted as not matched)", st->limit_elem);
-		break;
-	default:
-		break;
-	}
-}
-
-/*
- * The condition steps of one class, from steps[k] up to the next class
- * step; returns the index of that step (or n).
- */
-static size_t
-cli_explain_conds(FILE *fp, const struct classify_step *steps, size_t n,
-    size_t k, size_t rawlen)
-{
-	const struct classify_step	*st, *m;
-	size_t				 j, member, which;
-	int				 indent;
-
-	for (; k < n && steps[k].cond != NULL; k++) {
-		st = &steps[k];
-		indent = 4 + 2 * st->depth;
-		if (!st->tried) {
-			fprintf(fp, "%*sskipped ", indent, "");
-			cli_cond(fp, st->cond);
-			fprintf(fp, "  (not tried: %s)\n", st->depth == 0 ?
-			    "an earlier condition failed" :
-			    "an earlier member held");
-			continue;
-		}
-		fprintf(fp, "%*s%-7s ", indent, "", st->held ? "holds" :
-		    "fails");
-		switch (st->cond->kind) {
-		case COND_ANY:
-			/* Which member held: the members are the steps one
-			 * level deeper, up to the next step at this depth. */
-			for (j = k + 1, member = 0, which = 0; j < n &&
-			    steps[j].cond != NULL && steps[j].depth > st->depth;
-			    j++) {
-				m = &steps[j];
-				if (m->depth != st->depth + 1)
-					continue;
-				member++;
-				if (m->tried && m->held)
-					which = member;
-			}
-			fprintf(fp, "%sany of %zu: ", st->cond->negate ? "!" :
-			    "", st->cond->nany);
-			if (which > 0)
-				fprintf(fp, "member %zu held", which);
-			else
-				fputs("none held", fp);
-			break;
-		case COND_RAW:
-			cli_cond(fp, st->cond);
-			fprintf(fp, "\n%*sraw line, %zu bytes: %s", indent + 8,
-			    "", rawlen, st->matched ? "matched" : st->limit ?
-			    "match limit hit, counted as not matched" :
-			    "not matched");
-			break;
-		case COND_FIELD:
-			cli_cond(fp, st->cond);
-			fprintf(fp, "\n%*s", indent + 8, "");
-			cli_explain_field(fp, st);
-			break;
-		}
-		if (st->cond->negate)
-			fprintf(fp, "; negated, so it %s", st->held ? "holds" :
-			    "fails");
-		fputc('\n', fp);
-	}
-	return k;
-}
-
-int
-cli_explain_line(FILE *fp, const struct ruleset *rs, const char *where,
-    const char *raw, size_t len, uint64_t *limit_hits)
-{
-	struct classify_trace		 t;
-	const struct rule_class		*rc;
-	const struct classify_step	*st;
-	size_t				 k, i;
-
-	if (classify_explain(rs, raw, len, &t, limit_hits) == -1) {
-		classify_trace_free(&t);
-		return -1;
-	}
-	fprintf(fp, "%s: ", where);
-	cli_text(fp, raw, len, CLI_LINE_MAX, 0);
-	fputc('\n', fp);
-	rc = &rs->classes[t.cls];
-	switch (t.verdict) {
-	case CLASSIFY_NOT_JSON:
-		fprintf(fp, "  invalid: not JSON: %s", t.error.text);
-		if (t.error.column > 0)
-			fprintf(fp, " (column %d)", t.error.column);
-		fputc('\n', fp);
-		break;
-	case CLASSIFY_TRAILING:
-		fprintf(fp, "  invalid: bytes after the JSON value, from "
-		    "byte %zu: ", t.trailing + 1);
-		cli_text(fp, raw + t.trailing, len - t.trailing, 40, 1);
-		fputc('\n', fp);
-		break;
-	case CLASSIFY_NOT_OBJECT:
-		fprintf(fp, "  invalid: %s, not an object\n",
-		    cli_json_type(t.root));
-		break;
-	case CLASSIFY_OBJECT:
-		break;
-	}
-	if (t.verdict != CLASSIFY_OBJECT) {
-		fprintf(fp, "  -> class %s (priority %d): no class is tried "
-		    "for a line that is not one JSON object\n", rc->name,
-		    rc->priority);
-		goto done;
-	}
-	if (t.bigint)
-		fputs("  note: an integer beyond 64 bits makes every integer "
-		    "of this event read as a real (503 matches as \"503.0\")\n",
-		    fp);
-	if (t.bignum)
-		fputs("  note: a number beyond the range of a double: the "
-		    "event is valid, but has no fields to match on\n", fp);
-	for (k = 0; k < t.nsteps; ) {
-		st = &t.steps[k];
-		fprintf(fp, "  class %s (priority %d): %s\n",
-		    rs->classes[st->cls].name, rs->classes[st->cls].priority,
-		    !st->held ? "no match" : rs->classes[st->cls].nmatch == 0 ?
-		    "matches (no conditions)" : "matches");
-		k = cli_explain_conds(fp, t.steps, t.nsteps, k + 1, len);
-	}
-	if (t.cls == RULES_DEFAULT(rs)) {
-		fprintf(fp, "  -> class %s (priority %d): the default, %s\n",
-		    rc->name, rc->priority, rs->nrules == 0 ?
-		    "there are no classes" : "no class matched");
-		goto done;
-	}
-	fprintf(fp, "  -> class %s (priority %d)\n", rc->name, rc->priority);
-	if (t.cls + 1 < rs->nrules) {
-		fputs("  not tried:", fp);
-		for (i = t.cls + 1; i < rs->nrules; i++)
-			fprintf(fp, " %s%s", rs->classes[i].name,
-			    i + 1 < rs->nrules ? "," : "");
-		fputs(" (the first class that matches wins)\n", fp);
-	}
-
-done:
-	classify_trace_free(&t);
-	return 0;
-}
-
-int
-cli_explain_stream(const struct ruleset *rs, FILE *in, const char *name,
-    FILE *out, uint64_t *limit_hits)
-{
-	char	*line = NULL, *where = NULL;
-	size_t	 cap = 0, len, lineno = 0;
-	int	 rv = 0, saved;
-
-	while (cli_next_line(in, &line, &cap, &len, &lineno)) {
-		free(where);
-		if (asprintf(&where, "%s:%zu", name, lineno) == -1)
-			where = NULL;
-		if (where == NULL || cli_explain_line(out, rs, where, line,
-		    len, limit_hits) == -1) {
-			errno = ENOMEM;
-			rv = -1;
-			break;
-		}
-		fputc('\n', out);
-	}
-	if (rv == 0 && ferror(in))
-		rv = -1;
-	saved = errno;
-	free(line);
-	free(where);
-	errno = saved;
-	return rv;
-}
-
 /* Flush stdout and say so when that failed: output lost is an error. */
-static int
+int
 cli_flush(const char *cmd)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -1203,33 +269,6 @@ cli_flush(const char *cmd)
 		return -1;
 	}
 	return 0;
-}
-
-int
-cli_check(int argc, char **argv)
-{
-	struct cli_opts	 o;
-	struct ruleset	*rs;
-	int		 rv = 1;
-
-	if (cli_parse(argc, argv, 0, &o) == -1)
-		return 1;
-	if (o.help) {
-		cli_usage(stdout);
-		rv = 0;
-		goto done;
-	}
-	if ((rs = cli_load(o.rules)) == NULL)
-		goto done;
-	if (cli_print_table(stdout, rs) == -1)
-		fprintf(stderr, "spillway %s: out of memory\n", argv[0]);
-	else if (cli_flush(argv[0]) == 0)
-		rv = 0;
-	rules_free(rs);
-
-done:
-	free(o.files);
-	return rv;
 }
 
 /*
@@ -1261,7 +300,32 @@ cli_close(FILE *in)
 		fclose(in);
 }
 
-static void
+/* Like cat(1): an unreadable file is reported, the rest still run. */
+int
+cli_inputs(const char *cmd, const struct cli_opts *o, cli_input_fn *fn,
+    void *arg)
+{
+	const char	*shown;
+	FILE		*in;
+	size_t		 i;
+	int		 rv = 0;
+
+	for (i = 0; i < o->nfiles; i++) {
+		if ((in = cli_open(cmd, o->files[i], &shown)) == NULL) {
+			rv = -1;
+			continue;
+		}
+		if (fn(arg, in, shown, o->each ? stdout : NULL) == -1) {
+			fprintf(stderr, "spillway %s: %s: %s\n", cmd, shown,
+			    strerror(errno));
+			rv = -1;
+		}
+		cli_close(in);
+	}
+	return rv;
+}
+
+void
 cli_report_hits(const char *cmd, const char *which, const struct ruleset *rs,
     const uint64_t *hits)
 {
@@ -1275,156 +339,44 @@ cli_report_hits(const char *cmd, const char *which, const struct ruleset *rs,
 }
 
 /*
- * classify --diff OLD NEW: exit 0, 1 when a rules file is invalid (both
- * are checked), 2 when an input cannot be read or the output written.
+ * Both commands: parse the options, answer --help, and hand the rest to
+ * the mode asked for.  classify reads stdin when no file is named.
  */
 static int
-cli_classify_diff(const char *cmd, const struct cli_opts *o)
+cli_run(int argc, char **argv, int classify_cmd)
 {
-	struct ruleset	*old, *new;
-	struct cli_diff	*d = NULL;
-	const char	*shown;
-	FILE		*in;
-	size_t		 i;
-	int		 rv = 1, failed = 0;
+	struct cli_opts	 o;
+	int		 rv;
 
-	old = cli_load(o->old);
-	new = cli_load(o->new);
-	if (old == NULL || new == NULL)
-		goto done;
-	rv = 2;
-	if ((d = cli_diff_new(old, new)) == NULL) {
-		fprintf(stderr, "spillway %s: out of memory\n", cmd);
-		goto done;
-	}
-	for (i = 0; i < o->nfiles; i++) {
-		if ((in = cli_open(cmd, o->files[i], &shown)) == NULL) {
-			failed = 1;
-			continue;
-		}
-		if (cli_diff_stream(d, in, o->each ? stdout : NULL) == -1) {
-			fprintf(stderr, "spillway %s: %s: %s\n", cmd, shown,
-			    strerror(errno));
-			failed = 1;
-		}
-		cli_close(in);
-	}
-	if (!o->each && cli_diff_print(stdout, d) == -1) {
-		fprintf(stderr, "spillway %s: out of memory\n", cmd);
-		goto done;
-	}
-	cli_report_hits(cmd, "old rules: ", old, d->old_hits);
-	cli_report_hits(cmd, "new rules: ", new, d->new_hits);
-	if (cli_flush(cmd) == 0 && !failed)
+	if (cli_parse(argc, argv, classify_cmd, &o) == -1)
+		return 1;
+	if (o.help) {
+		cli_usage(stdout);
 		rv = 0;
-
-done:
-	cli_diff_free(d);
-	rules_free(old);
-	rules_free(new);
+	} else if (!classify_cmd)
+		rv = cli_check_run(argv[0], &o);
+	else {
+		if (o.nfiles == 0)
+			o.files[o.nfiles++] = "-";
+		if (o.old != NULL)
+			rv = cli_diff_run(argv[0], &o);
+		else if (o.explain)
+			rv = cli_explain_run(argv[0], &o);
+		else
+			rv = cli_classify_run(argv[0], &o);
+	}
+	free(o.files);
 	return rv;
 }
 
-/* classify --explain: exit 0, 1 for invalid rules, 2 as for --diff. */
-static int
-cli_classify_explain(const char *cmd, const struct cli_opts *o)
+int
+cli_check(int argc, char **argv)
 {
-	struct ruleset	*rs;
-	uint64_t	*hits = NULL;
-	const char	*shown;
-	FILE		*in;
-	size_t		 i;
-	int		 rv = 2, failed = 0;
-
-	if ((rs = cli_load(o->rules)) == NULL)
-		return 1;
-	if ((hits = calloc(rs->nclasses, sizeof(*hits))) == NULL) {
-		fprintf(stderr, "spillway %s: out of memory\n", cmd);
-		goto done;
-	}
-	for (i = 0; i < o->nfiles; i++) {
-		if ((in = cli_open(cmd, o->files[i], &shown)) == NULL) {
-			failed = 1;
-			continue;
-		}
-		if (cli_explain_stream(rs, in, shown, stdout, hits) == -1) {
-			fprintf(stderr, "spillway %s: %s: %s\n", cmd, shown,
-			    strerror(errno));
-			failed = 1;
-		}
-		cli_close(in);
-	}
-	cli_report_hits(cmd, "", rs, hits);
-	if (cli_flush(cmd) == 0 && !failed)
-		rv = 0;
-
-done:
-	free(hits);
-	rules_free(rs);
-	return rv;
+	return cli_run(argc, argv, 0);
 }
 
 int
 cli_classify(int argc, char **argv)
 {
-	struct cli_opts	 o;
-	struct ruleset	*rs = NULL;
-	uint64_t	*counts = NULL, *hits = NULL;
-	const char	*shown;
-	FILE		*in;
-	size_t		 i;
-	int		 rv = 1, failed = 0;
-
-	if (cli_parse(argc, argv, 1, &o) == -1)
-		return 1;
-	if (o.help) {
-		cli_usage(stdout);
-		rv = 0;
-		goto done;
-	}
-	if (o.nfiles == 0)
-		o.files[o.nfiles++] = "-";
-	if (o.old != NULL) {
-		rv = cli_classify_diff(argv[0], &o);
-		goto done;
-	}
-	if (o.explain) {
-		rv = cli_classify_explain(argv[0], &o);
-		goto done;
-	}
-	if ((rs = cli_load(o.rules)) == NULL)
-		goto done;
-	rv = 2;		/* from here on a failure is a runtime one */
-	if ((counts = calloc(rs->nclasses, sizeof(*counts))) == NULL ||
-	    (hits = calloc(rs->nclasses, sizeof(*hits))) == NULL) {
-		fprintf(stderr, "spillway %s: out of memory\n", argv[0]);
-		goto done;
-	}
-
-	/* Like cat(1): an unreadable file is reported, the rest still run. */
-	for (i = 0; i < o.nfiles; i++) {
-		if ((in = cli_open(argv[0], o.files[i], &shown)) == NULL) {
-			failed = 1;
-			continue;
-		}
-		if (cli_classify_stream(rs, in, o.each ? stdout : NULL,
-		    counts, hits) == -1) {
-			fprintf(stderr, "spillway %s: %s: %s\n", argv[0],
-			    shown, strerror(errno));
-			failed = 1;
-		}
-		cli_close(in);
-	}
-	if (!o.each)
-		cli_print_summary(stdout, rs, counts);
-	cli_report_hits(argv[0], "", rs, hits);
-	if (cli_flush(argv[0]) == 0 && !failed)
-		rv = 0;
-
-done:
-	free(counts);
-	free(hits);
-	rules_free(rs);
-	free(o.files);
-	return rv;
+	return cli_run(argc, argv, 1);
 }

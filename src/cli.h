@@ -1,5 +1,7 @@
 /*
  * cli: the offline subcommands, `spillway check` and `spillway classify`.
+ * cli_check() and cli_classify() are in cli.c, the pieces of each mode
+ * in its file: cli_check.c, cli_classify.c, cli_diff.c, cli_explain.c.
  */
 #ifndef SPILLWAY_CLI_H
 #define SPILLWAY_CLI_H
