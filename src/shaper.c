@@ -932,13 +932,6 @@ shaper_pump(struct shaper *sh)
 			if (p0_only)
 				goto divert;
 			break;
-		case SINK_FAIL:
-			while ((rec = TAILQ_FIRST(&b.recs)) != NULL) {
-				TAILQ_REMOVE(&b.recs, rec, link);
-				rec->cls->inflight--;
-				shaper_drop(sh, rec, REASON_SINK_ERROR, NULL);
-			}
-			break;
 		}
 	}
 

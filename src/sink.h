@@ -36,10 +36,14 @@ struct batch {
 	size_t			 bytes;		/* sum of record lengths */
 };
 
+/*
+ * What submit() says of a batch: taken (the sink now owns its records and
+ * reports each one's outcome through done(), failures included), or not
+ * now (the records stay the caller's; ready() says when to try again).
+ */
 enum sink_status {
 	SINK_OK,
-	SINK_BUSY,
-	SINK_FAIL
+	SINK_BUSY
 };
 
 enum sink_outcome {

@@ -939,23 +939,6 @@ START_TEST(batch_bytes_bound)
 }
 END_TEST
 
-START_TEST(sink_fail_counts_sink_error)
-{
-	struct env e;
-
-	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
-	F(e.sink)->answer = SINK_FAIL;
-	offer_c(&e, "p3", 1, T0);
-	offer_c(&e, "p5", 1, T0);
-	pump(&e);
-	expect(&e, "p3", 1, 0, 0, 0, 0, 0, 1);
-	expect(&e, "p5", 1, 0, 0, 0, 0, 0, 1);
-	ck_assert_uint_eq(cls(&e, "p3")->dropped[REASON_SINK_ERROR], 1);
-	ck_assert_int_eq(shaper_idle(e.sh), 1);
-	env_close(&e);
-}
-END_TEST
-
 START_TEST(abandon_counts_queued_as_shutdown)
 {
 	struct env e;
@@ -2797,7 +2780,6 @@ shaper_suite(void)
 	tcase_add_test(tc, budget_claim_evicts);
 	tcase_add_test(tc, busy_keeps_fifo_order);
 	tcase_add_test(tc, batch_bytes_bound);
-	tcase_add_test(tc, sink_fail_counts_sink_error);
 	tcase_add_test(tc, abandon_counts_queued_as_shutdown);
 	tcase_add_test(tc, swap_rules_keeps_state);
 	tcase_add_test(tc, swap_rules_new_limits_apply);
