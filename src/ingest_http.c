@@ -27,7 +27,7 @@
 #include "bulk.h"
 #include "config.h"
 #include "http.h"
-#include "ingest.h"
+#include "ingest_http.h"
 #include "log.h"
 #include "shaper.h"
 #include "tls.h"

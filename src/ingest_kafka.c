@@ -41,7 +41,7 @@
 
 #include "bucket.h"
 #include "config.h"
-#include "ingest.h"
+#include "ingest_kafka.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "net.h"

@@ -14,7 +14,7 @@
 #include <spillway/clock.h>
 
 #include "config.h"
-#include "ingest.h"
+#include "ingest_tcp.h"
 #include "net.h"
 #include "shaper.h"
 

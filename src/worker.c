@@ -39,7 +39,7 @@
 #include "arena.h"
 #include "classify.h"
 #include "config.h"
-#include "ingest.h"
+#include "ingest_tcp.h"
 #include "keytab.h"
 #include "log.h"
 #include "net.h"
