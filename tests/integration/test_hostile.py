@@ -14,6 +14,20 @@ answered 408 and closed.
 
 Deadlines are generous (CI machines are slow and run ASan builds); only
 upper bounds far above the expected times are asserted.
+
+The rest of the fault-and-attack suite, each against the same binary (the
+ASan one under `make asan`), asserting that the process stays up, memory
+stays bounded, every refusal is counted and nothing accepted is lost:
+  - test_descriptors.py: a connection flood under `prlimit --nofile`, the
+    admin listener's own limit and descriptor reserve, answering again
+    within a second of the flood ending;
+  - test_budget.py: gzip bombs and the memory budget (429 before a body is
+    read or inflated, 413 for what could never fit, peak RSS bounded);
+  - test_auth.py: unauthenticated and wrongly authenticated writes (401);
+  - test_passthrough.py: cluster calls outside http.passthrough, path
+    tricks (%2e%2e, //) normalised before the decision (403);
+  - test_tls.py: the TLS listener's floor (TLS 1.2).
+The parsers' own corpus is tests/unit/check_http.c and tests/fuzz/.
 """
 
 import json
