@@ -226,7 +226,7 @@ admin_healthz(struct app *app, struct http_request *req)
 	struct sink_stats st;
 	uint64_t now = clock_now_ns();
 
-	sink_stats(app->sink, &st);
+	sink_stats(app->sink, &st, clock_now_ns());
 	if (!st.up && st.down_since != 0 && now - st.down_since >
 	    (uint64_t)app->cf->timeout_ms * NSEC_PER_MSEC) {
 		reply_json(req, 503, "{\"status\":\"unavailable\",\"reason\":"

@@ -377,7 +377,7 @@ kc_blocked(struct ingest_kafka *ik)
 	    sh->q.bytes >= sh->q.max_bytes / 2)
 		return 1;
 	if (sh->sink != NULL) {
-		sink_stats(sh->sink, &st);
+		sink_stats(sh->sink, &st, clock_now_ns());
 		if (!st.up)
 			return 1;
 	}

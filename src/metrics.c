@@ -621,7 +621,7 @@ stats_sink(struct evbuffer *out, struct sink *s)
 		evbuffer_add_printf(out, "null");
 		return;
 	}
-	sink_stats(s, &st);
+	sink_stats(s, &st, clock_now_ns());
 	evbuffer_add_printf(out, "{\"url\":\"%s\",\"state\":\"%s\","
 	    "\"pending\":%zu,\"pending_bytes\":%zu,\"pressure\":%s}",
 	    strncmp(s->url, "file:", 5) == 0 || strcmp(s->url, "stdout") == 0 ||

@@ -917,7 +917,7 @@ shaper_pump(struct shaper *sh)
 		}
 		if (b.n == 0)
 			break;
-		switch (sink_submit(sh->sink, &b)) {
+		switch (sink_submit(sh->sink, &b, now)) {
 		case SINK_OK:
 			break;
 		case SINK_BUSY:
@@ -943,7 +943,7 @@ divert:
 			sh->divq_len--;
 			batch_add(&b, rec);
 		}
-		if (sink_submit(sh->divert, &b) == SINK_OK)
+		if (sink_submit(sh->divert, &b, now) == SINK_OK)
 			continue;
 		sh->divert_busy = 1;
 		while ((rec = TAILQ_LAST(&b.recs, record_list)) != NULL) {
@@ -1261,7 +1261,7 @@ shaper_control(struct shaper *sh, uint64_t now)
 			floor += c->demand_now;
 	}
 	if (sh->sink != NULL) {
-		sink_stats(sh->sink, &st);
+		sink_stats(sh->sink, &st, now);
 		if (st.pushback != sh->pushback_seen || !st.up)
 			pressure = 1;
 		sh->pushback_seen = st.pushback;

@@ -97,10 +97,12 @@ struct sink_ops {
 	/* Parse url, allocate s->priv.  0 or -1 with a message in err. */
 	int		(*init)(struct sink *s, const char *url,
 			    const struct config *cf, char *err, size_t errlen);
-	enum sink_status (*submit)(struct sink *s, struct batch *b);
+	enum sink_status (*submit)(struct sink *s, struct batch *b,
+			    uint64_t now);
 	/* Time-driven work (flush timers, retries); now in ns. */
 	void		(*poll)(struct sink *s, uint64_t now);
-	void		(*stats)(struct sink *s, struct sink_stats *st);
+	void		(*stats)(struct sink *s, struct sink_stats *st,
+			    uint64_t now);
 	/* Reopen files (SIGHUP, log rotation); may be NULL. */
 	void		(*reopen)(struct sink *s);
 	/*
@@ -139,9 +141,9 @@ void		 batch_init(struct batch *b);
 void		 batch_add(struct batch *b, struct record *rec);
 
 static inline enum sink_status
-sink_submit(struct sink *s, struct batch *b)
+sink_submit(struct sink *s, struct batch *b, uint64_t now)
 {
-	return s->ops->submit(s, b);
+	return s->ops->submit(s, b, now);
 }
 
 static inline void
@@ -152,9 +154,9 @@ sink_poll(struct sink *s, uint64_t now)
 }
 
 static inline void
-sink_stats(struct sink *s, struct sink_stats *st)
+sink_stats(struct sink *s, struct sink_stats *st, uint64_t now)
 {
-	s->ops->stats(s, st);
+	s->ops->stats(s, st, now);
 }
 
 static inline void

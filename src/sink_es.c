@@ -1633,10 +1633,9 @@ fail:
 }
 
 static enum sink_status
-sink_es_submit(struct sink *s, struct batch *b)
+sink_es_submit(struct sink *s, struct batch *b, uint64_t now)
 {
 	struct sink_es *es = s->priv;
-	uint64_t now = clock_now_ns();
 	struct record *rec;
 
 	if (es_forming_full(es)) {
@@ -1689,10 +1688,9 @@ sink_es_poll(struct sink *s, uint64_t now)
 }
 
 static void
-sink_es_stats(struct sink *s, struct sink_stats *st)
+sink_es_stats(struct sink *s, struct sink_stats *st, uint64_t now)
 {
 	struct sink_es *es = s->priv;
-	uint64_t now = clock_now_ns();
 	size_t i;
 
 	memset(st, 0, sizeof(*st));

@@ -506,11 +506,12 @@ fail:
 }
 
 static enum sink_status
-sink_kafka_submit(struct sink *s, struct batch *b)
+sink_kafka_submit(struct sink *s, struct batch *b, uint64_t now)
 {
 	struct sink_kafka *k = s->priv;
 	struct record *rec;
 
+	(void)now;		/* librdkafka keeps its own time */
 	if (k->npending > 0 || k->outq >= k->max_outq) {
 		kafka_serve(k);
 		if (k->npending > 0 || k->outq >= k->max_outq) {
@@ -538,10 +539,9 @@ sink_kafka_poll(struct sink *s, uint64_t now)
 }
 
 static void
-sink_kafka_stats(struct sink *s, struct sink_stats *st)
+sink_kafka_stats(struct sink *s, struct sink_stats *st, uint64_t now)
 {
 	struct sink_kafka *k = s->priv;
-	uint64_t now = clock_now_ns();
 
 	memset(st, 0, sizeof(*st));
 	st->up = k->down_since == 0;

@@ -39,6 +39,7 @@ struct fake {
 	struct record_list	 held;		/* accepted, not yet done */
 	size_t			 nheld;
 	size_t			 submits;	/* calls, whatever the answer */
+	uint64_t		 submit_at;	/* the now of the last submit */
 	size_t			 batches;	/* accepted batches */
 	size_t			 sizes[FAKE_BATCHES];
 	size_t			 nrecs;		/* accepted records */
@@ -51,13 +52,14 @@ struct fake {
 };
 
 static enum sink_status
-fake_submit(struct sink *s, struct batch *b)
+fake_submit(struct sink *s, struct batch *b, uint64_t now)
 {
 	struct fake *f = s->priv;
 	struct record *rec;
 	size_t n = 0, bytes = 0;
 
 	f->submits++;
+	f->submit_at = now;
 	if (f->answer != SINK_OK) {
 		if (!f->take_p0)
 			return f->answer;
@@ -96,10 +98,11 @@ fake_poll(struct sink *s, uint64_t now)
 }
 
 static void
-fake_stats(struct sink *s, struct sink_stats *st)
+fake_stats(struct sink *s, struct sink_stats *st, uint64_t now)
 {
 	struct fake *f = s->priv;
 
+	(void)now;
 	memset(st, 0, sizeof(*st));
 	st->up = 1;
 	st->pending = f->nheld;
@@ -935,6 +938,28 @@ START_TEST(batch_bytes_bound)
 	ck_assert_uint_eq(F(e.sink)->sizes[1], 2);
 	ck_assert_uint_eq(F(e.sink)->sizes[2], 1);
 	expect(&e, "p0", 5, 0, 0, 5, 0, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+static uint64_t
+fixed_clock(void)
+{
+	return T0 + 7 * NS;
+}
+
+/* The sink is told the time by its caller, not by its own clock. */
+START_TEST(sink_is_given_now)
+{
+	struct env e;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	shaper_set_clock(e.sh, fixed_clock);
+	offer_c(&e, "p3", 1, T0);
+	pump(&e);
+	ck_assert_uint_eq(F(e.sink)->submits, 1);
+	ck_assert_uint_eq(F(e.sink)->submit_at, T0 + 7 * NS);
+	ack(e.sink, 1, SINK_FORWARDED);
 	env_close(&e);
 }
 END_TEST
@@ -2777,6 +2802,7 @@ shaper_suite(void)
 	tcase_add_test(tc, queue_full_evicts_strictly_lower);
 	tcase_add_test(tc, queue_full_evicts_newest);
 	tcase_add_test(tc, queue_max_bytes);
+	tcase_add_test(tc, sink_is_given_now);
 	tcase_add_test(tc, budget_claim_evicts);
 	tcase_add_test(tc, busy_keeps_fifo_order);
 	tcase_add_test(tc, batch_bytes_bound);
