@@ -65,6 +65,8 @@ struct record {
 	TAILQ_ENTRY(record)	 link;		/* a batch, or the divert queue */
 	TAILQ_ENTRY(record)	 plink;		/* the queue: its priority's list */
 	struct sclass		*cls;		/* class state; outlives records */
+	const char		*class_name;	/* cls's name, for the sinks:
+						   as long-lived as cls */
 	json_t			*json;		/* one reference, or NULL */
 	const char		*data;		/* bytes to forward, no newline */
 	size_t			 len;

@@ -778,6 +778,7 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 		return SHAPER_FAILED;
 	}
 	rec->cls = c;
+	rec->class_name = c->name;
 	rec->priority = sh->req.in_order ? 0 : (uint16_t)c->priority;
 	if (sh->req.in_order)	/* so that expiry looks for it there too */
 		min_age_add(sh->min_age, 0, c->rule->max_age_ms);
@@ -816,6 +817,7 @@ shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
 	}
 	rec->bare = source == NULL;
 	rec->cls = c;
+	rec->class_name = c->name;
 	rec->priority = 0;
 	rec->source = SOURCE_HTTP;
 	rec->t_in = now;
@@ -1380,6 +1382,7 @@ shaper_summarize(struct shaper *sh, const char *host, uint64_t wall,
 		return;
 	}
 	rec->cls = sh->internal;
+	rec->class_name = sh->internal->name;
 	rec->priority = 0;
 	rec->source = SOURCE_INTERNAL;
 	rec->t_in = now;

@@ -42,7 +42,6 @@
 #include "log.h"
 #include "net.h"
 #include "rules.h"
-#include "shaper.h"
 #include "sink.h"
 #include "sink_kafka.h"
 
@@ -57,7 +56,9 @@ struct sink_kafka {
 	char			*topic;		/* may hold {class} */
 	int			 per_class;
 	struct {
-		const struct sclass	*cls;	/* NULL: the one topic */
+		const char		*cls;	/* a class's name, which
+						   outlives its records;
+						   NULL: the one topic */
 		rd_kafka_topic_t	*rkt;
 	}			 topics[KAFKA_TOPICS_MAX];
 	size_t			 ntopics;
@@ -125,7 +126,7 @@ kafka_topic(const struct sink_kafka *k, const struct record *rec,
 
 	if (!k->per_class)
 		return k->topic;
-	name = rec->cls != NULL ? rec->cls->name : RULES_INTERNAL_NAME;
+	name = rec->class_name != NULL ? rec->class_name : RULES_INTERNAL_NAME;
 	at = strstr(k->topic, KAFKA_CLASS);
 	pre = (size_t)(at - k->topic);
 	n = (size_t)snprintf(buf, buflen, "%.*s%s%s", (int)pre, k->topic, name,
@@ -142,7 +143,7 @@ kafka_rkt(struct sink_kafka *k, const struct record *rec,
     rd_kafka_resp_err_t *err)
 {
 	char buf[KAFKA_TOPIC_MAX + 1];
-	const struct sclass *cls = k->per_class ? rec->cls : NULL;
+	const char *cls = k->per_class ? rec->class_name : NULL;
 	const char *name;
 	rd_kafka_topic_t *rkt;
 	size_t i;
