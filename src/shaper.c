@@ -501,6 +501,33 @@ shaper_drop(struct shaper *sh, struct record *rec, enum reason reason,
 }
 
 /*
+ * Evict the newest queued events of priorities above floor (larger
+ * numbers), the least important first, until events of them and bytes of
+ * their cost have left; each is dropped as queue_full under its class.
+ * A victim may be diverted, not freed: what leaves the queue is counted.
+ */
+static void
+queue_evict(struct shaper *sh, int floor, size_t events, size_t bytes)
+{
+	struct queue *q = &sh->q;
+	struct record *victim;
+	size_t n = 0, freed = 0;
+	int p;
+
+	for (p = RULES_PRIORITY_MAX; p > floor && (n < events ||
+	    freed < bytes); ) {
+		if ((victim = TAILQ_LAST(&q->prio[p], record_list)) == NULL) {
+			p--;
+			continue;
+		}
+		queue_unlink(q, victim);
+		n++;
+		freed += victim->cost;
+		shaper_drop(sh, victim, REASON_QUEUE_FULL, NULL);
+	}
+}
+
+/*
  * Make room for rec by evicting the newest queued events of strictly
  * lower priority (larger numbers, the largest first), then queue it
  * where says.  Room is in events (queue.max_events) and in the memory
@@ -513,8 +540,7 @@ static int
 queue_push(struct shaper *sh, struct record *rec, enum queue_at where)
 {
 	struct queue *q = &sh->q;
-	size_t need_ev, need_by, lower_ev = 0, lower_by = 0, freed = 0;
-	struct record *victim;
+	size_t need_ev, need_by, lower_ev = 0, lower_by = 0;
 	int p;
 
 	need_by = budget_over();
@@ -532,17 +558,7 @@ queue_push(struct shaper *sh, struct record *rec, enum queue_at where)
 	}
 	if (lower_ev < need_ev || lower_by < need_by)
 		return -1;
-	/* A victim may be diverted, not freed: count what leaves. */
-	for (p = RULES_PRIORITY_MAX; p > rec->priority &&
-	    (q->events + 1 > q->max_events || freed < need_by); ) {
-		if ((victim = TAILQ_LAST(&q->prio[p], record_list)) == NULL) {
-			p--;
-			continue;
-		}
-		queue_unlink(q, victim);
-		freed += victim->cost;
-		shaper_drop(sh, victim, REASON_QUEUE_FULL, NULL);
-	}
+	queue_evict(sh, rec->priority, need_ev, need_by);
 	queue_link(q, rec, where);
 	return 0;
 }
@@ -554,21 +570,7 @@ queue_push(struct shaper *sh, struct record *rec, enum queue_at where)
 static void
 shaper_reclaim(void *arg, size_t over)
 {
-	struct shaper *sh = arg;
-	struct queue *q = &sh->q;
-	struct record *victim;
-	size_t freed = 0;
-	int p;
-
-	for (p = RULES_PRIORITY_MAX; p >= 0 && freed < over; ) {
-		if ((victim = TAILQ_LAST(&q->prio[p], record_list)) == NULL) {
-			p--;
-			continue;
-		}
-		queue_unlink(q, victim);
-		freed += victim->cost;
-		shaper_drop(sh, victim, REASON_QUEUE_FULL, NULL);
-	}
+	queue_evict(arg, -1, 0, over);
 }
 
 /* Take one token from a class's allocation; an empty one has none. */

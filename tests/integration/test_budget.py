@@ -77,6 +77,12 @@ class Budget(SpillwayTestCase):
                         sink=None if "sink" in cfg else "file")
         return sp, vm(sp.proc.pid, "VmRSS")
 
+    def attack(self, actions, copies, budget=16 * MiB):
+        """copies gzip bodies of this many tiny actions, all at once."""
+        body = gzip.compress(ITEM * actions, 9)
+        sp, base = self.start_budget(budget)
+        return sp, base, post_all(sp.ports["http"], [body] * copies)
+
     def assert_bounded(self, sp, base, budget):
         grew = vm(sp.proc.pid, "VmHWM") - base
         self.assertLess(grew, budget // 1024 + MARGIN_KIB,
@@ -93,10 +99,8 @@ class Budget(SpillwayTestCase):
         # Each is cut off where the budget ends: 413 when it would not
         # fit even alone, 429 when the other requests' bodies hold part
         # of the budget (which depends on how they interleave).
-        body = gzip.compress(ITEM * 1200000, 9)
         budget = 16 * MiB
-        sp, base = self.start_budget(budget)
-        got = post_all(sp.ports["http"], [body] * 8)
+        sp, base, got = self.attack(1200000, 8, budget)
         statuses = [g[0] for g in got]
         self.assertTrue(set(statuses) <= {413, 429}, statuses)
         for st, b in got:
@@ -118,10 +122,8 @@ class Budget(SpillwayTestCase):
     def test_requests_that_never_fit_are_413(self):
         # 1M actions of 16 bytes: each item's parse and its answer alone
         # take more than the 16 MiB budget.
-        body = gzip.compress(ITEM * 1000000, 9)
         budget = 16 * MiB
-        sp, base = self.start_budget(budget)
-        got = post_all(sp.ports["http"], [body] * 4)
+        sp, base, got = self.attack(1000000, 4, budget)
         self.assertEqual([g[0] for g in got], [413] * 4, got[:1])
         self.assertIn(b"memory budget", got[0][1])
         self.assert_bounded(sp, base, budget)
@@ -163,13 +165,11 @@ class Budget(SpillwayTestCase):
 
     def test_mixed_load_answers_every_request_within_the_budget(self):
         # Eight bodies of 20,000 actions each (about 9 MiB of items,
-        # answers and records apiece), against a budget of 16 MiB: some are let
-        # in, the rest refused with 429; every one is answered, every
-        # accepted event is accounted for, and memory stays bounded.
-        body = gzip.compress(ITEM * 20000, 9)
+        # answers and records apiece), against a budget of 16 MiB: some
+        # are let in, the rest refused with 429; every one is answered,
+        # every accepted event is accounted for, and memory stays bounded.
         budget = 16 * MiB
-        sp, base = self.start_budget(budget)
-        got = post_all(sp.ports["http"], [body] * 8)
+        sp, base, got = self.attack(20000, 8, budget)
         statuses = sorted(g[0] for g in got)
         self.assertTrue(set(statuses) <= {200, 429}, statuses)
         self.assert_bounded(sp, base, budget)
