@@ -691,6 +691,9 @@ wait_answer(struct http_wait *w)
 	    NULL)
 		es_error(w->req, 500, "exception", "out of memory");
 	else {
+		/* The room kept for the answer is the answer's now. */
+		budget_give(BUDGET_REQUESTS, w->n * WAIT_ANSWER_BYTES);
+		w->bytes -= w->n * WAIT_ANSWER_BYTES;
 		http_respond(w->req, 200, es_content_type(w->req), resp, rlen,
 		    ES_HEADERS);
 		free(resp);
