@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "bulk.h"
+#include "record.h"
 
 /*
  * Output buffer.  An allocation failure is sticky: later appends do
@@ -1103,17 +1104,6 @@ bulk_scalar_dup(const json_t *v)
 	return buf_finish(&b, NULL);
 }
 
-static int
-bulk_blank(const char *s, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-			return 0;
-	return 1;
-}
-
 /*
  * Next non-blank line from *pos: sets *line, *len (without '\n' and a
  * trailing '\r') and *lineno (1-based, blank lines counted).  Returns 0,
@@ -1134,7 +1124,7 @@ bulk_next_line(const char *body, size_t blen, size_t *pos, size_t *lineno,
 		(*lineno)++;
 		if (n > 0 && s[n - 1] == '\r')
 			n--;
-		if (bulk_blank(s, n))
+		if (record_blank(s, n))
 			continue;
 		*line = s;
 		*len = n;

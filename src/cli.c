@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "cli_int.h"
+#include "record.h"
 #include "rules.h"
 
 static void
@@ -223,18 +224,6 @@ cli_cond(FILE *fp, const struct cond *c)
 	}
 }
 
-static int
-cli_blank(const char *s, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
-		    s[i] != '\n')
-			return 0;
-	return 1;
-}
-
 /*
  * The next non-blank line of `in`, without its "\n" or "\r\n", in
  * *line (getline's buffer).  *lineno counts every line read, blank ones
@@ -253,7 +242,7 @@ cli_next_line(FILE *in, char **line, size_t *cap, size_t *len,
 			(*len)--;
 		if (*len > 0 && (*line)[*len - 1] == '\r')
 			(*len)--;
-		if (!cli_blank(*line, *len))
+		if (!record_blank(*line, *len))
 			return 1;
 	}
 	return 0;

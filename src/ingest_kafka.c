@@ -45,6 +45,7 @@
 #include "kafka_conf.h"
 #include "log.h"
 #include "net.h"
+#include "record.h"
 #include "shaper.h"
 #include "sink.h"
 
@@ -283,17 +284,6 @@ kc_part_push(struct kc_part *p, int64_t offset, uint64_t *seq)
 	return 0;
 }
 
-static int
-blank(const char *s, size_t len)
-{
-	while (len--) {
-		if (*s != ' ' && *s != '\t' && *s != '\r')
-			return 0;
-		s++;
-	}
-	return 1;
-}
-
 /* Offer every line of one message; how many were offered. */
 static size_t
 kc_message(struct ingest_kafka *ik, rd_kafka_message_t *m, uint64_t now)
@@ -326,7 +316,7 @@ kc_message(struct ingest_kafka *ik, rd_kafka_message_t *m, uint64_t now)
 			len--;
 		if (len > max)
 			shaper_too_large(ik->sh, SOURCE_KAFKA);
-		else if (!blank(s, len)) {
+		else if (!record_blank(s, len)) {
 			if (p != NULL) {
 				i = (p->head + (size_t)(seq - p->base)) %
 				    p->cap;
@@ -646,16 +636,6 @@ kc_commitcb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
-static void
-kc_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	if (level <= 3)
-		log_warn("kafka source: %s: %s", fac, buf);
-	else
-		log_debug("kafka source: %s: %s", fac, buf);
-}
-
 static int
 kc_set(rd_kafka_conf_t *conf, const char *name, const char *value,
     char *err, size_t errlen)
@@ -782,7 +762,7 @@ ingest_kafka_new(struct event_base *base, const struct config *cf,
 	rd_kafka_conf_set_rebalance_cb(conf, kc_rebalance);
 	rd_kafka_conf_set_offset_commit_cb(conf, kc_commitcb);
 	rd_kafka_conf_set_error_cb(conf, kc_error);
-	rd_kafka_conf_set_log_cb(conf, kc_log);
+	rd_kafka_conf_set_log_cb(conf, kafka_conf_log);
 	if ((ik->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "Kafka consumer: %s", why);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "ingest_tcp.h"
 #include "net.h"
+#include "record.h"
 #include "shaper.h"
 
 /*
@@ -44,17 +45,6 @@ struct ingest_tcp {
 	TAILQ_HEAD(, tcp_conn)		 conns;
 };
 
-static int
-blank(const char *p, size_t len)
-{
-	while (len--) {
-		if (*p != ' ' && *p != '\t' && *p != '\r')
-			return 0;
-		p++;
-	}
-	return 1;
-}
-
 /* One complete line, without its '\n'. */
 static void
 ingest_tcp_line(struct ingest_tcp *it, const char *line, size_t len,
@@ -62,7 +52,7 @@ ingest_tcp_line(struct ingest_tcp *it, const char *line, size_t len,
 {
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	if (blank(line, len))
+	if (record_blank(line, len))
 		return;
 	if (it->hooks != NULL)
 		it->hooks->offer(it->hooks_arg, line, len, now);
@@ -114,7 +104,7 @@ ingest_tcp_drain(struct tcp_conn *c, int eof)
 			if (!eof)
 				break;
 			line = (const char *)evbuffer_pullup(in, -1);
-			if (!blank(line, have))
+			if (!record_blank(line, have))
 				COUNT(it->counters.partial, 1);
 			ingest_tcp_line(it, line, have, now);
 			evbuffer_drain(in, have);

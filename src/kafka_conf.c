@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "kafka_conf.h"
+#include "log.h"
 #include "net.h"
 
 int
@@ -46,4 +47,17 @@ kafka_queue_pipe(rd_kafka_queue_t *q, int fds[2])
 		return -1;
 	rd_kafka_queue_io_event_enable(q, fds[1], "1", 1);
 	return 0;
+}
+
+void
+kafka_conf_log(const rd_kafka_t *rk, int level, const char *fac,
+    const char *buf)
+{
+	const char *who = rd_kafka_type(rk) == RD_KAFKA_CONSUMER ?
+	    "kafka source" : "kafka";
+
+	if (level <= 3)
+		log_warn("%s: %s: %s", who, fac, buf);
+	else
+		log_debug("%s: %s: %s", who, fac, buf);
 }

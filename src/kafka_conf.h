@@ -30,4 +30,12 @@ const char *kafka_conf_text(json_t *v, char *buf, size_t buflen);
  */
 int	kafka_queue_pipe(rd_kafka_queue_t *q, int fds[2]);
 
+/*
+ * librdkafka's log callback for both clients (rd_kafka_conf_set_log_cb):
+ * errors and warnings as warnings, the rest at debug, naming the client
+ * ("kafka" for the sink's producer, "kafka source" for the consumer).
+ */
+void	kafka_conf_log(const rd_kafka_t *rk, int level, const char *fac,
+	    const char *buf);
+
 #endif

@@ -108,6 +108,22 @@ struct record	*record_new(const char *data, size_t len, const char *action,
 struct record	*record_new_invalid(const char *line, size_t len,
 		    const char *action, size_t action_len);
 
+/*
+ * Whether a line (len bytes) is blank: only spaces, tabs and line ends.
+ * A blank line is not an event, wherever it comes from.
+ */
+static inline int
+record_blank(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
+		    s[i] != '\n')
+			return 0;
+	return 1;
+}
+
 /* The record's fate is final: tell its ack, if any, once. */
 static inline void
 record_settle(struct record *rec, enum record_fate fate, enum reason reason,

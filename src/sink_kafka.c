@@ -292,16 +292,6 @@ kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		    rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-static void
-kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	if (level <= 3)
-		log_warn("kafka: %s: %s", fac, buf);
-	else
-		log_debug("kafka: %s: %s", fac, buf);
-}
-
 /* Serve librdkafka's queue; then produce more and tell the owner. */
 static void
 kafka_serve(struct sink_kafka *k)
@@ -472,7 +462,7 @@ sink_kafka_init(struct sink *s, const char *url, const struct config *cf,
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr);
 	rd_kafka_conf_set_error_cb(conf, kafka_error);
-	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	rd_kafka_conf_set_log_cb(conf, kafka_conf_log);
 	if ((k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "Kafka producer: %s", why);
