@@ -25,6 +25,8 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include <spillway/utf8.h>
+
 #include "bulk.h"
 #include "record.h"
 
@@ -111,44 +113,6 @@ buf_finish(struct buf *b, size_t *lenp)
 }
 
 /*
- * Length of the well-formed UTF-8 sequence at s (at most n bytes), or 0
- * when it is not one (overlong forms, surrogates and code points above
- * U+10FFFF included).
- */
-static size_t
-bulk_utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char	 c = s[0];
-	size_t		 len, i;
-	uint32_t	 cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/*
  * Appends s as a quoted JSON string: '"', '\\' and control characters
  * escaped (as jansson does), bytes that are not UTF-8 replaced by U+FFFD.
  */
@@ -170,7 +134,7 @@ buf_add_jstr(struct buf *b, const char *s, size_t n)
 			continue;
 		}
 		if (p[i] >= 0x80) {
-			if ((l = bulk_utf8_len(p + i, n - i)) == 0) {
+			if ((l = utf8_len(p + i, n - i)) == 0) {
 				buf_add(b, "\xef\xbf\xbd", 3);
 				i++;
 			} else {

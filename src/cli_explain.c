@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include <spillway/utf8.h>
+
 #include "classify.h"
 #include "cli.h"
 #include "cli_int.h"
@@ -18,27 +20,6 @@
 
 #define CLI_VALUE_MAX	120	/* bytes of a value shown */
 #define CLI_LINE_MAX	400	/* bytes of an input line shown */
-
-/* Length of the valid UTF-8 sequence at p, or 0. */
-static size_t
-cli_utf8(const unsigned char *p, const unsigned char *end)
-{
-	size_t	 n, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 &&
-	    p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-	if (n == 0 || (size_t)(end - p) < n)
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
-	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-		return 0;
-	return n;
-}
 
 /*
  * Text for a reader: control characters and bytes that are not UTF-8
@@ -65,7 +46,7 @@ cli_text(FILE *fp, const char *s, size_t len, size_t max, int quote)
 			fprintf(fp, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			fprintf(fp, "\\x%02x", *p);
-		else if ((n = cli_utf8(p, end)) == 0)
+		else if ((n = utf8_len(p, (size_t)(end - p))) == 0)
 			fprintf(fp, "\\x%02x", *p);
 		else {
 			fwrite(p, 1, n, fp);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <spillway/utf8.h>
+
 #include "budget.h"
 #include "record.h"
 
@@ -90,39 +92,6 @@ record_set_params(struct record *rec, const char *params, size_t len)
 	return r;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t
-utf8_seq(const unsigned char *p, size_t left)
-{
-	size_t n, i;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else
-		return 0;
-	if (left < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 size_t
 record_escape(char *out, const char *s, size_t len)
 {
@@ -156,7 +125,7 @@ record_escape(char *out, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		if ((n = utf8_seq(p + i, len - i)) == 0) {
+		if ((n = utf8_len(p + i, len - i)) == 0) {
 			memcpy(o, "\\ufffd", 6);
 			o += 6;
 			i++;
