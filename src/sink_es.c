@@ -944,21 +944,36 @@ es_nodelay(struct es_slot *sl)
  * 429 (prio 0) does it wait, a tenth as long (or Retry-After), so that a
  * cluster that cannot take even that is not asked again at once.
  */
-static void
-es_hold(struct sink_es *es, long retry_after, int prio, uint64_t now)
+uint64_t
+sink_es_backoff(unsigned tries, double u, long retry_after)
 {
-	uint64_t delay = ES_BACKOFF_BASE, p0 = ES_P0_PAUSE;
-	double jitter = 0.8 + 0.4 * es_rand(es);
+	uint64_t delay = ES_BACKOFF_BASE;
 
-	es->waits++;
-	delay = (uint64_t)((double)delay * jitter);
-	p0 = (uint64_t)((double)p0 * jitter);
+	while (tries-- > 1 && delay < ES_BACKOFF_CAP)
+		delay *= 2;
+	if (delay > ES_BACKOFF_CAP)
+		delay = ES_BACKOFF_CAP;
+	delay = (uint64_t)((double)delay * (0.8 + 0.4 * u));
 	if (retry_after > 0) {
 		if (retry_after > ES_RETRY_AFTER_MAX)
 			retry_after = ES_RETRY_AFTER_MAX;
 		if ((uint64_t)retry_after * NSEC_PER_SEC > delay)
-			delay = p0 = (uint64_t)retry_after * NSEC_PER_SEC;
+			delay = (uint64_t)retry_after * NSEC_PER_SEC;
 	}
+	return delay;
+}
+
+static void
+es_hold(struct sink_es *es, long retry_after, int prio, uint64_t now)
+{
+	double u = es_rand(es);
+	uint64_t delay = sink_es_backoff(1, u, retry_after);
+	uint64_t p0 = (uint64_t)((double)ES_P0_PAUSE * (0.8 + 0.4 * u));
+
+	es->waits++;
+	/* Retry-After, when it says longer, holds priority 0 too. */
+	if (delay > (uint64_t)((double)ES_BACKOFF_BASE * (0.8 + 0.4 * u)))
+		p0 = delay;
 	if (now + delay > es->hold_until)
 		es->hold_until = now + delay;
 	if (prio == 0 && now + p0 > es->hold_p0_until)
@@ -1066,18 +1081,7 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 		return;
 	}
 	es->sig.retried += kept;
-	delay = ES_BACKOFF_BASE;
-	while (--maxtries > 0 && delay < ES_BACKOFF_CAP)
-		delay *= 2;
-	if (delay > ES_BACKOFF_CAP)
-		delay = ES_BACKOFF_CAP;
-	delay = (uint64_t)((double)delay * (0.8 + 0.4 * es_rand(es)));
-	if (retry_after > 0) {
-		if (retry_after > ES_RETRY_AFTER_MAX)
-			retry_after = ES_RETRY_AFTER_MAX;
-		if ((uint64_t)retry_after * NSEC_PER_SEC > delay)
-			delay = (uint64_t)retry_after * NSEC_PER_SEC;
-	}
+	delay = sink_es_backoff(maxtries, es_rand(es), retry_after);
 	sl->state = SLOT_BACKOFF;
 	sl->not_before = now + delay;
 }

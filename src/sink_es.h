@@ -96,4 +96,12 @@ int		 sink_es_answers(const char *body, size_t len, size_t n,
  */
 void		 sink_es_signals(struct sink *s, struct sink_es_signals *out);
 
+/*
+ * The pause before a batch's next try, tries being how many it has had
+ * (1: the first retry): 100 ms doubled each try up to 30 s, times a
+ * jitter of 0.8 to 1.2 from u in [0, 1); at least retry_after seconds
+ * (Retry-After, honoured up to 300) when the cluster sent it.  Pure.
+ */
+uint64_t	 sink_es_backoff(unsigned tries, double u, long retry_after);
+
 #endif

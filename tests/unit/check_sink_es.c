@@ -618,6 +618,29 @@ START_TEST(answers_not_bulk)
 }
 END_TEST
 
+/* The retry pause: exponential, capped, jittered, Retry-After a floor. */
+START_TEST(backoff_schedule)
+{
+	const uint64_t ms = 1000000;
+
+	ck_assert_uint_eq(sink_es_backoff(1, 0.5, 0), 100 * ms);
+	ck_assert_uint_eq(sink_es_backoff(2, 0.5, 0), 200 * ms);
+	ck_assert_uint_eq(sink_es_backoff(4, 0.5, 0), 800 * ms);
+	/* 100 ms x 2^9 = 51.2 s: capped at 30 s. */
+	ck_assert_uint_eq(sink_es_backoff(10, 0.5, 0), 30000 * ms);
+	ck_assert_uint_eq(sink_es_backoff(60000, 0.5, 0), 30000 * ms);
+	/* Jitter: 0.8 to 1.2. */
+	ck_assert_uint_eq(sink_es_backoff(1, 0.0, 0), 80 * ms);
+	ck_assert_uint_le(sink_es_backoff(1, 0.999999, 0), 120 * ms);
+	ck_assert_uint_gt(sink_es_backoff(1, 0.999999, 0), 119 * ms);
+	/* Retry-After is a floor, honoured up to 300 s. */
+	ck_assert_uint_eq(sink_es_backoff(1, 0.5, 2), 2000 * ms);
+	ck_assert_uint_eq(sink_es_backoff(10, 0.5, 2), 30000 * ms);
+	ck_assert_uint_eq(sink_es_backoff(1, 0.5, 100000), 300000 * ms);
+	ck_assert_uint_eq(sink_es_backoff(1, 0.5, -1), 100 * ms);
+}
+END_TEST
+
 static Suite *
 sink_es_suite(void)
 {
@@ -640,6 +663,7 @@ sink_es_suite(void)
 	tcase_add_test(tc, answers_more_items);
 	tcase_add_test(tc, answers_without_status);
 	tcase_add_test(tc, answers_not_bulk);
+	tcase_add_test(tc, backoff_schedule);
 	suite_add_tcase(s, tc);
 	return s;
 }
