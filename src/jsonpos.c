@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <spillway/utf8.h>
+
 #include "jsonpos.h"
 
 struct jp {
@@ -72,31 +74,6 @@ jp_hex4(struct jp *jp, uint32_t *out)
 	return 0;
 }
 
-static size_t
-jp_utf8(uint32_t cp, unsigned char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (unsigned char)(0xc0 | (cp >> 6));
-		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (unsigned char)(0xe0 | (cp >> 12));
-		out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (unsigned char)(0xf0 | (cp >> 18));
-	out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /*
  * Scan the string at p (which starts with '"') and tell whether its
  * decoded value equals `key` (NULL: just skip it).  Leaves p after the
@@ -141,7 +118,7 @@ jp_string(struct jp *jp, const char *key)
 					cp = 0x10000 + ((cp - 0xd800) << 10) +
 					    (lo - 0xdc00);
 				}
-				n = jp_utf8(cp, buf);
+				n = utf8_put(cp, buf);
 				break;
 			default:
 				buf[0] = (unsigned char)c;	/* " \ / */

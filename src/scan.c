@@ -25,6 +25,8 @@
 #include <emmintrin.h>
 #endif
 
+#include <spillway/utf8.h>
+
 #include "scan.h"
 
 #define SCAN_MAX_DEPTH	2048	/* jansson's JSON_PARSER_MAX_DEPTH */
@@ -75,8 +77,8 @@ sc_string(struct sc *s, const unsigned char **b, size_t *n, int *esc,
     int *nul)
 {
 	const unsigned char *p = s->p + 1, *end = s->end;
-	unsigned u, u2, cp;
-	int k, i;
+	unsigned u, u2;
+	size_t k;
 
 	*esc = *nul = 0;
 	*b = p;
@@ -148,28 +150,7 @@ sc_string(struct sc *s, const unsigned char **b, size_t *n, int *esc,
 			continue;
 		}
 		/* UTF-8, as strictly as jansson checks it. */
-		if (c < 0xc2)
-			return -1;
-		else if (c <= 0xdf) {
-			k = 2;
-			cp = c & 0x1f;
-		} else if (c <= 0xef) {
-			k = 3;
-			cp = c & 0x0f;
-		} else if (c <= 0xf4) {
-			k = 4;
-			cp = c & 0x07;
-		} else
-			return -1;
-		if (end - p < k)
-			return -1;
-		for (i = 1; i < k; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		if ((k = utf8_len(p, (size_t)(end - p))) == 0)
 			return -1;
 		p += k;
 	}

@@ -1,6 +1,7 @@
 /*
  * UTF-8: the length of one well-formed sequence, for the code that
- * replaces what is not UTF-8 with U+FFFD or escapes it for a reader.
+ * replaces what is not UTF-8 with U+FFFD or escapes it for a reader, and
+ * the encoding of one code point, for the code that decodes \u escapes.
  */
 #ifndef SPILLWAY_UTF8_H
 #define SPILLWAY_UTF8_H
@@ -43,6 +44,35 @@ utf8_len(const unsigned char *p, size_t left)
 	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return n;
+}
+
+/*
+ * Write the UTF-8 encoding of code point cp (at most U+10FFFF) to out,
+ * which has room for 4 bytes.  Returns its length, 1..4.
+ */
+static inline size_t
+utf8_put(uint32_t cp, unsigned char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (unsigned char)(0xc0 | (cp >> 6));
+		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (unsigned char)(0xe0 | (cp >> 12));
+		out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (unsigned char)(0xf0 | (cp >> 18));
+	out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
 }
 
 #endif
