@@ -25,8 +25,6 @@
 #include <jansson.h>
 #include <zlib.h>
 
-#include <spillway/utf8.h>
-
 #include "bulk.h"
 #include "record.h"
 
@@ -113,66 +111,22 @@ buf_finish(struct buf *b, size_t *lenp)
 }
 
 /*
- * Appends s as a quoted JSON string: '"', '\\' and control characters
- * escaped (as jansson does), bytes that are not UTF-8 replaced by U+FFFD.
+ * Appends s as a quoted JSON string, escaped as jansson writes it
+ * (record_escape_flags()), bytes that are not UTF-8 replaced by U+FFFD.
  */
 static void
 buf_add_jstr(struct buf *b, const char *s, size_t n)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 0, run, l;
-	char			 esc[8];
+	const int flags = RECORD_ESCAPE_UPPER | RECORD_ESCAPE_RAW;
+	size_t len;
 
-	buf_addc(b, '"');
-	while (i < n) {
-		for (run = i; run < n && p[run] >= 0x20 && p[run] < 0x80 &&
-		    p[run] != '"' && p[run] != '\\'; run++)
-			;
-		if (run > i) {
-			buf_add(b, p + i, run - i);
-			i = run;
-			continue;
-		}
-		if (p[i] >= 0x80) {
-			if ((l = utf8_len(p + i, n - i)) == 0) {
-				buf_add(b, "\xef\xbf\xbd", 3);
-				i++;
-			} else {
-				buf_add(b, p + i, l);
-				i += l;
-			}
-			continue;
-		}
-		switch (p[i]) {
-		case '"':
-			buf_add(b, "\\\"", 2);
-			break;
-		case '\\':
-			buf_add(b, "\\\\", 2);
-			break;
-		case '\b':
-			buf_add(b, "\\b", 2);
-			break;
-		case '\f':
-			buf_add(b, "\\f", 2);
-			break;
-		case '\n':
-			buf_add(b, "\\n", 2);
-			break;
-		case '\r':
-			buf_add(b, "\\r", 2);
-			break;
-		case '\t':
-			buf_add(b, "\\t", 2);
-			break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04X", p[i]);
-			buf_add(b, esc, 6);
-			break;
-		}
-		i++;
-	}
-	buf_addc(b, '"');
+	len = record_escape_flags(NULL, s, n, flags);
+	if (buf_reserve(b, len + 2) == -1)
+		return;
+	b->p[b->len++] = '"';
+	b->len += record_escape_flags(b->p + b->len, s, n, flags);
+	b->p[b->len++] = '"';
+	b->p[b->len] = '\0';
 }
 
 static void

@@ -95,47 +95,71 @@ record_set_params(struct record *rec, const char *params, size_t len)
 size_t
 record_escape(char *out, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
+	return record_escape_flags(out, s, len, 0);
+}
+
+size_t
+record_escape_flags(char *out, const char *s, size_t len, int flags)
+{
+	static const char lower[] = "0123456789abcdef";
+	static const char upper[] = "0123456789ABCDEF";
+	const char *hex = flags & RECORD_ESCAPE_UPPER ? upper : lower;
 	const unsigned char *p = (const unsigned char *)s;
-	char *o = out;
-	size_t i = 0, n;
+	char esc[6];
+	size_t i = 0, o = 0, n, run;
 
 	while (i < len) {
 		unsigned char c = p[i];
 
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			*o++ = (char)c;
-			i++;
+		for (run = i; run < len && p[run] >= 0x20 && p[run] < 0x80 &&
+		    p[run] != '"' && p[run] != '\\'; run++)
+			;
+		if (run > i) {
+			if (out != NULL)
+				memcpy(out + o, p + i, run - i);
+			o += run - i;
+			i = run;
 			continue;
 		}
 		if (c < 0x80) {
-			*o++ = '\\';
+			n = 2;
+			esc[0] = '\\';
 			switch (c) {
-			case '"':  *o++ = '"'; break;
-			case '\\': *o++ = '\\'; break;
-			case '\n': *o++ = 'n'; break;
-			case '\r': *o++ = 'r'; break;
-			case '\t': *o++ = 't'; break;
-			case '\b': *o++ = 'b'; break;
-			case '\f': *o++ = 'f'; break;
+			case '"':  esc[1] = '"'; break;
+			case '\\': esc[1] = '\\'; break;
+			case '\n': esc[1] = 'n'; break;
+			case '\r': esc[1] = 'r'; break;
+			case '\t': esc[1] = 't'; break;
+			case '\b': esc[1] = 'b'; break;
+			case '\f': esc[1] = 'f'; break;
 			default:
-				*o++ = 'u'; *o++ = '0'; *o++ = '0';
-				*o++ = hex[c >> 4]; *o++ = hex[c & 15];
+				esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+				esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+				n = 6;
 			}
+			if (out != NULL)
+				memcpy(out + o, esc, n);
+			o += n;
 			i++;
 			continue;
 		}
 		if ((n = utf8_len(p + i, len - i)) == 0) {
-			memcpy(o, "\\ufffd", 6);
-			o += 6;
+			const char *r = flags & RECORD_ESCAPE_RAW ?
+			    "\xef\xbf\xbd" : "\\ufffd";
+
+			n = strlen(r);
+			if (out != NULL)
+				memcpy(out + o, r, n);
+			o += n;
 			i++;
 			continue;
 		}
-		memcpy(o, p + i, n);
+		if (out != NULL)
+			memcpy(out + o, p + i, n);
 		o += n;
 		i += n;
 	}
-	return (size_t)(o - out);
+	return o;
 }
 
 struct record *

@@ -161,8 +161,22 @@ void		 record_free(struct record *rec);
 /*
  * Append the JSON string escape of s (len bytes) to out, replacing
  * invalid UTF-8 with U+FFFD.  out must have room for 6 * len bytes.
- * Returns the number of bytes written.
+ * Returns the number of bytes written.  The same as
+ * record_escape_flags(out, s, len, 0).
  */
 size_t		 record_escape(char *out, const char *s, size_t len);
+
+#define RECORD_ESCAPE_UPPER	0x01	/* \u001F, capitals as jansson's */
+#define RECORD_ESCAPE_RAW	0x02	/* U+FFFD as its bytes, not \ufffd */
+
+/*
+ * The one JSON string escaper: '"', '\\' and control characters escaped
+ * (\b \f \n \r \t, else \u00xx), well-formed UTF-8 copied, each byte
+ * that is not replaced by U+FFFD; no quotes around it.  With out NULL,
+ * writes nothing and returns the length it would write.  Returns the
+ * number of bytes written, at most 6 * len.
+ */
+size_t		 record_escape_flags(char *out, const char *s, size_t len,
+		    int flags);
 
 #endif

@@ -258,6 +258,28 @@ START_TEST(escape_returns_length)
 }
 END_TEST
 
+/* The flags bulk answers use: capitals as jansson's, U+FFFD as bytes. */
+START_TEST(escape_flags)
+{
+	const int fl = RECORD_ESCAPE_UPPER | RECORD_ESCAPE_RAW;
+	static const char in[] = "a\x1f\n\xff\xc3\xa9\"";
+	static const char want[] = "a\\u001F\\n" FFFD "\xc3\xa9\\\"";
+	char out[64];
+	size_t n;
+
+	n = record_escape_flags(out, in, sizeof(in) - 1, fl);
+	ck_assert_uint_eq(n, sizeof(want) - 1);
+	ck_assert_mem_eq(out, want, n);
+	ck_assert_uint_eq(record_escape_flags(NULL, in, sizeof(in) - 1, fl),
+	    n);
+	n = record_escape_flags(out, in, sizeof(in) - 1, 0);
+	ck_assert_uint_eq(n, 19);
+	ck_assert_mem_eq(out, "a\\u001f\\n\\ufffd\xc3\xa9\\\"", n);
+	ck_assert_uint_eq(record_escape_flags(NULL, in, sizeof(in) - 1, 0),
+	    n);
+}
+END_TEST
+
 static Suite *
 record_suite(void)
 {
@@ -272,6 +294,7 @@ record_suite(void)
 	tcase_add_test(tc, invalid_keeps_action);
 	tcase_add_test(tc, invalid_worst_case_size);
 	tcase_add_test(tc, escape_returns_length);
+	tcase_add_test(tc, escape_flags);
 	suite_add_tcase(s, tc);
 	return s;
 }
