@@ -934,6 +934,32 @@ es_nodelay(struct es_slot *sl)
 
 /* -- outcomes */
 
+/* d times a jitter of 0.8 to 1.2, from u in [0, 1). */
+static uint64_t
+es_jitter(uint64_t d, double u)
+{
+	return (uint64_t)((double)d * (0.8 + 0.4 * u));
+}
+
+uint64_t
+sink_es_backoff(unsigned tries, double u, long retry_after)
+{
+	uint64_t delay = ES_BACKOFF_BASE;
+
+	while (tries-- > 1 && delay < ES_BACKOFF_CAP)
+		delay *= 2;
+	if (delay > ES_BACKOFF_CAP)
+		delay = ES_BACKOFF_CAP;
+	delay = es_jitter(delay, u);
+	if (retry_after > 0) {
+		if (retry_after > ES_RETRY_AFTER_MAX)
+			retry_after = ES_RETRY_AFTER_MAX;
+		if ((uint64_t)retry_after * NSEC_PER_SEC > delay)
+			delay = (uint64_t)retry_after * NSEC_PER_SEC;
+	}
+	return delay;
+}
+
 /*
  * Elasticsearch answered 429: send nothing new for a short pause (or
  * Retry-After).  It stays short: the controller, told of the 429, lowers
@@ -944,35 +970,16 @@ es_nodelay(struct es_slot *sl)
  * 429 (prio 0) does it wait, a tenth as long (or Retry-After), so that a
  * cluster that cannot take even that is not asked again at once.
  */
-uint64_t
-sink_es_backoff(unsigned tries, double u, long retry_after)
-{
-	uint64_t delay = ES_BACKOFF_BASE;
-
-	while (tries-- > 1 && delay < ES_BACKOFF_CAP)
-		delay *= 2;
-	if (delay > ES_BACKOFF_CAP)
-		delay = ES_BACKOFF_CAP;
-	delay = (uint64_t)((double)delay * (0.8 + 0.4 * u));
-	if (retry_after > 0) {
-		if (retry_after > ES_RETRY_AFTER_MAX)
-			retry_after = ES_RETRY_AFTER_MAX;
-		if ((uint64_t)retry_after * NSEC_PER_SEC > delay)
-			delay = (uint64_t)retry_after * NSEC_PER_SEC;
-	}
-	return delay;
-}
-
 static void
 es_hold(struct sink_es *es, long retry_after, int prio, uint64_t now)
 {
 	double u = es_rand(es);
 	uint64_t delay = sink_es_backoff(1, u, retry_after);
-	uint64_t p0 = (uint64_t)((double)ES_P0_PAUSE * (0.8 + 0.4 * u));
+	uint64_t p0 = es_jitter(ES_P0_PAUSE, u);
 
 	es->waits++;
 	/* Retry-After, when it says longer, holds priority 0 too. */
-	if (delay > (uint64_t)((double)ES_BACKOFF_BASE * (0.8 + 0.4 * u)))
+	if (delay > es_jitter(ES_BACKOFF_BASE, u))
 		p0 = delay;
 	if (now + delay > es->hold_until)
 		es->hold_until = now + delay;
