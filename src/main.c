@@ -157,8 +157,10 @@ flush_answers(void)
 static int
 sink_reachable(const char *sink_url, char *err, size_t errlen)
 {
-	char hosts[1024], port[16], *h, *save = NULL, *colon, *slash;
+	char host[256], port[16], *brokers, *topic;
+	const char *list;
 	struct url u;
+	int rc = -1;
 
 	if (strncmp(sink_url, "http://", 7) == 0 ||
 	    strncmp(sink_url, "https://", 8) == 0) {
@@ -169,35 +171,18 @@ sink_reachable(const char *sink_url, char *err, size_t errlen)
 	}
 	if (strncmp(sink_url, "kafka://", 8) != 0)
 		return 0;
-	snprintf(hosts, sizeof(hosts), "%s", sink_url + 8);
-	if ((slash = strchr(hosts, '/')) != NULL)
-		*slash = '\0';
-	for (h = strtok_r(hosts, ",", &save); h != NULL;
-	    h = strtok_r(NULL, ",", &save)) {
-		if ((colon = strrchr(h, ':')) == NULL)
-			continue;
-		*colon = '\0';
-		if (net_probe(h, colon + 1, 5000, err, errlen) == 0)
-			return 0;
-	}
-	return -1;
-}
-
-/* url with any password in it replaced by "***", for logs. */
-static const char *
-redact_url(const char *url, char *buf, size_t len)
-{
-	const char *scheme = strstr(url, "://"), *at, *colon, *end;
-
-	if (scheme == NULL)
-		return url;
-	end = scheme + 3 + strcspn(scheme + 3, "/?#");
-	at = memchr(scheme + 3, '@', (size_t)(end - scheme - 3));
-	colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
-	if (colon == NULL)
-		return url;
-	snprintf(buf, len, "%.*s:***%s", (int)(colon - url), url, at);
-	return buf;
+	if (url_kafka(sink_url, &brokers, &topic, err, errlen) == -1)
+		return -1;
+	list = brokers;
+	while (url_broker_next(&list, host, sizeof(host), port,
+	    sizeof(port)))
+		if (net_probe(host, port, 5000, err, errlen) == 0) {
+			rc = 0;
+			break;
+		}
+	free(brokers);
+	free(topic);
+	return rc;
 }
 
 /* Bind addr, announce it; -1 on failure (message logged). */
@@ -433,7 +418,7 @@ main(int argc, char **argv)
 	event_add(control_ev, &control_tv);
 	log_info("spillway %s: rules %s (revision 1, %zu classes), sink %s",
 	    SPILLWAY_VERSION, app.rules_path ? app.rules_path : "built-in",
-	    rs->nclasses, redact_url(app.cf->sink_url, err, sizeof(err)));
+	    rs->nclasses, url_redact(app.cf->sink_url, err, sizeof(err)));
 
 	event_base_dispatch(app.base);
 

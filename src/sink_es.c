@@ -1529,13 +1529,10 @@ static int
 sink_es_init(struct sink *s, const char *url, const struct config *cf,
     char *err, size_t errlen)
 {
-	struct evhttp_uri *uri = NULL;
 	struct sink_es *es;
-	const char *scheme, *host, *path, *ui;
-	char *dec;
+	struct url u;
 	int none;
-	size_t i, plen;
-	int port;
+	size_t i;
 
 	if ((es = calloc(1, sizeof(*es))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -1544,55 +1541,25 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 	es->sink = s;
 	s->priv = es;
 	TAILQ_INIT(&es->forming);
-	if ((uri = evhttp_uri_parse(url)) == NULL ||
-	    (scheme = evhttp_uri_get_scheme(uri)) == NULL ||
-	    (host = evhttp_uri_get_host(uri)) == NULL || host[0] == '\0') {
-		snprintf(err, errlen, "invalid sink URL \"%s\" (expected "
-		    "http[s]://[user:pass@]host:port[/prefix])", url);
+	if (url_parse(url, &u, err, errlen) == -1)
 		goto fail;
-	}
-	if (evhttp_uri_get_query(uri) != NULL ||
-	    evhttp_uri_get_fragment(uri) != NULL) {
-		snprintf(err, errlen, "sink URL \"%s\": no query or fragment "
-		    "allowed", url);
-		goto fail;
-	}
-	es->https = strcmp(scheme, "https") == 0;
-	if (!es->https && strcmp(scheme, "http") != 0) {
-		snprintf(err, errlen, "sink URL \"%s\": scheme must be http "
-		    "or https", url);
-		goto fail;
-	}
-	port = evhttp_uri_get_port(uri);
-	es->port = port > 0 ? port : es->https ? 443 : 80;
-	es->host = strdup(host);
-	es->host_is_ip = es_is_ip(host);
-	path = evhttp_uri_get_path(uri);
-	if (path == NULL)
-		path = "";
-	plen = strlen(path);
-	while (plen > 0 && path[plen - 1] == '/')
-		plen--;
+	es->https = u.tls;
+	es->port = u.port;
+	es->host = strdup(u.host);
+	es->host_is_ip = es_is_ip(u.host);
 	if (es->host == NULL ||
-	    asprintf(&es->hostport, strchr(host, ':') ? "[%s]:%d" : "%s:%d",
-	    host, es->port) == -1 ||
-	    asprintf(&es->path, "%.*s%s", (int)plen, path,
-	    ES_BULK_QUERY) == -1 ||
-	    asprintf(&es->path_full, "%.*s%s", (int)plen, path,
-	    ES_BULK_FULL) == -1) {
+	    asprintf(&es->hostport, strchr(u.host, ':') ? "[%s]:%d" : "%s:%d",
+	    u.host, es->port) == -1 ||
+	    asprintf(&es->path, "%s%s", u.prefix, ES_BULK_QUERY) == -1 ||
+	    asprintf(&es->path_full, "%s%s", u.prefix, ES_BULK_FULL) == -1) {
 		es->hostport = NULL;
 		es->path = NULL;
 		es->path_full = NULL;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	ui = evhttp_uri_get_userinfo(uri);
-	dec = ui != NULL ? evhttp_uridecode(ui, 0, NULL) : NULL;
-	es->auth = url_authorization(cf->sink_api_key, dec, &none);
-	if (dec != NULL) {
-		OPENSSL_cleanse(dec, strlen(dec));
-		free(dec);
-	}
+	es->auth = url_authorization(cf->sink_api_key, u.userinfo, &none);
+	OPENSSL_cleanse(u.userinfo, sizeof(u.userinfo));
 	if (es->auth == NULL && !none) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -1602,7 +1569,7 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
 		log_warn("sink %s: no resolver configured; looking %s up "
-		    "synchronously", s->label, host);
+		    "synchronously", s->label, es->host);
 	es->gzip = cf->sink_compression != NULL &&
 	    strcmp(cf->sink_compression, "gzip") == 0;
 	if (es->https && es_tls_init(es, cf, err, errlen) == -1)
@@ -1634,11 +1601,9 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 		es->slots[i].es = es;
 		es->slots[i].nodelay_fd = -1;
 	}
-	evhttp_uri_free(uri);
 	return 0;
 fail:
-	if (uri != NULL)
-		evhttp_uri_free(uri);
+	OPENSSL_cleanse(u.userinfo, sizeof(u.userinfo));
 	sink_es_free(s);
 	return -1;
 }

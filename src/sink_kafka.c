@@ -44,6 +44,7 @@
 #include "rules.h"
 #include "sink.h"
 #include "sink_kafka.h"
+#include "url.h"
 
 #define KAFKA_TOPIC_MAX		249	/* Kafka's own limit */
 #define KAFKA_CLASS		"{class}"
@@ -370,15 +371,11 @@ static int
 kafka_parse_url(const char *url, char **brokers, char **topic, char *err,
     size_t errlen)
 {
-	const char *p = url + strlen("kafka://"), *slash, *c;
+	const char *c;
 
-	if ((slash = strchr(p, '/')) == NULL || slash == p ||
-	    slash[1] == '\0') {
-		snprintf(err, errlen, "Kafka sink URL must be "
-		    "kafka://host:port[,host:port...]/TOPIC");
+	if (url_kafka(url, brokers, topic, err, errlen) == -1)
 		return -1;
-	}
-	for (c = slash + 1; *c != '\0'; c++) {
+	for (c = *topic; *c != '\0'; c++) {
 		if (strncmp(c, KAFKA_CLASS, strlen(KAFKA_CLASS)) == 0) {
 			c += strlen(KAFKA_CLASS) - 1;
 			continue;
@@ -388,22 +385,21 @@ kafka_parse_url(const char *url, char **brokers, char **topic, char *err,
 		    *c == '-')) {
 			snprintf(err, errlen, "Kafka topic \"%s\": only "
 			    "letters, digits, '.', '_', '-' and {class}",
-			    slash + 1);
-			return -1;
+			    *topic);
+			goto fail;
 		}
 	}
-	if (strlen(slash + 1) > KAFKA_TOPIC_MAX) {
+	if (strlen(*topic) > KAFKA_TOPIC_MAX) {
 		snprintf(err, errlen, "Kafka topic longer than %d bytes",
 		    KAFKA_TOPIC_MAX);
-		return -1;
-	}
-	if ((*brokers = strndup(p, (size_t)(slash - p))) == NULL ||
-	    (*topic = strdup(slash + 1)) == NULL) {
-		free(*brokers);
-		snprintf(err, errlen, "out of memory");
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	free(*brokers);
+	free(*topic);
+	*brokers = *topic = NULL;
+	return -1;
 }
 
 static void	sink_kafka_free(struct sink *);
