@@ -13,6 +13,7 @@
 
 #include "bucket.h"
 #include "keytab.h"
+#include "check_common.h"
 
 #define NS	1000000000ULL		/* one second */
 #define MS	1000000ULL
@@ -561,12 +562,5 @@ bucket_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(bucket_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(bucket_suite());
 }

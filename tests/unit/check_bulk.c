@@ -23,42 +23,7 @@
 #include <zlib.h>
 
 #include "bulk.h"
-
-static const char *
-datadir(void)
-{
-	const char	*d = getenv("SPILLWAY_TESTDATA");
-
-	return d != NULL && *d != '\0' ? d : "tests/data";
-}
-
-/* Reads a whole file; NULL when it does not exist. */
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE	*f;
-	char	*p = NULL;
-	size_t	 len = 0, cap = 0, n;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	for (;;) {
-		if (cap - len < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			p = realloc(p, cap + 1);
-			ck_assert_ptr_nonnull(p);
-		}
-		n = fread(p + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	fclose(f);
-	p[len] = '\0';
-	if (lenp != NULL)
-		*lenp = len;
-	return p;
-}
+#include "check_common.h"
 
 static int
 cmpstr(const void *a, const void *b)
@@ -66,7 +31,7 @@ cmpstr(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted case names (file names without ".in") in datadir()/bulk/sub. */
+/* Sorted case names (file names without ".in") in the test data/bulk/sub. */
 static char **
 list_cases(const char *sub, size_t *np, char *dir, size_t dirlen)
 {
@@ -75,7 +40,7 @@ list_cases(const char *sub, size_t *np, char *dir, size_t dirlen)
 	char		**names = NULL;
 	size_t		 n = 0, l;
 
-	snprintf(dir, dirlen, "%s/bulk/%s", datadir(), sub);
+	snprintf(dir, dirlen, "%s/bulk/%s", unit_testdata(), sub);
 	d = opendir(dir);
 	ck_assert_msg(d != NULL, "cannot open %s", dir);
 	while ((de = readdir(d)) != NULL) {
@@ -122,7 +87,7 @@ golden_check(const char *dir, const char *name, const char *got, size_t len)
 		fclose(f);
 		return 0;
 	}
-	want = slurp(path, &wlen);
+	want = unit_slurp(path, &wlen);
 	if (want == NULL) {
 		fprintf(stderr, "%s: missing\n", path);
 		return 1;
@@ -161,10 +126,10 @@ START_TEST(test_parse_golden)
 	ck_assert_uint_gt(n, 20);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
-		body = slurp(path, &blen);
+		body = unit_slurp(path, &blen);
 		ck_assert_ptr_nonnull(body);
 		snprintf(path, sizeof(path), "%s/%s.index", dir, names[i]);
-		if ((dflt = slurp(path, NULL)) != NULL &&
+		if ((dflt = unit_slurp(path, NULL)) != NULL &&
 		    (nl = strchr(dflt, '\n')) != NULL)
 			*nl = '\0';
 		f = open_memstream(&out, &olen);
@@ -234,7 +199,7 @@ START_TEST(test_response_golden)
 	ck_assert_uint_gt(n, 5);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
-		in = slurp(path, NULL);
+		in = unit_slurp(path, NULL);
 		ck_assert_ptr_nonnull(in);
 		hdr = NULL;
 		nitems = 0;
@@ -297,7 +262,7 @@ START_TEST(test_filter_golden)
 	ck_assert_uint_gt(n, 20);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
-		in = slurp(path, NULL);
+		in = unit_slurp(path, NULL);
 		ck_assert_ptr_nonnull(in);
 		nl = strchr(in, '\n');
 		ck_assert_ptr_nonnull(nl);
@@ -1143,11 +1108,5 @@ bulk_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(bulk_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(bulk_suite());
 }

@@ -12,21 +12,14 @@
 #include <check.h>
 
 #include "config.h"
-
-static const char *
-testdata(void)
-{
-	const char *d = getenv("SPILLWAY_TESTDATA");
-
-	return d != NULL && *d != '\0' ? d : "tests/data";
-}
+#include "check_common.h"
 
 static char path[1024];
 
 static const char *
 data(const char *name)
 {
-	snprintf(path, sizeof(path), "%s/config/%s", testdata(), name);
+	snprintf(path, sizeof(path), "%s/config/%s", unit_testdata(), name);
 	return path;
 }
 
@@ -478,12 +471,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(config_suite());
 }

@@ -15,6 +15,7 @@
 #include <check.h>
 
 #include "control.h"
+#include "check_common.h"
 
 #define NS	1000000000ULL
 #define MS	1000000ULL
@@ -459,11 +460,5 @@ control_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(control_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(control_suite());
 }

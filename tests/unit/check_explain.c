@@ -21,40 +21,9 @@
 #include "classify.h"
 #include "cli.h"
 #include "rules.h"
+#include "check_common.h"
 
 #define EVENTS_MARKER	"---- events ----\n"
-
-static const char *
-testdata(void)
-{
-	const char	*d = getenv("SPILLWAY_TESTDATA");
-
-	return d != NULL && *d != '\0' ? d : "tests/data";
-}
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE	*fp;
-	char	*buf = NULL;
-	long	 n;
-
-	if ((fp = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
-	    fseek(fp, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)n + 1)) != NULL) {
-		if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		} else {
-			buf[n] = '\0';
-			*lenp = (size_t)n;
-		}
-	}
-	fclose(fp);
-	return buf;
-}
 
 static struct ruleset *
 load(const char *text)
@@ -123,11 +92,11 @@ START_TEST(test_agrees_with_classify)
 		{ "rules_scalars.json", "corpus_scalars.ndjson" }
 	};
 
-	snprintf(pat, sizeof(pat), "%s/rules/classify-*.in", testdata());
+	snprintf(pat, sizeof(pat), "%s/rules/classify-*.in", unit_testdata());
 	ck_assert_int_eq(glob(pat, 0, NULL, &g), 0);
 	ck_assert_uint_gt(g.gl_pathc, 5);
 	for (i = 0; i < g.gl_pathc; i++) {
-		text = slurp(g.gl_pathv[i], &len);
+		text = unit_slurp(g.gl_pathv[i], &len);
 		ck_assert_ptr_nonnull(text);
 		mark = strstr(text, EVENTS_MARKER);
 		ck_assert_ptr_nonnull(mark);
@@ -146,12 +115,12 @@ START_TEST(test_agrees_with_classify)
 	globfree(&g);
 	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
 		snprintf(rp, sizeof(rp), "%s/../integration/data/%s",
-		    testdata(), pairs[i][0]);
+		    unit_testdata(), pairs[i][0]);
 		snprintf(cp, sizeof(cp), "%s/../integration/data/%s",
-		    testdata(), pairs[i][1]);
+		    unit_testdata(), pairs[i][1]);
 		rs = rules_load_file(rp, &err);
 		ck_assert_msg(rs != NULL, "%s: %s", rp, err.msg);
-		corp = slurp(cp, &clen);
+		corp = unit_slurp(cp, &clen);
 		ck_assert_ptr_nonnull(corp);
 		lines += agree(cp, rs, corp, clen);
 		free(corp);
@@ -492,7 +461,8 @@ START_TEST(test_exit_codes)
 	char	*a11[] = { "classify", "--diff", "rules/default.json",
 	    "rules/default.json", "--each", "/dev/null", NULL };
 
-	snprintf(bad, sizeof(bad), "%s/rules/load-bad-regex.in", testdata());
+	snprintf(bad, sizeof(bad), "%s/rules/load-bad-regex.in",
+	    unit_testdata());
 	ck_assert_int_eq(quietly(cli_classify, 5, a1), 0);
 	ck_assert_int_eq(quietly(cli_classify, 5, a2), 1);
 	ck_assert_int_eq(quietly(cli_classify, 5, a3), 1);
@@ -527,12 +497,5 @@ explain_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(explain_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(explain_suite());
 }

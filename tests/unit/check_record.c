@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "record.h"
+#include "check_common.h"
 
 #define HEAD	"{\"message\":\""
 #define TAIL	"\",\"tags\":[\"_jsonparsefailure\"]}"
@@ -302,12 +303,5 @@ record_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(record_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(record_suite());
 }

@@ -32,42 +32,11 @@
 #include "cli.h"
 #include "jsonpos.h"
 #include "rules.h"
+#include "check_common.h"
 
 #define EVENTS_MARKER	"---- events ----\n"
 
 static glob_t	 golden;
-
-static const char *
-testdata(void)
-{
-	const char	*d = getenv("SPILLWAY_TESTDATA");
-
-	return d != NULL && *d != '\0' ? d : "tests/data";
-}
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE	*fp;
-	char	*buf = NULL;
-	long	 n;
-
-	if ((fp = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
-	    fseek(fp, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)n + 1)) != NULL) {
-		if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		} else {
-			buf[n] = '\0';
-			*lenp = (size_t)n;
-		}
-	}
-	fclose(fp);
-	return buf;
-}
 
 static void
 spew(const char *path, const char *buf, size_t len)
@@ -149,7 +118,7 @@ START_TEST(test_golden)
 	FILE		*out;
 
 	name = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
-	text = slurp(path, &len);
+	text = unit_slurp(path, &len);
 	ck_assert_msg(text != NULL, "%s: %s", path, strerror(errno));
 	out = open_memstream(&got, &gotlen);
 	ck_assert_ptr_nonnull(out);
@@ -165,7 +134,7 @@ START_TEST(test_golden)
 	    (int)(strlen(path) - 3), path);
 	if (getenv("SPILLWAY_GOLDEN_UPDATE") != NULL)
 		spew(outpath, got, gotlen);
-	want = slurp(outpath, &wantlen);
+	want = unit_slurp(outpath, &wantlen);
 	if (want == NULL || wantlen != gotlen ||
 	    memcmp(want, got, gotlen) != 0) {
 		char	actual[4096];
@@ -187,7 +156,7 @@ START_TEST(test_golden_present)
 {
 	/* A missing data directory must not pass as "no cases". */
 	ck_assert_msg(golden.gl_pathc >= 20, "only %zu golden files in %s",
-	    golden.gl_pathc, testdata());
+	    golden.gl_pathc, unit_testdata());
 }
 END_TEST
 
@@ -388,7 +357,7 @@ START_TEST(test_files)
 	ck_assert_msg(rs != NULL, "%s", rules_error_format(&err,
 	    "rules/example.json", buf, sizeof(buf)));
 	ck_assert_uint_ge(rs->nrules, 6);
-	text = slurp("rules/example.json", &len);
+	text = unit_slurp("rules/example.json", &len);
 	ck_assert_uint_eq(rs->textlen, len);
 	ck_assert_mem_eq(rs->text, text, len);
 	free(text);
@@ -522,7 +491,8 @@ START_TEST(test_cli_exit)
 	    "/dev/null", NULL };
 	char	*a11[] = { "check", "/nonexistent", NULL };
 
-	snprintf(bad, sizeof(bad), "%s/rules/load-bad-regex.in", testdata());
+	snprintf(bad, sizeof(bad), "%s/rules/load-bad-regex.in",
+	    unit_testdata());
 	ck_assert_int_eq(quietly(cli_check, 2, a1), 0);
 	ck_assert_int_eq(quietly(cli_check, 3, a2), 0);
 	ck_assert_int_eq(quietly(cli_check, 2, a3), 1);
@@ -644,17 +614,13 @@ rules_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
 	char	 pattern[4096];
-	int	 failed;
+	int	 rc;
 
-	snprintf(pattern, sizeof(pattern), "%s/rules/*.in", testdata());
+	snprintf(pattern, sizeof(pattern), "%s/rules/*.in", unit_testdata());
 	if (glob(pattern, 0, NULL, &golden) != 0)
 		golden.gl_pathc = 0;
-	sr = srunner_create(rules_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = unit_run(rules_suite());
 	globfree(&golden);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc;
 }

@@ -15,6 +15,7 @@
 #include "classify.h"
 #include "rules.h"
 #include "scan.h"
+#include "check_common.h"
 
 static const char RULES[] =
     "{\"classes\":["
@@ -362,11 +363,5 @@ scan_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(scan_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(scan_suite());
 }

@@ -24,6 +24,7 @@
 #include "budget.h"
 #include "shaper.h"
 #include "sink.h"
+#include "check_common.h"
 
 #define NS	1000000000ULL
 #define MS	1000000ULL
@@ -2860,12 +2861,5 @@ shaper_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(shaper_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(shaper_suite());
 }

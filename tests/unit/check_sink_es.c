@@ -13,6 +13,7 @@
 
 #include "record.h"
 #include "sink_es.h"
+#include "check_common.h"
 
 /* 2026-11-22T10:11:12Z */
 #define T_2026_11_22	((time_t)1795342272)
@@ -671,12 +672,5 @@ sink_es_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(sink_es_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(sink_es_suite());
 }

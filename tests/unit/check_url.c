@@ -11,6 +11,7 @@
 #include <event2/http.h>
 
 #include "url.h"
+#include "check_common.h"
 
 /*
  * What the Elasticsearch sink made of s with evhttp_uri_parse(): -1 when
@@ -255,12 +256,5 @@ url_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(url_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(url_suite());
 }
