@@ -20,9 +20,12 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+PEERS = os.path.join(REPO, "tests", "peers")
+EMULATOR = os.path.join(PEERS, "es_emulator.py")
 BIN = os.environ.get("SPILLWAY_BIN") or os.path.join(REPO, "spillway")
 
 # ASan builds start and run slower; every deadline is generous.
@@ -34,6 +37,36 @@ SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:",
                      "LeakSanitizer", "UndefinedBehaviorSanitizer")
 
 LISTEN_RE = re.compile(r"listening (tcp|https|http|admin) (\S+):(\d+)")
+
+
+def drain(pipe, buf, lock):
+    """Appends what pipe gives to the bytearray buf, under lock, until EOF
+    (run in a thread, so that a child's pipe never fills)."""
+    fd = pipe.fileno()
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        with lock:
+            buf += chunk
+
+
+def slurp(path, mode="rb"):
+    """The whole file at path: bytes, or text with mode "r"."""
+    with open(path, mode) as f:
+        return f.read()
+
+
+def proc_status(pid, key):
+    """A kB value from /proc/PID/status (VmRSS, VmHWM)."""
+    with open("/proc/%d/status" % pid) as f:
+        for l in f:
+            if l.startswith(key + ":"):
+                return int(l.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (key, pid))
 
 
 def have_binary():
@@ -219,16 +252,7 @@ class Spillway:
                              % (START_TIMEOUT, self.stderr()))
 
     def _drain(self):
-        fd = self.proc.stderr.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            with self._lock:
-                self.stderr_buf += chunk
+        drain(self.proc.stderr, self.stderr_buf, self._lock)
 
     def _scan_ports(self):
         for m in LISTEN_RE.finditer(self.stderr()):
@@ -425,6 +449,99 @@ def accounting_errors(m):
             errs.append("class %s: received %g != forwarded %g + dropped %g"
                         " + queued %g + inflight %g" % (cls, r, f, d, q, i))
     return errs
+
+
+def emulator_port(proc):
+    """The port of an es_emulator.py just started with stderr=PIPE, from
+    its first line; kills it and raises when that is not
+    `listening http 127.0.0.1:PORT`."""
+    line = proc.stderr.readline().decode()
+    if not line.startswith("listening http 127.0.0.1:"):
+        proc.kill()
+        proc.wait(10)
+        raise RuntimeError("emulator did not start: %r %r"
+                           % (line, proc.stderr.read()))
+    return int(line.rsplit(":", 1)[1])
+
+
+class Emulator:
+    """One es_emulator.py process (tests/peers), on a free port unless
+    `listen` says otherwise; with `record`, every request it answers is
+    kept for requests().  Extra command-line arguments go to the
+    emulator."""
+
+    def __init__(self, *args, listen="127.0.0.1:0", record=True):
+        self.tmp = self.record = None
+        argv = ["/usr/bin/python3", EMULATOR, "--listen", listen]
+        if record:
+            self.tmp = tempfile.mkdtemp(prefix="spillway-es-")
+            self.record = os.path.join(self.tmp, "requests.jsonl")
+            argv += ["--record", self.record]
+        self.proc = subprocess.Popen(
+            argv + list(args), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            self.port = emulator_port(self.proc)
+        except RuntimeError:
+            self.cleanup()
+            raise
+        self.url = "http://127.0.0.1:%d" % self.port
+        # Keep draining stderr so the pipe never fills.
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        try:
+            while self.proc.stderr.read(65536):
+                pass
+        except (OSError, ValueError):
+            pass
+
+    def call(self, method, path, body=None, timeout=30):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data,
+                                     method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.read()
+
+    def config(self, **cfg):
+        return json.loads(self.call("POST", "/_emulator/config", cfg))
+
+    def received(self):
+        """The documents accepted, in order: the emulator's records."""
+        return [json.loads(l) for l in
+                self.call("GET", "/_emulator/received",
+                          timeout=60).splitlines()]
+
+    def stats(self):
+        return json.loads(self.call("GET", "/_emulator/stats"))
+
+    def indexed(self):
+        """Documents accepted so far (all indices)."""
+        return sum(self.stats()["indexed"].values())
+
+    def requests(self):
+        """The recorded ES requests (bulk and others), in order."""
+        try:
+            with open(self.record) as f:
+                return [json.loads(l) for l in f if l.strip()]
+        except (FileNotFoundError, TypeError):
+            return []
+
+    def bulk_requests(self):
+        return [r for r in self.requests() if "_bulk" in r["path"]]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc.stderr.close()
+
+    def cleanup(self):
+        self.stop()
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def free_port():

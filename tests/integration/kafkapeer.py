@@ -19,14 +19,11 @@ import subprocess
 import threading
 import time
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from harness import REPO, SANITIZER_MARKERS, drain
 
 START_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 60.0      # above the peer's own dump timeout, under ASan too
 STOP_TIMEOUT = 30.0
-
-SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:",
-                     "LeakSanitizer", "UndefinedBehaviorSanitizer")
 
 KCAT = "/usr/bin/kcat"
 # Lengths first, so keys and values may hold any byte, tabs and newlines too.
@@ -120,16 +117,7 @@ class KafkaMock:
                              "stderr:\n%s" % (START_TIMEOUT, self.stderr()))
 
     def _drain_err(self):
-        fd = self.proc.stderr.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            with self._lock:
-                self._err += chunk
+        drain(self.proc.stderr, self._err, self._lock)
 
     def _read_out(self):
         for line in self.proc.stdout:

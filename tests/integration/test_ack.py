@@ -9,16 +9,15 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
 import unittest
 import urllib.request
 
-from harness import (Spillway, WAIT_TIMEOUT, accounting_errors, free_port,
-                     summarize)
-from test_es_sink import EMULATOR, ESSinkCase
+from harness import (Emulator, Spillway, WAIT_TIMEOUT, accounting_errors,
+                     free_port, summarize)
+from test_es_sink import ESSinkCase
 
 RULES = {
     "classes": [
@@ -402,21 +401,10 @@ def control(url, what, body=None):
 class Storms(AckCase):
 
     def start_emulator(self, port, data):
-        proc = subprocess.Popen(
-            ["/usr/bin/python3", EMULATOR, "--listen", "127.0.0.1:%d" % port,
-             "--data", data], stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        line = proc.stderr.readline().decode()
-        self.assertTrue(line.startswith("listening http"), line)
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
-
-        def stop():
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(10)
-            proc.stderr.close()
-        self.addCleanup(stop)
-        return proc
+        emu = Emulator("--data", data, listen="127.0.0.1:%d" % port,
+                       record=False)
+        self.addCleanup(emu.cleanup)
+        return emu
 
     def start_spillway(self, cfg, port):
         sp = Spillway(config=cfg, rules=RULES, sink=None, listen=False,
@@ -447,9 +435,7 @@ class Storms(AckCase):
                             timeout=WAIT_TIMEOUT * 6)
         # The cluster goes away for longer than spillway's retry budget.
         progress(500, "500 acknowledged")
-        emu.kill()
-        emu.wait(10)
-        emu.stderr.close()
+        emu.stop()
         down_at = len(shipper.acked)
         time.sleep(2.0)
         emu = self.start_emulator(eport, data)

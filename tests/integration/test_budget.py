@@ -15,18 +15,10 @@ import os
 import threading
 import unittest
 
-from harness import SpillwayTestCase
+from harness import SpillwayTestCase, proc_status
 from test_overload import ASAN, Emulator
 
 ITEM = b'{"index":{}}\n{}\n'
-
-
-def vm(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for l in f:
-            if l.startswith(key + ":"):
-                return int(l.split()[1])
-    raise AssertionError(key)
 
 
 MiB = 1 << 20
@@ -75,7 +67,7 @@ class Budget(SpillwayTestCase):
         cfg["queue"].update({"max_events": 10000000, "max_bytes": max_bytes})
         sp = self.start(config=cfg, env=asan_env(),
                         sink=None if "sink" in cfg else "file")
-        return sp, vm(sp.proc.pid, "VmRSS")
+        return sp, proc_status(sp.proc.pid, "VmRSS")
 
     def attack(self, actions, copies, budget=16 * MiB):
         """copies gzip bodies of this many tiny actions, all at once."""
@@ -84,7 +76,7 @@ class Budget(SpillwayTestCase):
         return sp, base, post_all(sp.ports["http"], [body] * copies)
 
     def assert_bounded(self, sp, base, budget):
-        grew = vm(sp.proc.pid, "VmHWM") - base
+        grew = proc_status(sp.proc.pid, "VmHWM") - base
         self.assertLess(grew, budget // 1024 + MARGIN_KIB,
                         "peak RSS grew by %d KiB, budget %d KiB"
                         % (grew, budget // 1024))
@@ -198,7 +190,7 @@ class Budget(SpillwayTestCase):
                     if o]
             env = {"ASAN_OPTIONS": ":".join(opts + ["quarantine_size_mb=8"])}
         sp = self.start(config={"queue": {"max_events": 10000}}, env=env)
-        base = vm(sp.proc.pid, "VmRSS")
+        base = proc_status(sp.proc.pid, "VmRSS")
         got = []
 
         def send():
@@ -220,7 +212,7 @@ class Budget(SpillwayTestCase):
                       got[0][1])
         # Each bomb held at most its inflated body and 10,001 parsed
         # actions, one at a time: far below 8 x (6 MiB + 400k actions).
-        grew = vm(sp.proc.pid, "VmHWM") - base
+        grew = proc_status(sp.proc.pid, "VmHWM") - base
         self.assertLess(grew, 64 * 1024, "peak RSS grew by %d KiB" % grew)
         m = sp.metrics()
         self.assertEqual(m.get1("spillway_http_requests_rejected_total",

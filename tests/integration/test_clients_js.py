@@ -20,8 +20,9 @@ import shutil
 import subprocess
 import unittest
 
-from harness import REPO, WAIT_TIMEOUT, accounting_errors, have_binary, summarize
-from test_es_sink import Emulator, ESSinkCase, RULES
+from harness import (REPO, WAIT_TIMEOUT, Emulator, accounting_errors, have_binary,
+                     summarize)
+from test_es_sink import ESSinkCase, RULES
 
 CLIENTS = os.path.join(REPO, "tests", "clients")
 SCRIPT = os.path.join(CLIENTS, "bulk.js")

@@ -15,9 +15,8 @@ import time
 import unittest
 import warnings
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PEERS = os.path.join(os.path.dirname(HERE), "peers")
-EMULATOR = os.path.join(PEERS, "es_emulator.py")
+from harness import EMULATOR, PEERS, emulator_port
+
 sys.path.insert(0, PEERS)
 import es_emulator  # noqa: E402  (for the pure filter_path tests)
 
@@ -32,11 +31,7 @@ def start_emulator(*args):
     """Starts the emulator on port 0; returns (process, port)."""
     proc = subprocess.Popen([sys.executable, EMULATOR, "--listen", "127.0.0.1:0", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    line = proc.stderr.readline().decode()
-    if not line.startswith("listening http 127.0.0.1:"):
-        proc.kill()
-        raise RuntimeError("emulator did not start: %r %r" % (line, proc.stderr.read()))
-    return proc, int(line.rsplit(":", 1)[1])
+    return proc, emulator_port(proc)
 
 
 def wait_listening(proc, timeout=10):

@@ -15,12 +15,8 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.request
 
-from harness import SpillwayTestCase, WAIT_TIMEOUT, ndjson
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-EMULATOR = os.path.join(os.path.dirname(HERE), "peers", "es_emulator.py")
+from harness import Emulator, SpillwayTestCase, WAIT_TIMEOUT, ndjson
 
 RULES = {
     "classes": [
@@ -29,74 +25,6 @@ RULES = {
     ],
     "default": {"name": "other", "priority": 5},
 }
-
-
-class Emulator:
-    """One es_emulator.py process on a free port, recording requests."""
-
-    def __init__(self, *args):
-        self.tmp = tempfile.mkdtemp(prefix="spillway-es-")
-        self.record = os.path.join(self.tmp, "requests.jsonl")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", EMULATOR, "--listen", "127.0.0.1:0",
-             "--record", self.record, *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
-        line = self.proc.stderr.readline().decode()
-        if not line.startswith("listening http 127.0.0.1:"):
-            self.proc.kill()
-            raise RuntimeError("emulator did not start: %r" % line)
-        self.port = int(line.rsplit(":", 1)[1])
-        self.url = "http://127.0.0.1:%d" % self.port
-        # Keep draining stderr so the pipe never fills.
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        try:
-            while self.proc.stderr.read(65536):
-                pass
-        except (OSError, ValueError):
-            pass
-
-    def call(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data,
-                                     method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.read()
-
-    def config(self, **cfg):
-        return json.loads(self.call("POST", "/_emulator/config", cfg))
-
-    def received(self):
-        return [json.loads(l) for l in
-                self.call("GET", "/_emulator/received").splitlines()]
-
-    def stats(self):
-        return json.loads(self.call("GET", "/_emulator/stats"))
-
-    def requests(self):
-        """The recorded ES requests (bulk and others), in order."""
-        try:
-            with open(self.record) as f:
-                return [json.loads(l) for l in f if l.strip()]
-        except FileNotFoundError:
-            return []
-
-    def bulk_requests(self):
-        return [r for r in self.requests() if "_bulk" in r["path"]]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc.stderr.close()
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def ev(i, **kw):

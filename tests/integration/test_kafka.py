@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from harness import SpillwayTestCase, ndjson
+from harness import Emulator, SpillwayTestCase, ndjson, proc_status
 from kafkapeer import KafkaMock, kcat_consume, kcat_produce
 
 RULES = {
@@ -52,14 +52,6 @@ def line(d):
 def summarize_kafka(m):
     return {k[0]: v for k, v in m.items()
             if k[0].startswith("spillway_kafka_source")}
-
-
-def peak_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for l in f:
-            if l.startswith("VmHWM:"):
-                return int(l.split()[1])
-    return 0
 
 
 class KafkaCase(SpillwayTestCase):
@@ -234,7 +226,7 @@ class TestKafkaSink(KafkaCase):
         while time.monotonic() < deadline:
             st = sp.stats()
             pressured = pressured or st["backpressure"]
-            rss.append(peak_rss_kib(sp.proc.pid))
+            rss.append(proc_status(sp.proc.pid, "VmHWM"))
             time.sleep(0.5)
         kafka.broker_up(-1)
         time.sleep(3)
@@ -386,7 +378,6 @@ class TestKafkaSource(KafkaCase):
         return self.start(config=cfg, rules=RULES, sink=None)
 
     def test_backlog_stays_in_kafka_when_the_sink_is_slow(self):
-        from test_es_sink import Emulator
         kafka = self.kafka({"in": 2})
         emu = Emulator("--capacity", "500", "--fast", "--no-store")
         self.addCleanup(emu.cleanup)
@@ -404,7 +395,6 @@ class TestKafkaSource(KafkaCase):
         self.assertGreater(m.get1("spillway_kafka_source_paced_total"), 0)
 
     def test_sink_failure_is_read_again(self):
-        from test_es_sink import Emulator
         kafka = self.kafka({"in": 1})
         emu = Emulator()
         self.addCleanup(emu.cleanup)

@@ -31,19 +31,16 @@ import http.client
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:      # also runnable as a file path
     sys.path.insert(0, HERE)
 
-from harness import BIN, SpillwayTestCase  # noqa: E402
-
-EMULATOR = os.path.join(os.path.dirname(HERE), "peers", "es_emulator.py")
+import harness  # noqa: E402
+from harness import BIN, SpillwayTestCase, proc_status  # noqa: E402
 
 
 def _is_asan(path):
@@ -84,64 +81,17 @@ def pattern(**shares):
 
 # ---------------------------------------------------------------- emulator
 
-class Emulator:
-    """es_emulator.py on a free port; --fast: sources are not json-parsed
-    (the emulator still stores their text exactly as sent)."""
+class Emulator(harness.Emulator):
+    """es_emulator.py on a free port, recording nothing; --fast: sources
+    are not json-parsed (the emulator still stores their text exactly as
+    sent)."""
 
     def __init__(self, *args):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", EMULATOR, "--listen", "127.0.0.1:0",
-             "--fast", *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
-        line = self.proc.stderr.readline().decode()
-        if not line.startswith("listening http 127.0.0.1:"):
-            self.proc.kill()
-            self.proc.wait(10)
-            raise RuntimeError("emulator did not start: %r" % line)
-        self.port = int(line.rsplit(":", 1)[1])
-        self.url = "http://127.0.0.1:%d" % self.port
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        try:
-            while self.proc.stderr.read(65536):
-                pass
-        except (OSError, ValueError):
-            pass
-
-    def call(self, method, path, body=None, timeout=30):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data,
-                                     method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.read()
-
-    def config(self, **cfg):
-        return json.loads(self.call("PUT", "/_emulator/config", cfg))
-
-    def stats(self):
-        return json.loads(self.call("GET", "/_emulator/stats"))
-
-    def indexed(self):
-        """Documents accepted so far (all indices)."""
-        return sum(self.stats()["indexed"].values())
+        super().__init__("--fast", *args, record=False)
 
     def received(self):
         """Accepted documents in arrival order, as parsed sources."""
-        out = []
-        for l in self.call("GET", "/_emulator/received",
-                           timeout=60).splitlines():
-            out.append(json.loads(json.loads(l)["source"]))
-        return out
-
-    def cleanup(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc.stderr.close()
+        return [json.loads(d["source"]) for d in super().received()]
 
 
 # ---------------------------------------------------------------- load
@@ -252,15 +202,6 @@ class Sampler(threading.Thread):
 def dropped(cls_stats):
     """All of a class's drops, whatever the reason."""
     return sum(cls_stats["dropped"].values())
-
-
-def vm_status(pid, key):
-    """A kB value from /proc/PID/status (VmRSS, VmHWM)."""
-    with open("/proc/%d/status" % pid) as f:
-        for l in f:
-            if l.startswith(key + ":"):
-                return int(l.split()[1])
-    raise AssertionError("no %s in /proc/%d/status" % (key, pid))
 
 
 # ---------------------------------------------------------------- tests
@@ -676,7 +617,7 @@ class TestOverload(Overload):
                            env=env)
         pid = sp.proc.pid
         time.sleep(0.5)
-        base_kib = vm_status(pid, "VmRSS")
+        base_kib = proc_status(pid, "VmRSS")
         held = self.QUEUE_MAX + (2 + 2) * 500     # concurrency 2, batch 500
         bound_kib = base_kib + held * self.EVENT_KIB + self.MARGIN_KIB
 
@@ -694,7 +635,7 @@ class TestOverload(Overload):
 
         def state():
             s = sp.stats()
-            return vm_status(pid, "VmRSS"), s["queue"]["events"], s
+            return proc_status(pid, "VmRSS"), s["queue"]["events"], s
 
         snd = self.sender(sp, offered, pattern(p0=1, p1=2, p2=7, p9=10))
         probe = self.sampler(healthz, 0.5)
@@ -705,7 +646,7 @@ class TestOverload(Overload):
         time.sleep(max(0.0, t0 + duration - time.monotonic()))
         probes = probe.stop()
         watched = watch.stop()
-        hwm_kib = vm_status(pid, "VmHWM")
+        hwm_kib = proc_status(pid, "VmHWM")
         cl, report = self.finish_exactly(sp, emu, snd, offered)
 
         self.assertGreaterEqual(len(probes), duration / 0.5 - 4)

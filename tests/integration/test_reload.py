@@ -20,7 +20,7 @@ import threading
 import time
 
 from harness import (SpillwayTestCase, accounting_errors, bulk_body, ndjson,
-                     run_cli, summarize)
+                     run_cli, slurp, summarize)
 
 RELOADS = 200
 POLL = 0.002
@@ -97,11 +97,6 @@ def write_atomic(path, text):
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def read(path):
-    with open(path) as f:
-        return f.read()
 
 
 # ------------------------------------------------------------- traffic
@@ -301,7 +296,7 @@ class TestReloadUnderTraffic(SpillwayTestCase):
                     self.wait_log(sp, log_at, "rules: reload refused")
             else:
                 before = os.stat(path)
-                before_text = read(path)
+                before_text = slurp(path, "r")
                 st, _, body = sp.admin("PUT", "/rules", text.encode())
                 after = os.stat(path)
                 if good:
@@ -309,14 +304,14 @@ class TestReloadUnderTraffic(SpillwayTestCase):
                                      (200, {"revision": rev + 1,
                                             "persisted": True}), where)
                     # Written by rename: a new inode with exactly the body.
-                    self.assertEqual(read(path), text, where)
+                    self.assertEqual(slurp(path, "r"), text, where)
                     self.assertNotEqual(after.st_ino, before.st_ino, where)
                 else:
                     self.assertEqual(st, 400, where)
                     self.assertEqual(json.loads(body),
                                      {"error": msg, "line": line,
                                       "column": col}, where)
-                    self.assertEqual(read(path), before_text, where)
+                    self.assertEqual(slurp(path, "r"), before_text, where)
                     self.assertEqual(after.st_ino, before.st_ino, where)
                     self.assertEqual(after.st_mtime_ns, before.st_mtime_ns)
                     self.wait_log(sp, log_at, "rules: PUT /rules refused")
@@ -538,7 +533,7 @@ class TestAdminToken(SpillwayTestCase):
         fst = os.stat(sp.rules_path)
         return (revision(m), reloads(m, "ok"), reloads(m, "error"),
                 hd.get("x-spillway-rules-revision"), body.decode(),
-                read(sp.rules_path), fst.st_ino, fst.st_mtime_ns)
+                slurp(sp.rules_path, "r"), fst.st_ino, fst.st_mtime_ns)
 
     def test_token_guards_put_and_post(self):
         a, b = text_of(ruleset("A")), text_of(ruleset("B"))
@@ -582,7 +577,7 @@ class TestAdminToken(SpillwayTestCase):
         st, _, body = sp.admin("PUT", "/rules", a.encode(), good)
         self.assertEqual((st, json.loads(body)),
                          (200, {"revision": 3, "persisted": True}))
-        self.assertEqual(read(sp.rules_path), a)
+        self.assertEqual(slurp(sp.rules_path, "r"), a)
         # With the token, a bad body is still refused as bad.
         st, _, body = sp.admin("PUT", "/rules", b"{\"classes\": 1}", good)
         self.assertEqual(st, 400)
