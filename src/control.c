@@ -8,6 +8,10 @@
  *                   (it is draining a backlog: it can take at least that)
  *   calm            demand below C with no pressure for calm_ns: C is
  *                   lifted (unlimited)
+ * In a fleet, the fleet's demand against the fleet's capacity decides
+ * between growing and calm instead of this instance's own, and C grows
+ * no further than this instance could use (its demand, or twice what
+ * it forwards): each instance's C is its part of the fleet's.
  * The floor is the demand of priority 0: the controller never sheds
  * priority 0 itself; if the sink cannot take even that, priority 0 waits
  * in the bounded queue.
@@ -34,6 +38,7 @@ control_init(struct control *ct, const struct control_params *p,
 	ct->demand_rate = 0;
 	ct->floor = 0;
 	ct->ceiling = 0;
+	ct->fleet_over = -1;
 	ct->probing = 0;
 	ct->calm_since = 0;
 	ct->last = now;
@@ -108,8 +113,9 @@ control_step(struct control *ct, uint64_t now, uint64_t forwarded,
     uint64_t demand, int pressure, double floor)
 {
 	enum control_change ch = CONTROL_SAME;
-	double secs, c = ct->capacity, step;
+	double secs, c = ct->capacity, step, most;
 	uint64_t dt;
+	int over;
 
 	if (now <= ct->last) {
 		ct->fwd_total = forwarded;
@@ -139,7 +145,9 @@ control_step(struct control *ct, uint64_t now, uint64_t forwarded,
 		ct->calm_since = 0;
 		ch = isinf(ct->capacity) ? CONTROL_LIMITED : CONTROL_DECREASED;
 	} else if (!isinf(c)) {
-		if (ct->demand_rate > c) {
+		over = ct->fleet_over >= 0 ? ct->fleet_over :
+		    ct->demand_rate > c;
+		if (over) {
 			/*
 			 * Back to where the sink last pushed back at once (it
 			 * took that much), then above it probe gently at first
@@ -165,6 +173,10 @@ control_step(struct control *ct, uint64_t now, uint64_t forwarded,
 				c = ct->ceiling;
 			if (ct->fwd_rate > c)
 				c = ct->fwd_rate;
+			most = 2 * ct->fwd_rate > ct->demand_rate ?
+			    2 * ct->fwd_rate : ct->demand_rate;
+			if (ct->fleet_over >= 0 && c > most)
+				c = most > ct->capacity ? most : ct->capacity;
 			ct->calm_since = 0;
 			ch = CONTROL_INCREASED;
 		} else if (ct->calm_since == 0)

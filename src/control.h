@@ -51,6 +51,13 @@ struct control {
 	double		 demand_rate;	/* smoothed events/s asking admission */
 	double		 floor;		/* C never goes below (priority 0) */
 	double		 ceiling;	/* forwarded rate at the last pressure */
+	/*
+	 * In a fleet (fleet.h), whether the fleet's demand exceeds its
+	 * capacity, set by the caller before each step: 1 or 0 decides in
+	 * place of this instance's own demand whether C grows or, calm, is
+	 * lifted; -1 (the default): this instance's own demand decides.
+	 */
+	int		 fleet_over;
 	uint64_t	 calm_since;	/* ns; 0 while not calm */
 	unsigned	 probing;	/* intervals spent above the ceiling */
 	uint64_t	 last;		/* ns of the last step; 0: none yet */
