@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "fleet.h"
 #include "jsonpos.h"
 
 enum opt_type {
@@ -75,6 +76,10 @@ static const struct opt config_opts[] = {
 	    1e7 },
 	{ "control", "decrease", OPT_DOUBLE, O(control_decrease), 0, 1 },
 	{ "control", "increase", OPT_DOUBLE, O(control_increase), 0, 10 },
+	{ NULL, "fleet", OPT_SECTION, 0, 0, 0 },
+	{ "fleet", "url", OPT_STR, O(fleet_url), 0, 0 },
+	{ "fleet", "id", OPT_STR, O(fleet_id), 0, 0 },
+	{ "fleet", "stale_ms", OPT_LONG, O(fleet_stale_ms), 1, 1e7 },
 	{ NULL, "limits", OPT_SECTION, 0, 0, 0 },
 	{ "limits", "max_event_bytes", OPT_LONG, O(max_event_bytes), 16, 1e9 },
 	{ "limits", "max_body_bytes", OPT_LONG, O(max_body_bytes), 16, 1e10 },
@@ -140,6 +145,7 @@ config_default(void)
 	cf->max_retries = 3;
 	cf->queue_max_events = 200000;
 	cf->queue_max_bytes = 268435456;
+	cf->fleet_stale_ms = 3000;
 	cf->control_interval_ms = 250;
 	cf->target_latency_ms = 1000;
 	cf->control_decrease = 0.7;
@@ -433,6 +439,18 @@ config_load(const char *path, char *err, size_t errlen)
 		config_error(path, text, len, "http", "es_version", 0, err,
 		    errlen, "\"es_version\" must be a version such as "
 		    "\"%s\", of major 7, 8 or 9", CONFIG_ES_VERSION);
+		goto fail;
+	}
+	if (cf->fleet_url != NULL && strncmp(cf->fleet_url, "kafka://", 8) !=
+	    0) {
+		config_error(path, text, len, "fleet", "url", 0, err, errlen,
+		    "\"url\" must be kafka://HOST:PORT[,HOST:PORT...]/TOPIC");
+		goto fail;
+	}
+	if (cf->fleet_id != NULL && (cf->fleet_id[0] == '\0' ||
+	    strlen(cf->fleet_id) > FLEET_ID_MAX)) {
+		config_error(path, text, len, "fleet", "id", 0, err, errlen,
+		    "\"id\" must be 1 to %d bytes", FLEET_ID_MAX);
 		goto fail;
 	}
 	if (cf->sink_compression != NULL &&

@@ -42,6 +42,10 @@ struct config {
 	long		 queue_max_events;
 	long		 queue_max_bytes;
 
+	char		*fleet_url;		/* kafka://..., or NULL: alone */
+	char		*fleet_id;		/* NULL: HOSTNAME-PID */
+	long		 fleet_stale_ms;
+
 	long		 control_interval_ms;
 	long		 target_latency_ms;
 	double		 control_decrease;

@@ -17,6 +17,8 @@
 #include "app.h"
 #include "cli.h"
 #include "config.h"
+#include "fleet.h"
+#include "fleet_kafka.h"
 #include "http.h"
 #include "ingest_http.h"
 #include "ingest_kafka.h"
@@ -38,6 +40,8 @@ static struct app	 app;
 static struct event	*tick_ev, *poll_ev, *control_ev, *drain_ev;
 static char		 hostname[256];
 static uint64_t		 drain_deadline;
+static struct fleet	*fleet;
+static struct fleet_link *fleet_link;
 
 static void
 usage(FILE *fp)
@@ -67,6 +71,39 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	shaper_tick(app.sh, now);
 	if (++ticks % SUMMARY_SECS == 0)
 		shaper_summarize(app.sh, hostname, clock_wall_ns(), now);
+}
+
+static void
+fleet_publish(void *arg, const struct fleet_report *r)
+{
+	fleet_link_publish(arg, r);
+}
+
+/* fleet.url: shed as one with the instances that report there. */
+static int
+fleet_join(void)
+{
+	char id[FLEET_ID_MAX + 1], err[512];
+
+	if (app.cf->fleet_url == NULL)
+		return 0;
+	if (app.cf->fleet_id != NULL)
+		snprintf(id, sizeof(id), "%s", app.cf->fleet_id);
+	else
+		snprintf(id, sizeof(id), "%.*s-%ld", FLEET_ID_MAX - 24,
+		    hostname, (long)getpid());
+	if ((fleet = fleet_new(id, (uint64_t)app.cf->fleet_stale_ms *
+	    NSEC_PER_MSEC)) == NULL ||
+	    shaper_set_fleet(app.sh, fleet, fleet_publish, NULL) == -1) {
+		log_err("fleet: out of memory");
+		return -1;
+	}
+	if ((fleet_link = fleet_link_new(app.base, app.cf, fleet, err,
+	    sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return -1;
+	}
+	return shaper_set_fleet(app.sh, fleet, fleet_publish, fleet_link);
 }
 
 static void
@@ -406,13 +443,17 @@ main(int argc, char **argv)
 		}
 	}
 
+	if (gethostname(hostname, sizeof(hostname) - 1) == -1)
+		snprintf(hostname, sizeof(hostname), "localhost");
+	if (fleet_join() == -1) {
+		rc = 1;
+		goto out;
+	}
 	tick_ev = event_new(app.base, -1, EV_PERSIST, tick_cb, NULL);
 	poll_ev = event_new(app.base, -1, EV_PERSIST, poll_cb, NULL);
 	control_ev = event_new(app.base, -1, EV_PERSIST, control_cb, NULL);
 	control_tv.tv_sec = app.cf->control_interval_ms / 1000;
 	control_tv.tv_usec = (app.cf->control_interval_ms % 1000) * 1000;
-	if (gethostname(hostname, sizeof(hostname) - 1) == -1)
-		snprintf(hostname, sizeof(hostname), "localhost");
 	event_add(tick_ev, &sec);
 	event_add(poll_ev, &poll_tv);
 	event_add(control_ev, &control_tv);
@@ -438,6 +479,7 @@ main(int argc, char **argv)
 	app.admin = NULL;
 	shaper_abandon(app.sh);
 	shaper_set_sinks(app.sh, NULL, NULL);
+	shaper_set_fleet(app.sh, NULL, NULL, NULL);
 	sink_free(app.sink);
 	sink_free(app.divert);
 	app.sink = app.divert = NULL;
@@ -455,6 +497,8 @@ out:
 	sink_free(app.sink);
 	sink_free(app.divert);
 	shaper_free(app.sh);
+	fleet_link_free(fleet_link);
+	fleet_free(fleet);
 	/* After the shaper: its records told the source their fate. */
 	ingest_kafka_free(app.kafka);
 	if (sig_hup != NULL)

@@ -14,6 +14,7 @@
 #include "app.h"
 #include "budget.h"
 #include "config.h"
+#include "fleet.h"
 #include "http.h"
 #include "ingest_http.h"
 #include "ingest_kafka.h"
@@ -630,6 +631,53 @@ stats_sink(struct evbuffer *out, struct sink *s)
 	    st.pressure ? "true" : "false");
 }
 
+/* A rate, or null when unlimited. */
+static void
+stats_num(struct evbuffer *out, double v)
+{
+	if (isinf(v))
+		evbuffer_add_printf(out, "null");
+	else
+		evbuffer_add_printf(out, "%.1f", v);
+}
+
+/* What this instance believes about its fleet; null when alone. */
+static void
+stats_fleet(struct evbuffer *out, const struct shaper *sh)
+{
+	const struct fleet_view *v = shaper_fleet(sh);
+	int p, first = 1;
+
+	evbuffer_add_printf(out, ",\"fleet\":");
+	if (v == NULL) {
+		evbuffer_add_printf(out, "null");
+		return;
+	}
+	evbuffer_add_printf(out, "{\"peers\":%zu,\"capacity\":", v->peers);
+	stats_num(out, v->capacity);
+	evbuffer_add_printf(out, ",\"local_capacity\":");
+	stats_num(out, sh->ctl.capacity);
+	evbuffer_add_printf(out, ",\"share\":");
+	stats_num(out, v->share);
+	evbuffer_add_printf(out, ",\"demand\":%.1f,\"over\":%s,"
+	    "\"margin_priority\":", v->demand, v->over < 0 ? "null" :
+	    v->over ? "true" : "false");
+	if (v->margin < 0)
+		evbuffer_add_printf(out, "null");
+	else
+		evbuffer_add_printf(out, "%d", v->margin);
+	evbuffer_add_printf(out, ",\"margin_share\":%.4f,"
+	    "\"demand_by_priority\":{", v->margin_share);
+	for (p = 0; p < v->nprio; p++) {
+		if (v->prio_demand[p] <= 0)
+			continue;
+		evbuffer_add_printf(out, "%s\"%d\":%.1f", first ? "" : ",", p,
+		    v->prio_demand[p]);
+		first = 0;
+	}
+	evbuffer_add_printf(out, "}}");
+}
+
 void
 metrics_stats(struct app *app, struct evbuffer *out)
 {
@@ -673,6 +721,7 @@ metrics_stats(struct app *app, struct evbuffer *out)
 	    (unsigned long long)sh->ctl.decreases,
 	    (unsigned long long)sh->ctl.increases,
 	    (unsigned long long)sh->ctl.lifts);
+	stats_fleet(out, sh);
 	evbuffer_add_printf(out, ",\"classes\":{");
 	for (i = 0; i < sh->nclasses; i++) {
 		struct sclass *c = sh->classes[i];

@@ -20,6 +20,7 @@
 #include "budget.h"
 #include "classify.h"
 #include "config.h"
+#include "fleet.h"
 #include "keytab.h"
 #include "log.h"
 #include "shaper.h"
@@ -263,6 +264,7 @@ shaper_free(struct shaper *sh)
 
 	if (sh == NULL)
 		return;
+	free(sh->fleet_view);
 	budget_set_reclaim(NULL, NULL);
 	while ((rec = queue_first(&sh->q)) != NULL) {
 		queue_unlink(&sh->q, rec);
@@ -1230,6 +1232,59 @@ shaper_allocate(struct shaper *sh, uint64_t now, int fresh)
 	free(v);
 }
 
+int
+shaper_set_fleet(struct shaper *sh, struct fleet *f,
+    void (*publish)(void *, const struct fleet_report *), void *arg)
+{
+	if (f != NULL && sh->fleet_view == NULL &&
+	    (sh->fleet_view = calloc(1, sizeof(*sh->fleet_view))) == NULL)
+		return -1;
+	sh->fleet = f;
+	sh->fleet_publish = publish;
+	sh->fleet_arg = arg;
+	sh->ctl.fleet_over = -1;
+	return 0;
+}
+
+const struct fleet_view *
+shaper_fleet(const struct shaper *sh)
+{
+	return sh->fleet != NULL ? sh->fleet_view : NULL;
+}
+
+/*
+ * In a fleet: publish this instance's capacity and demand by priority,
+ * and return what the fleet rule lets it admit; alone, the controller's
+ * capacity.
+ */
+static double
+shaper_fleet_share(struct shaper *sh, uint64_t now)
+{
+	struct fleet_report r;
+	const struct sclass *c;
+	double share;
+	size_t i;
+
+	if (sh->fleet == NULL)
+		return sh->ctl.capacity;
+	snprintf(r.id, sizeof(r.id), "%s", fleet_self(sh->fleet));
+	r.capacity = sh->ctl.capacity;
+	r.nprio = 0;
+	memset(r.demand, 0, sizeof(r.demand));
+	for (i = 0; i < sh->nbyprio; i++) {
+		c = sh->byprio[i];
+		r.demand[c->priority] += c->demand_now;
+		if (c->priority + 1 > r.nprio)
+			r.nprio = c->priority + 1;
+	}
+	share = fleet_share(sh->fleet, &r, now, sh->fleet_view);
+	/* The next step grows, or not, by the fleet's demand. */
+	sh->ctl.fleet_over = sh->fleet_view->over;
+	if (sh->fleet_publish != NULL)
+		sh->fleet_publish(sh->fleet_arg, &r);
+	return share;
+}
+
 void
 shaper_control(struct shaper *sh, uint64_t now)
 {
@@ -1278,7 +1333,7 @@ shaper_control(struct shaper *sh, uint64_t now)
 
 	ch = control_step(&sh->ctl, now, fwd, want, pressure, floor);
 	sh->refused_now = SHAPER_NONE_REFUSED;
-	sh->capacity = sh->ctl.capacity;
+	sh->capacity = shaper_fleet_share(sh, now);
 	shaper_allocate(sh, now, isinf(was) && !isinf(sh->capacity));
 
 	if (pressure)

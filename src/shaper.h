@@ -22,6 +22,9 @@
 #include "rules.h"
 
 struct config;
+struct fleet;
+struct fleet_report;
+struct fleet_view;
 struct keytab;
 struct sink;
 struct sink_owner;
@@ -157,6 +160,13 @@ struct shaper {
 	size_t			 snap_pos;	/* slot of the newest snapshot */
 	int			 draining;	/* shutting down */
 	struct shaper_request	 req;		/* see shaper_request() */
+
+	/* In a fleet (shaper_set_fleet()): the others, and what it saw. */
+	struct fleet		*fleet;
+	void			(*fleet_publish)(void *,
+				    const struct fleet_report *);
+	void			*fleet_arg;
+	struct fleet_view	*fleet_view;
 };
 
 /*
@@ -172,6 +182,19 @@ void		 shaper_free(struct shaper *sh);
 /* The owner to give the sinks this shaper feeds. */
 void		 shaper_sink_owner(struct shaper *sh,
 		    struct sink_owner *owner);
+
+/*
+ * Shed as one fleet with the instances f hears (not owned; NULL: alone).
+ * Each control interval the shaper hands this instance's report to
+ * publish(arg, report) and admits what fleet_share() gives it instead of
+ * its controller's capacity.
+ */
+int		 shaper_set_fleet(struct shaper *sh, struct fleet *f,
+		    void (*publish)(void *, const struct fleet_report *),
+		    void *arg);
+
+/* What the last control interval saw of the fleet; NULL when alone. */
+const struct fleet_view *shaper_fleet(const struct shaper *sh);
 
 /* Attach sinks (not owned). divert may be NULL. */
 void		 shaper_set_sinks(struct shaper *sh, struct sink *sink,
