@@ -29,6 +29,18 @@ Scenarios (each writes docs/img/scaling-sim-NAME.tsv and .png):
              priority-0 demand, then restored
   drift      equal demand, requests served in a random arrival order (seeded), 600 s
   additive   NOT spillway's controller: textbook additive increase, for comparison
+  fleet2     fleet.url set: a offers p0 3000/s and p1 5000/s, b only p9 20000/s, K 10000/s
+  alone2     the same without fleet.url
+  fleet50    50 instances of three kinds as one fleet; K half, a quarter, three quarters
+             of their demand (60 s each)
+  fleet200   the same with 200 instances
+  alone200   200 instances, each alone
+
+In a fleet (fleet=True), each instance publishes its report every control interval and the
+reports reach everyone at the next: the fleet rule is a port of src/fleet.c (Fleet, and
+water_line(), its second half), held to check_fleet.c's numbers by
+tests/integration/test_fleet_sim.py.  For 50 and 200 instances, Channel sums the reports once
+per interval instead of once per instance, with the same result.
 
 Standard library only; gnuplot (pngcairo) draws the PNGs.
 """
@@ -59,6 +71,7 @@ DECREASE = 0.7                          # control.decrease
 INCREASE = 0.05                         # control.increase
 TARGET_LATENCY_NS = 1000 * 1000000      # control.target_latency_ms
 QUEUE_MAX_EVENTS = 200000               # queue.max_events
+FLEET_STALE_NS = 3000 * 1000000         # fleet.stale_ms
 
 # ------------------------------------------------------------------- the simulation
 SUBSTEP_NS = 50 * 1000000               # admission and the sink run 5 times per interval
@@ -100,6 +113,7 @@ class Control:
         self.demand_rate = 0.0
         self.floor = 0.0
         self.ceiling = 0.0
+        self.fleet_over = -1            # set before each step in a fleet (src/control.h)
         self.probing = 0
         self.calm_since = 0
         self.last = now
@@ -154,8 +168,12 @@ class Control:
             self.calm_since = 0
             ch = self.LIMITED if math.isinf(self.capacity) else self.DECREASED
         elif not math.isinf(c):
-            if self.demand_rate > c:
+            over = self.fleet_over if self.fleet_over >= 0 else self.demand_rate > c
+            if over:
                 c = self._grow(c)
+                most = max(2 * self.fwd_rate, self.demand_rate)
+                if self.fleet_over >= 0 and c > most:
+                    c = most if most > self.capacity else self.capacity
                 self.calm_since = 0
                 ch = self.INCREASED
             elif self.calm_since == 0:
@@ -213,6 +231,117 @@ class AdditiveControl(Control):
         if self.fwd_rate > c:
             c = self.fwd_rate
         return c
+
+
+# -------------------------------------------------------------------------- src/fleet.c
+
+class FleetView:
+    """struct fleet_view"""
+
+    def __init__(self):
+        self.peers = 0
+        self.capacity = 0.0
+        self.demand = 0.0
+        self.over = -1
+        self.margin = -1
+        self.margin_share = 1.0
+        self.share = 0.0
+        self.prio_demand = collections.defaultdict(float)
+
+
+class Fleet:
+    """struct fleet: the others' last reports; heard() is fleet_heard(), share() is
+    fleet_share().  A report is (id, capacity, {priority: demand})."""
+
+    def __init__(self, self_id, stale_ns):
+        self.self_id = self_id
+        self.stale_ns = stale_ns
+        self.peers = {}                 # id -> (report, heard)
+
+    def heard(self, report, now):
+        if report[0] == self.self_id:
+            return 0
+        self.peers[report[0]] = (report, now)
+        return 1
+
+    def share(self, me, now):
+        """The rate this instance may admit, and the view (fleet_share())."""
+        for pid in [k for k, (_, t) in self.peers.items() if now - t > self.stale_ns]:
+            del self.peers[pid]
+        cap, dem = 0.0, collections.defaultdict(float)
+        for r, _ in self.peers.values():
+            cap += r[1]
+            for p, d in r[2].items():
+                dem[p] += d
+        return water_line(me, cap, dem, len(self.peers))
+
+
+def water_line(me, others_capacity, others_demand, peers):
+    """The second half of fleet_share(): me is this instance's report; the others' are
+    given summed (capacity, {priority: demand}) and counted (peers)."""
+    v = FleetView()
+    v.peers = peers
+    v.capacity = me[1] + others_capacity
+    for src in (me[2], others_demand):
+        for p, d in src.items():
+            v.prio_demand[p] += d
+            v.demand += d
+    if peers == 0 or math.isinf(v.capacity):
+        v.share = me[1]
+        return v.share, v
+    v.over = 1 if v.demand > v.capacity else 0
+    left = v.capacity
+    share = 0.0
+    for p in sorted(v.prio_demand):
+        d = v.prio_demand[p]
+        if d <= 0:
+            continue
+        give = d if d < left else left
+        frac = give / d
+        if frac < 1 and v.margin < 0:
+            v.margin, v.margin_share = p, frac
+        share += frac * me[2].get(p, 0.0)
+        left -= give
+    if left > 0 and v.capacity > 0:
+        share += left * (me[1] / v.capacity)
+    share = max(share, me[2].get(0, 0.0), 1.0)
+    v.share = share
+    return share, v
+
+
+class Channel:
+    """The topic, when every report reaches every instance one interval after it was
+    published: the same numbers as a Fleet per instance, summed once per interval
+    instead of once per instance (a fleet of 200 in Python)."""
+
+    def __init__(self):
+        self.reports = {}
+        self.cap = 0.0
+        self.unlimited = 0
+        self.dem = collections.defaultdict(float)
+
+    def deliver(self, reports):
+        self.reports = {r[0]: r for r in reports}
+        self.cap = sum(r[1] for r in reports if not math.isinf(r[1]))
+        self.unlimited = sum(1 for r in reports if math.isinf(r[1]))
+        self.dem = collections.defaultdict(float)
+        for r in reports:
+            for p, d in r[2].items():
+                self.dem[p] += d
+
+    def share(self, me, now):
+        old = self.reports.get(me[0])
+        cap, unlimited, dem = self.cap, self.unlimited, dict(self.dem)
+        if old is not None:
+            if math.isinf(old[1]):
+                unlimited -= 1
+            else:
+                cap -= old[1]
+            for p, d in old[2].items():
+                dem[p] -= d
+        if unlimited > 0:
+            cap = INF
+        return water_line(me, cap, dem, len(self.reports) - (old is not None))
 
 
 def control_allocate(capacity, items):
@@ -295,8 +424,9 @@ class Class:
 class Instance:
     """One spillway: a shaper (src/shaper.c) around a Control, and a fluid queue."""
 
-    def __init__(self, name, rate, mix, start=0.0, stop=INF, additive=0.0):
+    def __init__(self, name, rate, mix, start=0.0, stop=INF, additive=0.0, fleet=False):
         self.name = name
+        self.in_fleet = fleet
         self.rate = rate                # events/s offered to it from start to stop
         self.mix = mix                  # [(class name, priority, share)]
         self.start = start
@@ -327,6 +457,11 @@ class Instance:
         self.pushback_seen = 0.0
         self.hold_until = 0                 # the sink sends nothing new before this
         self.fwd_hist = collections.deque()  # (t, cumulative forwarded) for the 1 s rate
+        self.fleet = None
+        if self.in_fleet:
+            self.fleet = self.in_fleet if isinstance(self.in_fleet, Channel) else \
+                Fleet(self.name, FLEET_STALE_NS)
+        self.report = None                  # what it published at its last interval
 
     # -- shaper_admit(), in a fluid form
     def admit(self, dt_ns, now):
@@ -460,8 +595,20 @@ class Instance:
         was = self.capacity
         self.ctl.step(now, fwd, want, pressure, floor)
         self.refused_now = NONE_REFUSED
-        self.capacity = self.ctl.capacity
+        self.capacity = self.fleet_share(now)
         self.allocate(now, math.isinf(was) and not math.isinf(self.capacity))
+
+    def fleet_share(self, now):
+        """shaper_fleet_share(): publish, and admit what the fleet rule gives."""
+        if self.fleet is None:
+            return self.ctl.capacity
+        dem = collections.defaultdict(float)
+        for c in self.byprio:
+            dem[c.priority] += c.demand_now
+        self.report = (self.name, self.ctl.capacity, dict(dem))
+        share, v = self.fleet.share(self.report, now)
+        self.ctl.fleet_over = v.over
+        return share
 
     def allocate(self, now, fresh):
         """shaper_allocate(): every class's share of C as a token bucket."""
@@ -584,6 +731,15 @@ def simulate(instances, capacity, duration, rng=None):
             inst.sink_answer(o, g, now, rng)
         if k % steps_per_iv == 0:
             row = {"t": t, "K": es.capacity, "inst": {}}
+            # what was published at the last interval arrives now
+            reports = [inst.report for inst in live if inst.report is not None]
+            channels = {id(i.fleet): i.fleet for i in live if isinstance(i.fleet, Channel)}
+            for ch in channels.values():
+                ch.deliver(reports)
+            for inst in live:
+                if isinstance(inst.fleet, Fleet):
+                    for r in reports:
+                        inst.fleet.heard(r, now)
             for inst in live:
                 inst.control(now)
                 fwd = inst.fwd_rate_1s(now)
@@ -693,6 +849,109 @@ def write_tsv(path, title, names, rows, prios, notes):
                     out.append(fmt(v))
             f.write("\t".join(out) + "\n")
     os.replace(path + ".tmp", path)
+
+
+def prio_rates(rows, prios):
+    """Per row: (t, K, forwarded, {p: forwarded/s}, {p: offered/s}) over the last second,
+    all instances together."""
+    out = []
+    for j in range(4, len(rows)):
+        r, prev = rows[j], rows[j - 4]
+        dt = r["t"] - prev["t"]
+        fw, wa = {}, {}
+        for p in prios:
+            fw[p] = wa[p] = 0.0
+            for n, i in r["inst"].items():
+                if n in prev["inst"]:
+                    fw[p] += i["fwd_p"].get(p, 0) - prev["inst"][n]["fwd_p"].get(p, 0)
+                    wa[p] += i["want_p"].get(p, 0) - prev["inst"][n]["want_p"].get(p, 0)
+            fw[p] /= dt
+            wa[p] /= dt
+        out.append((r["t"], r["K"], sum(fw.values()), fw, wa))
+    return out
+
+
+def ideal(k, want, prios):
+    """The single-spillway answer: the share of each priority's demand that fits in k."""
+    left, f = k, {}
+    for p in prios:
+        give = min(want[p], left)
+        f[p] = give / want[p] if want[p] > 0 else 1.0
+        left -= give
+    return f
+
+
+def convergence(pr, prios, steps, hold=2.0):
+    """Seconds from each change of K until the fleet holds, for `hold` s: the sum within
+    10% of K; every priority more important than the margin (the first that does not fit
+    in full) at 90% or more of its demand; every priority less important at 10% or less."""
+    out = []
+    for t0 in steps:
+        since, t = None, t0
+        for t, k, tot, fw, wa in pr:
+            if t < t0:
+                continue
+            f = ideal(k, wa, prios)
+            margin = min([p for p in prios if f[p] < 1] or [max(prios) + 1])
+            ok = abs(tot - k) <= 0.1 * k and all(
+                (p >= margin or fw[p] >= 0.9 * wa[p]) and
+                (p <= margin or fw[p] <= 0.1 * wa[p]) for p in prios if wa[p] > 0)
+            if ok and since is None:
+                since = t
+            elif not ok:
+                since = None
+            if since is not None and t - since >= hold:
+                break
+        out.append(None if since is None or t - since < hold else since - t0)
+    return out
+
+
+def write_fleet_tsv(path, title, pr, prios, notes):
+    with open(path + ".tmp", "w") as f:
+        f.write("# %s (tools/scaling-sim.py)\n" % title)
+        for n in notes:
+            f.write("# %s\n" % n)
+        f.write("# t: s; K; total_fwd: forwarded over the last second, all instances; "
+                "fwd_pN, want_pN: forwarded and offered events/s of priority N; got_pN: "
+                "their ratio; ideal_pN: what one spillway would give priority N\n")
+        cols = ["t", "K", "total_fwd"] + ["%s_p%d" % (w, p) for w in
+                                          ("fwd", "want", "got", "ideal") for p in prios]
+        f.write("\t".join(cols) + "\n")
+        for t, k, tot, fw, wa in pr:
+            i = ideal(k, wa, prios)
+            out = ["%.2f" % t, fmt(k), fmt(tot)] + [fmt(fw[p]) for p in prios] + \
+                [fmt(wa[p]) for p in prios] + \
+                ["%.3f" % (fw[p] / wa[p] if wa[p] > 0 else 1.0) for p in prios] + \
+                ["%.3f" % i[p] for p in prios]
+            f.write("\t".join(out) + "\n")
+    os.replace(path + ".tmp", path)
+
+
+def plot_fleet(tsv, png, title, prios, ymax):
+    ix = {c: i + 1 for i, c in enumerate(
+        ["t", "K", "total_fwd"] + ["%s_p%d" % (w, p) for w in ("fwd", "want", "got", "ideal")
+                                   for p in prios])}
+    s = ["set terminal pngcairo size 1000,760 font 'sans,10'", "set output %s" % q(png),
+         "set datafile separator '\\t'", "set datafile missing 'NaN'",
+         "set key outside right top", "set grid", "set xlabel 'seconds'",
+         "set multiplot layout 2,1 title %s" % q(title),
+         "set ylabel 'events/s'", "set yrange [0:%d]" % ymax,
+         "set title 'forwarded over the last second, all instances, against K'",
+         "plot %s using 1:%d with lines lw 2 lc rgb 'black' title 'forwarded', \\\n"
+         "  %s using 1:%d with lines lw 2 lc rgb '#c0392b' dt 3 title 'K'" % (
+             q(tsv), ix["total_fwd"], q(tsv), ix["K"]),
+         "set ylabel 'share of demand'", "set yrange [0:1.05]",
+         "set title %s" % q("delivered share of demand by priority (solid); one "
+                            "spillway's answer (dotted)")]
+    parts = []
+    for p in prios:
+        parts.append("%s using 1:%d with lines lw 2 lc rgb '%s' title 'p%d'" % (
+            q(tsv), ix["got_p%d" % p], PCOLOURS.get(p, "gray"), p))
+        parts.append("%s using 1:%d with lines lw 1 dt 3 lc rgb '%s' notitle" % (
+            q(tsv), ix["ideal_p%d" % p], PCOLOURS.get(p, "gray")))
+    s.append("plot " + ", \\\n  ".join(parts))
+    s.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(s).encode(), check=True)
 
 
 COLOURS = ["#2e86c1", "#e67e22", "#27ae60", "#8e44ad"]
@@ -812,10 +1071,58 @@ def sc_additive():
                 phases=[(30, 60), (120, 150), (210, 240)])
 
 
+def sc_fleet2():
+    return dict(title="fleet: a offers p0 3000/s and p1 5000/s, b only p9 20000/s; "
+                "K = 10000/s", duration=60, prio=True,
+                ins=[Instance("a", 8000, [("errors", 0, 3), ("checkout", 1, 5)],
+                              fleet=True),
+                     Instance("b", 20000, [("debug", 9, 1)], fleet=True)],
+                phases=[(30, 60)])
+
+
+def sc_alone2():
+    sc = sc_fleet2()
+    sc["title"] = sc["title"].replace("fleet:", "alone (no fleet.url):")
+    for i in sc["ins"]:
+        i.in_fleet = False
+    return sc
+
+
+# A large fleet: three kinds of host, their rates drawn once (seeded), and K stepped.
+KINDS = [("checkout", 0.2, (300, 700), [("errors", 0, 20), ("checkout", 1, 50),
+                                        ("apps", 2, 30)]),
+         ("apps", 0.5, (200, 600), [("errors", 0, 5), ("apps", 2, 45), ("other", 5, 50)]),
+         ("batch", 0.3, (500, 1500), [("other", 5, 30), ("debug", 9, 70)])]
+STEPS = ((60, 0.5), (120, 0.25), (180, 0.75))     # (until s, K as a share of demand)
+
+
+def big(n, fleet, seed=7):
+    rng = random.Random(seed)
+    ins, ch = [], Channel() if fleet else False
+    for kind, share, (lo, hi), mix in KINDS:
+        for j in range(int(round(n * share))):
+            ins.append(Instance("%s%d" % (kind, j), rng.uniform(lo, hi), mix, fleet=ch))
+    total = sum(i.rate for i in ins)
+
+    def cap(t):
+        for until, f in STEPS:
+            if t < until:
+                return round(total * f)
+        return round(total * STEPS[-1][1])
+    return dict(title="%d instances%s: K = %s of their demand (%.0f/s), stepped at 60 s and "
+                "120 s" % (n, " as one fleet" if fleet else ", each alone",
+                           ", ".join("%d%%" % (100 * f) for _, f in STEPS), total),
+                duration=STEPS[-1][0], capacity=cap, ins=ins, big=True,
+                phases=[(a + 30, b) for a, b in zip([0] + [u for u, _ in STEPS[:-1]],
+                                                     [u for u, _ in STEPS])])
+
+
 SCENARIOS = collections.OrderedDict([
     ("equal", sc_equal), ("unequal", sc_unequal), ("small", sc_small),
     ("joinleave", sc_joinleave), ("priority", sc_priority), ("drift", sc_drift),
-    ("additive", sc_additive)])
+    ("additive", sc_additive), ("fleet2", sc_fleet2), ("alone2", sc_alone2),
+    ("fleet50", lambda: big(50, True)), ("fleet200", lambda: big(200, True)),
+    ("alone200", lambda: big(200, False))])
 
 
 def main(argv=None):
@@ -848,8 +1155,30 @@ def main(argv=None):
             notes.append("instance %s: %g events/s from %g s%s; mix %s" % (
                 i.name, i.rate, i.start, "" if math.isinf(i.stop) else " to %g s" % i.stop,
                 ", ".join("%s(p%d)=%g" % m for m in i.mix)))
-        write_tsv(tsv, sc["title"], names, rows, prios, notes)
         print("%s: %s" % (name, sc["title"]))
+        if sc.get("big"):
+            pr = prio_rates(rows, prios)
+            write_fleet_tsv(tsv, sc["title"], pr, prios, notes[:1] + [
+                "%d instances; mixes %s" % (len(ins), "; ".join(
+                    "%s %d%%: %s" % (k, 100 * f, ", ".join("p%d %d%%" % (m[1], m[2])
+                                                            for m in mix))
+                    for k, f, _, mix in KINDS))])
+            for a0, b0 in sc["phases"]:
+                print("  %g-%g s: forwarded %.0f of K %.0f; %s" % (
+                    a0, b0, sum(counter_rate(rows, a0, b0,
+                                             lambda i: i["fwd_total"]).values()),
+                    sum(r["K"] for r in rows if a0 <= r["t"] <= b0) /
+                    len([r for r in rows if a0 <= r["t"] <= b0]), by_priority(rows, a0, b0)))
+            steps = [0.0] + [u for u, _ in STEPS[:-1]]
+            print("  converged after: %s" % ", ".join(
+                "step at %g s: %s" % (t0, "not within the phase" if c is None else
+                                     "%.2f s" % c)
+                for t0, c in zip(steps, convergence(pr, prios, steps))))
+            if not a.no_plot:
+                plot_fleet(tsv, os.path.join(a.outdir, "scaling-sim-%s.png" % name),
+                           sc["title"], prios, int(max(r["K"] for r in rows) * 1.3))
+            continue
+        write_tsv(tsv, sc["title"], names, rows, prios, notes)
         for a0, b0 in sc["phases"]:
             print("  " + phase(rows, a0, b0))
             if sc.get("prio"):
