@@ -336,6 +336,9 @@ class TestDashboardInBrowser(SpillwayTestCase):
                          r"^[\d,]+ / %s events, " % re.escape(
                              "{:,}".format(after["queue"]["max_events"])))
         self.assertRegex(root.one(id="uptime").all_text(), r"^\d+[dhms]")
+        # Alone (no fleet.url): no fleet in the header.
+        self.assertIsNone(after["fleet"])
+        self.assertIn("hidden", root.one(id="fleetbox").attrs)
 
         # One row per class, by priority then name, internal ones too.
         table = root.one("table", id="classes")

@@ -13,7 +13,9 @@ instances have heard each other and the controller has settled.
 """
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 import unittest
 
@@ -22,8 +24,9 @@ if HERE not in sys.path:      # also runnable as a file path
     sys.path.insert(0, HERE)
 
 from kafkapeer import KafkaMock  # noqa: E402
-from test_overload import (ASAN, RULES, Emulator, Overload,  # noqa: E402
-                           deltas, pattern)
+from test_dashboard import CHROMIUM, chromium, parse_dom  # noqa: E402
+from test_overload import (ASAN, RULES, Overload, deltas,  # noqa: E402
+                           pattern)
 
 CAPACITY = 2000
 SETTLE = 12.0 if ASAN else 10.0     # s from the start of the load
@@ -111,7 +114,24 @@ class TestFleet(Fleet):
         self.assertGreater(p9["shed"], 0, report)
         self.assertEqual(last[1]["fleet"]["margin_priority"], 9, report)
         self.assertEqual(last[0]["fleet"]["peers"], 1, report)
+        if CHROMIUM:
+            self.dashboard_shows_fleet(b)
         self.stop_all(emu, [a, b], senders)
+
+    def dashboard_shows_fleet(self, sp):
+        """The dashboard's header says what B believes: one other
+        instance, and that the fleet sheds from priority 9."""
+        tmp = tempfile.mkdtemp(prefix="spillway-fleet-dash-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        dom, _ = chromium(["--dump-dom", "http://127.0.0.1:%d/"
+                           % sp.ports["admin"]], tmp)
+        root = parse_dom(dom)
+        self.assertNotIn("hidden", root.one(id="fleetbox").attrs)
+        text = root.one(id="fleet").all_text()
+        self.assertRegex(text, r"^1 other instance heard; fleet capacity "
+                         r"[\d,.]+ ev/s, demand [\d,.]+ ev/s; sheds from "
+                         r"priority 9 \(\d+\.\d% of it admitted\); "
+                         r"this instance's share [\d,.]+ ev/s$", text)
 
     def test_one_priority_shares_by_demand(self):
         """A and B both offer p2 only, A at 2250/s and B at 750/s, to a
