@@ -15,7 +15,8 @@
  * (501 when chunked is last after codings we lack), obs-fold, space
  * before a colon, names that are not tokens, control characters in
  * values, request lines with other than two single spaces, and chunk
- * lines that are not hex digits with well-formed extensions.
+ * lines that are not hex digits with well-formed extensions.  So is an
+ * HTTP/1.1 request without Host.
  *
  * Each connection has one timer for whatever it waits on: the header
  * block (header_timeout_ms, however slowly it trickles in), the body's
@@ -517,9 +518,11 @@ http_parse_head(struct http_conn *c, const char *head, size_t len)
 	/*
 	 * Framing (RFC 9112 6): one Content-Length, even twice the same
 	 * value, or one Transfer-Encoding of exactly chunked; never both,
-	 * and no Transfer-Encoding from HTTP/1.0, which knows none.
+	 * and no Transfer-Encoding from HTTP/1.0, which knows none.  At most
+	 * one Host, and from HTTP/1.1 on exactly one (RFC 9112 3.2).
 	 */
-	if (nhost > 1 || ncl > 1 || nte > 1 || (te != NULL && cl != NULL) ||
+	if (nhost > 1 || (nhost == 0 && req->minor >= 1) || ncl > 1 ||
+	    nte > 1 || (te != NULL && cl != NULL) ||
 	    (te != NULL && req->minor == 0))
 		goto fail;
 	if (te != NULL && strcasecmp(te, "chunked") != 0) {

@@ -669,6 +669,16 @@ static const struct refusal corpus[] = {
 	    400),
 	REFUSE("host-tab-colon", "GET / HTTP/1.1\r\nHost\t: x\r\n\r\n", 400),
 
+	/* From HTTP/1.1 on, exactly one Host (RFC 9112 3.2). */
+	REFUSE("no-host", "GET / HTTP/1.1\r\n\r\n", 400),
+	REFUSE("no-host-with-body", "POST / HTTP/1.1\r\nContent-Length: 4"
+	    "\r\n\r\nabcd" SMUGGLE, 400),
+	REFUSE("no-host-http/1.2", "GET / HTTP/1.2\r\n\r\n", 400),
+	REFUSE("no-host-but-hosts", "GET / HTTP/1.1\r\nHosts: x\r\n\r\n",
+	    400),
+	REFUSE("host-in-trailer-only", "POST / HTTP/1.1\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n0\r\nHost: x\r\n\r\n", 400),
+
 	/* Chunk size lines: 1*HEXDIG and well-formed extensions only. */
 	REFUSE("chunk-non-hex", CHUNKED "zz\r\nab\r\n0\r\n\r\n", 400),
 	REFUSE("chunk-negative", CHUNKED "-2\r\nab\r\n0\r\n\r\n", 400),
@@ -900,6 +910,8 @@ START_TEST(request_forms)
 	static const char v12[] = "GET / HTTP/1.2\r\nHost: x\r\n\r\n";
 	static const char obs[] = "GET / HTTP/1.1\r\nHost: x\r\n"
 	    "X-A: caf\xc3\xa9\r\nX-Empty:\r\n\r\n";
+	static const char nohost[] = "GET /o HTTP/1.0\r\n\r\n";
+	static const char empty_host[] = "GET / HTTP/1.1\r\nHost:\r\n\r\n";
 	struct result r;
 
 	/* RFC 9112 2.2: empty lines before the request line are dropped. */
@@ -917,6 +929,9 @@ START_TEST(request_forms)
 	ck_assert_int_eq(r.req[0].keepalive, 1);
 	/* obs-text and empty values are field content. */
 	accepted("obs-text", obs, sizeof(obs) - 1, "/", "", 3);
+	/* HTTP/1.0 needs no Host; an empty one is a Host (RFC 9112 3.2). */
+	accepted("http/1.0-no-host", nohost, sizeof(nohost) - 1, "/o", "", 0);
+	accepted("empty-host", empty_host, sizeof(empty_host) - 1, "/", "", 1);
 }
 END_TEST
 
