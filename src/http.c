@@ -15,8 +15,8 @@
  * (501 when chunked is last after codings we lack), obs-fold, space
  * before a colon, names that are not tokens, control characters in
  * values, request lines with other than two single spaces, and chunk
- * lines that are not hex digits with well-formed extensions.  So is an
- * HTTP/1.1 request without Host.
+ * lines that are not hex digits with well-formed extensions.  So are an
+ * HTTP/1.1 request without Host and a target whose path decodes to NUL.
  *
  * Each connection has one timer for whatever it waits on: the header
  * block (header_timeout_ms, however slowly it trickles in), the body's
@@ -545,11 +545,20 @@ http_parse_head(struct http_conn *c, const char *head, size_t len)
 		}
 	}
 
-	/* Path (decoded) and query (raw) live after the header copy. */
+	/*
+	 * Path (decoded) and query (raw) live after the header copy.  A
+	 * path that decodes to a NUL is refused, for every handler reads
+	 * the path as a C string and would see it cut short.  The target
+	 * has no NUL (http_parse_line()), so one can only come of a "%00",
+	 * and every "%00" decodes to one: a '%' is not a hex digit, so it
+	 * is never the tail of the escape before it.
+	 */
 	p = strchr(req->target, '?');
+	n = p ? (size_t)(p - req->target) : strlen(req->target);
+	if (memmem(req->target, n, "%00", 3) != NULL)
+		goto fail;
 	req->path = end + 1;
-	url_decode(req->target, p ? (size_t)(p - req->target) :
-	    strlen(req->target), req->path, len + 1, 0);
+	url_decode(req->target, n, req->path, len + 1, 0);
 	req->query = p ? p + 1 : NULL;
 
 	conn = http_header(req, "Connection");

@@ -11,7 +11,8 @@
  * codings other than exactly "chunked", obs-fold, bare LF, whitespace
  * before a colon, bad chunk sizes, control characters) is answered 400
  * (501 for an unknown transfer coding) and the connection is closed.
- * So is an HTTP/1.1 request without Host.
+ * So is an HTTP/1.1 request without Host, or with a path that decodes to
+ * NUL ("%00").
  */
 #ifndef SPILLWAY_HTTP_H
 #define SPILLWAY_HTTP_H

@@ -766,6 +766,17 @@ static const struct refusal corpus[] = {
 	REFUSE("tab-in-target", "GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n", 400),
 	REFUSE("space-in-target", "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
 	REFUSE("nul-in-method", "G\0T / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+	/* A path that decodes to NUL: a C string would cut it short. */
+	REFUSE("pct-nul-in-path", "GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n",
+	    400),
+	REFUSE("pct-nul-ends-path", "GET /a%00 HTTP/1.1\r\nHost: x\r\n\r\n",
+	    400),
+	REFUSE("pct-nul-before-query", "GET /a%00?b=1 HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n", 400),
+	REFUSE("pct-nul-after-escape", "GET /%41%00 HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n", 400),
+	REFUSE("pct-nul-after-percent", "GET /%%00 HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n", 400),
 
 	/* Request lines: method SP target SP HTTP/1.x, nothing else. */
 	REFUSE("no-version", "GET /\r\nHost: x\r\n\r\n", 400),
@@ -910,6 +921,8 @@ START_TEST(request_forms)
 	static const char v12[] = "GET / HTTP/1.2\r\nHost: x\r\n\r\n";
 	static const char obs[] = "GET / HTTP/1.1\r\nHost: x\r\n"
 	    "X-A: caf\xc3\xa9\r\nX-Empty:\r\n\r\n";
+	static const char pct25[] = "GET /a%2500 HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char qnul[] = "GET /a?b=%00 HTTP/1.1\r\nHost: x\r\n\r\n";
 	static const char nohost[] = "GET /o HTTP/1.0\r\n\r\n";
 	static const char empty_host[] = "GET / HTTP/1.1\r\nHost:\r\n\r\n";
 	struct result r;
@@ -929,6 +942,12 @@ START_TEST(request_forms)
 	ck_assert_int_eq(r.req[0].keepalive, 1);
 	/* obs-text and empty values are field content. */
 	accepted("obs-text", obs, sizeof(obs) - 1, "/", "", 3);
+	/* "%2500" is "%00" decoded, not a NUL; the query is not decoded. */
+	accepted("pct-25-00", pct25, sizeof(pct25) - 1, "/a%00", "", 1);
+	exchange(qnul, sizeof(qnul) - 1, &r);
+	ck_assert_uint_eq(r.nreq, 1);
+	ck_assert_str_eq(r.req[0].path, "/a");
+	ck_assert_str_eq(r.req[0].query, "b=%00");
 	/* HTTP/1.0 needs no Host; an empty one is a Host (RFC 9112 3.2). */
 	accepted("http/1.0-no-host", nohost, sizeof(nohost) - 1, "/o", "", 0);
 	accepted("empty-host", empty_host, sizeof(empty_host) - 1, "/", "", 1);
