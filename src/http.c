@@ -427,6 +427,53 @@ http_te_status(const char *te)
 }
 
 /*
+ * Whether the comma-separated list s holds the token tok, compared
+ * without regard to case (RFC 9110 5.6.1, 7.6.1): "keep-alive-ish" and
+ * "xclose" are neither keep-alive nor close.
+ */
+static int
+http_list_has(const char *s, const char *tok)
+{
+	size_t n, tlen = strlen(tok);
+	const char *e;
+
+	for (;;) {
+		s += strspn(s, " \t");
+		e = s + strcspn(s, ",");
+		for (n = (size_t)(e - s); n > 0 && (s[n - 1] == ' ' ||
+		    s[n - 1] == '\t'); n--)
+			;
+		if (n == tlen && strncasecmp(s, tok, n) == 0)
+			return 1;
+		if (*e == '\0')
+			return 0;
+		s = e + 1;
+	}
+}
+
+/*
+ * Whether the connection persists after req's answer (RFC 9112 9.3):
+ * by default from HTTP/1.1 on, from HTTP/1.0 with the keep-alive option;
+ * never with the close option, in any Connection field line.
+ */
+static int
+http_keepalive(const struct http_request *req)
+{
+	int keep = 0;
+	size_t i;
+
+	for (i = 0; i < req->nheaders; i++) {
+		if (strcasecmp(req->headers[i].name, "Connection") != 0)
+			continue;
+		if (http_list_has(req->headers[i].value, "close"))
+			return 0;
+		if (http_list_has(req->headers[i].value, "keep-alive"))
+			keep = 1;
+	}
+	return req->minor >= 1 || keep;
+}
+
+/*
  * The request line, len bytes without its CRLF: method SP target SP
  * HTTP/1.x, with exactly one space between the three (RFC 9112 3).
  * NUL-terminates the parts in place.  0 or -1.
@@ -464,7 +511,7 @@ http_parse_head(struct http_conn *c, const char *head, size_t len)
 	struct http_request *req;
 	struct http_header *h;
 	char *p, *end, *line, *eol;
-	const char *te = NULL, *cl = NULL, *conn, *exp, *e;
+	const char *te = NULL, *cl = NULL, *exp, *e;
 	size_t nh = 0, cap = 16, n, nlen, vb, ve, ncl = 0, nte = 0, nhost = 0;
 	unsigned long long v;
 	int status = 400;
@@ -560,13 +607,7 @@ http_parse_head(struct http_conn *c, const char *head, size_t len)
 	req->path = end + 1;
 	url_decode(req->target, n, req->path, len + 1, 0);
 	req->query = p ? p + 1 : NULL;
-
-	conn = http_header(req, "Connection");
-	req->keepalive = req->minor >= 1;
-	if (conn != NULL && strcasestr(conn, "close") != NULL)
-		req->keepalive = 0;
-	if (conn != NULL && strcasestr(conn, "keep-alive") != NULL)
-		req->keepalive = 1;
+	req->keepalive = http_keepalive(req);
 
 	if (te != NULL) {
 		if ((c->chunks = evbuffer_new()) == NULL) {
@@ -913,10 +954,12 @@ http_respond(struct http_request *req, int status, const char *ctype,
 		http_conn_free(c);
 		return;
 	}
+	/* An HTTP/1.0 client keeps the connection only when told to. */
 	snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Length: %zu"
 	    "\r\n%s%s%s%s", status, http_reason(status), len,
 	    ctype ? "Content-Type: " : "", ctype ? ctype : "",
-	    ctype ? "\r\n" : "", keep ? "" : "Connection: close\r\n");
+	    ctype ? "\r\n" : "", !keep ? "Connection: close\r\n" :
+	    req->minor == 0 ? "Connection: keep-alive\r\n" : "");
 	bufferevent_write(c->bev, head, strlen(head));
 	if (extra != NULL)
 		bufferevent_write(c->bev, extra, strlen(extra));

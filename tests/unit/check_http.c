@@ -415,7 +415,8 @@ want_refusal(struct want *w, int status)
 /* What an answer says of the connection. */
 enum persist {
 	CLOSE,		/* Connection: close */
-	KEEP		/* nothing: the connection persists */
+	KEEP,		/* nothing: HTTP/1.1 persists */
+	KEEP_10		/* Connection: keep-alive, for HTTP/1.0 */
 };
 
 /* The handler's answer to a request for path. */
@@ -424,7 +425,8 @@ want_ok(struct want *w, const char *path, enum persist keep)
 {
 	static const char *const conn[] = {
 		[CLOSE] = "Connection: close\r\n",
-		[KEEP] = ""
+		[KEEP] = "",
+		[KEEP_10] = "Connection: keep-alive\r\n"
 	};
 	char all[512];
 
@@ -551,7 +553,8 @@ accepted(const char *name, const char *in, size_t len, const char *path,
 	    strcmp(r.req[0].body, body) == 0, "%s: body %s", name,
 	    esc(r.req[0].body, r.req[0].body_len));
 	ck_assert_uint_eq(r.req[0].nheaders, nheaders);
-	want_ok(&w, path, r.req[0].keepalive ? KEEP : CLOSE);
+	want_ok(&w, path, !r.req[0].keepalive ? CLOSE :
+	    r.req[0].minor == 0 ? KEEP_10 : KEEP);
 	same(&r, &w, name);
 	closed(&r, name);
 	counted(&r, &(struct counts){ .requests = 1 }, name);
@@ -1046,8 +1049,8 @@ START_TEST(keepalive_and_close)
 
 	memset(&w, 0, sizeof(w));
 	exchange_how(v10ka, sizeof(v10ka) - 1, &open2, &r);
-	want_ok(&w, "/o", KEEP);
-	want_ok(&w, "/p", KEEP);
+	want_ok(&w, "/o", KEEP_10);
+	want_ok(&w, "/p", KEEP_10);
 	same(&r, &w, "http/1.0-keep-alive");
 	ck_assert_msg(r.open && !r.eof, "http/1.0 keep-alive: closed");
 	ck_assert_str_eq(r.req[1].body, "z");
@@ -1242,6 +1245,82 @@ START_TEST(body_limit)
 END_TEST
 
 /*
+ * Connection options are a list of tokens, whatever their case (RFC 9110
+ * 7.6.1): close wins over everything, keep-alive keeps an HTTP/1.0
+ * connection, and a token that merely contains one of them is neither.
+ * Each first request is followed by a second one, answered only if the
+ * connection persists.
+ */
+static const struct {
+	const char	*name;
+	const char	*in;
+	enum persist	 keep;
+} options[] = {
+	{ "1.1-default", "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n", KEEP },
+	{ "1.1-close", "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+	    "\r\n", CLOSE },
+	{ "1.1-CLOSE", "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: CLOSE\r\n"
+	    "\r\n", CLOSE },
+	{ "1.1-xclose", "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: xclose"
+	    "\r\n\r\n", KEEP },
+	{ "1.1-close-ish", "GET /1 HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close-ish\r\n\r\n", KEEP },
+	{ "1.1-closed-list", "GET /1 HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: closed, unclose\r\n\r\n", KEEP },
+	{ "1.1-keep-alive-close", "GET /1 HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: keep-alive, Close\r\n\r\n", CLOSE },
+	{ "1.1-upgrade,close", "GET /1 HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: Upgrade,close\r\n\r\n", CLOSE },
+	{ "1.1-two-lines", "GET /1 HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: keep-alive\r\nConnection: close\r\n\r\n", CLOSE },
+	{ "1.0-default", "GET /1 HTTP/1.0\r\n\r\n", CLOSE },
+	{ "1.0-keep-alive", "GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n"
+	    "\r\n", KEEP_10 },
+	{ "1.0-Keep-Alive-list", "GET /1 HTTP/1.0\r\n"
+	    "Connection: Upgrade , Keep-Alive\r\n\r\n", KEEP_10 },
+	{ "1.0-keep-alive-ish", "GET /1 HTTP/1.0\r\n"
+	    "Connection: keep-alive-ish\r\n\r\n", CLOSE },
+	{ "1.0-xkeep-alive", "GET /1 HTTP/1.0\r\n"
+	    "Connection: xkeep-alive\r\n\r\n", CLOSE },
+	{ "1.0-keep-alive-close", "GET /1 HTTP/1.0\r\n"
+	    "Connection: close, keep-alive\r\n\r\n", CLOSE },
+	{ "1.0-two-lines", "GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n"
+	    "Connection: close\r\n\r\n", CLOSE },
+};
+
+#define NOPTIONS	((int)(sizeof(options) / sizeof(options[0])))
+
+START_TEST(connection_options)
+{
+	static const char second[] = "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct how open2 = { .keep_open = 1, .answers = 2 };
+	const char *name = options[_i].name;
+	char in[512];
+	struct result r;
+	struct want w;
+	int n;
+
+	n = snprintf(in, sizeof(in), "%s%s", options[_i].in, second);
+	ck_assert(n > 0 && (size_t)n < sizeof(in));
+	memset(&w, 0, sizeof(w));
+	exchange_how(in, (size_t)n, &open2, &r);
+	want_ok(&w, "/1", options[_i].keep);
+	if (options[_i].keep != CLOSE)
+		want_ok(&w, "/2", KEEP);
+	same(&r, &w, name);
+	if (options[_i].keep == CLOSE) {
+		closed(&r, name);
+		ck_assert_uint_eq(r.nreq, 1);
+	} else {
+		ck_assert_msg(r.open && !r.eof, "%s: closed", name);
+		ck_assert_uint_eq(r.nreq, 2);
+	}
+	ck_assert_int_eq(r.req[0].keepalive, options[_i].keep != CLOSE);
+	counted(&r, &(struct counts){ .requests = r.nreq }, name);
+}
+END_TEST
+
+/*
  * The timers.  Each waits for one short timer and asserts what it did,
  * not when: a slow machine only makes them slower.
  */
@@ -1347,6 +1426,7 @@ http_suite(void)
 	tcase_add_test(tc, trailers_too_large);
 	tcase_add_test(tc, chunk_line_limit);
 	tcase_add_test(tc, body_limit);
+	tcase_add_loop_test(tc, connection_options, 0, NOPTIONS);
 	tcase_add_test(tc, header_timeout);
 	tcase_add_test(tc, header_timeout_second_request);
 	tcase_add_test(tc, slow_body);
