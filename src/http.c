@@ -20,7 +20,7 @@
  *
  * Each connection has one timer for whatever it waits on: the header
  * block (header_timeout_ms, however slowly it trickles in), the body's
- * minimum rate, and at the end the linger after a refusal.
+ * minimum rate, and at the end the linger before closing.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -45,7 +45,7 @@
 
 #define HTTP_OUT_HIGH	(4u << 20)	/* stop reading requests above this */
 #define HTTP_CHUNK_LINE	1024		/* chunk size line with extensions */
-#define HTTP_LINGER_MS	5000		/* after a refusal, before closing */
+#define HTTP_LINGER_MS	5000		/* after a last answer, before closing */
 #define HTTP_MAX_MS	86400000L	/* limits beyond a day are unset */
 
 enum conn_state {
@@ -77,7 +77,7 @@ struct http_conn {
 	size_t			 trailers;	/* trailer bytes */
 	int			 processing;	/* inside http_conn_process */
 	int			 gone;		/* peer left while dispatched */
-	int			 linger;	/* refused: drain, then close */
+	int			 linger;	/* last answer: drain, then close */
 	int			 peer_eof;	/* peer sent FIN */
 	int			 shut;		/* our FIN sent */
 };
@@ -226,10 +226,28 @@ http_conn_unclock(struct http_conn *c)
 }
 
 /*
- * Send a canned error and close the connection after it.  The answer is
- * flushed, our side shut down, and what the peer still sends is read
- * and dropped until it closes or HTTP_LINGER_MS pass, so that a peer
- * still writing its request sees the answer instead of a reset.
+ * Close c once the answer just written is out: flush it, shut our side
+ * down (http_writecb()), then read and drop what the peer still sends
+ * until it closes or HTTP_LINGER_MS pass.  Closing with unread bytes
+ * would make the kernel send a reset, which can destroy the answer
+ * before the peer reads it; a peer still writing (its request body, the
+ * next pipelined request) sees the answer instead.
+ */
+static void
+http_conn_linger(struct http_conn *c)
+{
+	c->st = ST_CLOSING;
+	c->linger = 1;
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	if (!c->peer_eof)
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+/*
+ * Send a canned error and close the connection after it, lingering.
+ * HTTP_LINGER_MS bound the whole close, from now: a refused peer may not
+ * even read its answer.
  */
 static void
 http_conn_fail(struct http_conn *c, int status)
@@ -257,12 +275,7 @@ http_conn_fail(struct http_conn *c, int status)
 		evbuffer_free(c->chunks);
 		c->chunks = NULL;
 	}
-	c->st = ST_CLOSING;
-	c->linger = 1;
-	evbuffer_drain(bufferevent_get_input(c->bev),
-	    evbuffer_get_length(bufferevent_get_input(c->bev)));
-	if (!c->peer_eof)
-		bufferevent_enable(c->bev, EV_READ);
+	http_conn_linger(c);
 	http_conn_arm(c, HTTP_LINGER_MS * NSEC_PER_MSEC);
 }
 
@@ -975,7 +988,7 @@ http_respond(struct http_request *req, int status, const char *ctype,
 	http_request_free(req);
 	c->req = NULL;
 	if (!keep) {
-		c->st = ST_CLOSING;
+		http_conn_linger(c);
 		return;
 	}
 	/* The next request's header clock starts at its first byte. */
@@ -1018,6 +1031,10 @@ http_writecb(struct bufferevent *bev, void *arg)
 			/* Answered: our FIN, then wait for the peer's. */
 			shutdown(bufferevent_getfd(bev), SHUT_WR);
 			c->shut = 1;
+			/* A refusal's clock runs already; an answer's, now. */
+			if (!evtimer_pending(c->timer, NULL))
+				http_conn_arm(c, HTTP_LINGER_MS *
+				    NSEC_PER_MSEC);
 		}
 		return;
 	}

@@ -12,7 +12,10 @@
  * before a colon, bad chunk sizes, control characters) is answered 400
  * (501 for an unknown transfer coding) and the connection is closed.
  * So is an HTTP/1.1 request without Host, or with a path that decodes to
- * NUL ("%00").
+ * NUL ("%00").  An answer that closes the connection, a refusal or not,
+ * lingers: the server shuts its side down and reads what the peer still
+ * sends for a few seconds before closing, so that no reset destroys the
+ * answer in flight.
  */
 #ifndef SPILLWAY_HTTP_H
 #define SPILLWAY_HTTP_H

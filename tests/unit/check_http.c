@@ -17,6 +17,12 @@
  * has something to do; the deadline only turns a hang into a failure.
  * The three tests of timers wait for a 50-200 ms timer to fire and
  * assert what it did, never how long it took.
+ *
+ * An answer that closes the connection must linger: the server shuts its
+ * side down but still reads, so a client that goes on sending is not
+ * reset.  On AF_UNIX as on TCP, writing to a socket the server has
+ * closed fails (EPIPE), so a client that writes once it has read the
+ * server's EOF tells a lingering close from a plain one, without timing.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -72,6 +78,8 @@ struct result {
 	int		 eof;		/* the server closed its side */
 	int		 err;		/* or the errno of the read */
 	int		 open;		/* open after the answers */
+	size_t		 after_sent;	/* how->after bytes written */
+	int		 after_err;	/* errno of writing them, or 0 */
 };
 
 /* How to run one exchange. */
@@ -79,6 +87,8 @@ struct how {
 	const struct http_limits *lim;	/* NULL: the small ones */
 	int		 keep_open;	/* no half-close after input */
 	size_t		 answers;	/* keep_open: stop after these */
+	const char	*after;		/* written once the server's EOF is */
+	size_t		 after_len;	/* read, then the exchange ends */
 };
 
 /* The client's end, driven by the same loop as the server. */
@@ -89,6 +99,7 @@ struct client {
 	size_t		 off;
 	const struct how *how;
 	struct result	*r;
+	int		 after_phase;	/* writing how->after */
 	int		 done;
 	int		 late;
 	struct event	*rev;
@@ -190,8 +201,17 @@ client_read(evutil_socket_t fd, short what, void *arg)
 			r->err = errno;
 		break;
 	}
-	cl->done = 1;
 	event_del(cl->rev);
+	if (r->eof && cl->how->after != NULL) {
+		/* The server is done: it must still take what we send. */
+		cl->after_phase = 1;
+		cl->data = cl->how->after;
+		cl->len = cl->how->after_len;
+		cl->off = 0;
+		event_add(cl->wev, NULL);
+		return;
+	}
+	cl->done = 1;
 }
 
 static void
@@ -209,11 +229,16 @@ client_write(evutil_socket_t fd, short what, void *arg)
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
+		if (cl->after_phase)
+			cl->r->after_err = errno;
 		break;	/* the server closed: nothing more to say */
 	}
-	if (!cl->how->keep_open)
-		shutdown(fd, SHUT_WR);
 	event_del(cl->wev);
+	if (cl->after_phase) {
+		cl->r->after_sent = cl->off;
+		cl->done = 1;
+	} else if (!cl->how->keep_open)
+		shutdown(fd, SHUT_WR);
 }
 
 static void
@@ -1321,6 +1346,64 @@ START_TEST(connection_options)
 END_TEST
 
 /*
+ * Every answer that closes the connection lingers: once the client has
+ * read the server's EOF, what it still sends is read and dropped (256
+ * KiB, more than the socket buffers hold), not refused, until it closes.
+ */
+static const struct {
+	const char	*name;
+	const char	*in;
+	int		 status;	/* 200: the handler's answer */
+} lingering[] = {
+	{ "connection-close", "GET /1 HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n", 200 },
+	{ "connection-close-pipelined", "GET /1 HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
+	    200 },
+	{ "http/1.0", "GET /1 HTTP/1.0\r\n\r\n", 200 },
+	{ "body-then-close", "POST /1 HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 2\r\nConnection: close\r\n\r\nhi", 200 },
+	{ "refusal", "GET /1 HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400 },
+	{ "refusal-413", POST "Content-Length: 1025\r\n\r\n", 413 },
+};
+
+#define NLINGERING	((int)(sizeof(lingering) / sizeof(lingering[0])))
+
+START_TEST(lingering_close)
+{
+	static char junk[256 << 10];
+	const char *name = lingering[_i].name;
+	struct how how = { .keep_open = 1, .after = junk,
+	    .after_len = sizeof(junk) };
+	struct counts c;
+	struct result r;
+	struct want w;
+
+	memset(junk, 'j', sizeof(junk));
+	memset(&w, 0, sizeof(w));
+	memset(&c, 0, sizeof(c));
+	exchange_how(lingering[_i].in, strlen(lingering[_i].in), &how, &r);
+	if (lingering[_i].status == 200) {
+		want_ok(&w, "/1", CLOSE);
+		c.requests = 1;
+	} else {
+		want_refusal(&w, lingering[_i].status);
+		if (lingering[_i].status == 413)
+			c.too_large = 1;
+		else
+			c.bad_request = 1;
+	}
+	same(&r, &w, name);
+	closed(&r, name);
+	ck_assert_msg(r.after_err == 0 && r.after_sent == sizeof(junk),
+	    "%s: %zu of %zu bytes taken after the answer, then %s: closed "
+	    "without lingering", name, r.after_sent, sizeof(junk),
+	    strerror(r.after_err));
+	counted(&r, &c, name);
+}
+END_TEST
+
+/*
  * The timers.  Each waits for one short timer and asserts what it did,
  * not when: a slow machine only makes them slower.
  */
@@ -1427,6 +1510,7 @@ http_suite(void)
 	tcase_add_test(tc, chunk_line_limit);
 	tcase_add_test(tc, body_limit);
 	tcase_add_loop_test(tc, connection_options, 0, NOPTIONS);
+	tcase_add_loop_test(tc, lingering_close, 0, NLINGERING);
 	tcase_add_test(tc, header_timeout);
 	tcase_add_test(tc, header_timeout_second_request);
 	tcase_add_test(tc, slow_body);
