@@ -1165,7 +1165,10 @@ http_server_new(struct event_base *base, int fd,
 	struct http_server *srv;
 	struct http_limits *lim;
 
-	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+	/* No default for these: 0 would refuse every request. */
+	if (limits->max_header_bytes == 0 || limits->max_body_bytes == 0 ||
+	    limits->max_connections == 0 ||
+	    (srv = calloc(1, sizeof(*srv))) == NULL) {
 		close(fd);
 		return NULL;
 	}

@@ -1404,6 +1404,39 @@ START_TEST(lingering_close)
 END_TEST
 
 /*
+ * max_header_bytes, max_body_bytes and max_connections have no default:
+ * 0 would refuse everything, so http_server_new() refuses it, and closes
+ * the descriptor it was given as it does on any failure.
+ */
+START_TEST(limits_required)
+{
+	struct http_limits lim;
+	struct event_base *base;
+	struct sockaddr_un un;
+	socklen_t alen;
+	int fd, i;
+
+	ck_assert_ptr_nonnull(base = event_base_new());
+	for (i = 0; i < 4; i++) {
+		memset(&lim, 0, sizeof(lim));
+		lim.max_header_bytes = i == 1 ? 0 : MAX_HEADER;
+		lim.max_body_bytes = i == 2 ? 0 : MAX_BODY;
+		lim.max_connections = i == 3 ? 0 : 4;
+		if (i == 0)
+			memset(&lim, 0, sizeof(lim));
+		fd = listen_abstract(&un, &alen);
+		ck_assert_msg(http_server_new(base, fd, &lim, handler, NULL) ==
+		    NULL, "limits %zu %zu %zu taken", lim.max_header_bytes,
+		    lim.max_body_bytes, lim.max_connections);
+		errno = 0;
+		ck_assert_msg(fcntl(fd, F_GETFD) == -1 && errno == EBADF,
+		    "descriptor left open");
+	}
+	event_base_free(base);
+}
+END_TEST
+
+/*
  * The timers.  Each waits for one short timer and asserts what it did,
  * not when: a slow machine only makes them slower.
  */
@@ -1511,6 +1544,7 @@ http_suite(void)
 	tcase_add_test(tc, body_limit);
 	tcase_add_loop_test(tc, connection_options, 0, NOPTIONS);
 	tcase_add_loop_test(tc, lingering_close, 0, NLINGERING);
+	tcase_add_test(tc, limits_required);
 	tcase_add_test(tc, header_timeout);
 	tcase_add_test(tc, header_timeout_second_request);
 	tcase_add_test(tc, slow_body);
