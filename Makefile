@@ -26,7 +26,7 @@ PEERS	 = $(patsubst tests/peers/%.c,$(BUILD)/%,$(wildcard tests/peers/*.c))
 BIN	?= spillway
 PYTHON	?= /usr/bin/python3
 
-.PHONY: all test unit integration asan install clean demo bench
+.PHONY: all test unit integration asan install clean demo bench check-headers
 
 all: $(BIN)
 
@@ -66,9 +66,18 @@ $(BUILD):
 
 test: unit integration
 
-unit: $(UNITS)
+unit: check-headers $(UNITS)
 	@set -e; for t in $(UNITS); do echo "== $$t"; \
 	    CK_FORK=yes SPILLWAY_TESTDATA=tests/data $$t; done
+
+# Every header compiles on its own: it includes what it uses.
+HDRS	 = $(wildcard src/*.h include/spillway/*.h)
+
+check-headers:
+	@set -e; for h in $(HDRS); do \
+	    printf '#include "%s"\n' $$h | \
+	    $(CC) $(CFLAGS) -fsyntax-only -x c - || \
+	    { echo "$$h does not compile on its own"; exit 1; }; done
 
 integration: $(BIN) $(PEERS)
 	SPILLWAY_BIN=$(abspath $(BIN)) $(PYTHON) -m unittest discover \

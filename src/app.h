@@ -5,6 +5,7 @@
 #ifndef SPILLWAY_APP_H
 #define SPILLWAY_APP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct config;

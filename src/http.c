@@ -15,11 +15,12 @@
  * (501 when chunked is last after codings we lack), obs-fold, space
  * before a colon, names that are not tokens, control characters in
  * values, request lines with other than two single spaces, and chunk
- * lines that are not hex digits with well-formed extensions.
+ * lines that are not hex digits with well-formed extensions.  So are an
+ * HTTP/1.1 request without Host and a target whose path decodes to NUL.
  *
  * Each connection has one timer for whatever it waits on: the header
  * block (header_timeout_ms, however slowly it trickles in), the body's
- * minimum rate, and at the end the linger after a refusal.
+ * minimum rate, and at the end the linger before closing.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -44,7 +45,7 @@
 
 #define HTTP_OUT_HIGH	(4u << 20)	/* stop reading requests above this */
 #define HTTP_CHUNK_LINE	1024		/* chunk size line with extensions */
-#define HTTP_LINGER_MS	5000		/* after a refusal, before closing */
+#define HTTP_LINGER_MS	5000		/* after a last answer, before closing */
 #define HTTP_MAX_MS	86400000L	/* limits beyond a day are unset */
 
 enum conn_state {
@@ -76,7 +77,7 @@ struct http_conn {
 	size_t			 trailers;	/* trailer bytes */
 	int			 processing;	/* inside http_conn_process */
 	int			 gone;		/* peer left while dispatched */
-	int			 linger;	/* refused: drain, then close */
+	int			 linger;	/* last answer: drain, then close */
 	int			 peer_eof;	/* peer sent FIN */
 	int			 shut;		/* our FIN sent */
 };
@@ -225,10 +226,28 @@ http_conn_unclock(struct http_conn *c)
 }
 
 /*
- * Send a canned error and close the connection after it.  The answer is
- * flushed, our side shut down, and what the peer still sends is read
- * and dropped until it closes or HTTP_LINGER_MS pass, so that a peer
- * still writing its request sees the answer instead of a reset.
+ * Close c once the answer just written is out: flush it, shut our side
+ * down (http_writecb()), then read and drop what the peer still sends
+ * until it closes or HTTP_LINGER_MS pass.  Closing with unread bytes
+ * would make the kernel send a reset, which can destroy the answer
+ * before the peer reads it; a peer still writing (its request body, the
+ * next pipelined request) sees the answer instead.
+ */
+static void
+http_conn_linger(struct http_conn *c)
+{
+	c->st = ST_CLOSING;
+	c->linger = 1;
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	if (!c->peer_eof)
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+/*
+ * Send a canned error and close the connection after it, lingering.
+ * HTTP_LINGER_MS bound the whole close, from now: a refused peer may not
+ * even read its answer.
  */
 static void
 http_conn_fail(struct http_conn *c, int status)
@@ -256,12 +275,7 @@ http_conn_fail(struct http_conn *c, int status)
 		evbuffer_free(c->chunks);
 		c->chunks = NULL;
 	}
-	c->st = ST_CLOSING;
-	c->linger = 1;
-	evbuffer_drain(bufferevent_get_input(c->bev),
-	    evbuffer_get_length(bufferevent_get_input(c->bev)));
-	if (!c->peer_eof)
-		bufferevent_enable(c->bev, EV_READ);
+	http_conn_linger(c);
 	http_conn_arm(c, HTTP_LINGER_MS * NSEC_PER_MSEC);
 }
 
@@ -426,6 +440,53 @@ http_te_status(const char *te)
 }
 
 /*
+ * Whether the comma-separated list s holds the token tok, compared
+ * without regard to case (RFC 9110 5.6.1, 7.6.1): "keep-alive-ish" and
+ * "xclose" are neither keep-alive nor close.
+ */
+static int
+http_list_has(const char *s, const char *tok)
+{
+	size_t n, tlen = strlen(tok);
+	const char *e;
+
+	for (;;) {
+		s += strspn(s, " \t");
+		e = s + strcspn(s, ",");
+		for (n = (size_t)(e - s); n > 0 && (s[n - 1] == ' ' ||
+		    s[n - 1] == '\t'); n--)
+			;
+		if (n == tlen && strncasecmp(s, tok, n) == 0)
+			return 1;
+		if (*e == '\0')
+			return 0;
+		s = e + 1;
+	}
+}
+
+/*
+ * Whether the connection persists after req's answer (RFC 9112 9.3):
+ * by default from HTTP/1.1 on, from HTTP/1.0 with the keep-alive option;
+ * never with the close option, in any Connection field line.
+ */
+static int
+http_keepalive(const struct http_request *req)
+{
+	int keep = 0;
+	size_t i;
+
+	for (i = 0; i < req->nheaders; i++) {
+		if (strcasecmp(req->headers[i].name, "Connection") != 0)
+			continue;
+		if (http_list_has(req->headers[i].value, "close"))
+			return 0;
+		if (http_list_has(req->headers[i].value, "keep-alive"))
+			keep = 1;
+	}
+	return req->minor >= 1 || keep;
+}
+
+/*
  * The request line, len bytes without its CRLF: method SP target SP
  * HTTP/1.x, with exactly one space between the three (RFC 9112 3).
  * NUL-terminates the parts in place.  0 or -1.
@@ -463,7 +524,7 @@ http_parse_head(struct http_conn *c, const char *head, size_t len)
 	struct http_request *req;
 	struct http_header *h;
 	char *p, *end, *line, *eol;
-	const char *te = NULL, *cl = NULL, *conn, *exp, *e;
+	const char *te = NULL, *cl = NULL, *exp, *e;
 	size_t nh = 0, cap = 16, n, nlen, vb, ve, ncl = 0, nte = 0, nhost = 0;
 	unsigned long long v;
 	int status = 400;
@@ -517,9 +578,11 @@ http_parse_head(struct http_conn *c, const char *head, size_t len)
 	/*
 	 * Framing (RFC 9112 6): one Content-Length, even twice the same
 	 * value, or one Transfer-Encoding of exactly chunked; never both,
-	 * and no Transfer-Encoding from HTTP/1.0, which knows none.
+	 * and no Transfer-Encoding from HTTP/1.0, which knows none.  At most
+	 * one Host, and from HTTP/1.1 on exactly one (RFC 9112 3.2).
 	 */
-	if (nhost > 1 || ncl > 1 || nte > 1 || (te != NULL && cl != NULL) ||
+	if (nhost > 1 || (nhost == 0 && req->minor >= 1) || ncl > 1 ||
+	    nte > 1 || (te != NULL && cl != NULL) ||
 	    (te != NULL && req->minor == 0))
 		goto fail;
 	if (te != NULL && strcasecmp(te, "chunked") != 0) {
@@ -542,19 +605,22 @@ http_parse_head(struct http_conn *c, const char *head, size_t len)
 		}
 	}
 
-	/* Path (decoded) and query (raw) live after the header copy. */
+	/*
+	 * Path (decoded) and query (raw) live after the header copy.  A
+	 * path that decodes to a NUL is refused, for every handler reads
+	 * the path as a C string and would see it cut short.  The target
+	 * has no NUL (http_parse_line()), so one can only come of a "%00",
+	 * and every "%00" decodes to one: a '%' is not a hex digit, so it
+	 * is never the tail of the escape before it.
+	 */
 	p = strchr(req->target, '?');
+	n = p ? (size_t)(p - req->target) : strlen(req->target);
+	if (memmem(req->target, n, "%00", 3) != NULL)
+		goto fail;
 	req->path = end + 1;
-	url_decode(req->target, p ? (size_t)(p - req->target) :
-	    strlen(req->target), req->path, len + 1, 0);
+	url_decode(req->target, n, req->path, len + 1, 0);
 	req->query = p ? p + 1 : NULL;
-
-	conn = http_header(req, "Connection");
-	req->keepalive = req->minor >= 1;
-	if (conn != NULL && strcasestr(conn, "close") != NULL)
-		req->keepalive = 0;
-	if (conn != NULL && strcasestr(conn, "keep-alive") != NULL)
-		req->keepalive = 1;
+	req->keepalive = http_keepalive(req);
 
 	if (te != NULL) {
 		if ((c->chunks = evbuffer_new()) == NULL) {
@@ -901,10 +967,12 @@ http_respond(struct http_request *req, int status, const char *ctype,
 		http_conn_free(c);
 		return;
 	}
+	/* An HTTP/1.0 client keeps the connection only when told to. */
 	snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Length: %zu"
 	    "\r\n%s%s%s%s", status, http_reason(status), len,
 	    ctype ? "Content-Type: " : "", ctype ? ctype : "",
-	    ctype ? "\r\n" : "", keep ? "" : "Connection: close\r\n");
+	    ctype ? "\r\n" : "", !keep ? "Connection: close\r\n" :
+	    req->minor == 0 ? "Connection: keep-alive\r\n" : "");
 	bufferevent_write(c->bev, head, strlen(head));
 	if (extra != NULL)
 		bufferevent_write(c->bev, extra, strlen(extra));
@@ -920,7 +988,7 @@ http_respond(struct http_request *req, int status, const char *ctype,
 	http_request_free(req);
 	c->req = NULL;
 	if (!keep) {
-		c->st = ST_CLOSING;
+		http_conn_linger(c);
 		return;
 	}
 	/* The next request's header clock starts at its first byte. */
@@ -963,6 +1031,10 @@ http_writecb(struct bufferevent *bev, void *arg)
 			/* Answered: our FIN, then wait for the peer's. */
 			shutdown(bufferevent_getfd(bev), SHUT_WR);
 			c->shut = 1;
+			/* A refusal's clock runs already; an answer's, now. */
+			if (!evtimer_pending(c->timer, NULL))
+				http_conn_arm(c, HTTP_LINGER_MS *
+				    NSEC_PER_MSEC);
 		}
 		return;
 	}
@@ -1093,7 +1165,10 @@ http_server_new(struct event_base *base, int fd,
 	struct http_server *srv;
 	struct http_limits *lim;
 
-	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+	/* No default for these: 0 would refuse every request. */
+	if (limits->max_header_bytes == 0 || limits->max_body_bytes == 0 ||
+	    limits->max_connections == 0 ||
+	    (srv = calloc(1, sizeof(*srv))) == NULL) {
 		close(fd);
 		return NULL;
 	}

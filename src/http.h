@@ -11,6 +11,11 @@
  * codings other than exactly "chunked", obs-fold, bare LF, whitespace
  * before a colon, bad chunk sizes, control characters) is answered 400
  * (501 for an unknown transfer coding) and the connection is closed.
+ * So is an HTTP/1.1 request without Host, or with a path that decodes to
+ * NUL ("%00").  An answer that closes the connection, a refusal or not,
+ * lingers: the server shuts its side down and reads what the peer still
+ * sends for a few seconds before closing, so that no reset destroys the
+ * answer in flight.
  */
 #ifndef SPILLWAY_HTTP_H
 #define SPILLWAY_HTTP_H
@@ -52,8 +57,10 @@ typedef void	(*http_handler)(struct http_request *req, void *arg);
 
 /*
  * Limits of one server, copied by http_server_new().  Zero-initialise the
- * struct (`struct http_limits lim = { 0 };`) and set what you need: a
- * field left 0 takes the default below.
+ * struct (`struct http_limits lim = { 0 };`), then set max_header_bytes,
+ * max_body_bytes and max_connections, which have no default (0 fails
+ * http_server_new()), and what else you need: the other fields, left 0,
+ * take the defaults below or none.
  *
  * header_timeout_ms bounds the whole header block, however slowly its
  * bytes come: the clock starts when a connection is accepted, and on a
@@ -102,7 +109,8 @@ struct http_counters {
 };
 
 /*
- * Serve on the listening socket fd (taken over).  NULL on failure.
+ * Serve on the listening socket fd (taken over).  NULL on failure, and
+ * when max_header_bytes, max_body_bytes or max_connections is 0.
  */
 struct http_server *http_server_new(struct event_base *base, int fd,
 		    const struct http_limits *limits, http_handler handler,

@@ -167,11 +167,12 @@ class TestAdmin(SpillwayTestCase):
         payloads = [b"\x00\xff\xfe garbage\r\n\r\n",
                     b"GET\r\n\r\n",
                     b"GET /healthz HTTP/9.9\r\n\r\n",
-                    b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\n\r\n",
+                    b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
                     b"GET /metrics HTTP/1.1\r\nHost: x\r\n" +
                     b"X: " + b"y" * 200000 + b"\r\n\r\n",
-                    b"POST /healthz HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
-                    b"GET /healthz HTTP/1.1\r\n",  # never finished
+                    b"POST /healthz HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Length: 99999999999\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\n",  # never finished
                     bytes(range(256)) * 64]
         socks = []
         for p in payloads:

@@ -153,14 +153,19 @@ class TestBadHttp(BadInputCase):
     def test_garbage_on_http_port(self):
         sp = self.start()
         for p in [b"\x00\x01\x02\xff\r\n\r\n",
-                  b"POST /_bulk HTTP/1.1\r\nContent-Length: -5\r\n\r\nxx",
-                  b"POST /_bulk HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort",
-                  b"POST /_bulk HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n"
+                  b"\r\nxx",
+                  b"POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                  b"\r\nshort",
+                  b"POST /_bulk HTTP/1.1\r\nHost: x\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n"
                   b"zz\r\nnope\r\n0\r\n\r\n",
-                  b"POST /_bulk HTTP/1.1\r\nContent-Encoding: gzip\r\n"
+                  b"POST /_bulk HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Encoding: gzip\r\n"
                   b"Content-Type: application/x-ndjson\r\n"
                   b"Content-Length: 10\r\n\r\nnot gzip!!",
-                  b"GET / HTTP/1.1\r\n" + b"H: v\r\n" * 10000 + b"\r\n",
+                  b"GET / HTTP/1.1\r\nHost: x\r\n" + b"H: v\r\n" * 10000
+                  + b"\r\n",
                   bytes(range(256)) * 100]:
             with self.subTest(payload=p[:40]):
                 self.raw(sp, p)
@@ -233,7 +238,7 @@ class TestBadHttp(BadInputCase):
         slow = socket.create_connection(("127.0.0.1", sp.ports["http"]),
                                         timeout=5)
         try:
-            slow.sendall(b"POST /_bulk HTTP/1.1\r\nContent-Type: "
+            slow.sendall(b"POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Type: "
                          b"application/x-ndjson\r\nContent-Length: 1000\r\n"
                          b"\r\n{\"index\":{}}\n")
             st, _, resp = sp.bulk(bulk_body([{"fast": 1}]))
