@@ -151,25 +151,6 @@ char	*bulk_error_doc(int status, const char *type, const char *reason,
 char	*bulk_filter_path(const char *json, const char *filter_path,
 	    size_t *lenp);
 
-/*
- * Inflate a gzip or zlib body (auto-detected; concatenated gzip members
- * are joined).  On success returns 0 with a malloc'ed buffer in *out
- * (NUL-terminated, the NUL not counted in *outlen).  Returns -1 when
- * the data is corrupt or truncated, and -2 as soon as the output would
- * exceed max_out bytes (a zip bomb: the caller answers 413); *out is
- * NULL on failure.
- */
-int	bulk_gunzip(const char *in, size_t inlen, size_t max_out, char **out,
-	    size_t *outlen);
-
-/*
- * Compress in as a single gzip member at level (0-9, or -1 for zlib's
- * default).  Returns 0 with a malloc'ed buffer in *out, or -1 on an
- * invalid level or allocation failure.
- */
-int	bulk_gzip(const char *in, size_t inlen, int level, char **out,
-	    size_t *outlen);
-
 #define BULK_COMPAT_MIN	7	/* compatible-with versions taken */
 #define BULK_COMPAT_MAX	9
 

@@ -26,6 +26,7 @@
 #include "budget.h"
 #include "bulk.h"
 #include "config.h"
+#include "gzip.h"
 #include "http.h"
 #include "ingest_http.h"
 #include "log.h"
@@ -337,7 +338,7 @@ ingest_http_body(struct ingest_http *ih, struct http_request *req,
 		over_budget(ih, req);
 		return -1;
 	}
-	rc = bulk_gunzip(*body, *len, room < max ? room : max, owned, len);
+	rc = gzip_decompress(*body, *len, room < max ? room : max, owned, len);
 	if (rc == -2 && room < max && room + req->budgeted < budget_limit()) {
 		over_budget(ih, req);
 		return -1;

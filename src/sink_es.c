@@ -53,7 +53,7 @@
 #include <spillway/clock.h>
 
 #include "budget.h"
-#include "bulk.h"
+#include "gzip.h"
 #include "config.h"
 #include "log.h"
 #include "sink.h"
@@ -1326,7 +1326,7 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 		unsigned char *raw = evbuffer_pullup(body, -1);
 		char *z;
 
-		if (raw == NULL || bulk_gzip((const char *)raw, len, 1, &z,
+		if (raw == NULL || gzip_compress((const char *)raw, len, 1, &z,
 		    &zlen) == -1)
 			goto nomem;
 		evbuffer_drain(body, len);
