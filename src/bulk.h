@@ -132,25 +132,6 @@ char	*bulk_response(const struct bulk_item *items, size_t n, long took_ms,
 char	*bulk_error_doc(int status, const char *type, const char *reason,
 	    size_t *lenp);
 
-/*
- * Apply an Elasticsearch filter_path expression to a compact JSON
- * document.  Returns a malloc'ed string ("{}" when nothing is left), or
- * NULL on error.  Used for the start-up answers as well as bulk.
- *
- * Paths are comma-separated (blanks around them and empty paths are
- * ignored) and dotted; a segment "*" matches any one key, '*' inside a
- * segment is a glob ("_*"), "**" matches any number of keys, none
- * included; a leading '-' excludes.  A node is kept when an include path
- * (or, with excludes only, nothing) selects it or an ancestor and no
- * exclude path selects it or an ancestor.  Arrays are transparent: their
- * elements are matched as the array itself.  Objects and arrays emptied
- * by the filter are dropped; one already empty is kept when selected
- * whole.  Key order is kept; the result is compact.  NULL or an empty
- * expression returns a copy of json; invalid JSON returns NULL.
- */
-char	*bulk_filter_path(const char *json, const char *filter_path,
-	    size_t *lenp);
-
 #define BULK_COMPAT_MIN	7	/* compatible-with versions taken */
 #define BULK_COMPAT_MAX	9
 

@@ -26,6 +26,7 @@
 #include "budget.h"
 #include "bulk.h"
 #include "config.h"
+#include "filter_path.h"
 #include "gzip.h"
 #include "http.h"
 #include "ingest_http.h"
@@ -256,7 +257,7 @@ es_reply(struct http_request *req, int status, const char *doc, size_t len)
 
 	if (http_query(req, "filter_path", fp, sizeof(fp)) != NULL &&
 	    fp[0] != '\0' &&
-	    (filtered = bulk_filter_path(doc, fp, &flen)) != NULL) {
+	    (filtered = filter_path_apply(doc, fp, &flen)) != NULL) {
 		doc = filtered;
 		len = flen;
 	}

@@ -17,12 +17,12 @@
  *   - bulk_response() for the parsed items (ids, statuses and some of the
  *     cluster's answers filled in from the input) is valid JSON with one
  *     item per action under its op's name and the right "errors"; with F
- *     it is exactly bulk_filter_path() of the unfiltered response with F
+ *     it is exactly filter_path_apply() of the unfiltered response with F
  *     (the streaming filter against the one over a tree); and
  *     sink_es_answers() finds in it every item's answer and status.
- *   - bulk_filter_path(D, F) equals a reference model of filter_path
- *     written here from the documentation in src/bulk.h (on a jansson
- *     tree), key order included; without F it is D byte for byte.
+ *   - filter_path_apply(D, F) equals a reference model of filter_path
+ *     written here from the documentation in src/filter_path.h (on a
+ *     jansson tree), key order included; without F it is D byte for byte.
  *   - sink_es_answers(): every answer span lies inside the body; for a
  *     body jansson reads as a bulk response, each span is the item's
  *     value and each status its "status".
@@ -37,6 +37,7 @@
 #include <jansson.h>
 
 #include "bulk.h"
+#include "filter_path.h"
 #include "sink_es.h"
 
 #include "fuzz.h"
@@ -77,9 +78,9 @@ is_blank(char c)
 }
 
 /*
- * The expression as src/bulk.h tells it: comma-separated paths, blanks
- * around each and empty ones ignored, a leading '-' excludes, segments
- * dotted.  NULL when there is nothing to filter by.
+ * The expression as src/filter_path.h tells it: comma-separated paths,
+ * blanks around each and empty ones ignored, a leading '-' excludes,
+ * segments dotted.  NULL when there is nothing to filter by.
  */
 static struct rfilter *
 rfilter_new(const char *expr)
@@ -341,7 +342,7 @@ parse_any(const char *s, size_t n)
 	return json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 }
 
-/* bulk_filter_path(D, F) against the model. */
+/* filter_path_apply(D, F) against the model. */
 static void
 check_filter(const char *doc, const char *expr)
 {
@@ -351,11 +352,11 @@ check_filter(const char *doc, const char *expr)
 	char *res, *a, *b;
 	size_t len, dlen = strlen(doc);
 
-	res = bulk_filter_path(doc, expr, &len);
+	res = filter_path_apply(doc, expr, &len);
 	if (*expr == '\0') {
 		FUZZ_CHECK(res != NULL && len == dlen &&
 		    memcmp(res, doc, len) == 0,
-		    "bulk_filter_path() without a filter is not a copy");
+		    "filter_path_apply() without a filter is not a copy");
 		free(res);
 		return;
 	}
@@ -365,26 +366,26 @@ check_filter(const char *doc, const char *expr)
 		/* Only blanks and commas: no filtering either. */
 		FUZZ_CHECK(res != NULL && len == dlen &&
 		    memcmp(res, doc, len) == 0,
-		    "bulk_filter_path() with an empty filter is not a copy");
+		    "filter_path_apply() with an empty filter is not a copy");
 		goto out;
 	}
 	if (tree == NULL) {
 		if (res != NULL) {
 			fuzz_dump("doc", doc, dlen);
-			fuzz_fail("bulk_filter_path() took what jansson "
+			fuzz_fail("filter_path_apply() took what jansson "
 			    "refuses");
 		}
 		goto out;
 	}
 	if (res == NULL) {
 		fuzz_dump("doc", doc, dlen);
-		fuzz_fail("bulk_filter_path() refused a JSON document");
+		fuzz_fail("filter_path_apply() refused a JSON document");
 	}
-	FUZZ_CHECK(strlen(res) == len, "bulk_filter_path(): length %zu, "
+	FUZZ_CHECK(strlen(res) == len, "filter_path_apply(): length %zu, "
 	    "text %zu", len, strlen(res));
 	if ((got = parse_any(res, len)) == NULL) {
 		fuzz_dump("result", res, len);
-		fuzz_fail("bulk_filter_path() wrote what is not JSON");
+		fuzz_fail("filter_path_apply() wrote what is not JSON");
 	}
 	rwalk_root(f, &w);
 	if (json_is_object(tree) || json_is_array(tree))
@@ -397,9 +398,9 @@ check_filter(const char *doc, const char *expr)
 	if (strcmp(a, b) != 0) {
 		fuzz_dump("filter", expr, strlen(expr));
 		fuzz_dump("doc", doc, dlen);
-		fuzz_dump("bulk_filter_path()", res, len);
+		fuzz_dump("filter_path_apply()", res, len);
 		fuzz_dump("reference", b, strlen(b));
-		fuzz_fail("bulk_filter_path() differs from the model");
+		fuzz_fail("filter_path_apply() differs from the model");
 	}
 	free(a);
 	free(b);
@@ -688,17 +689,17 @@ check_parse(const char *body, size_t len, const char *expr, int use_index)
 	for (k = 0; k < 3 && exprs[k] != NULL; k++) {
 		filt = bulk_response(req.items, req.nitems, 7, exprs[k],
 		    &flen);
-		ref = bulk_filter_path(full, exprs[k], &rlen);
+		ref = filter_path_apply(full, exprs[k], &rlen);
 		FUZZ_CHECK(filt != NULL && ref != NULL, "bulk_response() with "
-		    "a filter: %p, bulk_filter_path(): %p", (void *)filt,
+		    "a filter: %p, filter_path_apply(): %p", (void *)filt,
 		    (void *)ref);
 		if (flen != rlen || memcmp(filt, ref, flen) != 0) {
 			fuzz_dump("filter", exprs[k], strlen(exprs[k]));
 			fuzz_dump("response", full, len2);
 			fuzz_dump("bulk_response()", filt, flen);
-			fuzz_dump("bulk_filter_path()", ref, rlen);
+			fuzz_dump("filter_path_apply()", ref, rlen);
 			fuzz_fail("bulk_response() with a filter is not "
-			    "bulk_filter_path() of the response");
+			    "filter_path_apply() of the response");
 		}
 		free(filt);
 		free(ref);

@@ -8,12 +8,9 @@
  *                       {"op":..,"index":..,"id":..,"status":..,
  *                        "error_type":..,"error_reason":..}
  *   response/NAME.out   the exact response, then a newline
- *   filter/NAME.in      the filter_path on the first line, then a document
- *   filter/NAME.out     the exact result, then a newline
+ *
+ * filter/ holds filter_path's cases (check_filter_path.c).
  */
-#include <sys/types.h>
-
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,84 +19,8 @@
 #include <jansson.h>
 
 #include "bulk.h"
+#include "filter_path.h"
 #include "check_common.h"
-
-static int
-cmpstr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted case names (file names without ".in") in the test data/bulk/sub. */
-static char **
-list_cases(const char *sub, size_t *np, char *dir, size_t dirlen)
-{
-	DIR		*d;
-	struct dirent	*de;
-	char		**names = NULL;
-	size_t		 n = 0, l;
-
-	snprintf(dir, dirlen, "%s/bulk/%s", unit_testdata(), sub);
-	d = opendir(dir);
-	ck_assert_msg(d != NULL, "cannot open %s", dir);
-	while ((de = readdir(d)) != NULL) {
-		l = strlen(de->d_name);
-		if (l < 4 || strcmp(de->d_name + l - 3, ".in") != 0)
-			continue;
-		names = realloc(names, (n + 1) * sizeof(*names));
-		ck_assert_ptr_nonnull(names);
-		names[n] = strndup(de->d_name, l - 3);
-		ck_assert_ptr_nonnull(names[n]);
-		n++;
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), cmpstr);
-	*np = n;
-	return names;
-}
-
-static void
-free_cases(char **names, size_t n)
-{
-	while (n > 0)
-		free(names[--n]);
-	free(names);
-}
-
-/*
- * Compares got with dir/name.out.  With SPILLWAY_REGEN set, writes the
- * file instead (review the diff before committing it).
- */
-static int
-golden_check(const char *dir, const char *name, const char *got, size_t len)
-{
-	char	 path[1024];
-	char	*want;
-	size_t	 wlen;
-	FILE	*f;
-
-	snprintf(path, sizeof(path), "%s/%s.out", dir, name);
-	if (getenv("SPILLWAY_REGEN") != NULL) {
-		f = fopen(path, "wb");
-		ck_assert_ptr_nonnull(f);
-		fwrite(got, 1, len, f);
-		fclose(f);
-		return 0;
-	}
-	want = unit_slurp(path, &wlen);
-	if (want == NULL) {
-		fprintf(stderr, "%s: missing\n", path);
-		return 1;
-	}
-	if (wlen != len || memcmp(want, got, len) != 0) {
-		fprintf(stderr, "%s: mismatch\n--- want\n%s--- got\n%.*s---\n",
-		    path, want, (int)len, got);
-		free(want);
-		return 1;
-	}
-	free(want);
-	return 0;
-}
 
 static void
 dump_field(FILE *f, const char *name, const char *s, size_t len)
@@ -121,7 +42,7 @@ START_TEST(test_parse_golden)
 	FILE			*f;
 	int			 fails = 0;
 
-	names = list_cases("parse", &n, dir, sizeof(dir));
+	names = unit_cases("bulk/parse", &n, dir, sizeof(dir));
 	ck_assert_uint_gt(n, 20);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
@@ -159,13 +80,13 @@ START_TEST(test_parse_golden)
 			fputc('\n', f);
 		}
 		fclose(f);
-		fails += golden_check(dir, names[i], out, olen);
+		fails += unit_golden(dir, names[i], out, olen);
 		bulk_request_clear(&req);
 		free(out);
 		free(dflt);
 		free(body);
 	}
-	free_cases(names, n);
+	unit_cases_free(names, n);
 	ck_assert_int_eq(fails, 0);
 }
 END_TEST
@@ -194,7 +115,7 @@ START_TEST(test_response_golden)
 	size_t			 n, i, k, nitems, len;
 	int			 fails = 0;
 
-	names = list_cases("response", &n, dir, sizeof(dir));
+	names = unit_cases("bulk/response", &n, dir, sizeof(dir));
 	ck_assert_uint_gt(n, 5);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
@@ -238,43 +159,14 @@ START_TEST(test_response_golden)
 		ck_assert_ptr_nonnull(res);
 		ck_assert_uint_eq(strlen(res), len);
 		res[len] = '\n';
-		fails += golden_check(dir, names[i], res, len + 1);
+		fails += unit_golden(dir, names[i], res, len + 1);
 		free(res);
 		for (k = 0; k < nitems; k++)
 			json_decref(lines[k]);
 		json_decref(hdr);
 		free(in);
 	}
-	free_cases(names, n);
-	ck_assert_int_eq(fails, 0);
-}
-END_TEST
-
-START_TEST(test_filter_golden)
-{
-	char		 dir[512], path[1024];
-	char		**names, *in, *nl, *res;
-	size_t		 n, i, len;
-	int		 fails = 0;
-
-	names = list_cases("filter", &n, dir, sizeof(dir));
-	ck_assert_uint_gt(n, 20);
-	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
-		in = unit_slurp(path, NULL);
-		ck_assert_ptr_nonnull(in);
-		nl = strchr(in, '\n');
-		ck_assert_ptr_nonnull(nl);
-		*nl = '\0';
-		res = bulk_filter_path(nl + 1, in, &len);
-		ck_assert_msg(res != NULL, "%s: NULL", path);
-		ck_assert_uint_eq(strlen(res), len);
-		res[len] = '\n';
-		fails += golden_check(dir, names[i], res, len + 1);
-		free(res);
-		free(in);
-	}
-	free_cases(names, n);
+	unit_cases_free(names, n);
 	ck_assert_int_eq(fails, 0);
 }
 END_TEST
@@ -316,7 +208,7 @@ START_TEST(test_response_filter_matches_tree)
 	ck_assert_ptr_nonnull(all);
 	for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
 		direct = bulk_response(items, 4, 7, filters[i], &l1);
-		viatree = bulk_filter_path(all, filters[i], &l2);
+		viatree = filter_path_apply(all, filters[i], &l2);
 		ck_assert_ptr_nonnull(direct);
 		ck_assert_ptr_nonnull(viatree);
 		ck_assert_msg(strcmp(direct, viatree) == 0,
@@ -509,45 +401,6 @@ START_TEST(test_error_doc)
 	    "\"exception\",\"reason\":\"\"}],\"type\":\"exception\","
 	    "\"reason\":\"\"},\"status\":500}");
 	free(s);
-}
-END_TEST
-
-START_TEST(test_filter_edge)
-{
-	char	*s;
-	size_t	 len;
-
-	/* No filter: the document as it is. */
-	s = bulk_filter_path("{\"a\":1}", NULL, &len);
-	ck_assert_str_eq(s, "{\"a\":1}");
-	ck_assert_uint_eq(len, 7);
-	free(s);
-	s = bulk_filter_path("{\"a\":1}", " , ", &len);
-	ck_assert_str_eq(s, "{\"a\":1}");
-	free(s);
-	s = bulk_filter_path("{\"a\":1}", "", NULL);
-	ck_assert_str_eq(s, "{\"a\":1}");
-	free(s);
-	/* Not JSON. */
-	ck_assert_ptr_null(bulk_filter_path("{\"a\":", "a", NULL));
-	ck_assert_ptr_null(bulk_filter_path("{} x", "a", NULL));
-	/* Deep documents within jansson's depth limit. */
-	{
-		char	 deep[4096];
-		size_t	 i, o = 0;
-
-		for (i = 0; i < 1000; i++)
-			o += (size_t)sprintf(deep + o, "[");
-		o += (size_t)sprintf(deep + o, "{\"a\":1,\"b\":2}");
-		for (i = 0; i < 1000; i++)
-			deep[o++] = ']';
-		deep[o] = '\0';
-		s = bulk_filter_path(deep, "b", &len);
-		ck_assert_ptr_nonnull(s);
-		ck_assert_uint_eq(len, o - 6);
-		ck_assert_ptr_nonnull(strstr(s, "[{\"b\":2}]"));
-		free(s);
-	}
 }
 END_TEST
 
@@ -933,14 +786,12 @@ bulk_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_parse_golden);
 	tcase_add_test(tc, test_response_golden);
-	tcase_add_test(tc, test_filter_golden);
 	tcase_add_test(tc, test_response_filter_matches_tree);
 	tcase_add_test(tc, test_ids);
 	tcase_add_test(tc, test_response_generated_ids);
 	tcase_add_test(tc, test_errors_flag);
 	tcase_add_test(tc, test_response_escaping);
 	tcase_add_test(tc, test_error_doc);
-	tcase_add_test(tc, test_filter_edge);
 	tcase_add_test(tc, test_parse_api);
 	tcase_add_test(tc, test_parse_many);
 	tcase_add_test(tc, test_content_type);
