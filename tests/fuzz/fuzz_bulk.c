@@ -1,13 +1,13 @@
 /*
  * fuzz_bulk: the _bulk wire format (src/bulk.c) and the reading of bulk
- * responses (src/sink_es.c) on arbitrary bytes.
+ * responses (src/sink_es_bulk.c) on arbitrary bytes.
  *
  * The input is read three ways at once:
  *   - whole, as a bulk request body for bulk_parse();
  *   - its first line as a filter_path expression F, the rest (up to a
  *     NUL) as a JSON document D, as in the .in files of tests/data/bulk/filter;
  *   - the rest, with its NULs, as a bulk response body for
- *     sink_es_answers() and sink_es_response().
+ *     sink_es_bulk_answers() and sink_es_bulk_response().
  *
  * Checked:
  *   - bulk_parse(): on success every action and source line lies inside
@@ -19,11 +19,11 @@
  *     item per action under its op's name and the right "errors"; with F
  *     it is exactly filter_path_apply() of the unfiltered response with F
  *     (the streaming filter against the one over a tree); and
- *     sink_es_answers() finds in it every item's answer and status.
+ *     sink_es_bulk_answers() finds in it every item's answer and status.
  *   - filter_path_apply(D, F) equals a reference model of filter_path
  *     written here from the documentation in src/filter_path.h (on a
  *     jansson tree), key order included; without F it is D byte for byte.
- *   - sink_es_answers(): every answer span lies inside the body; for a
+ *   - sink_es_bulk_answers(): every answer span lies inside the body; for a
  *     body jansson reads as a bulk response, each span is the item's
  *     value and each status its "status".
  *   - bulk_error_doc() is JSON that gives back its type and reason.
@@ -38,7 +38,7 @@
 
 #include "bulk.h"
 #include "filter_path.h"
-#include "sink_es.h"
+#include "sink_es_bulk.h"
 
 #include "fuzz.h"
 
@@ -425,7 +425,7 @@ trim(const char **s, size_t *n)
 }
 
 /*
- * sink_es_answers() on any body: spans inside it.  When jansson reads it
+ * sink_es_bulk_answers() on any body: spans inside it.  When jansson reads it
  * as a bulk response (an object, no duplicate keys, "items" a list of
  * one-key objects), the reading must succeed and find each item.
  * Without "items" it is no bulk response ({} is refused, {"took":1} taken
@@ -435,22 +435,22 @@ static void
 check_answers(const char *body, size_t len)
 {
 	enum { N = 12 };
-	struct sink_es_answer ans[N];
-	enum sink_es_item out[N], out2[N];
+	struct sink_es_bulk_answer ans[N];
+	enum sink_es_bulk_item out[N], out2[N];
 	json_t *root, *items, *it, *v, *st, *sv;
 	size_t i, n429, nitems = 0;
 	int rc, shape;
 
 	memset(ans, 0xa5, sizeof(ans));
-	rc = sink_es_answers(body, len, N, out, &n429, ans);
+	rc = sink_es_bulk_answers(body, len, N, out, &n429, ans);
 	for (i = 0; i < N; i++) {
 		FUZZ_CHECK(ans[i].len <= len && ans[i].off <= len - ans[i].len,
-		    "sink_es_answers(): answer %zu at %zu+%zu, body %zu", i,
+		    "sink_es_bulk_answers(): answer %zu at %zu+%zu, body %zu", i,
 		    ans[i].off, ans[i].len, len);
 		FUZZ_CHECK(ans[i].status >= 0 && ans[i].status < 1000,
-		    "sink_es_answers(): status %d", ans[i].status);
+		    "sink_es_bulk_answers(): status %d", ans[i].status);
 	}
-	(void)sink_es_response(body, len, N, out2, NULL);
+	(void)sink_es_bulk_response(body, len, N, out2, NULL);
 
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
 	shape = json_is_object(root) && memchr(body, '\0', len) == NULL;
@@ -470,13 +470,13 @@ check_answers(const char *body, size_t len)
 	}
 	if (rc != 0) {
 		fuzz_dump("body", body, len);
-		fuzz_fail("sink_es_answers() refused a bulk response");
+		fuzz_fail("sink_es_bulk_answers() refused a bulk response");
 	}
 	nitems = json_array_size(items);
 	for (i = 0; i < N; i++) {
 		if (i >= nitems) {
 			FUZZ_CHECK(ans[i].len == 0 && out[i] ==
-			    SINK_ES_ITEM_RETRY, "sink_es_answers(): item %zu "
+			    SINK_ES_BULK_RETRY, "sink_es_bulk_answers(): item %zu "
 			    "of %zu found", i, nitems);
 			continue;
 		}
@@ -486,7 +486,7 @@ check_answers(const char *body, size_t len)
 		if (sv == NULL || !json_equal(sv, v)) {
 			fuzz_dump("body", body, len);
 			fuzz_dump("span", body + ans[i].off, ans[i].len);
-			fuzz_fail("sink_es_answers(): item %zu's span is not "
+			fuzz_fail("sink_es_bulk_answers(): item %zu's span is not "
 			    "its value", i);
 		}
 		json_decref(sv);
@@ -497,7 +497,7 @@ check_answers(const char *body, size_t len)
 
 			if (ans[i].status != want) {
 				fuzz_dump("body", body, len);
-				fuzz_fail("sink_es_answers(): item %zu status "
+				fuzz_fail("sink_es_bulk_answers(): item %zu status "
 				    "%d, jansson %lld", i, ans[i].status,
 				    (long long)s);
 			}
@@ -534,8 +534,8 @@ check_parse(const char *body, size_t len, const char *expr, int use_index)
 	};
 	struct bulk_request req;
 	struct bulk_item *it;
-	enum sink_es_item out[64];
-	struct sink_es_answer ans[64];
+	enum sink_es_bulk_item out[64];
+	struct sink_es_bulk_answer ans[64];
 	char err[256], id[BULK_ID_LEN + 1], *full, *filt, *ref, *last = NULL;
 	const char *exprs[3];
 	const char *key, *a;
@@ -651,13 +651,13 @@ check_parse(const char *body, size_t len, const char *expr, int use_index)
 
 	/* Read back as the sink reads the cluster's answer. */
 	if (req.nitems <= 64) {
-		FUZZ_CHECK(sink_es_answers(full, len2, req.nitems, out, &n429,
-		    ans) == 0, "sink_es_answers() refused bulk_response()");
+		FUZZ_CHECK(sink_es_bulk_answers(full, len2, req.nitems, out, &n429,
+		    ans) == 0, "sink_es_bulk_answers() refused bulk_response()");
 		for (i = 0; i < req.nitems; i++) {
 			it = &req.items[i];
 			if (it->answer == NULL) {
 				FUZZ_CHECK(ans[i].status == it->status,
-				    "sink_es_answers(): item %zu status %d, "
+				    "sink_es_bulk_answers(): item %zu status %d, "
 				    "sent %d", i, ans[i].status, it->status);
 				continue;
 			}
@@ -666,7 +666,7 @@ check_parse(const char *body, size_t len, const char *expr, int use_index)
 			trim(&a, &alen);
 			FUZZ_CHECK(ans[i].len == alen &&
 			    memcmp(full + ans[i].off, a, alen) == 0,
-			    "sink_es_answers(): item %zu is not the answer "
+			    "sink_es_bulk_answers(): item %zu is not the answer "
 			    "given", i);
 		}
 	}

@@ -84,7 +84,10 @@ START_TEST(test_filter_edge)
 }
 END_TEST
 
-/* A small document written member by member: {"a":1,"b":{"c":"x","d":[1,{"e":true}]},"f":{}} */
+/*
+ * A small document written member by member:
+ * {"a":1,"b":{"c":"x","d":[1,{"e":true}]},"f":{}}
+ */
 static char *
 write_doc(const char *expr, size_t *lenp)
 {
@@ -113,8 +116,8 @@ write_doc(const char *expr, size_t *lenp)
 
 START_TEST(test_writer_unfiltered)
 {
-	const char	*want = "{\"a\":1,\"b\":{\"c\":\"x\",\"d\":[1,{\"e\":true}]},"
-			    "\"f\":{}}";
+	const char	*want = "{\"a\":1,\"b\":{\"c\":\"x\",\"d\":"
+			    "[1,{\"e\":true}]},\"f\":{}}";
 	char		*s;
 	size_t		 len;
 
