@@ -51,6 +51,7 @@
 
 #include <spillway/clock.h>
 
+#include "batch.h"
 #include "budget.h"
 #include "config.h"
 #include "gzip.h"
@@ -106,9 +107,8 @@ struct sink_es {
 	struct evdns_base	*dns;		/* NULL for an IP literal */
 	struct sink_es_bulk_index	*ix;
 
-	size_t			 batch_events;
-	size_t			 batch_bytes;
-	uint64_t		 flush_ns;
+	struct batch_limits	 lim;		/* of the forming batch and
+						   of each request */
 	uint64_t		 interval_ns;	/* pressure stays this long */
 	uint64_t		 target_ns;
 	struct timeval		 timeout;
@@ -146,7 +146,7 @@ static void	es_run(struct sink_es *, uint64_t);
 static int
 es_forming_full(const struct sink_es *es)
 {
-	return es->fn >= es->batch_events || es->fbytes >= es->batch_bytes;
+	return batch_full(&es->lim, es->fn, es->fbytes);
 }
 
 static void
@@ -572,7 +572,7 @@ es_slot_fill(struct sink_es *es, struct es_slot *sl, int p0_only)
 {
 	struct record *rec;
 	size_t by = 0, have = p0_only ? es->forming_p0 : es->fn;
-	size_t want = have < es->batch_events ? have : es->batch_events;
+	size_t want = have < es->lim.events ? have : es->lim.events;
 
 	if (es_slot_reserve(sl, want) == -1)
 		return -1;
@@ -580,8 +580,8 @@ es_slot_fill(struct sink_es *es, struct es_slot *sl, int p0_only)
 	sl->bytes = 0;
 	/* One request carries one set of parameters: the first record's. */
 	while ((rec = TAILQ_FIRST(&es->forming)) != NULL && sl->n < want &&
-	    (sl->n == 0 || (by + sink_es_bulk_size(rec) <= es->batch_bytes &&
-	    sink_es_bulk_same_params(rec, sl->recs[0])))) {
+	    batch_room(&es->lim, sl->n, by, sink_es_bulk_size(rec)) &&
+	    (sl->n == 0 || sink_es_bulk_same_params(rec, sl->recs[0]))) {
 		TAILQ_REMOVE(&es->forming, rec, link);
 		if (rec->priority == 0 && --es->forming_p0 == 0)
 			es->forming_p0_last = NULL;
@@ -705,7 +705,7 @@ es_arm(struct sink_es *es, uint64_t now)
 		    es->slots[i].not_before < next)
 			next = es->slots[i].not_before;
 	if (es->fn > 0 && es_idle_slot(es) != NULL) {
-		d = es->first_at + es->flush_ns;
+		d = batch_deadline(&es->lim, es->first_at);
 		if (d < es_hold_end(es))
 			d = es_hold_end(es);
 		if (d < next)
@@ -777,8 +777,7 @@ es_run(struct sink_es *es, uint64_t now)
 	 * cluster can take then is its.
 	 */
 	while (es->fn > 0 && now >= es_hold_end(es) &&
-	    (es_forming_full(es) ||
-	    now >= es->first_at + es->flush_ns) &&
+	    batch_due(&es->lim, es->fn, es->fbytes, es->first_at, now) &&
 	    (sl = es_idle_slot(es)) != NULL) {
 		if (es_slot_fill(es, sl, now < es->hold_until) == -1)
 			break;
@@ -874,9 +873,7 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 	if (es->https && es_tls_init(es, cf, err, errlen) == -1)
 		goto fail;
 
-	es->batch_events = (size_t)cf->batch_events;
-	es->batch_bytes = (size_t)cf->batch_bytes;
-	es->flush_ns = (uint64_t)cf->flush_ms * NSEC_PER_MSEC;
+	batch_limits(&es->lim, cf);
 	es->interval_ns = (uint64_t)cf->control_interval_ms * NSEC_PER_MSEC;
 	es->target_ns = (uint64_t)cf->target_latency_ms * NSEC_PER_MSEC;
 	es->timeout.tv_sec = cf->timeout_ms / 1000;
@@ -918,7 +915,7 @@ sink_es_submit(struct sink *s, struct batch *b, uint64_t now)
 		/* Priority 0 alone may join a full batch, a batch's worth. */
 		if (es_forming_full(es) && (TAILQ_LAST(&b->recs,
 		    record_list)->priority != 0 ||
-		    es->forming_p0 + b->n > es->batch_events)) {
+		    es->forming_p0 + b->n > es->lim.events)) {
 			es->want_ready = 1;
 			es_pressure(es, now, &es->sig.saturated, 1);
 			return SINK_BUSY;
@@ -949,7 +946,7 @@ sink_es_submit(struct sink *s, struct batch *b, uint64_t now)
 	}
 	b->n = 0;
 	b->bytes = 0;
-	if (es_forming_full(es) || now >= es->first_at + es->flush_ns)
+	if (batch_due(&es->lim, es->fn, es->fbytes, es->first_at, now))
 		es_run(es, now);
 	else
 		es_arm(es, now);
