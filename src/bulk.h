@@ -132,44 +132,6 @@ char	*bulk_response(const struct bulk_item *items, size_t n, long took_ms,
 char	*bulk_error_doc(int status, const char *type, const char *reason,
 	    size_t *lenp);
 
-/*
- * Apply an Elasticsearch filter_path expression to a compact JSON
- * document.  Returns a malloc'ed string ("{}" when nothing is left), or
- * NULL on error.  Used for the start-up answers as well as bulk.
- *
- * Paths are comma-separated (blanks around them and empty paths are
- * ignored) and dotted; a segment "*" matches any one key, '*' inside a
- * segment is a glob ("_*"), "**" matches any number of keys, none
- * included; a leading '-' excludes.  A node is kept when an include path
- * (or, with excludes only, nothing) selects it or an ancestor and no
- * exclude path selects it or an ancestor.  Arrays are transparent: their
- * elements are matched as the array itself.  Objects and arrays emptied
- * by the filter are dropped; one already empty is kept when selected
- * whole.  Key order is kept; the result is compact.  NULL or an empty
- * expression returns a copy of json; invalid JSON returns NULL.
- */
-char	*bulk_filter_path(const char *json, const char *filter_path,
-	    size_t *lenp);
-
-/*
- * Inflate a gzip or zlib body (auto-detected; concatenated gzip members
- * are joined).  On success returns 0 with a malloc'ed buffer in *out
- * (NUL-terminated, the NUL not counted in *outlen).  Returns -1 when
- * the data is corrupt or truncated, and -2 as soon as the output would
- * exceed max_out bytes (a zip bomb: the caller answers 413); *out is
- * NULL on failure.
- */
-int	bulk_gunzip(const char *in, size_t inlen, size_t max_out, char **out,
-	    size_t *outlen);
-
-/*
- * Compress in as a single gzip member at level (0-9, or -1 for zlib's
- * default).  Returns 0 with a malloc'ed buffer in *out, or -1 on an
- * invalid level or allocation failure.
- */
-int	bulk_gzip(const char *in, size_t inlen, int level, char **out,
-	    size_t *outlen);
-
 #define BULK_COMPAT_MIN	7	/* compatible-with versions taken */
 #define BULK_COMPAT_MAX	9
 

@@ -26,6 +26,8 @@
 #include "budget.h"
 #include "bulk.h"
 #include "config.h"
+#include "filter_path.h"
+#include "gzip.h"
 #include "http.h"
 #include "ingest_http.h"
 #include "log.h"
@@ -255,7 +257,7 @@ es_reply(struct http_request *req, int status, const char *doc, size_t len)
 
 	if (http_query(req, "filter_path", fp, sizeof(fp)) != NULL &&
 	    fp[0] != '\0' &&
-	    (filtered = bulk_filter_path(doc, fp, &flen)) != NULL) {
+	    (filtered = filter_path_apply(doc, fp, &flen)) != NULL) {
 		doc = filtered;
 		len = flen;
 	}
@@ -337,7 +339,7 @@ ingest_http_body(struct ingest_http *ih, struct http_request *req,
 		over_budget(ih, req);
 		return -1;
 	}
-	rc = bulk_gunzip(*body, *len, room < max ? room : max, owned, len);
+	rc = gzip_decompress(*body, *len, room < max ? room : max, owned, len);
 	if (rc == -2 && room < max && room + req->budgeted < budget_limit()) {
 		over_budget(ih, req);
 		return -1;

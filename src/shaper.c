@@ -17,6 +17,7 @@
 #include <spillway/hist.h>
 
 #include "arena.h"
+#include "batch.h"
 #include "budget.h"
 #include "classify.h"
 #include "config.h"
@@ -894,12 +895,13 @@ shaper_too_large(struct shaper *sh, enum record_source source)
 static void
 shaper_pump(struct shaper *sh)
 {
-	size_t max_ev = (size_t)sh->cf->batch_events;
-	size_t max_by = (size_t)sh->cf->batch_bytes;
 	uint64_t now = sh->clock();
+	struct batch_limits lim;
 	struct record *rec;
 	struct batch b;
 	int p0_only;
+
+	batch_limits(&lim, sh->cf);
 
 	while (sh->sink != NULL && sh->q.events > 0) {
 		/*
@@ -912,7 +914,7 @@ shaper_pump(struct shaper *sh)
 		batch_init(&b);
 		while ((rec = queue_first(&sh->q)) != NULL &&
 		    (!p0_only || rec->priority == 0) &&
-		    b.n < max_ev && (b.n == 0 || b.bytes + rec->len <= max_by)) {
+		    batch_room(&lim, b.n, b.bytes, rec->len)) {
 			queue_unlink(&sh->q, rec);
 			if (record_stale(rec, now)) {
 				shaper_drop(sh, rec, REASON_EXPIRED, NULL);
@@ -944,7 +946,8 @@ shaper_pump(struct shaper *sh)
 divert:
 	while (sh->divert != NULL && !sh->divert_busy && sh->divq_len > 0) {
 		batch_init(&b);
-		while ((rec = TAILQ_FIRST(&sh->divq)) != NULL && b.n < max_ev) {
+		while ((rec = TAILQ_FIRST(&sh->divq)) != NULL &&
+		    b.n < lim.events) {
 			TAILQ_REMOVE(&sh->divq, rec, link);
 			sh->divq_len--;
 			batch_add(&b, rec);

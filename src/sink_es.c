@@ -44,7 +44,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -52,662 +51,18 @@
 
 #include <spillway/clock.h>
 
+#include "batch.h"
 #include "budget.h"
-#include "bulk.h"
 #include "config.h"
+#include "gzip.h"
 #include "log.h"
 #include "sink.h"
 #include "sink_es.h"
+#include "sink_es_bulk.h"
 #include "tls.h"
 #include "url.h"
 
-#define ES_BULK_QUERY	"/_bulk?filter_path=errors,items.*.status," \
-			    "items.*.error.type"
-#define ES_BULK_FULL	"/_bulk"	/* whole item answers, for senders */
-#define ES_BACKOFF_BASE	(100 * NSEC_PER_MSEC)
 #define ES_P0_PAUSE	(10 * NSEC_PER_MSEC)	/* priority 0 after its 429 */
-#define ES_BACKOFF_CAP	(30 * NSEC_PER_SEC)
-#define ES_RETRY_AFTER_MAX	300	/* seconds of Retry-After honoured */
-#define ES_ACTION_GUESS	64	/* bytes of a built action line, for sizing */
-#define ES_INDEX_CACHE	4
-#define ES_INDEX_MAX	512	/* longest expanded index name */
-
-/* ---------------------------------------------------------------- index */
-
-struct es_index_entry {
-	int64_t		 key;		/* time / granularity; INT64_MIN: unused */
-	char		*text;		/* action line up to the source, escaped */
-	size_t		 len;
-};
-
-struct sink_es_index {
-	char		*pattern;
-	int		 create;
-	int		 fixed;		/* no conversion: one name for all */
-	int64_t		 gran;		/* seconds one expansion holds for */
-	struct es_index_entry cache[ES_INDEX_CACHE];
-	unsigned	 next;		/* round-robin victim */
-};
-
-/*
- * How long one expansion of the pattern holds: an hour, unless it uses
- * conversions finer than that (minutes, seconds, or ones not known).
- */
-static int64_t
-es_index_granularity(const char *p, int *fixed)
-{
-	static const char coarse[] = "aAbBCdDeFgGhHIjklmnpuUVwWxyYzZ";
-	int64_t gran = 3600;
-
-	*fixed = 1;
-	for (; *p != '\0'; p++) {
-		if (*p != '%')
-			continue;
-		p++;
-		if (*p == '%')
-			continue;
-		if (*p == '\0')
-			break;
-		*fixed = 0;
-		while (*p == 'E' || *p == 'O' || *p == '_' || *p == '-' ||
-		    *p == '0' || *p == '^' || *p == '#')
-			p++;
-		if (*p == '\0' || strchr(coarse, *p) == NULL)
-			gran = 1;
-		if (*p == '\0')
-			break;
-	}
-	return gran;
-}
-
-struct sink_es_index *
-sink_es_index_new(const char *pattern, int create)
-{
-	struct sink_es_index *ix;
-	size_t i;
-
-	if ((ix = calloc(1, sizeof(*ix))) == NULL)
-		return NULL;
-	if ((ix->pattern = strdup(pattern != NULL ? pattern : "")) == NULL) {
-		free(ix);
-		return NULL;
-	}
-	ix->create = create;
-	ix->gran = es_index_granularity(ix->pattern, &ix->fixed);
-	for (i = 0; i < ES_INDEX_CACHE; i++)
-		ix->cache[i].key = INT64_MIN;
-	return ix;
-}
-
-void
-sink_es_index_free(struct sink_es_index *ix)
-{
-	size_t i;
-
-	if (ix == NULL)
-		return;
-	for (i = 0; i < ES_INDEX_CACHE; i++)
-		free(ix->cache[i].text);
-	free(ix->pattern);
-	free(ix);
-}
-
-static int64_t
-es_floordiv(int64_t a, int64_t b)
-{
-	return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-/*
- * The action line, without its newline, for an event of time t:
- * {"index":{"_index":"NAME"}}.  Cached per granule.  NULL on
- * allocation failure.
- */
-static const char *
-es_index_action(struct sink_es_index *ix, time_t t, size_t *lenp)
-{
-	char name[ES_INDEX_MAX], esc[ES_INDEX_MAX * 6], *text;
-	struct es_index_entry *e;
-	int64_t key = ix->fixed ? 0 : es_floordiv((int64_t)t, ix->gran);
-	size_t i, n, len;
-	struct tm tm;
-	int w;
-
-	for (i = 0; i < ES_INDEX_CACHE; i++)
-		if (ix->cache[i].key == key && ix->cache[i].text != NULL) {
-			*lenp = ix->cache[i].len;
-			return ix->cache[i].text;
-		}
-	n = 0;
-	if (ix->pattern[0] != '\0' && gmtime_r(&t, &tm) != NULL)
-		n = strftime(name, sizeof(name), ix->pattern, &tm);
-	n = record_escape(esc, name, n);
-	len = n + 32;
-	if ((text = malloc(len)) == NULL)
-		return NULL;
-	w = snprintf(text, len, "{\"%s\":{\"_index\":\"%.*s\"}}",
-	    ix->create ? "create" : "index", (int)n, esc);
-	e = &ix->cache[ix->next];
-	ix->next = (ix->next + 1) % ES_INDEX_CACHE;
-	free(e->text);
-	e->key = key;
-	e->text = text;
-	e->len = (size_t)w;
-	*lenp = e->len;
-	return text;
-}
-
-/* ------------------------------------------------------------ timestamp */
-
-static int
-es_digits(const char *s, size_t len, size_t *pos, int n, int *out)
-{
-	int v = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if (*pos >= len || s[*pos] < '0' || s[*pos] > '9')
-			return -1;
-		v = v * 10 + (s[*pos] - '0');
-		(*pos)++;
-	}
-	*out = v;
-	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t
-es_days(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-int
-sink_es_timestamp(const char *s, size_t len, time_t *t)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
-	size_t pos = 0;
-	int64_t v;
-
-	if (es_digits(s, len, &pos, 4, &y) == -1 || pos >= len ||
-	    s[pos++] != '-' || es_digits(s, len, &pos, 2, &mo) == -1 ||
-	    pos >= len || s[pos++] != '-' ||
-	    es_digits(s, len, &pos, 2, &d) == -1)
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
-		return -1;
-	if (pos < len && (s[pos] == 'T' || s[pos] == 't' || s[pos] == ' ')) {
-		pos++;
-		if (es_digits(s, len, &pos, 2, &h) == -1 || pos >= len ||
-		    s[pos++] != ':' || es_digits(s, len, &pos, 2, &mi) == -1)
-			return -1;
-		if (pos < len && s[pos] == ':') {
-			pos++;
-			if (es_digits(s, len, &pos, 2, &sec) == -1)
-				return -1;
-			if (pos < len && (s[pos] == '.' || s[pos] == ',')) {
-				pos++;
-				if (pos >= len || s[pos] < '0' || s[pos] > '9')
-					return -1;
-				while (pos < len && s[pos] >= '0' &&
-				    s[pos] <= '9')
-					pos++;
-			}
-		}
-		if (h > 24 || mi > 59 || sec > 60)
-			return -1;
-		if (pos < len && (s[pos] == 'Z' || s[pos] == 'z'))
-			pos++;
-		else if (pos < len && (s[pos] == '+' || s[pos] == '-')) {
-			sign = s[pos++] == '-' ? -1 : 1;
-			if (es_digits(s, len, &pos, 2, &oh) == -1)
-				return -1;
-			if (pos < len && s[pos] == ':')
-				pos++;
-			if (pos < len && es_digits(s, len, &pos, 2, &om) == -1)
-				return -1;
-			if (oh > 23 || om > 59)
-				return -1;
-		}
-	}
-	if (pos != len)
-		return -1;
-	v = es_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
-	v -= sign * (oh * 3600 + om * 60);
-	*t = (time_t)v;
-	return 0;
-}
-
-/* Steps over JSON text, for the timestamp here and the response below. */
-static const char *
-es_skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
-	    *p == '\n'))
-		p++;
-	return p;
-}
-
-static int
-es_lit(const char **pp, const char *end, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	*pp = es_skip_ws(*pp, end);
-	if ((size_t)(end - *pp) < n || memcmp(*pp, lit, n) != 0)
-		return 0;
-	*pp += n;
-	return 1;
-}
-
-/* Past the string whose opening quote is at p[-1]; NULL if unterminated. */
-static const char *
-es_skip_string(const char *p, const char *end)
-{
-	const char *q, *b;
-
-	while ((q = memchr(p, '"', (size_t)(end - p))) != NULL) {
-		for (b = q; b > p && b[-1] == '\\'; b--)
-			;
-		if (((q - b) & 1) == 0)
-			return q + 1;
-		p = q + 1;	/* an escaped quote */
-	}
-	return NULL;
-}
-
-/* The time of a raw JSON value at p: a date string, or epoch_millis. */
-static int
-es_raw_time_value(const char *p, const char *end, time_t *t)
-{
-	const char *v;
-	long long ms;
-	int neg;
-
-	if (p < end && (*p == '-' || (*p >= '0' && *p <= '9'))) {
-		neg = *p == '-';
-		if (neg)
-			p++;
-		for (ms = 0, v = p; p < end && *p >= '0' && *p <= '9' &&
-		    p - v < 18; p++)
-			ms = ms * 10 + (*p - '0');
-		if (p == v)
-			return -1;
-		*t = (time_t)es_floordiv(neg ? -ms : ms, 1000);
-		return 0;
-	}
-	if (p >= end || *p != '"')
-		return -1;
-	v = ++p;
-	while (p < end && *p != '"' && *p != '\\')
-		p++;
-	if (p >= end || *p != '"')
-		return -1;	/* an escape in a date: none has one */
-	return sink_es_timestamp(v, (size_t)(p - v), t);
-}
-
-/*
- * The top-level "@timestamp" of an event's raw JSON text, which was
- * validated when it was classified: a date string, or an integer of
- * milliseconds since the epoch (epoch_millis); -1 if none.  Keys of
- * nested objects and text inside strings are stepped over, not matched.
- */
-static int
-es_raw_timestamp(const char *p, size_t len, time_t *t)
-{
-	static const char key[] = "@timestamp";
-	const char *end = p + len, *s;
-	int depth = 0;
-
-	while (p < end) {
-		switch (*p) {
-		case '"':
-			s = p + 1;
-			if ((p = es_skip_string(s, end)) == NULL)
-				return -1;
-			if (depth != 1 || p - s != sizeof(key) ||
-			    memcmp(s, key, sizeof(key) - 1) != 0)
-				break;
-			if (!es_lit(&p, end, ":"))
-				break;	/* a value, not a key */
-			return es_raw_time_value(es_skip_ws(p, end), end, t);
-		case '{':
-		case '[':
-			depth++;
-			p++;
-			break;
-		case '}':
-		case ']':
-			depth--;
-			p++;
-			break;
-		default:
-			p++;
-		}
-	}
-	return -1;
-}
-
-/* The time whose index an event goes to: its @timestamp, else now. */
-static time_t
-es_record_time(const struct record *rec, time_t now)
-{
-	json_t *v;
-	time_t t;
-
-	if (rec->invalid)
-		return now;
-	if (rec->json == NULL)
-		return es_raw_timestamp(rec->data, rec->len, &t) == 0 ? t : now;
-	v = json_object_get(rec->json, "@timestamp");
-	if (json_is_string(v) && sink_es_timestamp(json_string_value(v),
-	    json_string_length(v), &t) == 0)
-		return t;
-	if (json_is_integer(v))		/* epoch_millis */
-		return (time_t)es_floordiv(json_integer_value(v), 1000);
-	return now;
-}
-
-/* ------------------------------------------------------------------ body */
-
-/* Whether an action line is a delete, which has no source line. */
-static int
-es_action_is_delete(const char *a, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && (a[i] == ' ' || a[i] == '\t' || a[i] == '\r'))
-		i++;
-	if (i >= len || a[i++] != '{')
-		return 0;
-	while (i < len && (a[i] == ' ' || a[i] == '\t' || a[i] == '\r'))
-		i++;
-	return len - i >= 8 && memcmp(a + i, "\"delete\"", 8) == 0;
-}
-
-int
-sink_es_body(struct evbuffer *out, struct sink_es_index *ix,
-    struct record *const *recs, size_t n, time_t now)
-{
-	const struct record *rec;
-	const char *act;
-	size_t i, alen;
-	int rc = 0;
-
-	for (i = 0; i < n; i++) {
-		rec = recs[i];
-		if (rec->action != NULL) {
-			rc |= evbuffer_add(out, rec->action, rec->action_len);
-			rc |= evbuffer_add(out, "\n", 1);
-			if (es_action_is_delete(rec->action, rec->action_len))
-				continue;
-		} else {
-			if ((act = es_index_action(ix,
-			    es_record_time(rec, now), &alen)) == NULL)
-				return -1;
-			rc |= evbuffer_add(out, act, alen);
-			rc |= evbuffer_add(out, "\n", 1);
-		}
-		rc |= evbuffer_add(out, rec->data, rec->len);
-		rc |= evbuffer_add(out, "\n", 1);
-	}
-	return rc == 0 ? 0 : -1;
-}
-
-/* -------------------------------------------------------------- response */
-
-static enum sink_es_item
-es_item_status(json_int_t st)
-{
-	if ((st >= 200 && st < 300) || st == 409)
-		return SINK_ES_ITEM_OK;
-	if (st == 429)
-		return SINK_ES_ITEM_WAIT;
-	if (st >= 500)
-		return SINK_ES_ITEM_RETRY;
-	if (st >= 400)
-		return SINK_ES_ITEM_REJECT;
-	return SINK_ES_ITEM_RETRY;
-}
-
-/*
- * {"errors":false... or {"took":N,"errors":false...: every item
- * succeeded, so the items need not be walked.
- */
-static int
-es_errors_false(const char *body, size_t len)
-{
-	const char *p = body, *end = body + len;
-
-	if (!es_lit(&p, end, "{"))
-		return 0;
-	if (es_lit(&p, end, "\"took\"")) {
-		if (!es_lit(&p, end, ":"))
-			return 0;
-		p = es_skip_ws(p, end);
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-		if (!es_lit(&p, end, ","))
-			return 0;
-	}
-	return es_lit(&p, end, "\"errors\"") && es_lit(&p, end, ":") &&
-	    es_lit(&p, end, "false");
-}
-
-/*
- * Past the JSON value at p (after blanks), read for its structure only;
- * NULL when it is cut short.  The answer comes from the cluster, and is
- * passed on as its text: it needs delimiting, not validating.
- */
-static const char *
-es_skip_value(const char *p, const char *end)
-{
-	int depth = 0;
-
-	p = es_skip_ws(p, end);
-	if (p < end && *p != '{' && *p != '[' && *p != '"') {
-		const char *start = p;
-
-		while (p < end && *p != ',' && *p != '}' && *p != ']' &&
-		    *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-			p++;
-		return p > start ? p : NULL;
-	}
-	while (p < end) {
-		char c = *p++;
-
-		if (c == '"') {
-			if ((p = es_skip_string(p, end)) == NULL)
-				return NULL;
-		} else if (c == '{' || c == '[')
-			depth++;
-		else if (c == '}' || c == ']')
-			depth--;
-		if (depth <= 0)
-			return depth == 0 ? p : NULL;
-	}
-	return NULL;
-}
-
-/*
- * The next key of an object at *pp (after '{' or ','): its text and
- * length, *pp left past the ':'.  0, or -1 when there is none.
- */
-static int
-es_key(const char **pp, const char *end, const char **key, size_t *klen)
-{
-	const char *p = *pp;
-
-	if (!es_lit(&p, end, "\""))
-		return -1;
-	*key = p;
-	if ((p = es_skip_string(p, end)) == NULL)
-		return -1;
-	*klen = (size_t)(p - 1 - *key);
-	if (!es_lit(&p, end, ":"))
-		return -1;
-	*pp = p;
-	return 0;
-}
-
-/* The "status" of an item's object (text from p to end), or 0. */
-static int
-es_answer_status(const char *p, const char *end)
-{
-	const char *k;
-	size_t klen;
-	long st;
-
-	if (!es_lit(&p, end, "{") || es_lit(&p, end, "}"))
-		return 0;
-	do {
-		if (es_key(&p, end, &k, &klen) == -1)
-			return 0;
-		if (klen == 6 && memcmp(k, "status", 6) == 0) {
-			p = es_skip_ws(p, end);
-			for (st = 0; p < end && *p >= '0' && *p <= '9' &&
-			    st < 1000; p++)
-				st = st * 10 + (*p - '0');
-			return st < 1000 ? (int)st : 0;
-		}
-		if ((p = es_skip_value(p, end)) == NULL)
-			return 0;
-	} while (es_lit(&p, end, ","));
-	return 0;
-}
-
-/* The items array at *pp: each item's answer, up to n of them. */
-static int
-es_answer_items(const char **pp, const char *end, const char *base,
-    size_t n, struct sink_es_answer *ans)
-{
-	const char *p = *pp, *k, *v, *ve;
-	size_t i, klen;
-
-	if (!es_lit(&p, end, "["))
-		return -1;
-	if (es_lit(&p, end, "]")) {
-		*pp = p;
-		return 0;
-	}
-	for (i = 0;; i++) {
-		if (!es_lit(&p, end, "{") || es_key(&p, end, &k, &klen) == -1)
-			return -1;
-		v = es_skip_ws(p, end);
-		if ((ve = es_skip_value(v, end)) == NULL)
-			return -1;
-		p = ve;
-		if (!es_lit(&p, end, "}"))
-			return -1;
-		if (i < n) {
-			ans[i].off = (size_t)(v - base);
-			ans[i].len = (size_t)(ve - v);
-			ans[i].status = es_answer_status(v, ve);
-		}
-		if (es_lit(&p, end, "]"))
-			break;
-		if (!es_lit(&p, end, ","))
-			return -1;
-	}
-	*pp = p;
-	return 0;
-}
-
-int
-sink_es_answers(const char *body, size_t len, size_t n,
-    enum sink_es_item *out, size_t *n429, struct sink_es_answer *ans)
-{
-	const char *p = body, *end = body + len, *k;
-	size_t i, klen, c429 = 0;
-
-	for (i = 0; i < n; i++) {
-		ans[i].off = 0;
-		ans[i].len = 0;
-		ans[i].status = 0;
-	}
-	if (n429 != NULL)
-		*n429 = 0;
-	if (!es_lit(&p, end, "{"))
-		return -1;
-	do {
-		if (es_key(&p, end, &k, &klen) == -1)
-			return -1;
-		if (klen == 5 && memcmp(k, "items", 5) == 0) {
-			if (es_answer_items(&p, end, body, n, ans) == -1)
-				return -1;
-		} else if ((p = es_skip_value(p, end)) == NULL)
-			return -1;
-	} while (es_lit(&p, end, ","));
-	if (!es_lit(&p, end, "}"))
-		return -1;
-	for (i = 0; i < n; i++) {
-		out[i] = ans[i].status > 0 ? es_item_status(ans[i].status) :
-		    SINK_ES_ITEM_RETRY;
-		c429 += ans[i].status == 429;
-	}
-	if (n429 != NULL)
-		*n429 = c429;
-	return 0;
-}
-
-int
-sink_es_response(const char *body, size_t len, size_t n,
-    enum sink_es_item *out, size_t *n429)
-{
-	json_t *root, *items, *errors, *it, *st;
-	size_t i, c429 = 0;
-	void *iter;
-
-	if (n429 != NULL)
-		*n429 = 0;
-	if (es_errors_false(body, len)) {
-		for (i = 0; i < n; i++)
-			out[i] = SINK_ES_ITEM_OK;
-		return 0;
-	}
-	if ((root = json_loadb(body, len, 0, NULL)) == NULL)
-		return -1;
-	if (!json_is_object(root))
-		goto fail;
-	errors = json_object_get(root, "errors");
-	items = json_object_get(root, "items");
-	if (json_is_false(errors)) {
-		for (i = 0; i < n; i++)
-			out[i] = SINK_ES_ITEM_OK;
-		json_decref(root);
-		return 0;
-	}
-	if (!json_is_array(items))
-		goto fail;
-	for (i = 0; i < n; i++) {
-		out[i] = SINK_ES_ITEM_RETRY;
-		if ((it = json_array_get(items, i)) == NULL ||
-		    (iter = json_object_iter(it)) == NULL)
-			continue;
-		st = json_object_get(json_object_iter_value(iter), "status");
-		if (!json_is_integer(st))
-			continue;
-		out[i] = es_item_status(json_integer_value(st));
-		if (json_integer_value(st) == 429)
-			c429++;
-	}
-	json_decref(root);
-	if (n429 != NULL)
-		*n429 = c429;
-	return 0;
-fail:
-	json_decref(root);
-	return -1;
-}
-
 /* ------------------------------------------------------------------ sink */
 
 enum es_slot_state {
@@ -744,18 +99,16 @@ struct sink_es {
 	int			 https;
 	int			 host_is_ip;
 	char			*hostport;	/* Host header */
-	char			*path;		/* prefix + ES_BULK_QUERY */
-	char			*path_full;	/* prefix + ES_BULK_FULL */
+	char			*prefix;	/* the URL's path, before /_bulk */
 	char			*auth;		/* Authorization value or NULL */
 	int			 gzip;
 	SSL_CTX			*ssl_ctx;
 	int			 tls_verify;
 	struct evdns_base	*dns;		/* NULL for an IP literal */
-	struct sink_es_index	*ix;
+	struct sink_es_bulk_index	*ix;
 
-	size_t			 batch_events;
-	size_t			 batch_bytes;
-	uint64_t		 flush_ns;
+	struct batch_limits	 lim;		/* of the forming batch and
+						   of each request */
 	uint64_t		 interval_ns;	/* pressure stays this long */
 	uint64_t		 target_ns;
 	struct timeval		 timeout;
@@ -772,8 +125,8 @@ struct sink_es {
 	struct event		*kick_ev;	/* deferred es_run() */
 	struct event		*timer_ev;
 	struct evbuffer		*scratch;
-	enum sink_es_item	*items;
-	struct sink_es_answer	*answers;
+	enum sink_es_bulk_item	*items;
+	struct sink_es_bulk_answer	*answers;
 	size_t			 items_cap;
 	int			 want_ready;	/* said BUSY; owe a ready() */
 	uint64_t		 hold_until;	/* after a 429: send nothing new
@@ -790,17 +143,10 @@ struct sink_es {
 
 static void	es_run(struct sink_es *, uint64_t);
 
-static size_t
-es_rec_bytes(const struct record *rec)
-{
-	return rec->len + 2 + (rec->action != NULL ? rec->action_len :
-	    ES_ACTION_GUESS);
-}
-
 static int
 es_forming_full(const struct sink_es *es)
 {
-	return es->fn >= es->batch_events || es->fbytes >= es->batch_bytes;
+	return batch_full(&es->lim, es->fn, es->fbytes);
 }
 
 static void
@@ -934,32 +280,6 @@ es_nodelay(struct es_slot *sl)
 
 /* -- outcomes */
 
-/* d times a jitter of 0.8 to 1.2, from u in [0, 1). */
-static uint64_t
-es_jitter(uint64_t d, double u)
-{
-	return (uint64_t)((double)d * (0.8 + 0.4 * u));
-}
-
-uint64_t
-sink_es_backoff(unsigned tries, double u, long retry_after)
-{
-	uint64_t delay = ES_BACKOFF_BASE;
-
-	while (tries-- > 1 && delay < ES_BACKOFF_CAP)
-		delay *= 2;
-	if (delay > ES_BACKOFF_CAP)
-		delay = ES_BACKOFF_CAP;
-	delay = es_jitter(delay, u);
-	if (retry_after > 0) {
-		if (retry_after > ES_RETRY_AFTER_MAX)
-			retry_after = ES_RETRY_AFTER_MAX;
-		if ((uint64_t)retry_after * NSEC_PER_SEC > delay)
-			delay = (uint64_t)retry_after * NSEC_PER_SEC;
-	}
-	return delay;
-}
-
 /*
  * Elasticsearch answered 429: send nothing new for a short pause (or
  * Retry-After).  It stays short: the controller, told of the 429, lowers
@@ -974,12 +294,12 @@ static void
 es_hold(struct sink_es *es, long retry_after, int prio, uint64_t now)
 {
 	double u = es_rand(es);
-	uint64_t delay = sink_es_backoff(1, u, retry_after);
-	uint64_t p0 = es_jitter(ES_P0_PAUSE, u);
+	uint64_t delay = sink_es_bulk_backoff(1, u, retry_after);
+	uint64_t p0 = sink_es_bulk_jitter(ES_P0_PAUSE, u);
 
 	es->waits++;
 	/* Retry-After, when it says longer, holds priority 0 too. */
-	if (delay > es_jitter(ES_BACKOFF_BASE, u))
+	if (delay > sink_es_bulk_backoff(1, u, 0))
 		p0 = delay;
 	if (now + delay > es->hold_until)
 		es->hold_until = now + delay;
@@ -1017,8 +337,8 @@ es_forming_defer(struct sink_es *es)
  */
 static void
 es_slot_settle(struct sink_es *es, struct es_slot *sl,
-    const enum sink_es_item *items, enum sink_es_item whole,
-    const char *body, const struct sink_es_answer *ans, int status,
+    const enum sink_es_bulk_item *items, enum sink_es_bulk_item whole,
+    const char *body, const struct sink_es_bulk_answer *ans, int status,
     long retry_after, uint64_t now)
 {
 	struct record_answer a = { NULL, 0, status };
@@ -1037,12 +357,12 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 	 * from the queue, in its order.
 	 */
 	for (i = 0; i < sl->n && (items ? items[i] : whole) !=
-	    SINK_ES_ITEM_WAIT; i++)
+	    SINK_ES_BULK_WAIT; i++)
 		;
 	if (i < sl->n)
 		es_forming_defer(es);
 	for (i = sl->n; i-- > 0; )
-		if ((items ? items[i] : whole) == SINK_ES_ITEM_WAIT) {
+		if ((items ? items[i] : whole) == SINK_ES_BULK_WAIT) {
 			waited++;
 			if (sl->recs[i]->priority < wait_prio)
 				wait_prio = sl->recs[i]->priority;
@@ -1050,7 +370,7 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 			sl->recs[i] = NULL;
 		}
 	for (i = 0; i < sl->n; i++) {
-		enum sink_es_item it = items ? items[i] : whole;
+		enum sink_es_bulk_item it = items ? items[i] : whole;
 
 		if ((rec = sl->recs[i]) == NULL)
 			continue;
@@ -1059,11 +379,11 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 			a.len = ans[i].len;
 			a.status = ans[i].status;
 		}
-		if (it == SINK_ES_ITEM_OK) {
+		if (it == SINK_ES_BULK_OK) {
 			ok++;
 			sink_done_answer(es->sink, rec, SINK_FORWARDED,
 			    a.status > 0 ? &a : NULL);
-		} else if (it == SINK_ES_ITEM_REJECT)
+		} else if (it == SINK_ES_BULK_REJECT)
 			sink_done_answer(es->sink, rec, SINK_REJECTED,
 			    a.status > 0 ? &a : NULL);
 		else if (sl->tries[i] >= es->max_retries)
@@ -1088,7 +408,7 @@ es_slot_settle(struct sink_es *es, struct es_slot *sl,
 		return;
 	}
 	es->sig.retried += kept;
-	delay = sink_es_backoff(maxtries, es_rand(es), retry_after);
+	delay = sink_es_bulk_backoff(maxtries, es_rand(es), retry_after);
 	sl->state = SLOT_BACKOFF;
 	sl->not_before = now + delay;
 }
@@ -1121,8 +441,8 @@ es_errcb(enum evhttp_request_error err, void *arg)
 static int
 es_items_reserve(struct sink_es *es, size_t n)
 {
-	enum sink_es_item *it;
-	struct sink_es_answer *a;
+	enum sink_es_bulk_item *it;
+	struct sink_es_bulk_answer *a;
 
 	if (es->items_cap >= n)
 		return 0;
@@ -1147,7 +467,7 @@ es_slot_items(struct sink_es *es, struct es_slot *sl,
 	int rc;
 
 	if (es_items_reserve(es, sl->n) == -1) {
-		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL, 0,
+		es_slot_settle(es, sl, NULL, SINK_ES_BULK_RETRY, NULL, NULL, 0,
 		    0, now);
 		return;
 	}
@@ -1155,20 +475,20 @@ es_slot_items(struct sink_es *es, struct es_slot *sl,
 	if (body == NULL)
 		rc = -1;
 	else if (sl->answers)
-		rc = sink_es_answers(body, len, sl->n, es->items, &n429,
+		rc = sink_es_bulk_answers(body, len, sl->n, es->items, &n429,
 		    es->answers);
 	else
-		rc = sink_es_response(body, len, sl->n, es->items, &n429);
+		rc = sink_es_bulk_response(body, len, sl->n, es->items, &n429);
 	if (rc == -1) {
 		log_warn("sink %s: unreadable bulk response, retrying",
 		    es->sink->label);
-		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL, 0,
+		es_slot_settle(es, sl, NULL, SINK_ES_BULK_RETRY, NULL, NULL, 0,
 		    0, now);
 		return;
 	}
 	if (n429 > 0)
 		es_pressure(es, now, &es->sig.item_429, n429);
-	es_slot_settle(es, sl, es->items, SINK_ES_ITEM_RETRY, body,
+	es_slot_settle(es, sl, es->items, SINK_ES_BULK_RETRY, body,
 	    sl->answers ? es->answers : NULL, 0, 0, now);
 }
 
@@ -1188,7 +508,7 @@ es_reqcb(struct evhttp_request *req, void *arg)
 		    "timeout" : "connect_error", secs);
 		sl->conn_dead = 1;
 		es_down(es, now);
-		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL,
+		es_slot_settle(es, sl, NULL, SINK_ES_BULK_RETRY, NULL, NULL,
 		    0, 0, now);
 		es_kick(es);
 		return;
@@ -1207,13 +527,13 @@ es_reqcb(struct evhttp_request *req, void *arg)
 		if (status >= 500)
 			es_down(es, now);
 		es_slot_settle(es, sl, NULL, status == 429 ?
-		    SINK_ES_ITEM_WAIT : SINK_ES_ITEM_RETRY, NULL, NULL, 0,
+		    SINK_ES_BULK_WAIT : SINK_ES_BULK_RETRY, NULL, NULL, 0,
 		    es_retry_after(req), now);
 	} else {
 		/* 400, 401, 403, 413, ...: this request will never pass. */
 		log_warn("sink %s: bulk request answered %d, %zu events "
 		    "rejected", es->sink->label, status, sl->n);
-		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_REJECT, NULL, NULL,
+		es_slot_settle(es, sl, NULL, SINK_ES_BULK_REJECT, NULL, NULL,
 		    status, 0, now);
 	}
 	es_kick(es);
@@ -1243,14 +563,6 @@ es_slot_reserve(struct es_slot *sl, size_t n)
 	return 0;
 }
 
-/* Whether two records' sink requests carry the same parameters. */
-static int
-es_same_params(const struct record *a, const struct record *b)
-{
-	return a->params_len == b->params_len && (a->params_len == 0 ||
-	    memcmp(a->params, b->params, a->params_len) == 0);
-}
-
 /*
  * Move one request's worth of the forming batch into an idle slot: only
  * its priority-0 head when p0_only.
@@ -1260,7 +572,7 @@ es_slot_fill(struct sink_es *es, struct es_slot *sl, int p0_only)
 {
 	struct record *rec;
 	size_t by = 0, have = p0_only ? es->forming_p0 : es->fn;
-	size_t want = have < es->batch_events ? have : es->batch_events;
+	size_t want = have < es->lim.events ? have : es->lim.events;
 
 	if (es_slot_reserve(sl, want) == -1)
 		return -1;
@@ -1268,14 +580,14 @@ es_slot_fill(struct sink_es *es, struct es_slot *sl, int p0_only)
 	sl->bytes = 0;
 	/* One request carries one set of parameters: the first record's. */
 	while ((rec = TAILQ_FIRST(&es->forming)) != NULL && sl->n < want &&
-	    (sl->n == 0 || (by + es_rec_bytes(rec) <= es->batch_bytes &&
-	    es_same_params(rec, sl->recs[0])))) {
+	    batch_room(&es->lim, sl->n, by, sink_es_bulk_size(rec)) &&
+	    (sl->n == 0 || sink_es_bulk_same_params(rec, sl->recs[0]))) {
 		TAILQ_REMOVE(&es->forming, rec, link);
 		if (rec->priority == 0 && --es->forming_p0 == 0)
 			es->forming_p0_last = NULL;
-		by += es_rec_bytes(rec);
+		by += sink_es_bulk_size(rec);
 		es->fn--;
-		es->fbytes -= es_rec_bytes(rec);
+		es->fbytes -= sink_es_bulk_size(rec);
 		es->fsrc -= rec->len;
 		sl->recs[sl->n] = rec;
 		sl->tries[sl->n] = 0;
@@ -1293,21 +605,16 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 	struct evkeyvalq *h;
 	struct evbuffer *body;
 	struct evhttp_connection *conn;
-	const char *path;
-	char *withq = NULL;
-	size_t i;
+	char *target;
 	int rc;
 
-	sl->answers = 0;
-	for (i = 0; i < sl->n && !sl->answers; i++)
-		sl->answers = sl->recs[i]->ack != NULL &&
-		    (sl->recs[i]->ack->flags & RECORD_ACK_ANSWER);
+	sl->answers = sink_es_bulk_answers_wanted(sl->recs, sl->n);
 	if ((conn = es_conn(sl)) == NULL ||
 	    (req = evhttp_request_new(es_reqcb, sl)) == NULL) {
 		log_err("sink %s: cannot make a request: out of memory",
 		    es->sink->label);
 		sl->sent_at = now;
-		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL, 0,
+		es_slot_settle(es, sl, NULL, SINK_ES_BULK_RETRY, NULL, NULL, 0,
 		    0, now);
 		return;
 	}
@@ -1319,14 +626,14 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 	if (es->auth != NULL)
 		evhttp_add_header(h, "Authorization", es->auth);
 	body = es->gzip ? es->scratch : evhttp_request_get_output_buffer(req);
-	if (sink_es_body(body, es->ix, sl->recs, sl->n, time(NULL)) == -1)
+	if (sink_es_bulk_body(body, es->ix, sl->recs, sl->n, time(NULL)) == -1)
 		goto nomem;
 	if (es->gzip) {
 		size_t len = evbuffer_get_length(body), zlen;
 		unsigned char *raw = evbuffer_pullup(body, -1);
 		char *z;
 
-		if (raw == NULL || bulk_gzip((const char *)raw, len, 1, &z,
+		if (raw == NULL || gzip_compress((const char *)raw, len, 1, &z,
 		    &zlen) == -1)
 			goto nomem;
 		evbuffer_drain(body, len);
@@ -1337,26 +644,21 @@ es_slot_send(struct sink_es *es, struct es_slot *sl, uint64_t now)
 	sl->budgeted = evbuffer_get_length(
 	    evhttp_request_get_output_buffer(req));
 	budget_take(BUDGET_BATCHES, sl->budgeted);
-	path = sl->answers ? es->path_full : es->path;
-	if (sl->recs[0]->params != NULL) {
-		/* The senders' request parameters (refresh, timeout, ...). */
-		if (asprintf(&withq, "%s%c%s", path, strchr(path, '?') ?
-		    '&' : '?', sl->recs[0]->params) == -1)
-			goto nomem;
-		path = withq;
-	}
+	if ((target = sink_es_bulk_target(es->prefix, sl->answers,
+	    sl->recs[0]->params)) == NULL)
+		goto nomem;
 	sl->state = SLOT_INFLIGHT;
 	sl->err = -1;
 	sl->sent_at = now;
 	/* May call es_reqcb() before it returns (a refused connect). */
-	rc = evhttp_make_request(conn, req, EVHTTP_REQ_POST, path);
-	free(withq);
+	rc = evhttp_make_request(conn, req, EVHTTP_REQ_POST, target);
+	free(target);
 	if (rc == -1) {
 		evhttp_request_free(req);
 		sink_count_request(es->sink, "connect_error", 0);
 		sl->conn_dead = 1;
 		es_down(es, now);
-		es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL, 0,
+		es_slot_settle(es, sl, NULL, SINK_ES_BULK_RETRY, NULL, NULL, 0,
 		    0, now);
 		return;
 	}
@@ -1368,7 +670,7 @@ nomem:
 	log_err("sink %s: cannot build a request: out of memory",
 	    es->sink->label);
 	sl->sent_at = now;
-	es_slot_settle(es, sl, NULL, SINK_ES_ITEM_RETRY, NULL, NULL, 0, 0,
+	es_slot_settle(es, sl, NULL, SINK_ES_BULK_RETRY, NULL, NULL, 0, 0,
 	    now);
 }
 
@@ -1403,7 +705,7 @@ es_arm(struct sink_es *es, uint64_t now)
 		    es->slots[i].not_before < next)
 			next = es->slots[i].not_before;
 	if (es->fn > 0 && es_idle_slot(es) != NULL) {
-		d = es->first_at + es->flush_ns;
+		d = batch_deadline(&es->lim, es->first_at);
 		if (d < es_hold_end(es))
 			d = es_hold_end(es);
 		if (d < next)
@@ -1475,8 +777,7 @@ es_run(struct sink_es *es, uint64_t now)
 	 * cluster can take then is its.
 	 */
 	while (es->fn > 0 && now >= es_hold_end(es) &&
-	    (es_forming_full(es) ||
-	    now >= es->first_at + es->flush_ns) &&
+	    batch_due(&es->lim, es->fn, es->fbytes, es->first_at, now) &&
 	    (sl = es_idle_slot(es)) != NULL) {
 		if (es_slot_fill(es, sl, now < es->hold_until) == -1)
 			break;
@@ -1550,11 +851,8 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 	if (es->host == NULL ||
 	    asprintf(&es->hostport, strchr(u.host, ':') ? "[%s]:%d" : "%s:%d",
 	    u.host, es->port) == -1 ||
-	    asprintf(&es->path, "%s%s", u.prefix, ES_BULK_QUERY) == -1 ||
-	    asprintf(&es->path_full, "%s%s", u.prefix, ES_BULK_FULL) == -1) {
+	    (es->prefix = strdup(u.prefix)) == NULL) {
 		es->hostport = NULL;
-		es->path = NULL;
-		es->path_full = NULL;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1575,9 +873,7 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 	if (es->https && es_tls_init(es, cf, err, errlen) == -1)
 		goto fail;
 
-	es->batch_events = (size_t)cf->batch_events;
-	es->batch_bytes = (size_t)cf->batch_bytes;
-	es->flush_ns = (uint64_t)cf->flush_ms * NSEC_PER_MSEC;
+	batch_limits(&es->lim, cf);
 	es->interval_ns = (uint64_t)cf->control_interval_ms * NSEC_PER_MSEC;
 	es->target_ns = (uint64_t)cf->target_latency_ms * NSEC_PER_MSEC;
 	es->timeout.tv_sec = cf->timeout_ms / 1000;
@@ -1586,7 +882,7 @@ sink_es_init(struct sink *s, const char *url, const struct config *cf,
 	    (unsigned)cf->max_retries;
 	es->rng = (clock_now_ns() ^ ((uint64_t)getpid() << 32)) | 1;
 	es->nslots = (size_t)(cf->concurrency > 0 ? cf->concurrency : 1);
-	if ((es->ix = sink_es_index_new(cf->sink_index != NULL ?
+	if ((es->ix = sink_es_bulk_index_new(cf->sink_index != NULL ?
 	    cf->sink_index : "logs-%Y.%m.%d", cf->sink_action != NULL &&
 	    strcmp(cf->sink_action, "create") == 0)) == NULL ||
 	    (es->slots = calloc(es->nslots, sizeof(*es->slots))) == NULL ||
@@ -1619,7 +915,7 @@ sink_es_submit(struct sink *s, struct batch *b, uint64_t now)
 		/* Priority 0 alone may join a full batch, a batch's worth. */
 		if (es_forming_full(es) && (TAILQ_LAST(&b->recs,
 		    record_list)->priority != 0 ||
-		    es->forming_p0 + b->n > es->batch_events)) {
+		    es->forming_p0 + b->n > es->lim.events)) {
 			es->want_ready = 1;
 			es_pressure(es, now, &es->sig.saturated, 1);
 			return SINK_BUSY;
@@ -1645,12 +941,12 @@ sink_es_submit(struct sink *s, struct batch *b, uint64_t now)
 		if (rec->t_in < es->first_at)
 			es->first_at = rec->t_in;
 		es->fn++;
-		es->fbytes += es_rec_bytes(rec);
+		es->fbytes += sink_es_bulk_size(rec);
 		es->fsrc += rec->len;
 	}
 	b->n = 0;
 	b->bytes = 0;
-	if (es_forming_full(es) || now >= es->first_at + es->flush_ns)
+	if (batch_due(&es->lim, es->fn, es->fbytes, es->first_at, now))
 		es_run(es, now);
 	else
 		es_arm(es, now);
@@ -1728,14 +1024,13 @@ sink_es_free(struct sink *s)
 		SSL_CTX_free(es->ssl_ctx);
 	if (es->dns != NULL)
 		evdns_base_free(es->dns, 0);
-	sink_es_index_free(es->ix);
+	sink_es_bulk_index_free(es->ix);
 	free(es->slots);
 	free(es->items);
 	free(es->answers);
 	free(es->host);
 	free(es->hostport);
-	free(es->path);
-	free(es->path_full);
+	free(es->prefix);
 	if (es->auth != NULL)
 		OPENSSL_cleanse(es->auth, strlen(es->auth));
 	free(es->auth);

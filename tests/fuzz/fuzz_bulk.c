@@ -1,13 +1,13 @@
 /*
  * fuzz_bulk: the _bulk wire format (src/bulk.c) and the reading of bulk
- * responses (src/sink_es.c) on arbitrary bytes.
+ * responses (src/sink_es_bulk.c) on arbitrary bytes.
  *
  * The input is read three ways at once:
  *   - whole, as a bulk request body for bulk_parse();
  *   - its first line as a filter_path expression F, the rest (up to a
  *     NUL) as a JSON document D, as in the .in files of tests/data/bulk/filter;
  *   - the rest, with its NULs, as a bulk response body for
- *     sink_es_answers() and sink_es_response().
+ *     sink_es_bulk_answers() and sink_es_bulk_response().
  *
  * Checked:
  *   - bulk_parse(): on success every action and source line lies inside
@@ -17,13 +17,13 @@
  *   - bulk_response() for the parsed items (ids, statuses and some of the
  *     cluster's answers filled in from the input) is valid JSON with one
  *     item per action under its op's name and the right "errors"; with F
- *     it is exactly bulk_filter_path() of the unfiltered response with F
+ *     it is exactly filter_path_apply() of the unfiltered response with F
  *     (the streaming filter against the one over a tree); and
- *     sink_es_answers() finds in it every item's answer and status.
- *   - bulk_filter_path(D, F) equals a reference model of filter_path
- *     written here from the documentation in src/bulk.h (on a jansson
- *     tree), key order included; without F it is D byte for byte.
- *   - sink_es_answers(): every answer span lies inside the body; for a
+ *     sink_es_bulk_answers() finds in it every item's answer and status.
+ *   - filter_path_apply(D, F) equals a reference model of filter_path
+ *     written here from the documentation in src/filter_path.h (on a
+ *     jansson tree), key order included; without F it is D byte for byte.
+ *   - sink_es_bulk_answers(): every answer span lies inside the body; for a
  *     body jansson reads as a bulk response, each span is the item's
  *     value and each status its "status".
  *   - bulk_error_doc() is JSON that gives back its type and reason.
@@ -37,7 +37,8 @@
 #include <jansson.h>
 
 #include "bulk.h"
-#include "sink_es.h"
+#include "filter_path.h"
+#include "sink_es_bulk.h"
 
 #include "fuzz.h"
 
@@ -77,9 +78,9 @@ is_blank(char c)
 }
 
 /*
- * The expression as src/bulk.h tells it: comma-separated paths, blanks
- * around each and empty ones ignored, a leading '-' excludes, segments
- * dotted.  NULL when there is nothing to filter by.
+ * The expression as src/filter_path.h tells it: comma-separated paths,
+ * blanks around each and empty ones ignored, a leading '-' excludes,
+ * segments dotted.  NULL when there is nothing to filter by.
  */
 static struct rfilter *
 rfilter_new(const char *expr)
@@ -341,7 +342,7 @@ parse_any(const char *s, size_t n)
 	return json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 }
 
-/* bulk_filter_path(D, F) against the model. */
+/* filter_path_apply(D, F) against the model. */
 static void
 check_filter(const char *doc, const char *expr)
 {
@@ -351,11 +352,11 @@ check_filter(const char *doc, const char *expr)
 	char *res, *a, *b;
 	size_t len, dlen = strlen(doc);
 
-	res = bulk_filter_path(doc, expr, &len);
+	res = filter_path_apply(doc, expr, &len);
 	if (*expr == '\0') {
 		FUZZ_CHECK(res != NULL && len == dlen &&
 		    memcmp(res, doc, len) == 0,
-		    "bulk_filter_path() without a filter is not a copy");
+		    "filter_path_apply() without a filter is not a copy");
 		free(res);
 		return;
 	}
@@ -365,26 +366,26 @@ check_filter(const char *doc, const char *expr)
 		/* Only blanks and commas: no filtering either. */
 		FUZZ_CHECK(res != NULL && len == dlen &&
 		    memcmp(res, doc, len) == 0,
-		    "bulk_filter_path() with an empty filter is not a copy");
+		    "filter_path_apply() with an empty filter is not a copy");
 		goto out;
 	}
 	if (tree == NULL) {
 		if (res != NULL) {
 			fuzz_dump("doc", doc, dlen);
-			fuzz_fail("bulk_filter_path() took what jansson "
+			fuzz_fail("filter_path_apply() took what jansson "
 			    "refuses");
 		}
 		goto out;
 	}
 	if (res == NULL) {
 		fuzz_dump("doc", doc, dlen);
-		fuzz_fail("bulk_filter_path() refused a JSON document");
+		fuzz_fail("filter_path_apply() refused a JSON document");
 	}
-	FUZZ_CHECK(strlen(res) == len, "bulk_filter_path(): length %zu, "
+	FUZZ_CHECK(strlen(res) == len, "filter_path_apply(): length %zu, "
 	    "text %zu", len, strlen(res));
 	if ((got = parse_any(res, len)) == NULL) {
 		fuzz_dump("result", res, len);
-		fuzz_fail("bulk_filter_path() wrote what is not JSON");
+		fuzz_fail("filter_path_apply() wrote what is not JSON");
 	}
 	rwalk_root(f, &w);
 	if (json_is_object(tree) || json_is_array(tree))
@@ -397,9 +398,9 @@ check_filter(const char *doc, const char *expr)
 	if (strcmp(a, b) != 0) {
 		fuzz_dump("filter", expr, strlen(expr));
 		fuzz_dump("doc", doc, dlen);
-		fuzz_dump("bulk_filter_path()", res, len);
+		fuzz_dump("filter_path_apply()", res, len);
 		fuzz_dump("reference", b, strlen(b));
-		fuzz_fail("bulk_filter_path() differs from the model");
+		fuzz_fail("filter_path_apply() differs from the model");
 	}
 	free(a);
 	free(b);
@@ -424,7 +425,7 @@ trim(const char **s, size_t *n)
 }
 
 /*
- * sink_es_answers() on any body: spans inside it.  When jansson reads it
+ * sink_es_bulk_answers() on any body: spans inside it.  When jansson reads it
  * as a bulk response (an object, no duplicate keys, "items" a list of
  * one-key objects), the reading must succeed and find each item.
  * Without "items" it is no bulk response ({} is refused, {"took":1} taken
@@ -434,22 +435,22 @@ static void
 check_answers(const char *body, size_t len)
 {
 	enum { N = 12 };
-	struct sink_es_answer ans[N];
-	enum sink_es_item out[N], out2[N];
+	struct sink_es_bulk_answer ans[N];
+	enum sink_es_bulk_item out[N], out2[N];
 	json_t *root, *items, *it, *v, *st, *sv;
 	size_t i, n429, nitems = 0;
 	int rc, shape;
 
 	memset(ans, 0xa5, sizeof(ans));
-	rc = sink_es_answers(body, len, N, out, &n429, ans);
+	rc = sink_es_bulk_answers(body, len, N, out, &n429, ans);
 	for (i = 0; i < N; i++) {
 		FUZZ_CHECK(ans[i].len <= len && ans[i].off <= len - ans[i].len,
-		    "sink_es_answers(): answer %zu at %zu+%zu, body %zu", i,
+		    "sink_es_bulk_answers(): answer %zu at %zu+%zu, body %zu", i,
 		    ans[i].off, ans[i].len, len);
 		FUZZ_CHECK(ans[i].status >= 0 && ans[i].status < 1000,
-		    "sink_es_answers(): status %d", ans[i].status);
+		    "sink_es_bulk_answers(): status %d", ans[i].status);
 	}
-	(void)sink_es_response(body, len, N, out2, NULL);
+	(void)sink_es_bulk_response(body, len, N, out2, NULL);
 
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
 	shape = json_is_object(root) && memchr(body, '\0', len) == NULL;
@@ -469,13 +470,13 @@ check_answers(const char *body, size_t len)
 	}
 	if (rc != 0) {
 		fuzz_dump("body", body, len);
-		fuzz_fail("sink_es_answers() refused a bulk response");
+		fuzz_fail("sink_es_bulk_answers() refused a bulk response");
 	}
 	nitems = json_array_size(items);
 	for (i = 0; i < N; i++) {
 		if (i >= nitems) {
 			FUZZ_CHECK(ans[i].len == 0 && out[i] ==
-			    SINK_ES_ITEM_RETRY, "sink_es_answers(): item %zu "
+			    SINK_ES_BULK_RETRY, "sink_es_bulk_answers(): item %zu "
 			    "of %zu found", i, nitems);
 			continue;
 		}
@@ -485,7 +486,7 @@ check_answers(const char *body, size_t len)
 		if (sv == NULL || !json_equal(sv, v)) {
 			fuzz_dump("body", body, len);
 			fuzz_dump("span", body + ans[i].off, ans[i].len);
-			fuzz_fail("sink_es_answers(): item %zu's span is not "
+			fuzz_fail("sink_es_bulk_answers(): item %zu's span is not "
 			    "its value", i);
 		}
 		json_decref(sv);
@@ -496,7 +497,7 @@ check_answers(const char *body, size_t len)
 
 			if (ans[i].status != want) {
 				fuzz_dump("body", body, len);
-				fuzz_fail("sink_es_answers(): item %zu status "
+				fuzz_fail("sink_es_bulk_answers(): item %zu status "
 				    "%d, jansson %lld", i, ans[i].status,
 				    (long long)s);
 			}
@@ -533,8 +534,8 @@ check_parse(const char *body, size_t len, const char *expr, int use_index)
 	};
 	struct bulk_request req;
 	struct bulk_item *it;
-	enum sink_es_item out[64];
-	struct sink_es_answer ans[64];
+	enum sink_es_bulk_item out[64];
+	struct sink_es_bulk_answer ans[64];
 	char err[256], id[BULK_ID_LEN + 1], *full, *filt, *ref, *last = NULL;
 	const char *exprs[3];
 	const char *key, *a;
@@ -650,13 +651,13 @@ check_parse(const char *body, size_t len, const char *expr, int use_index)
 
 	/* Read back as the sink reads the cluster's answer. */
 	if (req.nitems <= 64) {
-		FUZZ_CHECK(sink_es_answers(full, len2, req.nitems, out, &n429,
-		    ans) == 0, "sink_es_answers() refused bulk_response()");
+		FUZZ_CHECK(sink_es_bulk_answers(full, len2, req.nitems, out, &n429,
+		    ans) == 0, "sink_es_bulk_answers() refused bulk_response()");
 		for (i = 0; i < req.nitems; i++) {
 			it = &req.items[i];
 			if (it->answer == NULL) {
 				FUZZ_CHECK(ans[i].status == it->status,
-				    "sink_es_answers(): item %zu status %d, "
+				    "sink_es_bulk_answers(): item %zu status %d, "
 				    "sent %d", i, ans[i].status, it->status);
 				continue;
 			}
@@ -665,7 +666,7 @@ check_parse(const char *body, size_t len, const char *expr, int use_index)
 			trim(&a, &alen);
 			FUZZ_CHECK(ans[i].len == alen &&
 			    memcmp(full + ans[i].off, a, alen) == 0,
-			    "sink_es_answers(): item %zu is not the answer "
+			    "sink_es_bulk_answers(): item %zu is not the answer "
 			    "given", i);
 		}
 	}
@@ -688,17 +689,17 @@ check_parse(const char *body, size_t len, const char *expr, int use_index)
 	for (k = 0; k < 3 && exprs[k] != NULL; k++) {
 		filt = bulk_response(req.items, req.nitems, 7, exprs[k],
 		    &flen);
-		ref = bulk_filter_path(full, exprs[k], &rlen);
+		ref = filter_path_apply(full, exprs[k], &rlen);
 		FUZZ_CHECK(filt != NULL && ref != NULL, "bulk_response() with "
-		    "a filter: %p, bulk_filter_path(): %p", (void *)filt,
+		    "a filter: %p, filter_path_apply(): %p", (void *)filt,
 		    (void *)ref);
 		if (flen != rlen || memcmp(filt, ref, flen) != 0) {
 			fuzz_dump("filter", exprs[k], strlen(exprs[k]));
 			fuzz_dump("response", full, len2);
 			fuzz_dump("bulk_response()", filt, flen);
-			fuzz_dump("bulk_filter_path()", ref, rlen);
+			fuzz_dump("filter_path_apply()", ref, rlen);
 			fuzz_fail("bulk_response() with a filter is not "
-			    "bulk_filter_path() of the response");
+			    "filter_path_apply() of the response");
 		}
 		free(filt);
 		free(ref);

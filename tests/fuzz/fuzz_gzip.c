@@ -1,17 +1,17 @@
 /*
- * fuzz_gzip: bulk_gunzip() and bulk_gzip() (src/bulk.c).
+ * fuzz_gzip: gzip_decompress() and gzip_compress() (src/gzip.c).
  *
  * The first byte of the input picks a small output limit (max_out, 0 to
  * 64 KiB) and a compression level; the rest is the data.  Checked:
- *   - bulk_gunzip() of the data, as an HTTP body would come, returns 0,
+ *   - gzip_decompress() of the data, as an HTTP body would come, returns 0,
  *     -1 or -2, with *out NULL on failure and NUL-terminated on success;
  *     its answer is that of a reference inflate written here (zlib fed one
  *     byte at a time, members joined, nothing after the last), and on
  *     success the bytes are the reference's: -2 exactly when more than
  *     max_out bytes would come out, -1 when the data is corrupt or
  *     truncated within the limit;
- *   - a round trip: bulk_gzip() of the data at the level, then
- *     bulk_gunzip() with max_out the data's length, gives the data back;
+ *   - a round trip: gzip_compress() of the data at the level, then
+ *     gzip_decompress() with max_out the data's length, gives the data back;
  *     with one byte less it is -2.
  */
 #include <limits.h>
@@ -21,7 +21,7 @@
 
 #include <zlib.h>
 
-#include "bulk.h"
+#include "gzip.h"
 
 #include "fuzz.h"
 
@@ -116,48 +116,48 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in = (const char *)data + 1;
 	inlen = size - 1;
 
-	rc = bulk_gunzip(in, inlen, max_out, &out, &outlen);
+	rc = gzip_decompress(in, inlen, max_out, &out, &outlen);
 	want = ref_gunzip((const unsigned char *)in, inlen, max_out, &ref,
 	    &reflen);
 	if (rc != want) {
 		fuzz_dump("data", in, inlen);
-		fuzz_fail("bulk_gunzip() says %d, the reference %d (max_out "
+		fuzz_fail("gzip_decompress() says %d, the reference %d (max_out "
 		    "%zu)", rc, want, max_out);
 	}
 	if (rc == 0) {
 		FUZZ_CHECK(out != NULL && outlen <= max_out &&
-		    out[outlen] == '\0', "bulk_gunzip(): out %p, %zu bytes",
+		    out[outlen] == '\0', "gzip_decompress(): out %p, %zu bytes",
 		    (void *)out, outlen);
 		FUZZ_CHECK(outlen == reflen && memcmp(out, ref, outlen) == 0,
-		    "bulk_gunzip(): %zu bytes, not the reference's %zu",
+		    "gzip_decompress(): %zu bytes, not the reference's %zu",
 		    outlen, reflen);
 	} else
 		FUZZ_CHECK(out == NULL && outlen == 0,
-		    "bulk_gunzip() failed with output");
+		    "gzip_decompress() failed with output");
 	free(out);
 	free(ref);
 
 	/* Round trip. */
-	FUZZ_CHECK(bulk_gzip(in, inlen, level, &z, &zlen) == 0 && z != NULL,
-	    "bulk_gzip() at level %d", level);
-	rc = bulk_gunzip(z, zlen, inlen, &back, &blen);
+	FUZZ_CHECK(gzip_compress(in, inlen, level, &z, &zlen) == 0 && z != NULL,
+	    "gzip_compress() at level %d", level);
+	rc = gzip_decompress(z, zlen, inlen, &back, &blen);
 	FUZZ_CHECK(rc == 0 && blen == inlen && memcmp(back, in, inlen) == 0,
 	    "round trip at level %d: %d, %zu bytes of %zu", level, rc, blen,
 	    inlen);
 	free(back);
 	if (inlen > 0) {
-		rc = bulk_gunzip(z, zlen, inlen - 1, &back, &blen);
-		FUZZ_CHECK(rc == -2 && back == NULL, "bulk_gunzip() with a "
+		rc = gzip_decompress(z, zlen, inlen - 1, &back, &blen);
+		FUZZ_CHECK(rc == -2 && back == NULL, "gzip_decompress() with a "
 		    "limit one short: %d", rc);
 	}
 	/* Cut short by a byte: corrupt, never the data. */
 	if (zlen > 0) {
-		rc = bulk_gunzip(z, zlen - 1, inlen, &back, &blen);
-		FUZZ_CHECK(rc == -1 && back == NULL, "bulk_gunzip() of a "
+		rc = gzip_decompress(z, zlen - 1, inlen, &back, &blen);
+		FUZZ_CHECK(rc == -1 && back == NULL, "gzip_decompress() of a "
 		    "member cut short: %d", rc);
 	}
 	free(z);
-	FUZZ_CHECK(bulk_gzip(in, inlen, 10, &z, &zlen) == -1 && z == NULL,
-	    "bulk_gzip() took level 10");
+	FUZZ_CHECK(gzip_compress(in, inlen, 10, &z, &zlen) == -1 && z == NULL,
+	    "gzip_compress() took level 10");
 	return 0;
 }

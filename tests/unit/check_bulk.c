@@ -1,6 +1,6 @@
 /*
  * Unit tests for bulk: golden files under $SPILLWAY_TESTDATA/bulk
- * (default tests/data/bulk), plus ids, escaping, gzip and content types.
+ * (default tests/data/bulk), plus ids, escaping and content types.
  *
  *   parse/NAME.in       a bulk body; NAME.index, if present, the URL index
  *   parse/NAME.out      one line per item, or "error: MESSAGE"
@@ -8,99 +8,19 @@
  *                       {"op":..,"index":..,"id":..,"status":..,
  *                        "error_type":..,"error_reason":..}
  *   response/NAME.out   the exact response, then a newline
- *   filter/NAME.in      the filter_path on the first line, then a document
- *   filter/NAME.out     the exact result, then a newline
+ *
+ * filter/ holds filter_path's cases (check_filter_path.c).
  */
-#include <sys/types.h>
-
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
 #include <jansson.h>
-#include <zlib.h>
 
 #include "bulk.h"
+#include "filter_path.h"
 #include "check_common.h"
-
-static int
-cmpstr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted case names (file names without ".in") in the test data/bulk/sub. */
-static char **
-list_cases(const char *sub, size_t *np, char *dir, size_t dirlen)
-{
-	DIR		*d;
-	struct dirent	*de;
-	char		**names = NULL;
-	size_t		 n = 0, l;
-
-	snprintf(dir, dirlen, "%s/bulk/%s", unit_testdata(), sub);
-	d = opendir(dir);
-	ck_assert_msg(d != NULL, "cannot open %s", dir);
-	while ((de = readdir(d)) != NULL) {
-		l = strlen(de->d_name);
-		if (l < 4 || strcmp(de->d_name + l - 3, ".in") != 0)
-			continue;
-		names = realloc(names, (n + 1) * sizeof(*names));
-		ck_assert_ptr_nonnull(names);
-		names[n] = strndup(de->d_name, l - 3);
-		ck_assert_ptr_nonnull(names[n]);
-		n++;
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), cmpstr);
-	*np = n;
-	return names;
-}
-
-static void
-free_cases(char **names, size_t n)
-{
-	while (n > 0)
-		free(names[--n]);
-	free(names);
-}
-
-/*
- * Compares got with dir/name.out.  With SPILLWAY_REGEN set, writes the
- * file instead (review the diff before committing it).
- */
-static int
-golden_check(const char *dir, const char *name, const char *got, size_t len)
-{
-	char	 path[1024];
-	char	*want;
-	size_t	 wlen;
-	FILE	*f;
-
-	snprintf(path, sizeof(path), "%s/%s.out", dir, name);
-	if (getenv("SPILLWAY_REGEN") != NULL) {
-		f = fopen(path, "wb");
-		ck_assert_ptr_nonnull(f);
-		fwrite(got, 1, len, f);
-		fclose(f);
-		return 0;
-	}
-	want = unit_slurp(path, &wlen);
-	if (want == NULL) {
-		fprintf(stderr, "%s: missing\n", path);
-		return 1;
-	}
-	if (wlen != len || memcmp(want, got, len) != 0) {
-		fprintf(stderr, "%s: mismatch\n--- want\n%s--- got\n%.*s---\n",
-		    path, want, (int)len, got);
-		free(want);
-		return 1;
-	}
-	free(want);
-	return 0;
-}
 
 static void
 dump_field(FILE *f, const char *name, const char *s, size_t len)
@@ -122,7 +42,7 @@ START_TEST(test_parse_golden)
 	FILE			*f;
 	int			 fails = 0;
 
-	names = list_cases("parse", &n, dir, sizeof(dir));
+	names = unit_cases("bulk/parse", &n, dir, sizeof(dir));
 	ck_assert_uint_gt(n, 20);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
@@ -160,13 +80,13 @@ START_TEST(test_parse_golden)
 			fputc('\n', f);
 		}
 		fclose(f);
-		fails += golden_check(dir, names[i], out, olen);
+		fails += unit_golden(dir, names[i], out, olen);
 		bulk_request_clear(&req);
 		free(out);
 		free(dflt);
 		free(body);
 	}
-	free_cases(names, n);
+	unit_cases_free(names, n);
 	ck_assert_int_eq(fails, 0);
 }
 END_TEST
@@ -195,7 +115,7 @@ START_TEST(test_response_golden)
 	size_t			 n, i, k, nitems, len;
 	int			 fails = 0;
 
-	names = list_cases("response", &n, dir, sizeof(dir));
+	names = unit_cases("bulk/response", &n, dir, sizeof(dir));
 	ck_assert_uint_gt(n, 5);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
@@ -239,43 +159,14 @@ START_TEST(test_response_golden)
 		ck_assert_ptr_nonnull(res);
 		ck_assert_uint_eq(strlen(res), len);
 		res[len] = '\n';
-		fails += golden_check(dir, names[i], res, len + 1);
+		fails += unit_golden(dir, names[i], res, len + 1);
 		free(res);
 		for (k = 0; k < nitems; k++)
 			json_decref(lines[k]);
 		json_decref(hdr);
 		free(in);
 	}
-	free_cases(names, n);
-	ck_assert_int_eq(fails, 0);
-}
-END_TEST
-
-START_TEST(test_filter_golden)
-{
-	char		 dir[512], path[1024];
-	char		**names, *in, *nl, *res;
-	size_t		 n, i, len;
-	int		 fails = 0;
-
-	names = list_cases("filter", &n, dir, sizeof(dir));
-	ck_assert_uint_gt(n, 20);
-	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s.in", dir, names[i]);
-		in = unit_slurp(path, NULL);
-		ck_assert_ptr_nonnull(in);
-		nl = strchr(in, '\n');
-		ck_assert_ptr_nonnull(nl);
-		*nl = '\0';
-		res = bulk_filter_path(nl + 1, in, &len);
-		ck_assert_msg(res != NULL, "%s: NULL", path);
-		ck_assert_uint_eq(strlen(res), len);
-		res[len] = '\n';
-		fails += golden_check(dir, names[i], res, len + 1);
-		free(res);
-		free(in);
-	}
-	free_cases(names, n);
+	unit_cases_free(names, n);
 	ck_assert_int_eq(fails, 0);
 }
 END_TEST
@@ -317,7 +208,7 @@ START_TEST(test_response_filter_matches_tree)
 	ck_assert_ptr_nonnull(all);
 	for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
 		direct = bulk_response(items, 4, 7, filters[i], &l1);
-		viatree = bulk_filter_path(all, filters[i], &l2);
+		viatree = filter_path_apply(all, filters[i], &l2);
 		ck_assert_ptr_nonnull(direct);
 		ck_assert_ptr_nonnull(viatree);
 		ck_assert_msg(strcmp(direct, viatree) == 0,
@@ -513,45 +404,6 @@ START_TEST(test_error_doc)
 }
 END_TEST
 
-START_TEST(test_filter_edge)
-{
-	char	*s;
-	size_t	 len;
-
-	/* No filter: the document as it is. */
-	s = bulk_filter_path("{\"a\":1}", NULL, &len);
-	ck_assert_str_eq(s, "{\"a\":1}");
-	ck_assert_uint_eq(len, 7);
-	free(s);
-	s = bulk_filter_path("{\"a\":1}", " , ", &len);
-	ck_assert_str_eq(s, "{\"a\":1}");
-	free(s);
-	s = bulk_filter_path("{\"a\":1}", "", NULL);
-	ck_assert_str_eq(s, "{\"a\":1}");
-	free(s);
-	/* Not JSON. */
-	ck_assert_ptr_null(bulk_filter_path("{\"a\":", "a", NULL));
-	ck_assert_ptr_null(bulk_filter_path("{} x", "a", NULL));
-	/* Deep documents within jansson's depth limit. */
-	{
-		char	 deep[4096];
-		size_t	 i, o = 0;
-
-		for (i = 0; i < 1000; i++)
-			o += (size_t)sprintf(deep + o, "[");
-		o += (size_t)sprintf(deep + o, "{\"a\":1,\"b\":2}");
-		for (i = 0; i < 1000; i++)
-			deep[o++] = ']';
-		deep[o] = '\0';
-		s = bulk_filter_path(deep, "b", &len);
-		ck_assert_ptr_nonnull(s);
-		ck_assert_uint_eq(len, o - 6);
-		ck_assert_ptr_nonnull(strstr(s, "[{\"b\":2}]"));
-		free(s);
-	}
-}
-END_TEST
-
 START_TEST(test_parse_api)
 {
 	struct bulk_request	 req;
@@ -605,152 +457,6 @@ START_TEST(test_parse_many)
 	}
 	bulk_request_clear(&req);
 	free(body);
-}
-END_TEST
-
-static char *
-make_text(size_t n)
-{
-	char	*p;
-	size_t	 i;
-	uint32_t x = 12345;
-
-	p = malloc(n + 1);
-	ck_assert_ptr_nonnull(p);
-	for (i = 0; i < n; i++) {
-		x = x * 1103515245 + 12345;
-		p[i] = "{\"abcdefghij klmnop:,}\n0123456789"[(x >> 16) % 33];
-	}
-	p[n] = '\0';
-	return p;
-}
-
-START_TEST(test_gzip_roundtrip)
-{
-	static const size_t	 sizes[] = { 0, 1, 100, 65536, 3000000 };
-	static const int	 levels[] = { -1, 0, 1, 6, 9 };
-	char			*text, *gz, *back;
-	size_t			 i, j, gzlen, blen;
-
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		text = make_text(sizes[i]);
-		for (j = 0; j < sizeof(levels) / sizeof(levels[0]); j++) {
-			ck_assert_int_eq(bulk_gzip(text, sizes[i], levels[j],
-			    &gz, &gzlen), 0);
-			ck_assert_uint_ge(gzlen, 18);
-			ck_assert_int_eq((unsigned char)gz[0], 0x1f);
-			ck_assert_int_eq((unsigned char)gz[1], 0x8b);
-			ck_assert_int_eq(bulk_gunzip(gz, gzlen, sizes[i], &back,
-			    &blen), 0);
-			ck_assert_uint_eq(blen, sizes[i]);
-			ck_assert_int_eq(back[blen], '\0');
-			ck_assert(memcmp(back, text, blen) == 0);
-			free(back);
-			free(gz);
-		}
-		free(text);
-	}
-	ck_assert_int_eq(bulk_gzip("x", 1, 10, &gz, &gzlen), -1);
-	ck_assert_ptr_null(gz);
-	ck_assert_int_eq(bulk_gzip("x", 1, -2, &gz, &gzlen), -1);
-}
-END_TEST
-
-START_TEST(test_gunzip_members_and_zlib)
-{
-	char		*a, *b, *cat, *out;
-	size_t		 alen, blen, olen;
-	unsigned char	 z[128];
-	uLongf		 zlen = sizeof(z);
-
-	/* Concatenated gzip members read as one stream (RFC 1952 2.2). */
-	ck_assert_int_eq(bulk_gzip("{\"index\":{}}\n", 13, 6, &a, &alen), 0);
-	ck_assert_int_eq(bulk_gzip("{\"a\":1}\n", 8, 1, &b, &blen), 0);
-	cat = malloc(alen + blen);
-	memcpy(cat, a, alen);
-	memcpy(cat + alen, b, blen);
-	ck_assert_int_eq(bulk_gunzip(cat, alen + blen, 1000, &out, &olen), 0);
-	ck_assert_uint_eq(olen, 21);
-	ck_assert_str_eq(out, "{\"index\":{}}\n{\"a\":1}\n");
-	free(out);
-	/* The limit counts all members together. */
-	ck_assert_int_eq(bulk_gunzip(cat, alen + blen, 20, &out, &olen), -2);
-	ck_assert_ptr_null(out);
-	/* A member followed by garbage is corrupt. */
-	memcpy(cat + alen, "garbage", 7);
-	ck_assert_int_eq(bulk_gunzip(cat, alen + 7, 1000, &out, &olen), -1);
-	ck_assert_ptr_null(out);
-	free(cat);
-	free(a);
-	free(b);
-	/* A zlib stream (Content-Encoding: deflate as most send it). */
-	ck_assert_int_eq(compress2(z, &zlen, (const Bytef *)"hello", 5, 6),
-	    Z_OK);
-	ck_assert_int_eq(bulk_gunzip((char *)z, zlen, 5, &out, &olen), 0);
-	ck_assert_str_eq(out, "hello");
-	free(out);
-}
-END_TEST
-
-START_TEST(test_gunzip_limits)
-{
-	char	*zeros, *gz, *out;
-	size_t	 n = 64 << 20, gzlen, olen;
-
-	/* 64 MiB of zeros compress to about 64 KiB: a bomb for a 1 MiB limit. */
-	zeros = calloc(1, n);
-	ck_assert_ptr_nonnull(zeros);
-	ck_assert_int_eq(bulk_gzip(zeros, n, 9, &gz, &gzlen), 0);
-	ck_assert_uint_lt(gzlen, 100000);
-	free(zeros);
-	out = (char *)1;
-	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 1 << 20, &out, &olen), -2);
-	ck_assert_ptr_null(out);
-	ck_assert_uint_eq(olen, 0);
-	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 0, &out, &olen), -2);
-	free(gz);
-
-	/* Exactly at the limit fits; one byte less does not. */
-	ck_assert_int_eq(bulk_gzip("0123456789", 10, 6, &gz, &gzlen), 0);
-	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 10, &out, &olen), 0);
-	ck_assert_uint_eq(olen, 10);
-	free(out);
-	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 9, &out, &olen), -2);
-	free(gz);
-
-	/* Empty content, limit 0. */
-	ck_assert_int_eq(bulk_gzip("", 0, 6, &gz, &gzlen), 0);
-	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 0, &out, &olen), 0);
-	ck_assert_uint_eq(olen, 0);
-	ck_assert_str_eq(out, "");
-	free(out);
-	free(gz);
-}
-END_TEST
-
-START_TEST(test_gunzip_corrupt)
-{
-	char	*text, *gz, *out;
-	size_t	 gzlen, olen, cut;
-
-	text = make_text(10000);
-	ck_assert_int_eq(bulk_gzip(text, 10000, 6, &gz, &gzlen), 0);
-	/* Truncated anywhere: never success, never a crash. */
-	for (cut = 0; cut < gzlen; cut += cut < 40 ? 1 : 97) {
-		ck_assert_int_eq(bulk_gunzip(gz, cut, 1 << 20, &out, &olen), -1);
-		ck_assert_ptr_null(out);
-	}
-	/* A flipped byte in the trailer (CRC) or in the data. */
-	gz[gzlen - 6] ^= 0x55;
-	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 1 << 20, &out, &olen), -1);
-	gz[gzlen - 6] ^= 0x55;
-	gz[gzlen / 2] ^= 0xff;
-	ck_assert_int_eq(bulk_gunzip(gz, gzlen, 1 << 20, &out, &olen), -1);
-	ck_assert_int_eq(bulk_gunzip("not gzip", 8, 100, &out, &olen), -1);
-	ck_assert_int_eq(bulk_gunzip("", 0, 100, &out, &olen), -1);
-	ck_assert_ptr_null(out);
-	free(gz);
-	free(text);
 }
 END_TEST
 
@@ -1080,20 +786,14 @@ bulk_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_parse_golden);
 	tcase_add_test(tc, test_response_golden);
-	tcase_add_test(tc, test_filter_golden);
 	tcase_add_test(tc, test_response_filter_matches_tree);
 	tcase_add_test(tc, test_ids);
 	tcase_add_test(tc, test_response_generated_ids);
 	tcase_add_test(tc, test_errors_flag);
 	tcase_add_test(tc, test_response_escaping);
 	tcase_add_test(tc, test_error_doc);
-	tcase_add_test(tc, test_filter_edge);
 	tcase_add_test(tc, test_parse_api);
 	tcase_add_test(tc, test_parse_many);
-	tcase_add_test(tc, test_gzip_roundtrip);
-	tcase_add_test(tc, test_gunzip_members_and_zlib);
-	tcase_add_test(tc, test_gunzip_limits);
-	tcase_add_test(tc, test_gunzip_corrupt);
 	tcase_add_test(tc, test_content_type);
 	tcase_add_test(tc, test_compat);
 	tcase_add_test(tc, test_parse_max);

@@ -1,7 +1,9 @@
 /*
- * Unit tests for the Elasticsearch sink's pure parts: bulk bodies byte
- * for byte (action lines kept or built from the index pattern and the
- * event's @timestamp), timestamps, and bulk responses item by item.
+ * Unit tests for sink_es_bulk, the Elasticsearch sink's pure parts: bulk
+ * bodies byte for byte (action lines kept or built from the index pattern
+ * and the event's @timestamp), timestamps, the request's size, parameters
+ * and target, bulk responses item by item (mixed statuses, malformed and
+ * cut short), and the retry pause.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,7 @@
 #include <jansson.h>
 
 #include "record.h"
-#include "sink_es.h"
+#include "sink_es_bulk.h"
 #include "check_common.h"
 
 /* 2026-11-22T10:11:12Z */
@@ -34,14 +36,14 @@ rec_json(const char *data, const char *action)
 
 /* The body for recs as a NUL-terminated string; caller frees. */
 static char *
-body_of(struct sink_es_index *ix, struct record **recs, size_t n,
+body_of(struct sink_es_bulk_index *ix, struct record **recs, size_t n,
     time_t now)
 {
 	struct evbuffer *b = evbuffer_new();
 	size_t len;
 	char *out;
 
-	ck_assert_int_eq(sink_es_body(b, ix, recs, n, now), 0);
+	ck_assert_int_eq(sink_es_bulk_body(b, ix, recs, n, now), 0);
 	len = evbuffer_get_length(b);
 	out = malloc(len + 1);
 	evbuffer_remove(b, out, len);
@@ -90,20 +92,20 @@ START_TEST(timestamp_forms)
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		t = 12345;
-		ck_assert_msg(sink_es_timestamp(ok[i].s, strlen(ok[i].s),
+		ck_assert_msg(sink_es_bulk_timestamp(ok[i].s, strlen(ok[i].s),
 		    &t) == 0, "%s", ok[i].s);
 		ck_assert_msg(t == ok[i].t, "%s: %lld != %lld", ok[i].s,
 		    (long long)t, (long long)ok[i].t);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(sink_es_timestamp(bad[i], strlen(bad[i]),
+		ck_assert_msg(sink_es_bulk_timestamp(bad[i], strlen(bad[i]),
 		    &t) == -1, "%s", bad[i]);
 }
 END_TEST
 
 START_TEST(body_index_from_timestamp)
 {
-	struct sink_es_index *ix = sink_es_index_new("logs-%Y.%m.%d", 0);
+	struct sink_es_bulk_index *ix = sink_es_bulk_index_new("logs-%Y.%m.%d", 0);
 	struct record *recs[5];
 	char *body;
 
@@ -132,7 +134,7 @@ START_TEST(body_index_from_timestamp)
 	    "{\"@timestamp\":1795342272000}\n");
 	free(body);
 	free_recs(recs, 5);
-	sink_es_index_free(ix);
+	sink_es_bulk_index_free(ix);
 }
 END_TEST
 
@@ -140,7 +142,7 @@ END_TEST
 
 START_TEST(body_keeps_bulk_actions)
 {
-	struct sink_es_index *ix = sink_es_index_new("logs-%Y", 0);
+	struct sink_es_bulk_index *ix = sink_es_bulk_index_new("logs-%Y", 0);
 	struct record *recs[4];
 	char *body;
 
@@ -163,15 +165,15 @@ START_TEST(body_keeps_bulk_actions)
 	    "{\"doc\":{\"a\":2}}\n");
 	free(body);
 	free_recs(recs, 4);
-	sink_es_index_free(ix);
+	sink_es_bulk_index_free(ix);
 }
 END_TEST
 
 START_TEST(body_create_fixed_and_hourly)
 {
-	struct sink_es_index *ix = sink_es_index_new("logs-app-default", 1);
-	struct sink_es_index *hx = sink_es_index_new("h-%Y%m%d%H", 0);
-	struct sink_es_index *mx = sink_es_index_new("m-%H%M-%%", 0);
+	struct sink_es_bulk_index *ix = sink_es_bulk_index_new("logs-app-default", 1);
+	struct sink_es_bulk_index *hx = sink_es_bulk_index_new("h-%Y%m%d%H", 0);
+	struct sink_es_bulk_index *mx = sink_es_bulk_index_new("m-%H%M-%%", 0);
 	struct record *recs[3];
 	char *body;
 
@@ -207,9 +209,9 @@ START_TEST(body_create_fixed_and_hourly)
 	    "{\"@timestamp\":\"2026-11-22T11:00:00Z\"}\n");
 	free(body);
 	free_recs(recs, 3);
-	sink_es_index_free(ix);
-	sink_es_index_free(hx);
-	sink_es_index_free(mx);
+	sink_es_bulk_index_free(ix);
+	sink_es_bulk_index_free(hx);
+	sink_es_bulk_index_free(mx);
 }
 END_TEST
 
@@ -218,7 +220,7 @@ END_TEST
 
 START_TEST(body_invalid_and_unparsed)
 {
-	struct sink_es_index *ix = sink_es_index_new("l-%Y.%m.%d", 0);
+	struct sink_es_bulk_index *ix = sink_es_bulk_index_new("l-%Y.%m.%d", 0);
 	struct record *recs[3];
 	char *body;
 
@@ -238,7 +240,7 @@ START_TEST(body_invalid_and_unparsed)
 	    "{\"x\":1}\n");
 	free(body);
 	free_recs(recs, 3);
-	sink_es_index_free(ix);
+	sink_es_bulk_index_free(ix);
 }
 END_TEST
 
@@ -263,7 +265,7 @@ START_TEST(body_raw_timestamp_top_level)
 		"l-2026.11.22", "l-2026.11.22", "l-2026.11.22",
 		"l-2030.01.02", "l-2030.01.02",
 	};
-	struct sink_es_index *ix = sink_es_index_new("l-%Y.%m.%d", 0);
+	struct sink_es_bulk_index *ix = sink_es_bulk_index_new("l-%Y.%m.%d", 0);
 	struct record *rec;
 	char *body, expect[512];
 	size_t i;
@@ -278,13 +280,13 @@ START_TEST(body_raw_timestamp_top_level)
 		free(body);
 		record_free(rec);
 	}
-	sink_es_index_free(ix);
+	sink_es_bulk_index_free(ix);
 }
 END_TEST
 
 START_TEST(body_escapes_index)
 {
-	struct sink_es_index *ix = sink_es_index_new("a\"b\\c", 0);
+	struct sink_es_bulk_index *ix = sink_es_bulk_index_new("a\"b\\c", 0);
 	struct record *recs[1];
 	char *body;
 
@@ -294,20 +296,20 @@ START_TEST(body_escapes_index)
 	    "{\"index\":{\"_index\":\"a\\\"b\\\\c\"}}\n{}\n");
 	free(body);
 	free_recs(recs, 1);
-	sink_es_index_free(ix);
+	sink_es_bulk_index_free(ix);
 }
 END_TEST
 
 static void
 check_response(const char *body, size_t n, int rc,
-    const enum sink_es_item *want, size_t want429)
+    const enum sink_es_bulk_item *want, size_t want429)
 {
-	enum sink_es_item got[16];
+	enum sink_es_bulk_item got[16];
 	size_t i, n429 = 99;
 
 	ck_assert_uint_le(n, 16);
-	ck_assert_int_eq(sink_es_response(body, strlen(body), n, got, &n429),
-	    rc);
+	ck_assert_int_eq(sink_es_bulk_response(body, strlen(body), n, got,
+	    &n429), rc);
 	if (rc != 0)
 		return;
 	for (i = 0; i < n; i++)
@@ -316,17 +318,17 @@ check_response(const char *body, size_t n, int rc,
 	ck_assert_uint_eq(n429, want429);
 }
 
-#define OK	SINK_ES_ITEM_OK
-#define RETRY	SINK_ES_ITEM_RETRY
-#define REJECT	SINK_ES_ITEM_REJECT
-#define WAIT	SINK_ES_ITEM_WAIT
+#define OK	SINK_ES_BULK_OK
+#define RETRY	SINK_ES_BULK_RETRY
+#define REJECT	SINK_ES_BULK_REJECT
+#define WAIT	SINK_ES_BULK_WAIT
 
 START_TEST(response_items)
 {
-	static const enum sink_es_item all_ok[3] = { OK, OK, OK };
-	static const enum sink_es_item mixed[8] = { OK, OK, OK, WAIT, RETRY,
+	static const enum sink_es_bulk_item all_ok[3] = { OK, OK, OK };
+	static const enum sink_es_bulk_item mixed[8] = { OK, OK, OK, WAIT, RETRY,
 	    REJECT, REJECT, WAIT };
-	static const enum sink_es_item short_[3] = { OK, REJECT, RETRY };
+	static const enum sink_es_bulk_item short_[3] = { OK, REJECT, RETRY };
 
 	/* errors:false is trusted without walking items. */
 	check_response("{\"errors\":false}", 3, 0, all_ok, 0);
@@ -354,7 +356,7 @@ START_TEST(response_items)
 	/* An item without a status is retried. */
 	check_response("{\"errors\":true,\"items\":[{\"index\":{}},"
 	    "{\"index\":{\"status\":\"201\"}},{}]}", 3, 0,
-	    (const enum sink_es_item[]){ RETRY, RETRY, RETRY }, 0);
+	    (const enum sink_es_bulk_item[]){ RETRY, RETRY, RETRY }, 0);
 }
 END_TEST
 
@@ -377,7 +379,7 @@ END_TEST
  * text under the item's action name, byte for byte.
  */
 static void
-check_answer(const char *body, const struct sink_es_answer *ans,
+check_answer(const char *body, const struct sink_es_bulk_answer *ans,
     const char *want, int status)
 {
 	ck_assert_uint_eq(ans->len, strlen(want));
@@ -412,25 +414,25 @@ START_TEST(answers_full_response)
 	    "{\"create\":" A_CREATED "},"
 	    "{\"create\":" A_CONFLICT "},"
 	    "{\"index\":" A_REJECTED "}]}";
-	enum sink_es_item out[3];
-	struct sink_es_answer ans[3];
+	enum sink_es_bulk_item out[3];
+	struct sink_es_bulk_answer ans[3];
 	size_t n429 = 99;
 	json_t *root;
 
 	/* The response is valid JSON (so the test text itself is sane). */
 	ck_assert_ptr_nonnull(root = json_loads(body, 0, NULL));
 	json_decref(root);
-	ck_assert_int_eq(sink_es_answers(body, strlen(body), 3, out, &n429,
+	ck_assert_int_eq(sink_es_bulk_answers(body, strlen(body), 3, out, &n429,
 	    ans), 0);
 	check_answer(body, &ans[0], A_CREATED, 201);
 	check_answer(body, &ans[1], A_CONFLICT, 409);
 	check_answer(body, &ans[2], A_REJECTED, 429);
-	ck_assert_int_eq(out[0], SINK_ES_ITEM_OK);
-	ck_assert_int_eq(out[1], SINK_ES_ITEM_OK);
-	ck_assert_int_eq(out[2], SINK_ES_ITEM_WAIT);
+	ck_assert_int_eq(out[0], SINK_ES_BULK_OK);
+	ck_assert_int_eq(out[1], SINK_ES_BULK_OK);
+	ck_assert_int_eq(out[2], SINK_ES_BULK_WAIT);
 	ck_assert_uint_eq(n429, 1);
 	/* n429 may be NULL. */
-	ck_assert_int_eq(sink_es_answers(body, strlen(body), 3, out, NULL,
+	ck_assert_int_eq(sink_es_bulk_answers(body, strlen(body), 3, out, NULL,
 	    ans), 0);
 	check_answer(body, &ans[1], A_CONFLICT, 409);
 }
@@ -452,16 +454,16 @@ START_TEST(answers_pretty_printed)
 	const char *body = "{\n  \"took\" : 3,\n  \"errors\" : true,\n"
 	    "  \"items\" : [\n    {\n      \"index\" : " P_CREATED "\n"
 	    "    },\n    {\r\n      \"create\" :\t" P_FAILED "  }\n  ]\n}\n";
-	enum sink_es_item out[2];
-	struct sink_es_answer ans[2];
+	enum sink_es_bulk_item out[2];
+	struct sink_es_bulk_answer ans[2];
 	size_t n429 = 99;
 
-	ck_assert_int_eq(sink_es_answers(body, strlen(body), 2, out, &n429,
+	ck_assert_int_eq(sink_es_bulk_answers(body, strlen(body), 2, out, &n429,
 	    ans), 0);
 	check_answer(body, &ans[0], P_CREATED, 201);
 	check_answer(body, &ans[1], P_FAILED, 400);
-	ck_assert_int_eq(out[0], SINK_ES_ITEM_OK);
-	ck_assert_int_eq(out[1], SINK_ES_ITEM_REJECT);
+	ck_assert_int_eq(out[0], SINK_ES_BULK_OK);
+	ck_assert_int_eq(out[1], SINK_ES_BULK_REJECT);
 	ck_assert_uint_eq(n429, 0);
 }
 END_TEST
@@ -472,19 +474,19 @@ START_TEST(answers_items_first)
 	    "503}},{\"delete\":{\"_id\":\"2\",\"result\":\"not_found\","
 	    "\"status\":404}},{\"index\":{\"status\":201}}],"
 	    "\"took\":{\"weird\":[\"]\"]},\"errors\":true,\"ingest_took\":0}";
-	enum sink_es_item out[3];
-	struct sink_es_answer ans[3];
+	enum sink_es_bulk_item out[3];
+	struct sink_es_bulk_answer ans[3];
 	size_t n429 = 99;
 
-	ck_assert_int_eq(sink_es_answers(body, strlen(body), 3, out, &n429,
+	ck_assert_int_eq(sink_es_bulk_answers(body, strlen(body), 3, out, &n429,
 	    ans), 0);
 	check_answer(body, &ans[0], "{\"_id\":\"1\",\"status\":503}", 503);
 	check_answer(body, &ans[1], "{\"_id\":\"2\",\"result\":\"not_found\","
 	    "\"status\":404}", 404);
 	check_answer(body, &ans[2], "{\"status\":201}", 201);
-	ck_assert_int_eq(out[0], SINK_ES_ITEM_RETRY);
-	ck_assert_int_eq(out[1], SINK_ES_ITEM_REJECT);
-	ck_assert_int_eq(out[2], SINK_ES_ITEM_OK);
+	ck_assert_int_eq(out[0], SINK_ES_BULK_RETRY);
+	ck_assert_int_eq(out[1], SINK_ES_BULK_REJECT);
+	ck_assert_int_eq(out[2], SINK_ES_BULK_OK);
 	ck_assert_uint_eq(n429, 0);
 }
 END_TEST
@@ -493,30 +495,30 @@ START_TEST(answers_fewer_items)
 {
 	const char *body = "{\"took\":1,\"errors\":true,\"items\":["
 	    "{\"index\":{\"status\":429}}]}";
-	enum sink_es_item out[3];
-	struct sink_es_answer ans[3];
+	enum sink_es_bulk_item out[3];
+	struct sink_es_bulk_answer ans[3];
 	size_t n429 = 99;
 	size_t i;
 
 	memset(ans, 0x5a, sizeof(ans));
-	ck_assert_int_eq(sink_es_answers(body, strlen(body), 3, out, &n429,
+	ck_assert_int_eq(sink_es_bulk_answers(body, strlen(body), 3, out, &n429,
 	    ans), 0);
 	check_answer(body, &ans[0], "{\"status\":429}", 429);
-	ck_assert_int_eq(out[0], SINK_ES_ITEM_WAIT);
+	ck_assert_int_eq(out[0], SINK_ES_BULK_WAIT);
 	for (i = 1; i < 3; i++) {
 		ck_assert_uint_eq(ans[i].len, 0);
 		ck_assert_int_eq(ans[i].status, 0);
-		ck_assert_int_eq(out[i], SINK_ES_ITEM_RETRY);
+		ck_assert_int_eq(out[i], SINK_ES_BULK_RETRY);
 	}
 	ck_assert_uint_eq(n429, 1);
 
 	/* No items at all: every record is retried. */
 	body = "{\"took\":1,\"errors\":true,\"items\":[]}";
-	ck_assert_int_eq(sink_es_answers(body, strlen(body), 2, out, &n429,
+	ck_assert_int_eq(sink_es_bulk_answers(body, strlen(body), 2, out, &n429,
 	    ans), 0);
 	for (i = 0; i < 2; i++) {
 		ck_assert_uint_eq(ans[i].len, 0);
-		ck_assert_int_eq(out[i], SINK_ES_ITEM_RETRY);
+		ck_assert_int_eq(out[i], SINK_ES_BULK_RETRY);
 	}
 	ck_assert_uint_eq(n429, 0);
 }
@@ -527,14 +529,14 @@ START_TEST(answers_more_items)
 {
 	const char *body = "{\"items\":[{\"index\":{\"status\":201}},"
 	    "{\"index\":{\"status\":429}}]}";
-	enum sink_es_item out[1];
-	struct sink_es_answer ans[1];
+	enum sink_es_bulk_item out[1];
+	struct sink_es_bulk_answer ans[1];
 	size_t n429 = 99;
 
-	ck_assert_int_eq(sink_es_answers(body, strlen(body), 1, out, &n429,
+	ck_assert_int_eq(sink_es_bulk_answers(body, strlen(body), 1, out, &n429,
 	    ans), 0);
 	check_answer(body, &ans[0], "{\"status\":201}", 201);
-	ck_assert_int_eq(out[0], SINK_ES_ITEM_OK);
+	ck_assert_int_eq(out[0], SINK_ES_BULK_OK);
 	ck_assert_uint_eq(n429, 0);
 }
 END_TEST
@@ -550,24 +552,24 @@ START_TEST(answers_without_status)
 	    "{\"index\":{\"error\":{\"status\":201,\"type\":\"t\"},"
 	    "\"status\":400}},"
 	    "{\"index\":{\"reason\":\"status\",\"status\":200}}]}";
-	enum sink_es_item out[5];
-	struct sink_es_answer ans[5];
+	enum sink_es_bulk_item out[5];
+	struct sink_es_bulk_answer ans[5];
 	size_t n429 = 99;
 
-	ck_assert_int_eq(sink_es_answers(body, strlen(body), 5, out, &n429,
+	ck_assert_int_eq(sink_es_bulk_answers(body, strlen(body), 5, out, &n429,
 	    ans), 0);
 	check_answer(body, &ans[0], "{\"_index\":\"a\",\"_id\":\"1\"}", 0);
-	ck_assert_int_eq(out[0], SINK_ES_ITEM_RETRY);
+	ck_assert_int_eq(out[0], SINK_ES_BULK_RETRY);
 	check_answer(body, &ans[1], "{\"status\":\"201\"}", 0);
-	ck_assert_int_eq(out[1], SINK_ES_ITEM_RETRY);
+	ck_assert_int_eq(out[1], SINK_ES_BULK_RETRY);
 	check_answer(body, &ans[2], "{}", 0);
-	ck_assert_int_eq(out[2], SINK_ES_ITEM_RETRY);
+	ck_assert_int_eq(out[2], SINK_ES_BULK_RETRY);
 	check_answer(body, &ans[3], "{\"error\":{\"status\":201,\"type\":"
 	    "\"t\"},\"status\":400}", 400);
-	ck_assert_int_eq(out[3], SINK_ES_ITEM_REJECT);
+	ck_assert_int_eq(out[3], SINK_ES_BULK_REJECT);
 	check_answer(body, &ans[4], "{\"reason\":\"status\",\"status\":200}",
 	    200);
-	ck_assert_int_eq(out[4], SINK_ES_ITEM_OK);
+	ck_assert_int_eq(out[4], SINK_ES_BULK_OK);
 	ck_assert_uint_eq(n429, 0);
 }
 END_TEST
@@ -595,14 +597,14 @@ START_TEST(answers_not_bulk)
 		"{\"items\":[{\"index\":{\"status\":201}}],\"took\":1",
 		"{\"took\":1,\"errors\":tr",
 	};
-	enum sink_es_item out[2];
-	struct sink_es_answer ans[2];
+	enum sink_es_bulk_item out[2];
+	struct sink_es_bulk_answer ans[2];
 	size_t i, n429;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		n429 = 99;
-		ck_assert_msg(sink_es_answers(bad[i], strlen(bad[i]), 2, out,
-		    &n429, ans) == -1, "case %zu accepted: %s", i, bad[i]);
+		ck_assert_msg(sink_es_bulk_answers(bad[i], strlen(bad[i]), 2,
+		    out, &n429, ans) == -1, "case %zu accepted: %s", i, bad[i]);
 	}
 	/* A prefix of a good response is never taken for a whole one. */
 	{
@@ -611,11 +613,98 @@ START_TEST(answers_not_bulk)
 		size_t len = strlen(body), cut;
 
 		for (cut = 0; cut < len; cut++)
-			ck_assert_msg(sink_es_answers(body, cut, 2, out, &n429,
-			    ans) == -1, "cut at %zu accepted", cut);
-		ck_assert_int_eq(sink_es_answers(body, len, 2, out, &n429,
+			ck_assert_msg(sink_es_bulk_answers(body, cut, 2, out,
+			    &n429, ans) == -1, "cut at %zu accepted", cut);
+		ck_assert_int_eq(sink_es_bulk_answers(body, len, 2, out, &n429,
 		    ans), 0);
 	}
+}
+END_TEST
+
+/* --- the request: sizes, parameters, target --------------------------- */
+
+static void
+ack_ignore(void *arg, uint64_t token, enum record_fate fate,
+    enum reason reason, const struct record_answer *ans)
+{
+	(void)arg;
+	(void)token;
+	(void)fate;
+	(void)reason;
+	(void)ans;
+}
+
+/* The size counted for a record is what it adds to the body. */
+START_TEST(request_sizes)
+{
+	struct sink_es_bulk_index *ix = sink_es_bulk_index_new("logs", 0);
+	struct record *recs[2];
+	char *body;
+
+	recs[0] = rec_json("{\"a\":1}", "{\"index\":{\"_index\":\"i\"}}");
+	recs[1] = rec_json("{\"b\":22}", NULL);
+	/* An action line of its own: exactly its bytes. */
+	body = body_of(ix, recs, 1, T_NOW);
+	ck_assert_uint_eq(sink_es_bulk_size(recs[0]), strlen(body));
+	free(body);
+	/* One to be built: the source, two newlines and 64 for the action. */
+	ck_assert_uint_eq(sink_es_bulk_size(recs[1]), 8 + 2 + 64);
+	body = body_of(ix, recs + 1, 1, T_NOW);
+	ck_assert_str_eq(body, "{\"index\":{\"_index\":\"logs\"}}\n"
+	    "{\"b\":22}\n");
+	free(body);
+	free_recs(recs, 2);
+	sink_es_bulk_index_free(ix);
+}
+END_TEST
+
+START_TEST(request_params)
+{
+	static const struct record_ack answer = { ack_ignore, NULL,
+	    RECORD_ACK_ANSWER };
+	static const struct record_ack resends = { ack_ignore, NULL,
+	    RECORD_ACK_RESENDS };
+	struct record *recs[4];
+	char *t;
+
+	recs[0] = rec_json("{}", NULL);
+	recs[1] = rec_json("{}", NULL);
+	recs[2] = record_set_params(rec_json("{}", NULL), "refresh=true", 12);
+	recs[3] = record_set_params(rec_json("{}", NULL), "refresh=wait_for",
+	    16);
+	ck_assert_ptr_nonnull(recs[2]);
+	ck_assert_ptr_nonnull(recs[3]);
+	/* Requests carry one set of parameters: none, or the same bytes. */
+	ck_assert_int_eq(sink_es_bulk_same_params(recs[0], recs[1]), 1);
+	ck_assert_int_eq(sink_es_bulk_same_params(recs[0], recs[2]), 0);
+	ck_assert_int_eq(sink_es_bulk_same_params(recs[2], recs[3]), 0);
+	ck_assert_int_eq(sink_es_bulk_same_params(recs[2], recs[2]), 1);
+
+	/* Whole answers only when a sender waits for them. */
+	ck_assert_int_eq(sink_es_bulk_answers_wanted(recs, 4), 0);
+	recs[1]->ack = &resends;
+	ck_assert_int_eq(sink_es_bulk_answers_wanted(recs, 4), 0);
+	recs[3]->ack = &answer;
+	ck_assert_int_eq(sink_es_bulk_answers_wanted(recs, 4), 1);
+	ck_assert_int_eq(sink_es_bulk_answers_wanted(recs, 3), 0);
+	recs[1]->ack = NULL;
+	recs[3]->ack = NULL;
+
+	t = sink_es_bulk_target("", 0, NULL);
+	ck_assert_str_eq(t, "/_bulk?filter_path=errors,items.*.status,"
+	    "items.*.error.type");
+	free(t);
+	t = sink_es_bulk_target("/es", 0, recs[2]->params);
+	ck_assert_str_eq(t, "/es/_bulk?filter_path=errors,items.*.status,"
+	    "items.*.error.type&refresh=true");
+	free(t);
+	t = sink_es_bulk_target("/es", 1, NULL);
+	ck_assert_str_eq(t, "/es/_bulk");
+	free(t);
+	t = sink_es_bulk_target("", 1, recs[3]->params);
+	ck_assert_str_eq(t, "/_bulk?refresh=wait_for");
+	free(t);
+	free_recs(recs, 4);
 }
 END_TEST
 
@@ -624,29 +713,29 @@ START_TEST(backoff_schedule)
 {
 	const uint64_t ms = 1000000;
 
-	ck_assert_uint_eq(sink_es_backoff(1, 0.5, 0), 100 * ms);
-	ck_assert_uint_eq(sink_es_backoff(2, 0.5, 0), 200 * ms);
-	ck_assert_uint_eq(sink_es_backoff(4, 0.5, 0), 800 * ms);
+	ck_assert_uint_eq(sink_es_bulk_backoff(1, 0.5, 0), 100 * ms);
+	ck_assert_uint_eq(sink_es_bulk_backoff(2, 0.5, 0), 200 * ms);
+	ck_assert_uint_eq(sink_es_bulk_backoff(4, 0.5, 0), 800 * ms);
 	/* 100 ms x 2^9 = 51.2 s: capped at 30 s. */
-	ck_assert_uint_eq(sink_es_backoff(10, 0.5, 0), 30000 * ms);
-	ck_assert_uint_eq(sink_es_backoff(60000, 0.5, 0), 30000 * ms);
+	ck_assert_uint_eq(sink_es_bulk_backoff(10, 0.5, 0), 30000 * ms);
+	ck_assert_uint_eq(sink_es_bulk_backoff(60000, 0.5, 0), 30000 * ms);
 	/* Jitter: 0.8 to 1.2. */
-	ck_assert_uint_eq(sink_es_backoff(1, 0.0, 0), 80 * ms);
-	ck_assert_uint_le(sink_es_backoff(1, 0.999999, 0), 120 * ms);
-	ck_assert_uint_gt(sink_es_backoff(1, 0.999999, 0), 119 * ms);
+	ck_assert_uint_eq(sink_es_bulk_backoff(1, 0.0, 0), 80 * ms);
+	ck_assert_uint_le(sink_es_bulk_backoff(1, 0.999999, 0), 120 * ms);
+	ck_assert_uint_gt(sink_es_bulk_backoff(1, 0.999999, 0), 119 * ms);
 	/* Retry-After is a floor, honoured up to 300 s. */
-	ck_assert_uint_eq(sink_es_backoff(1, 0.5, 2), 2000 * ms);
-	ck_assert_uint_eq(sink_es_backoff(10, 0.5, 2), 30000 * ms);
-	ck_assert_uint_eq(sink_es_backoff(1, 0.5, 100000), 300000 * ms);
-	ck_assert_uint_eq(sink_es_backoff(1, 0.5, -1), 100 * ms);
+	ck_assert_uint_eq(sink_es_bulk_backoff(1, 0.5, 2), 2000 * ms);
+	ck_assert_uint_eq(sink_es_bulk_backoff(10, 0.5, 2), 30000 * ms);
+	ck_assert_uint_eq(sink_es_bulk_backoff(1, 0.5, 100000), 300000 * ms);
+	ck_assert_uint_eq(sink_es_bulk_backoff(1, 0.5, -1), 100 * ms);
 }
 END_TEST
 
 static Suite *
-sink_es_suite(void)
+sink_es_bulk_suite(void)
 {
-	Suite *s = suite_create("sink_es");
-	TCase *tc = tcase_create("sink_es");
+	Suite *s = suite_create("sink_es_bulk");
+	TCase *tc = tcase_create("sink_es_bulk");
 
 	tcase_add_test(tc, timestamp_forms);
 	tcase_add_test(tc, body_index_from_timestamp);
@@ -664,6 +753,8 @@ sink_es_suite(void)
 	tcase_add_test(tc, answers_more_items);
 	tcase_add_test(tc, answers_without_status);
 	tcase_add_test(tc, answers_not_bulk);
+	tcase_add_test(tc, request_sizes);
+	tcase_add_test(tc, request_params);
 	tcase_add_test(tc, backoff_schedule);
 	suite_add_tcase(s, tc);
 	return s;
@@ -672,5 +763,5 @@ sink_es_suite(void)
 int
 main(void)
 {
-	return unit_run(sink_es_suite());
+	return unit_run(sink_es_bulk_suite());
 }
