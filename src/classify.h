@@ -25,27 +25,10 @@ size_t	classify(const struct ruleset *rs, const char *raw, size_t len,
 	    json_t **jsonp, uint64_t *limit_hits);
 
 /*
- * The value at `path` in `root`, honouring the literal-dotted-key rule
- * (SPEC §3): a top-level key equal to the whole path wins, even when its
- * value is null.  Returns a borrowed reference, or NULL when missing.
- */
-json_t	*classify_lookup(json_t *root, const struct rules_path *path);
-
-/*
- * The text a scalar matches as: integers in decimal, booleans as
- * true/false, reals as the shortest round-trip text with ".0" added when
- * it has neither '.' nor an exponent, strings as they are.  buf (at least
- * 32 bytes) holds numeric text.  Returns 0 and sets *txt and *len, or
- * -1 for null, objects and arrays.
- */
-int	classify_scalar_text(json_t *v, char *buf, size_t buflen,
-	    const char **txt, size_t *len);
-
-/*
  * Run the regex of condition c on the text s (len bytes), as classify()
  * does: 1 when it matches.  A run that hits a PCRE2 limit does not match
  * and increments *hits.  classify_match_scalar() runs it on the text of
- * the scalar v (classify_scalar_text()), and is 0 for null, arrays and
+ * the scalar v (jpath_scalar_text()), and is 0 for null, arrays and
  * objects.  For classify_explain(), which must decide as classify() does.
  */
 int	classify_match(const struct cond *c, const char *s, size_t len,

@@ -651,8 +651,8 @@ shaper_key_text(const struct rule_class *rc, json_t *obj, char *buf,
 	json_t *v;
 
 	if (!rc->has_key || rc->key_rate <= 0 || obj == NULL ||
-	    (v = classify_lookup(obj, &rc->key)) == NULL ||
-	    classify_scalar_text(v, num, sizeof(num), &txt, &len) == -1)
+	    (v = jpath_lookup(obj, &rc->key)) == NULL ||
+	    jpath_scalar_text(v, num, sizeof(num), &txt, &len) == -1)
 		return 0;
 	if (len > buflen)
 		len = buflen;

@@ -201,7 +201,7 @@ START_TEST(test_jsonpos)
 }
 END_TEST
 
-/* classify_scalar_text */
+/* jpath_scalar_text */
 
 static void
 text_is(json_t *v, const char *want)
@@ -211,7 +211,7 @@ text_is(json_t *v, const char *want)
 	size_t		 len;
 
 	ck_assert_ptr_nonnull(v);
-	ck_assert_int_eq(classify_scalar_text(v, buf, sizeof(buf), &txt,
+	ck_assert_int_eq(jpath_scalar_text(v, buf, sizeof(buf), &txt,
 	    &len), 0);
 	ck_assert_uint_eq(len, strlen(want));
 	ck_assert_mem_eq(txt, want, len);
@@ -235,7 +235,7 @@ START_TEST(test_scalar_text)
 	text_is(json_false(), "false");
 	text_is(json_string("x"), "x");
 	v = json_stringn("a\0b", 3);
-	ck_assert_int_eq(classify_scalar_text(v, buf, sizeof(buf), &txt,
+	ck_assert_int_eq(jpath_scalar_text(v, buf, sizeof(buf), &txt,
 	    &len), 0);
 	ck_assert_uint_eq(len, 3);
 	ck_assert_mem_eq(txt, "a\0b", 3);
@@ -265,14 +265,14 @@ START_TEST(test_scalar_text)
 	text_is(json_real(123456789.125), "123456789.125");
 
 	v = json_null();
-	ck_assert_int_eq(classify_scalar_text(v, buf, sizeof(buf), &txt,
+	ck_assert_int_eq(jpath_scalar_text(v, buf, sizeof(buf), &txt,
 	    &len), -1);
 	v = json_object();
-	ck_assert_int_eq(classify_scalar_text(v, buf, sizeof(buf), &txt,
+	ck_assert_int_eq(jpath_scalar_text(v, buf, sizeof(buf), &txt,
 	    &len), -1);
 	json_decref(v);
 	v = json_array();
-	ck_assert_int_eq(classify_scalar_text(v, buf, sizeof(buf), &txt,
+	ck_assert_int_eq(jpath_scalar_text(v, buf, sizeof(buf), &txt,
 	    &len), -1);
 	json_decref(v);
 }
@@ -280,7 +280,7 @@ END_TEST
 
 START_TEST(test_lookup)
 {
-	struct rules_path	 p;
+	struct jpath	 p;
 	char			*segs[] = { "a", "b" };
 	size_t			 seglen[] = { 1, 1 };
 	json_t			*root, *v;
@@ -292,27 +292,27 @@ START_TEST(test_lookup)
 	p.nsegs = 2;
 
 	root = json_loads("{\"a\": {\"b\": 1}}", 0, NULL);
-	v = classify_lookup(root, &p);
+	v = jpath_lookup(root, &p);
 	ck_assert(json_is_integer(v) && json_integer_value(v) == 1);
 	json_decref(root);
 
 	root = json_loads("{\"a\": {\"b\": 1}, \"a.b\": 2}", 0, NULL);
-	v = classify_lookup(root, &p);
+	v = jpath_lookup(root, &p);
 	ck_assert(json_is_integer(v) && json_integer_value(v) == 2);
 	json_decref(root);
 
 	/* A null literal key still wins: no fall-back to the nested path. */
 	root = json_loads("{\"a.b\": null, \"a\": {\"b\": 1}}", 0, NULL);
-	v = classify_lookup(root, &p);
+	v = jpath_lookup(root, &p);
 	ck_assert(json_is_null(v));
 	json_decref(root);
 
 	root = json_loads("{\"a\": [{\"b\": 1}]}", 0, NULL);
-	ck_assert_ptr_null(classify_lookup(root, &p));
+	ck_assert_ptr_null(jpath_lookup(root, &p));
 	json_decref(root);
 
 	root = json_loads("{\"a\": \"b\"}", 0, NULL);
-	ck_assert_ptr_null(classify_lookup(root, &p));
+	ck_assert_ptr_null(jpath_lookup(root, &p));
 	json_decref(root);
 }
 END_TEST
