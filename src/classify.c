@@ -4,13 +4,15 @@
  * The rule set is shared read-only between threads.  What a regex run
  * needs that is mutable (match data, match context, JIT stack) lives in a
  * per-thread context made on first use and freed when the thread exits,
- * so the hot path allocates nothing beyond jansson's parse.
+ * so the hot path allocates nothing beyond jansson's parse.  The counters
+ * classify_event() hands out, one per class, live there too.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "classify.h"
 #include "jpath.h"
 #include "scan.h"
@@ -22,6 +24,10 @@ struct classify_tls {
 	pcre2_match_data	*md;
 	pcre2_match_context	*mc;
 	pcre2_jit_stack		*js;
+	uint64_t		 nlimit;	/* runs that hit a limit, ever */
+	uint64_t		*hits;		/* classify_event(): per class */
+	size_t			 nhits;
+	int			 dirty;		/* hits handed out, not zero */
 };
 
 static __thread struct classify_tls	*classify_ctx;
@@ -39,6 +45,7 @@ classify_tls_free(void *arg)
 	pcre2_match_data_free(t->md);
 	pcre2_match_context_free(t->mc);
 	pcre2_jit_stack_free(t->js);
+	free(t->hits);
 	free(t);
 }
 
@@ -106,6 +113,7 @@ classify_re(const struct cond *c, const char *s, size_t len, uint64_t *hits)
 	case PCRE2_ERROR_HEAPLIMIT:
 	case PCRE2_ERROR_JIT_STACKLIMIT:
 		(*hits)++;
+		t->nlimit++;
 		break;
 	}
 	return 0;
@@ -276,4 +284,78 @@ counted:
 		for (i = 0; i < rs->raw_prefix && i <= held; i++)
 			limit_hits[i] += hits[i];
 	return idx;
+}
+
+/*
+ * This thread's per-class counters for one event, zeroed, with room for
+ * n classes; NULL without memory.
+ */
+static uint64_t *
+classify_hits(struct classify_tls *t, size_t n)
+{
+	uint64_t	*h;
+
+	if (t->dirty) {
+		memset(t->hits, 0, t->nhits * sizeof(*t->hits));
+		t->dirty = 0;
+	}
+	if (n > t->nhits) {
+		if ((h = realloc(t->hits, n * sizeof(*h))) == NULL)
+			return NULL;
+		memset(h + t->nhits, 0, (n - t->nhits) * sizeof(*h));
+		t->hits = h;
+		t->nhits = n;
+	}
+	return t->hits;
+}
+
+/*
+ * The text of the key field of an event (parsed as obj) for its class
+ * rc, at most buflen bytes copied into buf; 0 when the class has no key
+ * buckets or the event no such scalar field.
+ */
+static size_t
+classify_key_text(const struct rule_class *rc, json_t *obj, char *buf,
+    size_t buflen)
+{
+	const char	*txt;
+	char		 num[64];
+	size_t		 len;
+
+	if (!rc->has_key || rc->key_rate <= 0 || obj == NULL ||
+	    jpath_lookup_text(obj, &rc->key, num, sizeof(num), &txt,
+	    &len) == -1)
+		return 0;
+	if (len > buflen)
+		len = buflen;
+	memcpy(buf, txt, len);
+	return len;
+}
+
+void
+classify_event(const struct ruleset *rs, const char *raw, size_t len,
+    struct classify_result *r)
+{
+	struct classify_tls	*t;
+	uint64_t		*hits = NULL, seen = 0;
+	json_t			*obj = NULL;
+
+	if ((t = classify_tls()) != NULL &&
+	    (hits = classify_hits(t, rs->nclasses)) != NULL)
+		seen = t->nlimit;
+	/*
+	 * The event's tree lives in the arena only while it is classified
+	 * and its key read: the record forwards the bytes received.
+	 */
+	arena_begin();
+	r->cls = classify(rs, raw, len, &obj, hits);
+	r->keylen = classify_key_text(&rs->classes[r->cls], obj, r->keybuf,
+	    sizeof(r->keybuf));
+	arena_end();
+	r->key = r->keybuf;
+	r->hits = NULL;
+	if (hits != NULL && t->nlimit != seen) {
+		r->hits = hits;
+		t->dirty = 1;
+	}
 }

@@ -24,6 +24,36 @@
 size_t	classify(const struct ruleset *rs, const char *raw, size_t len,
 	    json_t **jsonp, uint64_t *limit_hits);
 
+#define CLASSIFY_KEY_MAX	128	/* key text kept, as the key buckets
+					   keep it (KEYTAB_KEY_MAX) */
+
+/* One event classified for the data path, by classify_event(). */
+struct classify_result {
+	size_t		 cls;		/* class index in the rule set */
+	const char	*key;		/* keylen bytes: the text of the
+					   class's key field */
+	size_t		 keylen;	/* 0: the class has no key bucket, or
+					   the event no such scalar field */
+	const uint64_t	*hits;		/* NULL, or the regex limit hits of
+					   this event per class index */
+	char		 keybuf[CLASSIFY_KEY_MAX];
+};
+
+/*
+ * The data path's classification of the event raw (len bytes, no
+ * newline): its class under rs, as classify() gives it, and, when that
+ * class has per-key buckets, the text of its key field
+ * (jpath_scalar_text(), at most CLASSIFY_KEY_MAX bytes) in r->keybuf,
+ * pointed to by r->key.  The parsed tree lives in this thread's arena
+ * (arena.h, installed by then) only during the call; nothing of it is
+ * kept.  r->hits is NULL when none of the event's regex runs hit a
+ * PCRE2 limit; otherwise it holds rs->nclasses counters, counted as
+ * classify()'s limit_hits are, which belong to this thread and stay
+ * valid until its next classify_event().  Allocates nothing per event.
+ */
+void	classify_event(const struct ruleset *rs, const char *raw, size_t len,
+	    struct classify_result *r);
+
 /*
  * Run the regex of condition c on the text s (len bytes), as classify()
  * does: 1 when it matches.  A run that hits a PCRE2 limit does not match
