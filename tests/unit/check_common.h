@@ -1,12 +1,14 @@
 /*
  * check_common: what the unit suites share: where the test data lives,
- * reading a whole file, and the main() that runs one suite.
+ * reading a whole file, golden files, and the main() that runs one suite.
  */
 #ifndef CHECK_COMMON_H
 #define CHECK_COMMON_H
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include <check.h>
 
@@ -55,6 +57,47 @@ fail:
 	fclose(f);
 	free(p);
 	return NULL;
+}
+
+static inline void
+unit_spew(const char *path, const char *buf, size_t len)
+{
+	FILE	*fp;
+
+	if ((fp = fopen(path, "wb")) == NULL)
+		return;
+	fwrite(buf, 1, len, fp);
+	fclose(fp);
+}
+
+/*
+ * Hold got (len bytes) to the golden file of the input at path: the same
+ * path with ".out" for its ".in".  On a mismatch the test fails and got
+ * is written to tests/out/NAME.out.  With SPILLWAY_GOLDEN_UPDATE set the
+ * golden file is rewritten instead.
+ */
+static inline void
+unit_golden(const char *path, const char *got, size_t len)
+{
+	const char	*name;
+	char		*want, outpath[4096], actual[4096];
+	size_t		 wantlen = 0;
+
+	name = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+	snprintf(outpath, sizeof(outpath), "%.*s.out",
+	    (int)(strlen(path) - 3), path);
+	if (getenv("SPILLWAY_GOLDEN_UPDATE") != NULL)
+		unit_spew(outpath, got, len);
+	want = unit_slurp(outpath, &wantlen);
+	if (want == NULL || wantlen != len || memcmp(want, got, len) != 0) {
+		mkdir("tests/out", 0777);
+		snprintf(actual, sizeof(actual), "tests/out/%.*s.out",
+		    (int)(strlen(name) - 3), name);
+		unit_spew(actual, got, len);
+		ck_abort_msg("%s: output differs from %s (actual in %s)",
+		    name, outpath, actual);
+	}
+	free(want);
 }
 
 /* Runs suite s with check's defaults; main()'s exit status. */
