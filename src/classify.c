@@ -4,15 +4,17 @@
  * The rule set is shared read-only between threads.  What a regex run
  * needs that is mutable (match data, match context, JIT stack) lives in a
  * per-thread context made on first use and freed when the thread exits,
- * so the hot path allocates nothing beyond jansson's parse.
+ * so the hot path allocates nothing beyond jansson's parse.  The counters
+ * classify_event() hands out, one per class, live there too.
  */
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "classify.h"
+#include "jpath.h"
 #include "scan.h"
 
 #define CLASSIFY_JIT_STACK_MIN	(32 * 1024)
@@ -22,6 +24,10 @@ struct classify_tls {
 	pcre2_match_data	*md;
 	pcre2_match_context	*mc;
 	pcre2_jit_stack		*js;
+	uint64_t		 nlimit;	/* runs that hit a limit, ever */
+	uint64_t		*hits;		/* classify_event(): per class */
+	size_t			 nhits;
+	int			 dirty;		/* hits handed out, not zero */
 };
 
 static __thread struct classify_tls	*classify_ctx;
@@ -39,6 +45,7 @@ classify_tls_free(void *arg)
 	pcre2_match_data_free(t->md);
 	pcre2_match_context_free(t->mc);
 	pcre2_jit_stack_free(t->js);
+	free(t->hits);
 	free(t);
 }
 
@@ -106,157 +113,9 @@ classify_re(const struct cond *c, const char *s, size_t len, uint64_t *hits)
 	case PCRE2_ERROR_HEAPLIMIT:
 	case PCRE2_ERROR_JIT_STACKLIMIT:
 		(*hits)++;
+		t->nlimit++;
 		break;
 	}
-	return 0;
-}
-
-json_t *
-classify_lookup(json_t *root, const struct rules_path *path)
-{
-	json_t	*v;
-	size_t	 i;
-
-	if (!json_is_object(root))
-		return NULL;
-	if ((v = json_object_getn(root, path->full, path->len)) != NULL ||
-	    path->nsegs < 2)
-		return v;
-	for (i = 0, v = root; i < path->nsegs; i++) {
-		if (!json_is_object(v))
-			return NULL;
-		if ((v = json_object_getn(v, path->segs[i],
-		    path->seglen[i])) == NULL)
-			return NULL;
-	}
-	return v;
-}
-
-/*
- * A real as Python's repr() writes it: the fewest significant digits that
- * read back as the same double, fixed notation for exponents -4 to 15,
- * else d.ddde+XX.
- */
-/* An integer's decimal text, as printf's %lld writes it; -1 if no room. */
-static int
-classify_decimal(json_int_t i, char *buf, size_t buflen)
-{
-	char tmp[24], *p = tmp + sizeof(tmp);
-	unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i :
-	    (unsigned long long)i;
-	size_t n;
-
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (i < 0)
-		*--p = '-';
-	n = (size_t)(tmp + sizeof(tmp) - p);
-	if (n >= buflen)
-		return -1;
-	memcpy(buf, p, n);
-	buf[n] = '\0';
-	return (int)n;
-}
-
-static void
-classify_real(double d, char *buf, size_t buflen)
-{
-	char	 tmp[40], digits[24];
-	char	*p, *o;
-	size_t	 nd = 0, i;
-	int	 prec, exp;
-
-	if (isnan(d) || isinf(d)) {
-		snprintf(buf, buflen, "%s", isnan(d) ? "nan" :
-		    d > 0 ? "inf" : "-inf");
-		return;
-	}
-	for (prec = 0; prec < 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
-	if (prec == 17)
-		snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
-	/* tmp is [-]D[.DDD]e[+-]XX */
-	for (p = tmp; *p != 'e'; p++)
-		if (*p >= '0' && *p <= '9')
-			digits[nd++] = *p;
-	exp = atoi(p + 1);
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-
-	o = buf;
-#define PUT(ch)	do { if ((size_t)(o - buf) + 1 < buflen) *o++ = (ch); } while (0)
-	if (signbit(d))
-		PUT('-');
-	if (exp < -4 || exp >= 16) {
-		PUT(digits[0]);
-		if (nd > 1) {
-			PUT('.');
-			for (i = 1; i < nd; i++)
-				PUT(digits[i]);
-		}
-		*o = '\0';
-		snprintf(o, buflen - (size_t)(o - buf), "e%c%02d",
-		    exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-		return;
-	}
-	if (exp < 0) {
-		PUT('0');
-		PUT('.');
-		for (i = 1; i < (size_t)-exp; i++)
-			PUT('0');
-		for (i = 0; i < nd; i++)
-			PUT(digits[i]);
-	} else {
-		for (i = 0; i < (size_t)exp + 1; i++)
-			PUT(i < nd ? digits[i] : '0');
-		PUT('.');
-		if (nd <= (size_t)exp + 1)
-			PUT('0');
-		for (; i < nd; i++)
-			PUT(digits[i]);
-	}
-#undef PUT
-	*o = '\0';
-}
-
-int
-classify_scalar_text(json_t *v, char *buf, size_t buflen, const char **txt,
-    size_t *len)
-{
-	int	 n;
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		*txt = json_string_value(v);
-		*len = json_string_length(v);
-		return 0;
-	case JSON_INTEGER:
-		n = classify_decimal(json_integer_value(v), buf, buflen);
-		break;
-	case JSON_REAL:
-		classify_real(json_real_value(v), buf, buflen);
-		n = (int)strlen(buf);
-		break;
-	case JSON_TRUE:
-		*txt = "true";
-		*len = 4;
-		return 0;
-	case JSON_FALSE:
-		*txt = "false";
-		*len = 5;
-		return 0;
-	default:
-		return -1;
-	}
-	if (n < 0 || (size_t)n >= buflen)
-		return -1;
-	*txt = buf;
-	*len = (size_t)n;
 	return 0;
 }
 
@@ -267,7 +126,7 @@ classify_scalar(const struct cond *c, json_t *v, uint64_t *hits)
 	const char	*txt;
 	size_t		 len;
 
-	if (classify_scalar_text(v, buf, sizeof(buf), &txt, &len) == -1)
+	if (jpath_scalar_text(v, buf, sizeof(buf), &txt, &len) == -1)
 		return 0;
 	return classify_re(c, txt, len, hits);
 }
@@ -302,7 +161,7 @@ classify_cond(const struct cond *c, json_t *root, const char *raw,
 		m = classify_re(c, raw, rawlen, hits);
 		break;
 	case COND_FIELD:
-		if ((v = classify_lookup(root, &c->path)) == NULL)
+		if ((v = jpath_lookup(root, &c->path)) == NULL)
 			break;
 		if (json_is_array(v)) {
 			json_array_foreach(v, i, e) {
@@ -425,4 +284,78 @@ counted:
 		for (i = 0; i < rs->raw_prefix && i <= held; i++)
 			limit_hits[i] += hits[i];
 	return idx;
+}
+
+/*
+ * This thread's per-class counters for one event, zeroed, with room for
+ * n classes; NULL without memory.
+ */
+static uint64_t *
+classify_hits(struct classify_tls *t, size_t n)
+{
+	uint64_t	*h;
+
+	if (t->dirty) {
+		memset(t->hits, 0, t->nhits * sizeof(*t->hits));
+		t->dirty = 0;
+	}
+	if (n > t->nhits) {
+		if ((h = realloc(t->hits, n * sizeof(*h))) == NULL)
+			return NULL;
+		memset(h + t->nhits, 0, (n - t->nhits) * sizeof(*h));
+		t->hits = h;
+		t->nhits = n;
+	}
+	return t->hits;
+}
+
+/*
+ * The text of the key field of an event (parsed as obj) for its class
+ * rc, at most buflen bytes copied into buf; 0 when the class has no key
+ * buckets or the event no such scalar field.
+ */
+static size_t
+classify_key_text(const struct rule_class *rc, json_t *obj, char *buf,
+    size_t buflen)
+{
+	const char	*txt;
+	char		 num[64];
+	size_t		 len;
+
+	if (!rc->has_key || rc->key_rate <= 0 || obj == NULL ||
+	    jpath_lookup_text(obj, &rc->key, num, sizeof(num), &txt,
+	    &len) == -1)
+		return 0;
+	if (len > buflen)
+		len = buflen;
+	memcpy(buf, txt, len);
+	return len;
+}
+
+void
+classify_event(const struct ruleset *rs, const char *raw, size_t len,
+    struct classify_result *r)
+{
+	struct classify_tls	*t;
+	uint64_t		*hits = NULL, seen = 0;
+	json_t			*obj = NULL;
+
+	if ((t = classify_tls()) != NULL &&
+	    (hits = classify_hits(t, rs->nclasses)) != NULL)
+		seen = t->nlimit;
+	/*
+	 * The event's tree lives in the arena only while it is classified
+	 * and its key read: the record forwards the bytes received.
+	 */
+	arena_begin();
+	r->cls = classify(rs, raw, len, &obj, hits);
+	r->keylen = classify_key_text(&rs->classes[r->cls], obj, r->keybuf,
+	    sizeof(r->keybuf));
+	arena_end();
+	r->key = r->keybuf;
+	r->hits = NULL;
+	if (hits != NULL && t->nlimit != seen) {
+		r->hits = hits;
+		t->dirty = 1;
+	}
 }

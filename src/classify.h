@@ -24,28 +24,41 @@
 size_t	classify(const struct ruleset *rs, const char *raw, size_t len,
 	    json_t **jsonp, uint64_t *limit_hits);
 
-/*
- * The value at `path` in `root`, honouring the literal-dotted-key rule
- * (SPEC §3): a top-level key equal to the whole path wins, even when its
- * value is null.  Returns a borrowed reference, or NULL when missing.
- */
-json_t	*classify_lookup(json_t *root, const struct rules_path *path);
+#define CLASSIFY_KEY_MAX	128	/* key text kept, as the key buckets
+					   keep it (KEYTAB_KEY_MAX) */
+
+/* One event classified for the data path, by classify_event(). */
+struct classify_result {
+	size_t		 cls;		/* class index in the rule set */
+	const char	*key;		/* keylen bytes: the text of the
+					   class's key field */
+	size_t		 keylen;	/* 0: the class has no key bucket, or
+					   the event no such scalar field */
+	const uint64_t	*hits;		/* NULL, or the regex limit hits of
+					   this event per class index */
+	char		 keybuf[CLASSIFY_KEY_MAX];
+};
 
 /*
- * The text a scalar matches as: integers in decimal, booleans as
- * true/false, reals as the shortest round-trip text with ".0" added when
- * it has neither '.' nor an exponent, strings as they are.  buf (at least
- * 32 bytes) holds numeric text.  Returns 0 and sets *txt and *len, or
- * -1 for null, objects and arrays.
+ * The data path's classification of the event raw (len bytes, no
+ * newline): its class under rs, as classify() gives it, and, when that
+ * class has per-key buckets, the text of its key field
+ * (jpath_scalar_text(), at most CLASSIFY_KEY_MAX bytes) in r->keybuf,
+ * pointed to by r->key.  The parsed tree lives in this thread's arena
+ * (arena.h, installed by then) only during the call; nothing of it is
+ * kept.  r->hits is NULL when none of the event's regex runs hit a
+ * PCRE2 limit; otherwise it holds rs->nclasses counters, counted as
+ * classify()'s limit_hits are, which belong to this thread and stay
+ * valid until its next classify_event().  Allocates nothing per event.
  */
-int	classify_scalar_text(json_t *v, char *buf, size_t buflen,
-	    const char **txt, size_t *len);
+void	classify_event(const struct ruleset *rs, const char *raw, size_t len,
+	    struct classify_result *r);
 
 /*
  * Run the regex of condition c on the text s (len bytes), as classify()
  * does: 1 when it matches.  A run that hits a PCRE2 limit does not match
  * and increments *hits.  classify_match_scalar() runs it on the text of
- * the scalar v (classify_scalar_text()), and is 0 for null, arrays and
+ * the scalar v (jpath_scalar_text()), and is 0 for null, arrays and
  * objects.  For classify_explain(), which must decide as classify() does.
  */
 int	classify_match(const struct cond *c, const char *s, size_t len,

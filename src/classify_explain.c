@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "jpath.h"
 #include "scan.h"
 
 /* Append a step; returns its index, or -1 without memory. */
@@ -39,9 +40,9 @@ classify_step_add(struct classify_trace *t, size_t cls, const struct cond *c,
 	return (ssize_t)t->nsteps++;
 }
 
-/* Where classify_lookup() stopped on a missing path, for the reader. */
+/* Where jpath_lookup() stopped on a missing path, for the reader. */
 static void
-classify_explain_missing(json_t *root, const struct rules_path *path,
+classify_explain_missing(json_t *root, const struct jpath *path,
     struct classify_step *st)
 {
 	json_t	*v = root, *next;
@@ -82,7 +83,7 @@ classify_explain_cond(struct classify_trace *t, size_t cls,
 		break;
 	case COND_FIELD:
 		st = &t->steps[at];
-		if ((v = classify_lookup(root, &c->path)) == NULL) {
+		if ((v = jpath_lookup(root, &c->path)) == NULL) {
 			seen = CLASSIFY_SEEN_MISSING;
 			classify_explain_missing(root, &c->path, st);
 			break;

@@ -16,6 +16,7 @@
 #include "classify.h"
 #include "cli.h"
 #include "cli_int.h"
+#include "jpath.h"
 #include "rules.h"
 
 #define CLI_VALUE_MAX	120	/* bytes of a value shown */
@@ -94,7 +95,7 @@ cli_scalar(FILE *fp, json_t *v)
 	const char	*txt;
 	size_t		 len;
 
-	if (classify_scalar_text(v, buf, sizeof(buf), &txt, &len) == -1) {
+	if (jpath_scalar_text(v, buf, sizeof(buf), &txt, &len) == -1) {
 		fputs("(no text)", fp);
 		return;
 	}
@@ -130,7 +131,7 @@ cli_dump(FILE *fp, json_t *v)
 }
 
 static void
-cli_segs(FILE *fp, const struct rules_path *p, size_t n)
+cli_segs(FILE *fp, const struct jpath *p, size_t n)
 {
 	size_t	 i;
 
@@ -144,7 +145,7 @@ cli_segs(FILE *fp, const struct rules_path *p, size_t n)
 static void
 cli_explain_field(FILE *fp, const struct classify_step *st)
 {
-	const struct rules_path	*p = &st->cond->path;
+	const struct jpath	*p = &st->cond->path;
 	json_t			*e;
 
 	fputs(p->full, fp);

@@ -25,6 +25,7 @@
 #include "auth.h"
 #include "budget.h"
 #include "bulk.h"
+#include "classify.h"
 #include "config.h"
 #include "filter_path.h"
 #include "gzip.h"
@@ -846,7 +847,9 @@ ingest_http_items(struct ingest_http *ih, struct bulk_request *br,
 	int es_sink = ih->proxy, reject = ih->cf->shed_reject;
 	const struct record_ack *ack = w != NULL ? &w->ack : NULL;
 	struct shaper_request sr = { 0, NULL, 0 };
+	struct classify_result cr;
 	struct record **held;
+	const char *src;
 	size_t i, alen;
 	char *act;
 
@@ -903,9 +906,11 @@ ingest_http_items(struct ingest_http *ih, struct bulk_request *br,
 			it->error_type = "illegal_argument_exception";
 			it->error_reason = "event larger than max_event_bytes";
 		} else {
-			v = shaper_offer_acked(ih->sh, it->source ?
-			    it->source : "", it->source_len, act, alen,
-			    SOURCE_HTTP, ack, i, held, now);
+			src = it->source ? it->source : "";
+			classify_event(shaper_rules(ih->sh), src,
+			    it->source_len, &cr);
+			v = shaper_offer_classified(ih->sh, src, it->source_len,
+			    act, alen, SOURCE_HTTP, &cr, ack, i, held, now);
 			free(act == it->action ? NULL : act);
 			if (w != NULL)
 				continue;
@@ -1109,6 +1114,7 @@ ingest_http_event(struct ingest_http *ih, struct http_wait *w,
     const char *e, size_t len, uint64_t now)
 {
 	const struct record_ack *ack = NULL;
+	struct classify_result cr;
 	struct record **held = NULL;
 	size_t i = 0;
 	json_t *v;
@@ -1138,8 +1144,9 @@ ingest_http_event(struct ingest_http *ih, struct http_wait *w,
 			len = strlen(s);
 		}
 	}
-	shed = shaper_offer_acked(ih->sh, e, len, NULL, 0, SOURCE_HTTP, ack,
-	    i, held, now) != SHAPER_QUEUED;
+	classify_event(shaper_rules(ih->sh), e, len, &cr);
+	shed = shaper_offer_classified(ih->sh, e, len, NULL, 0, SOURCE_HTTP,
+	    &cr, ack, i, held, now) != SHAPER_QUEUED;
 	free(s);
 	return shed;
 }

@@ -40,6 +40,7 @@
 #include <spillway/clock.h>
 
 #include "bucket.h"
+#include "classify.h"
 #include "config.h"
 #include "ingest_kafka.h"
 #include "kafka_conf.h"
@@ -290,6 +291,7 @@ kc_message(struct ingest_kafka *ik, rd_kafka_message_t *m, uint64_t now)
 {
 	const char *s = m->payload, *end, *nl;
 	size_t max = (size_t)ik->cf->max_event_bytes, len, i;
+	struct classify_result cr;
 	struct kc_part *p;
 	uint64_t seq = 0;
 	size_t offered = 0;
@@ -325,9 +327,10 @@ kc_message(struct ingest_kafka *ik, rd_kafka_message_t *m, uint64_t now)
 				ik->undecided++;
 			}
 			offered++;
-			shaper_offer_acked(ik->sh, s, len, NULL, 0,
-			    SOURCE_KAFKA, p != NULL ? &p->ack : NULL, seq, NULL,
-			    now);
+			classify_event(shaper_rules(ik->sh), s, len, &cr);
+			shaper_offer_classified(ik->sh, s, len, NULL, 0,
+			    SOURCE_KAFKA, &cr, p != NULL ? &p->ack : NULL, seq,
+			    NULL, now);
 		}
 		s = nl != NULL ? nl + 1 : end;
 	}

@@ -13,6 +13,7 @@
 
 #include <spillway/clock.h>
 
+#include "classify.h"
 #include "config.h"
 #include "ingest_tcp.h"
 #include "net.h"
@@ -50,14 +51,19 @@ static void
 ingest_tcp_line(struct ingest_tcp *it, const char *line, size_t len,
     uint64_t now)
 {
+	struct classify_result cr;
+
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	if (record_blank(line, len))
 		return;
-	if (it->hooks != NULL)
+	if (it->hooks != NULL) {
 		it->hooks->offer(it->hooks_arg, line, len, now);
-	else
-		shaper_offer(it->sh, line, len, NULL, 0, SOURCE_TCP, now);
+		return;
+	}
+	classify_event(shaper_rules(it->sh), line, len, &cr);
+	shaper_offer_classified(it->sh, line, len, NULL, 0, SOURCE_TCP, &cr,
+	    NULL, 0, NULL, now);
 }
 
 static void

@@ -164,46 +164,9 @@ rules_name_ok(const char *s)
 	return n >= 1 && n <= RULES_NAME_MAX;
 }
 
-/*
- * Split a dotted path.  Empty segments are refused: such a path could
- * only ever name a literal key, which is far more likely a typo.
- */
-int
-rules_path_init(struct rules_path *p, const char *s)
-{
-	const char	*dot;
-	size_t		 i, n;
-
-	memset(p, 0, sizeof(*p));
-	if (s[0] == '\0' || s[0] == '.' || s[strlen(s) - 1] == '.' ||
-	    strstr(s, "..") != NULL)
-		return -1;
-	for (n = 1, dot = s; (dot = strchr(dot, '.')) != NULL; dot++)
-		n++;
-	if ((p->full = strdup(s)) == NULL ||
-	    (p->segs = calloc(n, sizeof(*p->segs))) == NULL ||
-	    (p->seglen = calloc(n, sizeof(*p->seglen))) == NULL)
-		goto oom;
-	p->nsegs = n;
-	p->len = strlen(s);
-	for (i = 0; i < n; i++) {
-		dot = strchr(s, '.');
-		if (dot == NULL)
-			dot = s + strlen(s);
-		p->seglen[i] = (size_t)(dot - s);
-		if ((p->segs[i] = strndup(s, p->seglen[i])) == NULL)
-			goto oom;
-		s = dot + 1;
-	}
-	return 0;
-oom:
-	rules_path_free(p);
-	return -2;
-}
-
 static int
 rules_path_parse(struct loader *ld, const char *key, json_t *v,
-    struct rules_path *p)
+    struct jpath *p)
 {
 	char		 q[80];
 	const char	*s;
@@ -214,7 +177,7 @@ rules_path_parse(struct loader *ld, const char *key, json_t *v,
 	if (json_string_length(v) != strlen(s))
 		return ld_error(ld, key, 0, "invalid field path \"%s\"",
 		    ld_quote(s, q, sizeof(q)));
-	switch (rules_path_init(p, s)) {
+	switch (jpath_init(p, s)) {
 	case -1:
 		return ld_error(ld, key, 0, "invalid field path \"%s\"",
 		    ld_quote(s, q, sizeof(q)));
@@ -224,19 +187,6 @@ rules_path_parse(struct loader *ld, const char *key, json_t *v,
 	return 0;
 }
 
-void
-rules_path_free(struct rules_path *p)
-{
-	size_t	 i;
-
-	if (p->segs != NULL)
-		for (i = 0; i < p->nsegs; i++)
-			free(p->segs[i]);
-	free(p->segs);
-	free(p->seglen);
-	free(p->full);
-	memset(p, 0, sizeof(*p));
-}
 
 /* Compile the regex found under `key` of the current condition. */
 static int
@@ -417,7 +367,7 @@ rules_cond_free(struct cond *c)
 
 	if (c == NULL)
 		return;
-	rules_path_free(&c->path);
+	jpath_free(&c->path);
 	pcre2_code_free(c->re);
 	free(c->pattern);
 	for (i = 0; i < c->nany; i++)
@@ -431,7 +381,7 @@ rules_class_free(struct rule_class *rc)
 {
 	size_t	 i;
 
-	rules_path_free(&rc->key);
+	jpath_free(&rc->key);
 	for (i = 0; i < rc->nmatch; i++)
 		rules_cond_free(&rc->match[i]);
 	free(rc->match);
@@ -789,7 +739,7 @@ fail:
 }
 
 static void
-rules_add_path(struct ruleset *rs, const struct rules_path *p)
+rules_add_path(struct ruleset *rs, const struct jpath *p)
 {
 	size_t i;
 

@@ -13,21 +13,14 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "jpath.h"
+
 #define RULES_NAME_MAX		63
 #define RULES_PRIORITY_MAX	255
 #define RULES_MATCH_LIMIT	100000	/* PCRE2 match limit per regex run */
 
 #define RULES_INVALID_NAME	"_invalid"
 #define RULES_INTERNAL_NAME	"_spillway"
-
-/* A dotted field path, split once at load time. */
-struct rules_path {
-	char		 *full;		/* "kubernetes.namespace" */
-	char		**segs;		/* {"kubernetes", "namespace"} */
-	size_t		  nsegs;
-	size_t		  len;		/* of full */
-	size_t		 *seglen;	/* of each segment */
-};
 
 enum cond_kind {
 	COND_FIELD,		/* regex over a field's text */
@@ -38,7 +31,7 @@ enum cond_kind {
 struct cond {
 	enum cond_kind	  kind;
 	int		  negate;	/* flips the whole result */
-	struct rules_path path;		/* COND_FIELD */
+	struct jpath	  path;		/* COND_FIELD */
 	pcre2_code	 *re;		/* COND_FIELD, COND_RAW; JIT-compiled */
 	struct cond	 *any;		/* COND_ANY */
 	size_t		  nany;
@@ -60,7 +53,7 @@ struct rule_class {
 	double		  burst;	/* defaults to rate */
 	int		  weight_bytes;	/* "weight": "bytes" */
 	int		  has_key;
-	struct rules_path key;		/* per-key buckets, when has_key */
+	struct jpath	  key;		/* per-key buckets, when has_key */
 	double		  key_rate;
 	double		  key_burst;	/* defaults to key_rate */
 	size_t		  max_keys;	/* default 10000 */
@@ -83,7 +76,7 @@ struct ruleset {
 	size_t		   nclasses;
 	size_t		   nrules;
 	/* every field path the rules read (conditions, keys), once each */
-	const struct rules_path *paths[RULES_SCAN_PATHS];
+	const struct jpath *paths[RULES_SCAN_PATHS];
 	size_t		   npaths;
 	int		   scan_ok;	/* npaths fit: the fast scan may run */
 	/*
@@ -136,14 +129,6 @@ struct ruleset	*rules_builtin(void);
 
 /* Accepts NULL. */
 void		 rules_free(struct ruleset *rs);
-
-/*
- * A dotted field path ("kubernetes.namespace").  0, -1 when s is not a
- * valid path (empty, a leading, trailing or doubled dot), -2 without
- * memory.  Free with rules_path_free().
- */
-int		 rules_path_init(struct rules_path *p, const char *s);
-void		 rules_path_free(struct rules_path *p);
 
 /* Index of the class with that name, or -1. */
 int		 rules_find(const struct ruleset *rs, const char *name);

@@ -13,7 +13,7 @@
  * numbers differently), or an escaped key where a path could pass.
  *
  * The reduced tree holds, for every rule path, what a full parse would
- * have at that place, so classify_lookup() finds the same value: a
+ * have at that place, so jpath_lookup() finds the same value: a
  * top-level key equal to the whole path, and the nested objects along it.
  */
 #include <errno.h>
@@ -242,7 +242,7 @@ static uint64_t
 sc_match(const struct sc *s, uint64_t cands, size_t seg,
     const unsigned char *k, size_t kn, uint64_t *next, int *done)
 {
-	const struct rules_path *pa;
+	const struct jpath *pa;
 	uint64_t bit, on = 0;
 	size_t i;
 

@@ -644,23 +644,10 @@ shaper_admit(struct shaper *sh, struct sclass *c, uint64_t now)
 	return 0;
 }
 
-size_t
-shaper_key_text(const struct rule_class *rc, json_t *obj, char *buf,
-    size_t buflen)
+const struct ruleset *
+shaper_rules(const struct shaper *sh)
 {
-	const char *txt;
-	char num[64];
-	size_t len;
-	json_t *v;
-
-	if (!rc->has_key || rc->key_rate <= 0 || obj == NULL ||
-	    (v = classify_lookup(obj, &rc->key)) == NULL ||
-	    classify_scalar_text(v, num, sizeof(num), &txt, &len) == -1)
-		return 0;
-	if (len > buflen)
-		len = buflen;
-	memcpy(buf, txt, len);
-	return len;
+	return sh->rules;
 }
 
 enum shaper_verdict
@@ -686,21 +673,11 @@ shaper_offer_acked(struct shaper *sh, const char *line, size_t len,
     const struct record_ack *ack, uint64_t token, struct record **held,
     uint64_t now)
 {
-	struct ruleset *rs = sh->rules;
-	char key[KEYTAB_KEY_MAX];
-	size_t idx, keylen;
-	json_t *obj = NULL;
+	struct classify_result cr;
 
-	/*
-	 * The event's tree lives in the arena only while it is classified
-	 * and its key read: the record forwards the bytes received.
-	 */
-	arena_begin();
-	idx = classify(rs, line, len, &obj, sh->limit_hits);
-	keylen = shaper_key_text(&rs->classes[idx], obj, key, sizeof(key));
-	arena_end();
+	classify_event(sh->rules, line, len, &cr);
 	return shaper_offer_classified(sh, line, len, action, action_len,
-	    source, idx, key, keylen, ack, token, held, now);
+	    source, &cr, ack, token, held, now);
 }
 
 /* rec (NULL accepted) with the parameters of the request in force. */
@@ -717,21 +694,27 @@ shaper_with_params(struct shaper *sh, struct record *rec)
 	return r;
 }
 
+_Static_assert(CLASSIFY_KEY_MAX >= KEYTAB_KEY_MAX,
+    "classify_event() keeps less of a key than the key buckets do");
+
 enum shaper_verdict
 shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
     const char *action, size_t action_len, enum record_source source,
-    size_t idx, const char *key, size_t keylen,
-    const struct record_ack *ack, uint64_t token, struct record **held,
-    uint64_t now)
+    const struct classify_result *cr, const struct record_ack *ack,
+    uint64_t token, struct record **held, uint64_t now)
 {
 	struct ruleset *rs = sh->rules;
 	struct keytab_entry *ke = NULL;
 	struct record *rec;
 	struct sclass *c;
 	enum reason reason;
+	size_t idx = cr->cls, i;
 	double cost;
 	int invalid;
 
+	if (cr->hits != NULL)
+		for (i = 0; i < rs->nclasses; i++)
+			sh->limit_hits[i] += cr->hits[i];
 	c = sh->map[idx];
 	c->received++;
 	invalid = idx == RULES_INVALID(rs);
@@ -740,7 +723,7 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 
 	cost = c->rule->weight_bytes ? (double)len : 1.0;
 	if (c->keys != NULL)
-		ke = keytab_get(c->keys, key, keylen, c->key_rate,
+		ke = keytab_get(c->keys, cr->key, cr->keylen, c->key_rate,
 		    c->key_burst, now);
 	if (ke != NULL)
 		ke->seen++;

@@ -4,8 +4,9 @@
  * so it survives rule reloads; the bounded queue sits between admission
  * and the sink; every drop is counted under its reason.
  *
- * Pipeline for one event: classify -> key bucket and class bucket ->
- * capacity allocation (controller) -> queue -> sink.
+ * Pipeline for one event, classified by its ingest first (classify.h):
+ * key bucket and class bucket -> capacity allocation (controller) ->
+ * queue -> sink.
  */
 #ifndef SPILLWAY_SHAPER_H
 #define SPILLWAY_SHAPER_H
@@ -21,6 +22,7 @@
 #include "record.h"
 #include "rules.h"
 
+struct classify_result;
 struct config;
 struct fleet;
 struct fleet_report;
@@ -201,9 +203,17 @@ void		 shaper_set_sinks(struct shaper *sh, struct sink *sink,
 		    struct sink *divert);
 
 /*
+ * The rules in force, borrowed until the next shaper_swap_rules(): what
+ * ingest classifies an event under (classify_event()) before it offers
+ * it with shaper_offer_classified().
+ */
+const struct ruleset *shaper_rules(const struct shaper *sh);
+
+/*
  * Offer one event line (len bytes, no newline; borrowed) that arrived on
- * source, with its bulk action line or NULL.  Classifies, shapes and
- * queues it, counting every outcome.
+ * source, with its bulk action line or NULL.  Classifies it under the
+ * rules in force (classify_event()), then shapes and queues it as
+ * shaper_offer_classified() does, counting every outcome.
  */
 enum shaper_verdict shaper_offer(struct shaper *sh, const char *line,
 		    size_t len, const char *action, size_t action_len,
@@ -222,24 +232,17 @@ enum shaper_verdict shaper_offer_acked(struct shaper *sh, const char *line,
 		    uint64_t token, struct record **held, uint64_t now);
 
 /*
- * The second half of shaper_offer_acked(), for an event already
- * classified under the rules in force: idx is its class's index in them,
- * key (keylen bytes) the text of its key field, if its class has one.
+ * Shape and queue an event classified under the rules in force
+ * (shaper_rules()): cr (borrowed for the call) gives its class index, the
+ * text of its key field, and the regex limit hits to count, if any.
+ * ack, token and held as for shaper_offer_acked().
  */
 enum shaper_verdict shaper_offer_classified(struct shaper *sh,
 		    const char *line, size_t len, const char *action,
-		    size_t action_len, enum record_source source, size_t idx,
-		    const char *key, size_t keylen,
+		    size_t action_len, enum record_source source,
+		    const struct classify_result *cr,
 		    const struct record_ack *ack, uint64_t token,
 		    struct record **held, uint64_t now);
-
-/*
- * The text of the per-key bucket field of an event (parsed as obj) for
- * its class rc, at most buflen bytes copied into buf; 0 when the class has
- * no key or the event no such scalar field.
- */
-size_t		 shaper_key_text(const struct rule_class *rc, json_t *obj,
-		    char *buf, size_t buflen);
 
 /*
  * Forward a bulk update or delete to an Elasticsearch sink unshaped, in

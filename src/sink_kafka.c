@@ -36,8 +36,8 @@
 
 #include <spillway/clock.h>
 
-#include "classify.h"
 #include "config.h"
+#include "jpath.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "net.h"
@@ -63,7 +63,7 @@ struct sink_kafka {
 		rd_kafka_topic_t	*rkt;
 	}			 topics[KAFKA_TOPICS_MAX];
 	size_t			 ntopics;
-	struct rules_path	 key;
+	struct jpath		 key;
 	int			 has_key;
 
 	struct record_list	 pending;	/* taken, not yet produced */
@@ -175,8 +175,6 @@ static void
 kafka_key(const struct sink_kafka *k, struct record *rec, char *buf,
     size_t buflen, const char **key, size_t *keylen)
 {
-	json_t *v;
-
 	*key = NULL;
 	*keylen = 0;
 	if (!k->has_key || rec->invalid || rec->bare)
@@ -185,8 +183,8 @@ kafka_key(const struct sink_kafka *k, struct record *rec, char *buf,
 		rec->json = json_loadb(rec->data, rec->len, JSON_ALLOW_NUL,
 		    NULL);
 	if (rec->json == NULL ||
-	    (v = classify_lookup(rec->json, &k->key)) == NULL ||
-	    classify_scalar_text(v, buf, buflen, key, keylen) == -1) {
+	    jpath_lookup_text(rec->json, &k->key, buf, buflen, key,
+	    keylen) == -1) {
 		*key = NULL;
 		*keylen = 0;
 	}
@@ -436,7 +434,7 @@ sink_kafka_init(struct sink *s, const char *url, const struct config *cf,
 		goto fail;
 	k->per_class = strstr(k->topic, KAFKA_CLASS) != NULL;
 	if (cf->sink_key != NULL) {
-		if (rules_path_init(&k->key, cf->sink_key) != 0) {
+		if (jpath_init(&k->key, cf->sink_key) != 0) {
 			snprintf(err, errlen, "sink.key: invalid field path "
 			    "\"%s\"", cf->sink_key);
 			goto fail;
@@ -571,7 +569,7 @@ sink_kafka_free(struct sink *s)
 	if (k->pipefd[1] != -1)
 		close(k->pipefd[1]);
 	if (k->has_key)
-		rules_path_free(&k->key);
+		jpath_free(&k->key);
 	free(k->topic);
 	free(k);
 	s->priv = NULL;

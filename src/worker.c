@@ -32,7 +32,6 @@
 #include <sys/queue.h>
 
 #include <event2/event.h>
-#include <jansson.h>
 
 #include <spillway/clock.h>
 
@@ -40,7 +39,6 @@
 #include "classify.h"
 #include "config.h"
 #include "ingest_tcp.h"
-#include "keytab.h"
 #include "log.h"
 #include "net.h"
 #include "rules.h"
@@ -277,30 +275,29 @@ static void
 worker_offer(void *arg, const char *line, size_t len, uint64_t now)
 {
 	struct worker *wk = arg;
+	struct classify_result cr;
 	struct wevent *ev;
 	struct wbatch *b;
-	char key[KEYTAB_KEY_MAX];
-	json_t *obj = NULL;
-	size_t idx, keylen;
+	size_t i;
 
-	if ((ev = worker_event(wk, len + sizeof(key))) == NULL) {
+	if ((ev = worker_event(wk, len + CLASSIFY_KEY_MAX)) == NULL) {
 		log_err("worker: no memory; a line is lost");
 		return;
 	}
 	b = wk->cur;
-	arena_begin();
-	idx = classify(wk->rs, line, len, &obj, b->hits);
-	keylen = shaper_key_text(&wk->rs->classes[idx], obj, key, sizeof(key));
-	arena_end();
+	classify_event(wk->rs, line, len, &cr);
+	if (cr.hits != NULL)
+		for (i = 0; i < b->nhits; i++)
+			b->hits[i] += cr.hits[i];
 	ev->off = b->used;
 	ev->len = len;
-	ev->keylen = keylen;
-	ev->idx = idx;
+	ev->keylen = cr.keylen;
+	ev->idx = cr.cls;
 	ev->t_in = now;
 	ev->too_large = 0;
 	memcpy(b->buf + b->used, line, len);
-	memcpy(b->buf + b->used + len, key, keylen);
-	b->used += len + keylen;
+	memcpy(b->buf + b->used + len, cr.key, cr.keylen);
+	b->used += len + cr.keylen;
 	b->n++;
 	if (b->n >= WORKER_BATCH_EVENTS || b->used >= WORKER_BATCH_BYTES)
 		worker_push(wk);
@@ -422,19 +419,22 @@ workers_shape(struct workers *w, struct wbatch *b)
 			sh->limit_hits[i] += b->hits[i];
 	for (i = 0; i < b->n; i++) {
 		struct wevent *ev = &b->ev[i];
+		struct classify_result cr;
 
 		if (ev->too_large) {
 			shaper_too_large(sh, SOURCE_TCP);
 			continue;
 		}
 		line = b->buf + ev->off;
-		if (same)
-			shaper_offer_classified(sh, line, ev->len, NULL, 0,
-			    SOURCE_TCP, ev->idx, line + ev->len, ev->keylen,
-			    NULL, 0, NULL, ev->t_in);
-		else
-			shaper_offer(sh, line, ev->len, NULL, 0, SOURCE_TCP,
-			    ev->t_in);
+		if (same) {
+			cr.cls = ev->idx;
+			cr.key = line + ev->len;
+			cr.keylen = ev->keylen;
+			cr.hits = NULL;		/* counted with the batch's */
+		} else
+			classify_event(shaper_rules(sh), line, ev->len, &cr);
+		shaper_offer_classified(sh, line, ev->len, NULL, 0, SOURCE_TCP,
+		    &cr, NULL, 0, NULL, ev->t_in);
 	}
 }
 

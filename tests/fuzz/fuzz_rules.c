@@ -153,7 +153,7 @@ reads_field(const struct cond *c)
 static void
 check_set(const struct ruleset *rs, const char *text, size_t len)
 {
-	const struct rules_path *p;
+	const struct jpath *p;
 	const struct rule_class *rc;
 	char joined[1024];
 	size_t i, j, n;
@@ -257,7 +257,7 @@ static char *
 paths_event(const struct ruleset *rs, int kind)
 {
 	json_t *root = json_object(), *o, *n, *v;
-	const struct rules_path *p;
+	const struct jpath *p;
 	size_t i, j;
 	char *s;
 

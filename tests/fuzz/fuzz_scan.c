@@ -40,6 +40,7 @@
 #include <jansson.h>
 
 #include "classify.h"
+#include "jpath.h"
 #include "rules.h"
 #include "scan.h"
 
@@ -382,13 +383,13 @@ static void
 check_paths(const struct ruleset *rs, json_t *got, json_t *full,
     const char *what, const char *raw, size_t len)
 {
-	const struct rules_path *p;
+	const struct jpath *p;
 	size_t i;
 
 	for (i = 0; i < rs->npaths; i++) {
 		p = rs->paths[i];
-		if (!same_value(classify_lookup(got, p),
-		    classify_lookup(full, p), 1)) {
+		if (!same_value(jpath_lookup(got, p),
+		    jpath_lookup(full, p), 1)) {
 			fuzz_dump("event", raw, len);
 			fuzz_dump("path", p->full, p->len);
 			fuzz_fail("%s: the value at path \"%s\" is not the "

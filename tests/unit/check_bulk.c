@@ -80,7 +80,7 @@ START_TEST(test_parse_golden)
 			fputc('\n', f);
 		}
 		fclose(f);
-		fails += unit_golden(dir, names[i], out, olen);
+		fails += unit_golden_case(dir, names[i], out, olen);
 		bulk_request_clear(&req);
 		free(out);
 		free(dflt);
@@ -159,7 +159,7 @@ START_TEST(test_response_golden)
 		ck_assert_ptr_nonnull(res);
 		ck_assert_uint_eq(strlen(res), len);
 		res[len] = '\n';
-		fails += unit_golden(dir, names[i], res, len + 1);
+		fails += unit_golden_case(dir, names[i], res, len + 1);
 		free(res);
 		for (k = 0; k < nitems; k++)
 			json_decref(lines[k]);

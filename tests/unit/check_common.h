@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <check.h>
 
@@ -107,39 +108,66 @@ unit_cases_free(char **names, size_t n)
 	free(names);
 }
 
+static inline void
+unit_spew(const char *path, const char *buf, size_t len)
+{
+	FILE	*fp;
+
+	if ((fp = fopen(path, "wb")) == NULL)
+		return;
+	fwrite(buf, 1, len, fp);
+	fclose(fp);
+}
+
 /*
- * Compares got with dir/name.out.  With SPILLWAY_REGEN set, writes the
- * file instead (review the diff before committing it).
+ * Hold got (len bytes) to the golden file dir/name.out: 0 when they are
+ * the same, else 1, with got written to tests/out/name.out and both
+ * printed.  With SPILLWAY_GOLDEN_UPDATE set the golden file is rewritten
+ * instead (review the diff before committing it).
  */
 static inline int
-unit_golden(const char *dir, const char *name, const char *got, size_t len)
+unit_golden_case(const char *dir, const char *name, const char *got,
+    size_t len)
 {
-	char	 path[1024];
-	char	*want;
-	size_t	 wlen;
-	FILE	*f;
+	char	*want, outpath[8192], actual[8192];
+	size_t	 wantlen = 0;
 
-	snprintf(path, sizeof(path), "%s/%s.out", dir, name);
-	if (getenv("SPILLWAY_REGEN") != NULL) {
-		f = fopen(path, "wb");
-		ck_assert_ptr_nonnull(f);
-		fwrite(got, 1, len, f);
-		fclose(f);
+	snprintf(outpath, sizeof(outpath), "%s/%s.out", dir, name);
+	if (getenv("SPILLWAY_GOLDEN_UPDATE") != NULL)
+		unit_spew(outpath, got, len);
+	want = unit_slurp(outpath, &wantlen);
+	if (want != NULL && wantlen == len && memcmp(want, got, len) == 0) {
+		free(want);
 		return 0;
 	}
-	want = unit_slurp(path, &wlen);
-	if (want == NULL) {
-		fprintf(stderr, "%s: missing\n", path);
-		return 1;
-	}
-	if (wlen != len || memcmp(want, got, len) != 0) {
-		fprintf(stderr, "%s: mismatch\n--- want\n%s--- got\n%.*s---\n",
-		    path, want, (int)len, got);
-		free(want);
-		return 1;
-	}
+	mkdir("tests/out", 0777);
+	snprintf(actual, sizeof(actual), "tests/out/%s.out", name);
+	unit_spew(actual, got, len);
+	fprintf(stderr, "%s: output differs (actual in %s)\n--- want\n%s"
+	    "--- got\n%.*s---\n", outpath, actual, want != NULL ? want :
+	    "(missing)\n", (int)len, got);
 	free(want);
-	return 0;
+	return 1;
+}
+
+/*
+ * The same for the input file at path (DIR/NAME.in), failing the test
+ * on a mismatch.
+ */
+static inline void
+unit_golden(const char *path, const char *got, size_t len)
+{
+	const char	*slash = strrchr(path, '/');
+	char		 dir[4096], name[1024];
+	size_t		 dl = slash != NULL ? (size_t)(slash - path) : 1;
+	const char	*base = slash != NULL ? slash + 1 : path;
+
+	snprintf(dir, sizeof(dir), "%.*s", (int)dl, slash != NULL ? path :
+	    ".");
+	snprintf(name, sizeof(name), "%.*s", (int)(strlen(base) - 3), base);
+	if (unit_golden_case(dir, name, got, len) != 0)
+		ck_abort_msg("%s: output differs from %s/%s.out", path, dir,
+		    name);
 }
 
 /* Runs suite s with check's defaults; main()'s exit status. */

@@ -36,7 +36,7 @@ START_TEST(test_filter_golden)
 		ck_assert_msg(res != NULL, "%s: NULL", path);
 		ck_assert_uint_eq(strlen(res), len);
 		res[len] = '\n';
-		fails += unit_golden(dir, names[i], res, len + 1);
+		fails += unit_golden_case(dir, names[i], res, len + 1);
 		free(res);
 		free(in);
 	}
