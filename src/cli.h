@@ -19,6 +19,12 @@ int	cli_check(int argc, char **argv);
 int	cli_classify(int argc, char **argv);
 
 /*
+ * `spillway tap`: a running spillway's GET /tap, shown as it comes
+ * (cli_tap.c).  Returns the exit code.
+ */
+int	cli_tap(int argc, char **argv);
+
+/*
  * The pieces of the two commands, pure over their streams so that tests
  * can compare output byte for byte.
  */
