@@ -56,6 +56,7 @@ enum conn_state {
 	ST_CHUNK_CRLF,
 	ST_TRAILERS,
 	ST_DISPATCHED,		/* handler owns the request */
+	ST_STREAMING,		/* a chunked answer goes on (http_stream) */
 	ST_CLOSING		/* flush the answer, then close */
 };
 
@@ -80,6 +81,8 @@ struct http_conn {
 	int			 linger;	/* last answer: drain, then close */
 	int			 peer_eof;	/* peer sent FIN */
 	int			 shut;		/* our FIN sent */
+	void			(*stream_gone)(void *);	/* its end */
+	void			*stream_arg;
 };
 
 struct http_server {
@@ -775,6 +778,7 @@ http_conn_timer(evutil_socket_t fd, short what, void *arg)
 		http_conn_free(c);
 		break;
 	case ST_DISPATCHED:
+	case ST_STREAMING:
 		break;
 	}
 }
@@ -944,6 +948,7 @@ http_conn_process(struct http_conn *c)
 			c->st = ST_CHUNK_SIZE;
 			continue;
 		case ST_DISPATCHED:
+		case ST_STREAMING:
 		case ST_CLOSING:
 			goto out;
 		}
@@ -999,13 +1004,84 @@ http_respond(struct http_request *req, int status, const char *ctype,
 		http_conn_process(c);
 }
 
+struct http_stream *
+http_stream_start(struct http_request *req, int status, const char *ctype,
+    void (*gone)(void *), void *arg)
+{
+	struct http_conn *c = req->conn;
+	char head[512];
+
+	if (c->gone) {
+		http_request_free(req);
+		c->req = NULL;
+		http_conn_free(c);
+		return NULL;
+	}
+	snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Transfer-Encoding: chunked\r\nCache-Control: no-store\r\n"
+	    "Connection: close\r\n\r\n", status, http_reason(status), ctype);
+	bufferevent_write(c->bev, head, strlen(head));
+	http_request_free(req);
+	c->req = NULL;
+	c->st = ST_STREAMING;
+	c->stream_gone = gone;
+	c->stream_arg = arg;
+	/*
+	 * Nothing more is read but the peer's leaving; a reader that reads
+	 * nothing for idle_timeout_ms is still cut off by the write timeout.
+	 */
+	if (c->srv->limits.idle_timeout_ms > 0) {
+		struct timeval tv;
+
+		tv.tv_sec = c->srv->limits.idle_timeout_ms / 1000;
+		tv.tv_usec = (c->srv->limits.idle_timeout_ms % 1000) * 1000;
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
+	}
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return (struct http_stream *)c;
+}
+
+int
+http_stream_write(struct http_stream *s, const char *buf, size_t len)
+{
+	struct http_conn *c = (struct http_conn *)s;
+	char size[24];
+
+	if (len == 0)
+		return 0;
+	snprintf(size, sizeof(size), "%zx\r\n", len);
+	if (bufferevent_write(c->bev, size, strlen(size)) == -1 ||
+	    bufferevent_write(c->bev, buf, len) == -1 ||
+	    bufferevent_write(c->bev, "\r\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
+size_t
+http_stream_pending(const struct http_stream *s)
+{
+	const struct http_conn *c = (const struct http_conn *)s;
+
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+void
+http_stream_end(struct http_stream *s)
+{
+	struct http_conn *c = (struct http_conn *)s;
+
+	bufferevent_write(c->bev, "0\r\n\r\n", 5);
+	c->stream_gone = NULL;
+	http_conn_linger(c);
+}
+
 static void
 http_readcb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	if (c->st == ST_CLOSING) {
+	if (c->st == ST_CLOSING || c->st == ST_STREAMING) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
@@ -1038,7 +1114,8 @@ http_writecb(struct bufferevent *bev, void *arg)
 		}
 		return;
 	}
-	if (!c->processing && c->st != ST_DISPATCHED)
+	if (!c->processing && c->st != ST_DISPATCHED &&
+	    c->st != ST_STREAMING)
 		http_conn_process(c);
 }
 
@@ -1076,6 +1153,8 @@ http_eventcb(struct bufferevent *bev, short what, void *arg)
 static void
 http_conn_free(struct http_conn *c)
 {
+	if (c->st == ST_STREAMING && c->stream_gone != NULL)
+		c->stream_gone(c->stream_arg);
 	TAILQ_REMOVE(&c->srv->conns, c, entry);
 	c->srv->counters.connections--;
 	budget_give(BUDGET_REQUESTS, c->out_budgeted);

@@ -162,6 +162,30 @@ void		 http_respond(struct http_request *req, int status,
 		    const char *content_type, const char *body, size_t len,
 		    const char *extra_headers);
 
+struct http_stream;
+
+/*
+ * Answer req with a stream (GET /tap): status and content type now, then
+ * the body in chunks, one per http_stream_write(), until
+ * http_stream_end(), after which the connection closes.  gone(arg) is
+ * called once if the connection ends before that (the peer left, or the
+ * server is freed); the stream is invalid from then on.  NULL when the
+ * peer has left already (gone() is not called then).
+ */
+struct http_stream *http_stream_start(struct http_request *req, int status,
+		    const char *content_type, void (*gone)(void *),
+		    void *arg);
+
+/* One chunk of len bytes (0: nothing).  0, or -1 without memory. */
+int		 http_stream_write(struct http_stream *s, const char *buf,
+		    size_t len);
+
+/* Bytes written to the stream and not yet sent. */
+size_t		 http_stream_pending(const struct http_stream *s);
+
+/* The last chunk; the connection closes once it is out. */
+void		 http_stream_end(struct http_stream *s);
+
 /*
  * Free req's body early, for a handler that answers later and no longer
  * needs it (what a waiting request holds then counts, not its body).

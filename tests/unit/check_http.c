@@ -1408,6 +1408,156 @@ END_TEST
  * 0 would refuse everything, so http_server_new() refuses it, and closes
  * the descriptor it was given as it does on any failure.
  */
+/*
+ * Streamed answers (GET /tap): chunks as they are written, the last
+ * chunk and a close at the end, and gone() once when the peer leaves
+ * first, never after the end.
+ */
+struct streamer {
+	struct http_stream *s;
+	int		 gone;
+	int		 finish;	/* write two chunks and end at once */
+};
+
+static void
+stream_gone(void *arg)
+{
+	((struct streamer *)arg)->gone++;
+}
+
+static void
+stream_handler(struct http_request *req, void *arg)
+{
+	struct streamer *st = arg;
+
+	st->s = http_stream_start(req, 200, "application/x-ndjson",
+	    stream_gone, st);
+	ck_assert_ptr_nonnull(st->s);
+	ck_assert_int_eq(http_stream_write(st->s, "{\"a\":1}\n", 8), 0);
+	ck_assert_int_eq(http_stream_write(st->s, "", 0), 0);
+	if (st->finish) {
+		ck_assert_int_eq(http_stream_write(st->s,
+		    "{\"b\":22}\n{\"c\":3}\n", 17), 0);
+		http_stream_end(st->s);
+	}
+}
+
+/* Read from fd until want appears in what was read, or EOF. */
+static size_t
+stream_read(struct event_base *base, int fd, char *buf, size_t cap,
+    const char *want, int *eof)
+{
+	size_t len = 0;
+	ssize_t n;
+	int spins = 0;
+
+	*eof = 0;
+	buf[0] = '\0';
+	while (len + 1 < cap && (want == NULL || strstr(buf, want) == NULL)) {
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n > 0) {
+			len += (size_t)n;
+			buf[len] = '\0';
+			continue;
+		}
+		if (n == 0) {
+			*eof = 1;
+			break;
+		}
+		ck_assert_int_eq(errno, EAGAIN);
+		ck_assert_int_lt(spins++, 100000);
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	}
+	return len;
+}
+
+static int
+stream_connect(struct event_base *base, struct streamer *st,
+    struct http_server **srvp)
+{
+	static const char req[] = "GET /tap HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct http_limits lim;
+	struct sockaddr_un un;
+	socklen_t alen;
+	int lfd, fd;
+
+	memset(&lim, 0, sizeof(lim));
+	lim.max_header_bytes = MAX_HEADER;
+	lim.max_body_bytes = MAX_BODY;
+	lim.max_connections = 4;
+	lim.idle_timeout_ms = 60000;
+	lfd = listen_abstract(&un, &alen);
+	*srvp = http_server_new(base, lfd, &lim, stream_handler, st);
+	ck_assert_ptr_nonnull(*srvp);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&un, alen), 0);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(write(fd, req, sizeof(req) - 1),
+	    (ssize_t)sizeof(req) - 1);
+	return fd;
+}
+
+START_TEST(stream_chunks_then_close)
+{
+	static const char want[] = "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: application/x-ndjson\r\n"
+	    "Transfer-Encoding: chunked\r\nCache-Control: no-store\r\n"
+	    "Connection: close\r\n\r\n"
+	    "8\r\n{\"a\":1}\n\r\n"
+	    "11\r\n{\"b\":22}\n{\"c\":3}\n\r\n"
+	    "0\r\n\r\n";
+	struct streamer st = { .finish = 1 };
+	struct event_base *base;
+	struct http_server *srv;
+	char buf[4096];
+	size_t len;
+	int fd, eof;
+
+	ck_assert_ptr_nonnull(base = event_base_new());
+	fd = stream_connect(base, &st, &srv);
+	len = stream_read(base, fd, buf, sizeof(buf), NULL, &eof);
+	ck_assert_int_eq(eof, 1);
+	ck_assert_msg(len == sizeof(want) - 1 && memcmp(buf, want, len) == 0,
+	    "got %s", esc(buf, len));
+	close(fd);
+	while (http_server_counters(srv)->connections > 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	ck_assert_int_eq(st.gone, 0);
+	http_server_free(srv);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(stream_reader_leaves)
+{
+	struct streamer st = { .finish = 0 };
+	struct event_base *base;
+	struct http_server *srv;
+	char buf[4096];
+	int fd, eof;
+
+	ck_assert_ptr_nonnull(base = event_base_new());
+	fd = stream_connect(base, &st, &srv);
+	stream_read(base, fd, buf, sizeof(buf), "{\"a\":1}\n\r\n", &eof);
+	ck_assert_int_eq(eof, 0);
+	ck_assert_uint_eq(http_stream_pending(st.s), 0);
+	close(fd);
+	while (http_server_counters(srv)->connections > 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	ck_assert_int_eq(st.gone, 1);
+	http_server_free(srv);
+	/* A stream still open when the server goes: gone() too. */
+	st.gone = 0;
+	fd = stream_connect(base, &st, &srv);
+	stream_read(base, fd, buf, sizeof(buf), "{\"a\":1}\n\r\n", &eof);
+	http_server_free(srv);
+	ck_assert_int_eq(st.gone, 1);
+	close(fd);
+	event_base_free(base);
+}
+END_TEST
+
 START_TEST(limits_required)
 {
 	struct http_limits lim;
@@ -1545,6 +1695,8 @@ http_suite(void)
 	tcase_add_loop_test(tc, connection_options, 0, NOPTIONS);
 	tcase_add_loop_test(tc, lingering_close, 0, NLINGERING);
 	tcase_add_test(tc, limits_required);
+	tcase_add_test(tc, stream_chunks_then_close);
+	tcase_add_test(tc, stream_reader_leaves);
 	tcase_add_test(tc, header_timeout);
 	tcase_add_test(tc, header_timeout_second_request);
 	tcase_add_test(tc, slow_body);
