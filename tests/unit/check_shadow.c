@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
+#include "arena.h"
 #include "shadow.h"
 #include "check_common.h"
 
@@ -205,5 +206,6 @@ shadow_suite(void)
 int
 main(void)
 {
+	arena_install();	/* classify_event() parses into the arena */
 	return unit_run(shadow_suite());
 }
