@@ -42,11 +42,11 @@ app_counted(struct app *app, int ok, const struct rules_error *err,
 	if (ok) {
 		app->reloads_ok++;
 		log_info("rules: revision %llu in force (%s)",
-		    (unsigned long long)app->sh->revision, how);
+		    (unsigned long long)shaper_revision(app->sh), how);
 	} else {
 		app->reloads_error++;
 		log_err("rules: %s refused, revision %llu stays: %s", how,
-		    (unsigned long long)app->sh->revision,
+		    (unsigned long long)shaper_revision(app->sh),
 		    rules_error_format(err, where, buf, sizeof(buf)));
 	}
 }
@@ -303,10 +303,11 @@ admin_handle(struct http_request *req, void *arg)
 	}
 	if (strcmp(req->path, "/rules") == 0) {
 		if (is(req, "GET") || is(req, "HEAD")) {
-			const struct ruleset *rs = app->sh->rules;
+			const struct ruleset *rs = shaper_rules(app->sh);
 
 			snprintf(hdr, sizeof(hdr), "X-Spillway-Rules-Revision: "
-			    "%llu\r\n", (unsigned long long)app->sh->revision);
+			    "%llu\r\n",
+			    (unsigned long long)shaper_revision(app->sh));
 			http_respond(req, 200, "application/json",
 			    rs->text ? rs->text : "{}",
 			    rs->text ? rs->textlen : 2, hdr);
@@ -325,7 +326,7 @@ admin_handle(struct http_request *req, void *arg)
 				return;
 			}
 			reply_json(req, 200, "{\"revision\":%llu,\"persisted\":"
-			    "%s}", (unsigned long long)app->sh->revision,
+			    "%s}", (unsigned long long)shaper_revision(app->sh),
 			    persisted ? "true" : "false");
 			return;
 		}
@@ -347,7 +348,7 @@ admin_handle(struct http_request *req, void *arg)
 			return;
 		}
 		reply_json(req, 200, "{\"revision\":%llu}",
-		    (unsigned long long)app->sh->revision);
+		    (unsigned long long)shaper_revision(app->sh));
 		return;
 	}
 	if ((strcmp(req->path, "/") == 0 || strcmp(req->path,

@@ -1,6 +1,7 @@
 /*
- * app: the running daemon's parts, shared by main, the admin API and
- * metrics.  One instance per process.
+ * app: what the admin API and metrics see of the running daemon: the
+ * shaper, the sinks, and the sources that report counters.  One instance
+ * per process; main keeps the listeners to itself.
  */
 #ifndef SPILLWAY_APP_H
 #define SPILLWAY_APP_H
@@ -8,11 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stats.h"
+
 struct config;
 struct event_base;
-struct http_server;
-struct ingest_http;
-struct ingest_tcp;
 struct rules_error;
 struct shaper;
 struct sink;
@@ -23,13 +23,9 @@ struct app {
 	char			*rules_path;	/* NULL: built-in rules */
 	struct shaper		*sh;
 	struct sink		*sink;
-	struct sink		*divert;
-	struct ingest_tcp	*tcp;
-	struct ingest_http	*http;
-	struct ingest_http	*https;		/* the same over TLS, or NULL */
-	struct ingest_kafka	*kafka;		/* consumer-group source */
-	struct workers		*workers;	/* more TCP loops, or NULL */
-	struct http_server	*admin;
+	struct sink		*divert;	/* or NULL */
+	struct stats_registry	 stats;		/* the listeners, the Kafka
+						   source: what they count */
 	uint64_t		 reloads_ok;
 	uint64_t		 reloads_error;
 	uint64_t		 started;	/* ns */

@@ -33,6 +33,8 @@
 #include "ingest_http.h"
 #include "log.h"
 #include "shaper.h"
+#include "sink.h"
+#include "stats.h"
 #include "tls.h"
 #include "url.h"
 
@@ -88,6 +90,22 @@ struct bulk_params {
 
 struct http_wait;
 
+/* What the handler counts, beside its server's own counters. */
+struct ingest_http_counters {
+	uint64_t	 unsupported;	/* update/delete items refused */
+	size_t		 waiting;	/* requests waiting for answers */
+	size_t		 waiting_events;	/* their events */
+	uint64_t	 refused;	/* 429: waiting requests hold too much */
+	uint64_t	 over_budget;	/* 429: the memory budget is spent */
+	uint64_t	 deadlines;	/* answered at ack_timeout_ms */
+	uint64_t	 late_inflight;	/* of those, events the sink had */
+	uint64_t	 params_ignored;	/* _bulk requests whose parameters
+					   no sink but Elasticsearch has */
+	uint64_t	 passthrough_refused;	/* 403: http.passthrough */
+	uint64_t	 auth_refused;	/* 401: ingest_auth */
+	uint64_t	 too_large;	/* 413 once inflated, or too many items */
+};
+
 struct ingest_http {
 	struct event_base	*base;
 	const struct config	*cf;
@@ -100,6 +118,7 @@ struct ingest_http {
 	struct bulk_params	 bp;		/* of the request being read */
 	int			 stopping;	/* shutting down */
 	struct ingest_http_counters c;
+	unsigned		 caps;		/* the main sink's SINK_CAP_* */
 	TAILQ_HEAD(, http_wait)	 waits;		/* ack "sink": unanswered */
 	size_t			 inflated;	/* claimed for the body being
 						   handled (budget.h) */
@@ -844,7 +863,9 @@ ingest_http_items(struct ingest_http *ih, struct bulk_request *br,
     const char *index, const struct bulk_params *bp, struct http_wait *w,
     uint64_t now)
 {
-	int es_sink = ih->proxy, reject = ih->cf->shed_reject;
+	int bare = ih->caps & SINK_CAP_BARE;
+	int params = ih->caps & SINK_CAP_PARAMS;
+	int reject = ih->cf->shed_reject;
 	const struct record_ack *ack = w != NULL ? &w->ack : NULL;
 	struct shaper_request sr = { 0, NULL, 0 };
 	struct classify_result cr;
@@ -858,10 +879,10 @@ ingest_http_items(struct ingest_http *ih, struct bulk_request *br,
 	 * such a request keeps its order.  What only a request can carry
 	 * goes with its events to the sink's request.
 	 */
-	for (i = 0; i < br->nitems && es_sink && !sr.in_order; i++)
+	for (i = 0; i < br->nitems && bare && !sr.in_order; i++)
 		sr.in_order = br->items[i].op == BULK_UPDATE ||
 		    br->items[i].op == BULK_DELETE;
-	if (es_sink && bp->request_len > 0) {
+	if (params && bp->request_len > 0) {
 		sr.params = bp->request;
 		sr.params_len = bp->request_len;
 	}
@@ -871,13 +892,13 @@ ingest_http_items(struct ingest_http *ih, struct bulk_request *br,
 		enum shaper_verdict v;
 
 		held = w != NULL ? &w->held[i] : NULL;
-		if (bulk_action(it, index, es_sink ? bp : NULL, &act,
+		if (bulk_action(it, index, params ? bp : NULL, &act,
 		    &alen) == -1) {
 			it->status = 500;
 			it->error_type = "exception";
 			it->error_reason = "out of memory";
 		} else if ((it->op == BULK_UPDATE || it->op == BULK_DELETE) &&
-		    !es_sink) {
+		    !bare) {
 			free(act == it->action ? NULL : act);
 			ih->c.unsupported++;
 			it->status = 400;
@@ -957,7 +978,8 @@ ingest_http_bulk(struct ingest_http *ih, struct http_request *req,
 		return;
 	}
 	/* Without Elasticsearch behind, they mean nothing; counted. */
-	if (!ih->proxy && (bp->items > 0 || bp->request_len > 0))
+	if (!(ih->caps & SINK_CAP_PARAMS) &&
+	    (bp->items > 0 || bp->request_len > 0))
 		ih->c.params_ignored++;
 	/*
 	 * What requests waiting for answers hold is bounded by the queue's
@@ -1712,7 +1734,8 @@ ingest_http_new(struct event_base *base, int fd, const struct config *cf,
 		free(ih);
 		return NULL;
 	}
-	if (cf->sink_url != NULL && strncmp(cf->sink_url, "http", 4) == 0) {
+	ih->caps = shaper_sink_caps(sh);
+	if (ih->caps & SINK_CAP_UPSTREAM) {
 		if (url_parse(cf->sink_url, &ih->up, err, sizeof(err)) == -1) {
 			log_err("http: %s", err);
 			free(ih);
@@ -1772,22 +1795,30 @@ ingest_http_free(struct ingest_http *ih)
 	free(ih);
 }
 
-const struct http_server *
-ingest_http_server(const struct ingest_http *ih)
-{
-	return ih->srv;
-}
-
 void
 ingest_http_tls(struct ingest_http *ih, SSL_CTX *ctx)
 {
 	http_server_tls(ih->srv, ctx);
 }
 
-const struct ingest_http_counters *
-ingest_http_counters(const struct ingest_http *ih)
+void
+ingest_http_report(const void *arg, struct stats_source *out)
 {
-	return &ih->c;
+	const struct ingest_http *ih = arg;
+
+	stats_http_server(ih->srv, out);
+	out->has |= STATS_CONNECTIONS | STATS_INGEST_HTTP;
+	out->rejected_413 += ih->c.too_large;
+	out->rejected_429 += ih->c.over_budget;
+	out->unsupported = ih->c.unsupported;
+	out->auth_refused = ih->c.auth_refused;
+	out->passthrough_refused = ih->c.passthrough_refused;
+	out->params_ignored = ih->c.params_ignored;
+	out->waiting = ih->c.waiting;
+	out->waiting_events = ih->c.waiting_events;
+	out->ack_refused = ih->c.refused;
+	out->deadlines = ih->c.deadlines;
+	out->late_inflight = ih->c.late_inflight;
 }
 
 void

@@ -13,11 +13,14 @@
 struct config;
 struct event_base;
 struct shaper;
+struct stats_source;
 struct ingest_http;
 
-struct http_server;
-
-/* Serve the Elasticsearch-compatible API on fd (taken over). */
+/*
+ * Serve the Elasticsearch-compatible API on fd (taken over).  What the
+ * main sink attached to sh can take (shaper_sink_caps()) decides the
+ * pass-through, the bulk updates and deletes, and the bulk parameters.
+ */
 struct ingest_http *ingest_http_new(struct event_base *base, int fd,
 		    const struct config *cf, struct shaper *sh);
 
@@ -43,24 +46,12 @@ void		 ingest_http_tls(struct ingest_http *ih, struct ssl_ctx_st *ctx);
 
 /* Calls ingest_http_finish() first.  Accepts NULL. */
 void		 ingest_http_free(struct ingest_http *ih);
-const struct http_server *ingest_http_server(const struct ingest_http *ih);
 
-struct ingest_http_counters {
-	uint64_t	 unsupported;	/* update/delete items refused */
-	size_t		 waiting;	/* requests waiting for answers */
-	size_t		 waiting_events;	/* their events */
-	uint64_t	 refused;	/* 429: waiting requests hold too much */
-	uint64_t	 over_budget;	/* 429: the memory budget is spent */
-	uint64_t	 deadlines;	/* answered at ack_timeout_ms */
-	uint64_t	 late_inflight;	/* of those, events the sink had */
-	uint64_t	 params_ignored;	/* _bulk requests whose parameters
-					   no sink but Elasticsearch has */
-	uint64_t	 passthrough_refused;	/* 403: http.passthrough */
-	uint64_t	 auth_refused;	/* 401: ingest_auth */
-	uint64_t	 too_large;	/* 413 once inflated, or too many items */
-};
-
-const struct ingest_http_counters *ingest_http_counters(
-		    const struct ingest_http *ih);
+/*
+ * A stats_report_fn (stats.h) for the listener ih (arg): its server's
+ * counters, and its handler's (bulk items refused, requests refused, the
+ * requests waiting for their answers).
+ */
+void		 ingest_http_report(const void *ih, struct stats_source *out);
 
 #endif

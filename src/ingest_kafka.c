@@ -48,7 +48,7 @@
 #include "net.h"
 #include "record.h"
 #include "shaper.h"
-#include "sink.h"
+#include "stats.h"
 
 #define KC_BURST	2000		/* messages per turn of the loop */
 #define KC_REVOKE_NS	(5 * NSEC_PER_SEC)
@@ -75,6 +75,22 @@ struct kc_part {
 };
 
 TAILQ_HEAD(kc_parts, kc_part);
+
+/* What the source counts, for ingest_kafka_report(). */
+struct ingest_kafka_counters {
+	uint64_t	 messages;	/* read and offered */
+	uint64_t	 skipped;	/* of partitions being given up */
+	uint64_t	 errors;	/* consumer errors */
+	uint64_t	 stored;	/* offset stores */
+	uint64_t	 commits;	/* commits that succeeded */
+	uint64_t	 commit_errors;
+	uint64_t	 partitions;	/* assigned, ever */
+	uint64_t	 revokes;
+	uint64_t	 rewinds;	/* partitions read again */
+	uint64_t	 paced;		/* reads held back to the admitted rate */
+	uint64_t	 pauses;
+	int		 paused;	/* now */
+};
 
 struct ingest_kafka {
 	struct event_base	*base;
@@ -362,19 +378,8 @@ kc_pause(struct ingest_kafka *ik, int pause)
 static int
 kc_blocked(struct ingest_kafka *ik)
 {
-	struct shaper *sh = ik->sh;
-	struct sink_stats st;
-
-	if (ik->stopped || sh->sink_busy || ik->undecided >= ik->max_undecided ||
-	    sh->q.events >= sh->q.max_events / 2 ||
-	    sh->q.bytes >= sh->q.max_bytes / 2)
-		return 1;
-	if (sh->sink != NULL) {
-		sink_stats(sh->sink, &st, clock_now_ns());
-		if (!st.up)
-			return 1;
-	}
-	return 0;
+	return ik->stopped || ik->undecided >= ik->max_undecided ||
+	    !shaper_may_read(ik->sh, clock_now_ns());
 }
 
 static void
@@ -400,7 +405,7 @@ kc_flow(struct ingest_kafka *ik)
 static int
 kc_paced(struct ingest_kafka *ik, uint64_t now)
 {
-	double c = ik->sh->capacity, rate, burst;
+	double c = shaper_capacity(ik->sh), rate, burst;
 
 	if (isinf(c)) {
 		ik->paced = 0;
@@ -860,14 +865,21 @@ ingest_kafka_free(struct ingest_kafka *ik)
 	free(ik);
 }
 
-const struct ingest_kafka_counters *
-ingest_kafka_counters(struct ingest_kafka *ik)
+void
+ingest_kafka_report(const void *arg, struct stats_source *out)
 {
-	struct kc_part *p;
+	const struct ingest_kafka *ik = arg;
+	const struct kc_part *p;
 
-	ik->counters.assigned = 0;
+	out->has |= STATS_KAFKA_SOURCE;
+	out->messages = ik->counters.messages;
 	TAILQ_FOREACH(p, &ik->parts, entry)
-		ik->counters.assigned++;
-	ik->counters.undecided = ik->undecided;
-	return &ik->counters;
+		out->partitions++;
+	out->paused = (uint64_t)ik->counters.paused;
+	out->undecided = ik->undecided;
+	out->commits = ik->counters.commits;
+	out->commit_errors = ik->counters.commit_errors;
+	out->rewinds = ik->counters.rewinds;
+	out->paced = ik->counters.paced;
+	out->rebalances = ik->counters.revokes;
 }

@@ -11,25 +11,9 @@
 struct config;
 struct event_base;
 struct shaper;
+struct stats_source;
 
 struct ingest_kafka;
-
-struct ingest_kafka_counters {
-	uint64_t	 messages;	/* read and offered */
-	uint64_t	 skipped;	/* of partitions being given up */
-	uint64_t	 errors;	/* consumer errors */
-	uint64_t	 stored;	/* offset stores */
-	uint64_t	 commits;	/* commits that succeeded */
-	uint64_t	 commit_errors;
-	uint64_t	 partitions;	/* assigned, ever */
-	uint64_t	 assigned;	/* now */
-	uint64_t	 undecided;	/* events not final yet */
-	uint64_t	 revokes;
-	uint64_t	 rewinds;	/* partitions read again */
-	uint64_t	 paced;		/* reads held back to the admitted rate */
-	uint64_t	 pauses;
-	int		 paused;	/* now */
-};
 
 /*
  * Join the consumer group of cf->listen_kafka and offer its messages.
@@ -47,7 +31,12 @@ void		 ingest_kafka_stop(struct ingest_kafka *ik);
  * whose records tell it their fate.
  */
 void		 ingest_kafka_free(struct ingest_kafka *ik);
-const struct ingest_kafka_counters *ingest_kafka_counters(
-		    struct ingest_kafka *ik);
+
+/*
+ * A stats_report_fn (stats.h) for the source ik (arg): messages read,
+ * partitions, whether it is paused, the events not final yet, commits,
+ * rewinds, reads paced and rebalances.
+ */
+void		 ingest_kafka_report(const void *ik, struct stats_source *out);
 
 #endif

@@ -19,6 +19,7 @@
 #include "net.h"
 #include "record.h"
 #include "shaper.h"
+#include "stats.h"
 
 /*
  * The counters of a worker's listener are read by the main loop (metrics,
@@ -357,8 +358,15 @@ ingest_tcp_counters(const struct ingest_tcp *it)
 	return &it->counters;
 }
 
-unsigned long
-ingest_tcp_shed(const struct ingest_tcp *it)
+void
+ingest_tcp_report(const void *arg, struct stats_source *out)
 {
-	return it->nl != NULL ? net_listener_shed(it->nl) : 0;
+	const struct ingest_tcp *it = arg;
+
+	out->has |= STATS_CONNECTIONS | STATS_REFUSED | STATS_TCP;
+	out->connections = it->counters.connections;
+	out->refused_limit = it->counters.refused;
+	out->refused_descriptors = it->nl != NULL ?
+	    net_listener_shed(it->nl) : 0;
+	out->partial = it->counters.partial;
 }

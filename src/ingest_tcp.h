@@ -11,6 +11,7 @@
 struct config;
 struct event_base;
 struct shaper;
+struct stats_source;
 struct ingest_tcp;
 
 struct ingest_tcp_counters {
@@ -87,7 +88,11 @@ void		 ingest_tcp_free(struct ingest_tcp *it);
 const struct ingest_tcp_counters *ingest_tcp_counters(
 		    const struct ingest_tcp *it);
 
-/* Connections closed at once to keep descriptors free for the admin port. */
-unsigned long	 ingest_tcp_shed(const struct ingest_tcp *it);
+/*
+ * A stats_report_fn (stats.h) for the listener it (arg): its connections,
+ * those refused (over max_connections, or closed at once to keep
+ * descriptors free for the admin port) and its lines cut short.
+ */
+void		 ingest_tcp_report(const void *it, struct stats_source *out);
 
 #endif

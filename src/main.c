@@ -28,6 +28,7 @@
 #include "rules.h"
 #include "shaper.h"
 #include "sink.h"
+#include "stats.h"
 #include "tls.h"
 #include "url.h"
 #include "worker.h"
@@ -35,6 +36,17 @@
 #define SPILLWAY_VERSION	"0.1.0"
 
 static struct app	 app;
+
+/* What main alone drives: the listeners, the Kafka source, the workers. */
+static struct {
+	struct ingest_tcp	*tcp;
+	struct ingest_http	*http;
+	struct ingest_http	*https;		/* the same over TLS, or NULL */
+	struct ingest_kafka	*kafka;		/* consumer-group source */
+	struct workers		*workers;	/* more TCP loops, or NULL */
+	struct http_server	*admin;
+} parts;
+
 #define SUMMARY_SECS		10	/* drop summaries */
 
 static struct event	*tick_ev, *poll_ev, *control_ev, *drain_ev;
@@ -135,7 +147,7 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if ((shaper_idle(app.sh) && workers_idle(app.workers)) ||
+	if ((shaper_idle(app.sh) && workers_idle(parts.workers)) ||
 	    clock_now_ns() >= drain_deadline)
 		event_base_loopexit(app.base, NULL);
 }
@@ -156,16 +168,16 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 			sink_reopen(app.divert);
 		return;
 	}
-	if (app.sh->draining)
+	if (shaper_draining(app.sh))
 		return;
 	log_info("%s: stop accepting, flushing the queue (at most %ld ms)",
 	    strsignal((int)sig), app.cf->shutdown_timeout_ms);
-	app.sh->draining = 1;
-	ingest_tcp_stop(app.tcp);
-	ingest_http_stop(app.http);
-	ingest_http_stop(app.https);
-	ingest_kafka_stop(app.kafka);
-	workers_stop(app.workers);
+	shaper_drain(app.sh);
+	ingest_tcp_stop(parts.tcp);
+	ingest_http_stop(parts.http);
+	ingest_http_stop(parts.https);
+	ingest_kafka_stop(parts.kafka);
+	workers_stop(parts.workers);
 	drain_deadline = clock_now_ns() +
 	    (uint64_t)app.cf->shutdown_timeout_ms * NSEC_PER_MSEC;
 	drain_ev = event_new(app.base, -1, EV_PERSIST, drain_cb, NULL);
@@ -179,47 +191,11 @@ flush_answers(void)
 	struct timeval tv = { 0, 10000 };
 	uint64_t until = clock_now_ns() + NSEC_PER_SEC;
 
-	while (ingest_http_unflushed(app.http) + ingest_http_unflushed(
-	    app.https) > 0 && clock_now_ns() < until) {
+	while (ingest_http_unflushed(parts.http) + ingest_http_unflushed(
+	    parts.https) > 0 && clock_now_ns() < until) {
 		event_base_loopexit(app.base, &tv);
 		event_base_dispatch(app.base);
 	}
-}
-
-/*
- * --require-sink: whether the sink's peer answers now.  A file sink was
- * opened already; Elasticsearch and Kafka must accept a connection (for
- * Kafka, any one of the brokers listed).
- */
-static int
-sink_reachable(const char *sink_url, char *err, size_t errlen)
-{
-	char host[256], port[16], *brokers, *topic;
-	const char *list;
-	struct url u;
-	int rc = -1;
-
-	if (strncmp(sink_url, "http://", 7) == 0 ||
-	    strncmp(sink_url, "https://", 8) == 0) {
-		if (url_parse(sink_url, &u, err, errlen) == -1)
-			return -1;
-		snprintf(port, sizeof(port), "%d", u.port);
-		return net_probe(u.host, port, 5000, err, errlen);
-	}
-	if (strncmp(sink_url, "kafka://", 8) != 0)
-		return 0;
-	if (url_kafka(sink_url, &brokers, &topic, err, errlen) == -1)
-		return -1;
-	list = brokers;
-	while (url_broker_next(&list, host, sizeof(host), port,
-	    sizeof(port)))
-		if (net_probe(host, port, 5000, err, errlen) == 0) {
-			rc = 0;
-			break;
-		}
-	free(brokers);
-	free(topic);
-	return rc;
 }
 
 /* Bind addr, announce it; -1 on failure (message logged). */
@@ -381,8 +357,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	shaper_set_sinks(app.sh, app.sink, app.divert);
-	if (require_sink && sink_reachable(app.cf->sink_url, err,
-	    sizeof(err)) == -1) {
+	/* --require-sink: the sink's peer must answer now. */
+	if (require_sink && sink_probe(app.sink, err, sizeof(err)) == -1) {
 		log_err("sink unreachable at start-up: %s", err);
 		rc = 2;
 		goto out;
@@ -390,29 +366,35 @@ main(int argc, char **argv)
 
 	if (app.cf->listen_tcp != NULL && *app.cf->listen_tcp != '\0') {
 		if ((fd = listen_on("tcp", app.cf->listen_tcp)) == -1 ||
-		    (app.tcp = ingest_tcp_new(app.base, fd, app.cf,
+		    (parts.tcp = ingest_tcp_new(app.base, fd, app.cf,
 		    app.sh)) == NULL) {
 			rc = 2;
 			goto out;
 		}
 		if (app.cf->workers > 1) {
-			if ((app.workers = workers_new(app.base, app.cf, app.sh,
+			if ((parts.workers = workers_new(app.base, app.cf, app.sh,
 			    (int)app.cf->workers - 1, err, sizeof(err))) ==
 			    NULL) {
 				log_err("workers: %s", err);
 				rc = 2;
 				goto out;
 			}
-			workers_attach(app.workers, app.tcp);
-		}
+			workers_attach(parts.workers, parts.tcp);
+			stats_register(&app.stats, "tcp", workers_report,
+			    parts.workers);
+		} else
+			stats_register(&app.stats, "tcp", ingest_tcp_report,
+			    parts.tcp);
 	}
 	if (app.cf->listen_http != NULL && *app.cf->listen_http != '\0') {
 		if ((fd = listen_on("http", app.cf->listen_http)) == -1 ||
-		    (app.http = ingest_http_new(app.base, fd, app.cf,
+		    (parts.http = ingest_http_new(app.base, fd, app.cf,
 		    app.sh)) == NULL) {
 			rc = 2;
 			goto out;
 		}
+		stats_register(&app.stats, "http", ingest_http_report,
+		    parts.http);
 	}
 	if (app.cf->listen_https != NULL && *app.cf->listen_https != '\0') {
 		if ((tls = tls_server(app.cf->tls_cert, app.cf->tls_key, err,
@@ -422,25 +404,32 @@ main(int argc, char **argv)
 			goto out;
 		}
 		if ((fd = listen_on("https", app.cf->listen_https)) == -1 ||
-		    (app.https = ingest_http_new(app.base, fd, app.cf,
+		    (parts.https = ingest_http_new(app.base, fd, app.cf,
 		    app.sh)) == NULL) {
 			rc = 2;
 			goto out;
 		}
-		ingest_http_tls(app.https, tls);
+		ingest_http_tls(parts.https, tls);
+		stats_register(&app.stats, "https", ingest_http_report,
+		    parts.https);
 	}
-	if (app.cf->listen_kafka != NULL && (app.kafka = ingest_kafka_new(
+	if (app.cf->listen_kafka != NULL && (parts.kafka = ingest_kafka_new(
 	    app.base, app.cf, app.sh, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "spillway: %s\n", err);
 		rc = 1;
 		goto out;
 	}
+	if (parts.kafka != NULL)
+		stats_register(&app.stats, "kafka", ingest_kafka_report,
+		    parts.kafka);
 	if (app.cf->listen_admin != NULL && *app.cf->listen_admin != '\0') {
 		if ((fd = listen_on("admin", app.cf->listen_admin)) == -1 ||
-		    (app.admin = admin_new(&app, fd)) == NULL) {
+		    (parts.admin = admin_new(&app, fd)) == NULL) {
 			rc = 2;
 			goto out;
 		}
+		stats_register(&app.stats, "admin", stats_http_server,
+		    parts.admin);
 	}
 
 	if (gethostname(hostname, sizeof(hostname) - 1) == -1)
@@ -464,8 +453,8 @@ main(int argc, char **argv)
 	event_base_dispatch(app.base);
 
 	/* The workers hand over all they read before anything is counted. */
-	workers_free(app.workers);
-	app.workers = NULL;
+	workers_free(parts.workers);
+	parts.workers = NULL;
 	event_free(tick_ev);
 	event_free(poll_ev);
 	event_free(control_ev);
@@ -475,32 +464,32 @@ main(int argc, char **argv)
 	 * Whatever is left now is lost to the shutdown, and counted so; the
 	 * senders still waiting hear 503 for it and send it again.
 	 */
-	http_server_free(app.admin);
-	app.admin = NULL;
+	http_server_free(parts.admin);
+	parts.admin = NULL;
 	shaper_abandon(app.sh);
 	shaper_set_sinks(app.sh, NULL, NULL);
 	shaper_set_fleet(app.sh, NULL, NULL, NULL);
 	sink_free(app.sink);
 	sink_free(app.divert);
 	app.sink = app.divert = NULL;
-	ingest_http_finish(app.http);
-	ingest_http_finish(app.https);
+	ingest_http_finish(parts.http);
+	ingest_http_finish(parts.https);
 	flush_answers();
 out:
-	workers_free(app.workers);
-	ingest_tcp_free(app.tcp);
-	ingest_http_free(app.http);
-	ingest_http_free(app.https);
+	workers_free(parts.workers);
+	ingest_tcp_free(parts.tcp);
+	ingest_http_free(parts.http);
+	ingest_http_free(parts.https);
 	if (tls != NULL)
 		SSL_CTX_free(tls);
-	http_server_free(app.admin);
+	http_server_free(parts.admin);
 	sink_free(app.sink);
 	sink_free(app.divert);
 	shaper_free(app.sh);
 	fleet_link_free(fleet_link);
 	fleet_free(fleet);
 	/* After the shaper: its records told the source their fate. */
-	ingest_kafka_free(app.kafka);
+	ingest_kafka_free(parts.kafka);
 	if (sig_hup != NULL)
 		event_free(sig_hup);
 	if (sig_term != NULL)

@@ -24,7 +24,7 @@
 #include "fleet.h"
 #include "keytab.h"
 #include "log.h"
-#include "shaper.h"
+#include "shaper_int.h"
 #include "sink.h"
 
 #define DIVERT_QUEUE_MAX	10000	/* events waiting for the divert sink */
@@ -38,6 +38,7 @@ static void	shaper_pump(struct shaper *);
 static struct record *queue_first(const struct queue *);
 static void	queue_unlink(struct queue *, struct record *);
 static void	shaper_reclaim(void *, size_t);
+static void	shaper_sync(struct shaper *);
 
 static void
 shaper_schedule(struct shaper *sh)
@@ -304,7 +305,8 @@ shaper_swap_rules(struct shaper *sh, struct ruleset *rules, uint64_t now)
 	sh->revision++;
 }
 
-void
+/* Move pending regex-limit hits into the class counters. */
+static void
 shaper_sync(struct shaper *sh)
 {
 	size_t i;
@@ -1434,4 +1436,157 @@ shaper_summarize(struct shaper *sh, const char *host, uint64_t wall,
 		return;
 	}
 	shaper_schedule(sh);
+}
+
+/* The rate c is held to now: its own rate and its allocation. */
+static double
+shaper_class_rate(const struct shaper *sh, const struct sclass *c)
+{
+	double r = INFINITY;
+
+	if (c->rule != NULL && c->rule->rate > 0 && !c->rule->weight_bytes)
+		r = c->rule->rate;
+	/* Its allocation, and what no class asked for, which it may use. */
+	if (c != sh->internal && !isinf(sh->capacity) &&
+	    c->alloc + sh->spare_rate < r)
+		r = c->alloc + sh->spare_rate;
+	return r;
+}
+
+void
+shaper_stats(struct shaper *sh, uint64_t now, struct shaper_stats *out)
+{
+	shaper_sync(sh);
+	out->revision = sh->revision;
+	out->capacity = sh->capacity;
+	out->backpressure = sh->backpressure;
+	out->queue_events = sh->q.events;
+	out->queue_bytes = sh->q.bytes;
+	out->queue_max_events = sh->q.max_events;
+	out->queue_max_bytes = sh->q.max_bytes;
+	out->queue_age = shaper_queue_age(sh, now);
+	out->control.pressure = sh->ctl.pressure;
+	out->control.capacity = sh->ctl.capacity;
+	out->control.fwd_rate = sh->ctl.fwd_rate;
+	out->control.demand_rate = sh->ctl.demand_rate;
+	out->control.floor = sh->ctl.floor;
+	out->control.ceiling = sh->ctl.ceiling;
+	out->control.decreases = sh->ctl.decreases;
+	out->control.increases = sh->ctl.increases;
+	out->control.lifts = sh->ctl.lifts;
+	memcpy(out->parse_errors, sh->parse_errors, sizeof(out->parse_errors));
+	out->divert_lost = sh->divert_lost;
+	out->nclasses = sh->nclasses;
+}
+
+void
+shaper_class_stats(const struct shaper *sh, size_t i,
+    struct shaper_class_stats *out)
+{
+	const struct sclass *c = sh->classes[i];
+
+	out->cls = c;
+	out->name = c->name;
+	out->priority = c->priority;
+	out->active = c->active;
+	out->received = c->received;
+	out->forwarded = c->forwarded;
+	memcpy(out->dropped, c->dropped, sizeof(out->dropped));
+	out->diverted = c->diverted;
+	out->queued = c->queued;
+	out->inflight = c->inflight;
+	out->regex_limit = c->regex_limit;
+	out->demand = c->demand;
+	out->allocation = isinf(sh->capacity) ? INFINITY : c->alloc;
+	out->effective_rate = shaper_class_rate(sh, c);
+	memcpy(out->lag, c->lag, sizeof(out->lag));
+	out->lag_count = c->lag_count;
+	out->lag_sum = c->lag_sum;
+}
+
+/* Keep the SHAPER_TOP_KEYS keys with the most shed events, most first. */
+static void
+top_keys_add(const char *key, const struct keytab_entry *e, void *arg)
+{
+	struct shaper_keys *t = arg;
+	size_t i;
+
+	if (e->shed == 0)
+		return;
+	if (t->ntop == SHAPER_TOP_KEYS &&
+	    e->shed <= t->top[SHAPER_TOP_KEYS - 1].shed)
+		return;
+	i = t->ntop < SHAPER_TOP_KEYS ? t->ntop++ : SHAPER_TOP_KEYS - 1;
+	for (; i > 0 && t->top[i - 1].shed < e->shed; i--)
+		t->top[i] = t->top[i - 1];
+	snprintf(t->top[i].key, sizeof(t->top[i].key), "%s", key);
+	t->top[i].shed = e->shed;
+	t->top[i].seen = e->seen;
+}
+
+int
+shaper_top_keys(const struct sclass *c, struct shaper_keys *out)
+{
+	if (c->keys == NULL)
+		return -1;
+	out->keys = keytab_count(c->keys);
+	out->evictions = keytab_evictions(c->keys);
+	out->ntop = 0;
+	keytab_foreach(c->keys, top_keys_add, out);
+	return 0;
+}
+
+uint64_t
+shaper_revision(const struct shaper *sh)
+{
+	return sh->revision;
+}
+
+void
+shaper_add_limit_hits(struct shaper *sh, const uint64_t *hits, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < sh->rules->nclasses; i++)
+		sh->limit_hits[i] += hits[i];
+}
+
+double
+shaper_capacity(const struct shaper *sh)
+{
+	return sh->capacity;
+}
+
+int
+shaper_may_read(const struct shaper *sh, uint64_t now)
+{
+	struct sink_stats st;
+
+	if (sh->sink_busy || sh->q.events >= sh->q.max_events / 2 ||
+	    sh->q.bytes >= sh->q.max_bytes / 2)
+		return 0;
+	if (sh->sink != NULL) {
+		sink_stats(sh->sink, &st, now);
+		if (!st.up)
+			return 0;
+	}
+	return 1;
+}
+
+unsigned
+shaper_sink_caps(const struct shaper *sh)
+{
+	return sh->sink != NULL ? sink_caps(sh->sink) : 0;
+}
+
+void
+shaper_drain(struct shaper *sh)
+{
+	sh->draining = 1;
+}
+
+int
+shaper_draining(const struct shaper *sh)
+{
+	return sh->draining;
 }

@@ -13,21 +13,21 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <event2/event.h>
 
 #include <spillway/reason.h>
 
-#include "bucket.h"
-#include "control.h"
+#include "keytab.h"
 #include "record.h"
 #include "rules.h"
 
 struct classify_result;
 struct config;
+struct event_base;
 struct fleet;
 struct fleet_report;
 struct fleet_view;
-struct keytab;
+struct sclass;		/* one class's state: opaque, see shaper_int.h */
+struct shaper;		/* opaque, see shaper_int.h */
 struct sink;
 struct sink_owner;
 
@@ -44,68 +44,6 @@ struct shaper_request {
 /* Upper bounds (seconds) of the lag histogram's buckets; +Inf follows. */
 extern const double shaper_lag_bounds[SHAPER_LAG_BUCKETS];
 
-/* Per-class counters and shaping state; never freed before exit. */
-struct sclass {
-	char			 name[RULES_NAME_MAX + 1];
-	int			 priority;
-	int			 active;	/* in the rule set in force */
-	const struct rule_class	*rule;		/* NULL when removed */
-	struct bucket		 bucket;	/* fixed class rate */
-	struct keytab		*keys;		/* per-key buckets or NULL */
-	double			 key_rate;	/* what keys was built for */
-	double			 key_burst;
-	size_t			 max_keys;
-
-	uint64_t		 received;
-	uint64_t		 forwarded;
-	uint64_t		 dropped[REASON_MAX];
-	uint64_t		 diverted;
-	uint64_t		 queued;
-	uint64_t		 inflight;
-	uint64_t		 regex_limit;
-
-	/* controller: demand and the allocation it was given */
-	uint64_t		 wanted;	/* passed fixed buckets */
-	uint64_t		 wanted_seen;	/* at the last control step */
-	double			 demand;	/* smoothed wanted per second */
-	double			 demand_now;	/* what the allocation uses */
-	double			 alloc;		/* events/s; +Inf: unlimited */
-	struct bucket		 abucket;	/* the allocation as tokens */
-	uint64_t		 reported[REASON_MAX];	/* in summaries */
-
-	/* snapshots of received/forwarded/dropped, one per second */
-	uint64_t		 snap[SHAPER_RATE_SLOTS][3];
-
-	/*
-	 * Lag, from arrival to the final outcome, of every event that was
-	 * queued: a histogram (the last bucket is +Inf), and its snapshots.
-	 */
-	uint64_t		 lag[SHAPER_LAG_BUCKETS + 1];
-	uint64_t		 lag_count;
-	double			 lag_sum;	/* seconds */
-	uint64_t		 lag_snap[SHAPER_RATE_SLOTS][SHAPER_LAG_BUCKETS + 1];
-};
-
-#define SHAPER_PRIO_WORDS	((RULES_PRIORITY_MAX + 64) / 64)
-
-/*
- * The bounded queue: one list per priority, in order of admission, served
- * most important first and evicted least important first.
- */
-struct queue {
-	struct record_list	 prio[RULES_PRIORITY_MAX + 1];
-	uint64_t		 nonempty[SHAPER_PRIO_WORDS];	/* bit per prio */
-	uint64_t		 next_seq;
-	struct record		*finger;	/* last put back in order */
-	size_t			 prio_events[RULES_PRIORITY_MAX + 1];
-	size_t			 prio_cost[RULES_PRIORITY_MAX + 1];
-	size_t			 events;
-	size_t			 bytes;		/* the events' own bytes */
-	size_t			 cost;		/* what they take (budget.h) */
-	size_t			 max_events;
-	size_t			 max_bytes;	/* the whole memory budget */
-};
-
 enum shaper_verdict {
 	SHAPER_QUEUED,		/* on its way to the sink */
 	SHAPER_SHED,		/* dropped or diverted by policy */
@@ -113,62 +51,69 @@ enum shaper_verdict {
 };
 
 #define SHAPER_LISTENERS	3	/* tcp, http, kafka */
-#define SHAPER_NONE_REFUSED	(RULES_PRIORITY_MAX + 1)
+#define SHAPER_TOP_KEYS		10	/* keys in shaper_top_keys() */
 
-struct shaper {
-	struct event_base	*base;
-	const struct config	*cf;
+/*
+ * The shaper as /metrics and /stats show it, taken by shaper_stats(); its
+ * classes are taken one by one with shaper_class_stats().
+ */
+struct shaper_stats {
+	uint64_t	 revision;	/* of the rules in force */
+	double		 capacity;	/* admitted events/s; +Inf: unlimited */
+	int		 backpressure;	/* pressure within the last second */
+	size_t		 queue_events;
+	size_t		 queue_bytes;
+	size_t		 queue_max_events;
+	size_t		 queue_max_bytes;
+	uint64_t	 queue_age;	/* ns the oldest queued event waited */
+	struct {
+		int	 pressure;	/* seen in the last step */
+		double	 capacity;	/* its own, before a fleet's share */
+		double	 fwd_rate;	/* forwarded events/s */
+		double	 demand_rate;	/* smoothed events/s asking */
+		double	 floor;		/* C never goes below */
+		double	 ceiling;	/* forwarded rate at the last pressure */
+		uint64_t decreases;	/* steps, ever */
+		uint64_t increases;
+		uint64_t lifts;
+	}		 control;
+	uint64_t	 parse_errors[SHAPER_LISTENERS];	/* by source */
+	uint64_t	 divert_lost;	/* shed events the divert sink lost */
+	size_t		 nclasses;	/* in the registry */
+};
 
-	struct ruleset		*rules;		/* in force; owned */
-	uint64_t		 revision;
-	struct sclass		**map;		/* rules index -> class */
-	uint64_t		*limit_hits;	/* per rules index, pending */
+/* One class, as shaper_class_stats() takes it. */
+struct shaper_class_stats {
+	const struct sclass *cls;	/* for shaper_rates() and the like */
+	const char	*name;		/* lives as long as the shaper */
+	int		 priority;
+	int		 active;	/* in the rule set in force */
+	uint64_t	 received;
+	uint64_t	 forwarded;
+	uint64_t	 dropped[REASON_MAX];
+	uint64_t	 diverted;
+	uint64_t	 queued;
+	uint64_t	 inflight;
+	uint64_t	 regex_limit;
+	double		 demand;	/* smoothed events/s asking admission */
+	double		 allocation;	/* events/s; +Inf: unlimited */
+	double		 effective_rate;	/* its own rate and allocation:
+					   what it is held to; +Inf: none */
+	uint64_t	 lag[SHAPER_LAG_BUCKETS + 1];	/* last: +Inf */
+	uint64_t	 lag_count;
+	double		 lag_sum;	/* seconds */
+};
 
-	struct sclass		*internal;	/* "_spillway": priority 0, no rate */
-	struct sclass		**classes;	/* registry, first-seen order */
-	size_t			 nclasses;
-	size_t			 cap;
-
-	struct queue		 q;
-	struct sink		*sink;
-	struct sink		*divert;
-	int			 sink_busy;	/* waiting for ready() */
-	struct record_list	 divq;		/* waiting for the divert sink */
-	size_t			 divq_len;
-	int			 divert_busy;
-	struct event		*pump_ev;
-
-	/* Capacity controller: admitted rate, +Inf when unlimited. */
-	struct control		 ctl;
-	double			 capacity;
-	int			 backpressure;	/* pressure within the last second */
-	uint64_t		 pressure_at;	/* ns of the last pressure seen */
-	uint64_t		 pushback_seen;	/* sink counter, last step */
-	struct bucket		 spare;		/* capacity no class asked for */
-	double			 spare_rate;
-	struct sclass		**byprio;	/* active, largest priority first */
-	size_t			 nbyprio;
-	uint64_t		 summary_at;	/* ns of the last drop summary */
-	int			 refused_now;	/* most important refused in
-						   this interval */
-
-	uint64_t		 (*clock)(void);	/* ns; the lag's end */
-	uint64_t		 min_age[RULES_PRIORITY_MAX + 1];	/* ns, 0:
-						   no class of it expires */
-
-	uint64_t		 parse_errors[SHAPER_LISTENERS];
-	uint64_t		 divert_lost;	/* divert sink could not take */
-	uint64_t		 snap_at;	/* ns of the last snapshot */
-	size_t			 snap_pos;	/* slot of the newest snapshot */
-	int			 draining;	/* shutting down */
-	struct shaper_request	 req;		/* see shaper_request() */
-
-	/* In a fleet (shaper_set_fleet()): the others, and what it saw. */
-	struct fleet		*fleet;
-	void			(*fleet_publish)(void *,
-				    const struct fleet_report *);
-	void			*fleet_arg;
-	struct fleet_view	*fleet_view;
+/* A class's per-key buckets and the keys shed most (shaper_top_keys()). */
+struct shaper_keys {
+	size_t		 keys;		/* in the table now */
+	uint64_t	 evictions;
+	size_t		 ntop;
+	struct {
+		char	 key[KEYTAB_KEY_MAX + 1];
+		uint64_t shed;
+		uint64_t seen;
+	}		 top[SHAPER_TOP_KEYS];	/* most shed first */
 };
 
 /*
@@ -245,9 +190,10 @@ enum shaper_verdict shaper_offer_classified(struct shaper *sh,
 		    struct record **held, uint64_t now);
 
 /*
- * Forward a bulk update or delete to an Elasticsearch sink unshaped, in
- * the internal class "_spillway" (priority 0, no rate).  source may be
- * NULL (delete: the action line alone).  ack, token and held as for
+ * Forward a bulk update or delete unshaped, in the internal class
+ * "_spillway" (priority 0, no rate), to a main sink that takes them
+ * (SINK_CAP_BARE in shaper_sink_caps()).  source may be NULL (delete:
+ * the action line alone; the record is bare).  ack, token and held as for
  * shaper_offer_acked(); ack may be NULL.
  */
 enum shaper_verdict shaper_offer_unshaped(struct shaper *sh,
@@ -322,9 +268,6 @@ void		 shaper_expire(struct shaper *sh, uint64_t now);
 void		 shaper_rates(const struct shaper *sh, const struct sclass *c,
 		    int secs, double out[3]);
 
-/* Move pending regex-limit hits into the class counters. */
-void		 shaper_sync(struct shaper *sh);
-
 /*
  * One control interval ends at now: read the sink's back-pressure and the
  * queue's age, step the controller, hand its capacity out by priority.
@@ -350,5 +293,57 @@ int		 shaper_idle(const struct shaper *sh);
 
 /* Look a class up by name; NULL if it never existed. */
 struct sclass	*shaper_class(const struct shaper *sh, const char *name);
+
+/*
+ * The shaper's state now into *out, pending regex-limit hits counted
+ * first.  Then shaper_class_stats(sh, i, ...) for i below out->nclasses
+ * takes each class, in the order they were first seen.  Neither
+ * allocates.
+ */
+void		 shaper_stats(struct shaper *sh, uint64_t now,
+		    struct shaper_stats *out);
+void		 shaper_class_stats(const struct shaper *sh, size_t i,
+		    struct shaper_class_stats *out);
+
+/*
+ * Class c's per-key buckets into *out, the SHAPER_TOP_KEYS keys with the
+ * most shed events first (those that shed none left out).  0, or -1
+ * when c has no per-key buckets.
+ */
+int		 shaper_top_keys(const struct sclass *c,
+		    struct shaper_keys *out);
+
+/* The revision of the rules in force: 1, then one more each swap. */
+uint64_t	 shaper_revision(const struct shaper *sh);
+
+/*
+ * Add regex-limit hits counted elsewhere (a worker) for the rules in
+ * force: hits[i] for class index i, i below n and their class count.
+ */
+void		 shaper_add_limit_hits(struct shaper *sh,
+		    const uint64_t *hits, size_t n);
+
+/* The rate admitted now, events/s; +Inf while unlimited. */
+double		 shaper_capacity(const struct shaper *sh);
+
+/*
+ * Whether a source that can wait (Kafka, which keeps the backlog) may
+ * read more now: not while the main sink is busy or down, nor while the
+ * queue holds half its events or bytes.
+ */
+int		 shaper_may_read(const struct shaper *sh, uint64_t now);
+
+/*
+ * The capabilities (SINK_CAP_*, sink.h) of the main sink, 0 without
+ * one: what the sources may hand it beyond plain events.
+ */
+unsigned	 shaper_sink_caps(const struct shaper *sh);
+
+/*
+ * The shutdown began: the queue drains, and no sink pressure is counted
+ * from now on.  shaper_draining() tells whether it has.
+ */
+void		 shaper_drain(struct shaper *sh);
+int		 shaper_draining(const struct shaper *sh);
 
 #endif

@@ -28,6 +28,7 @@
 #include "record.h"
 
 struct config;
+struct evbuffer;
 struct sink;
 
 struct batch {
@@ -92,8 +93,23 @@ struct sink_requests {
 
 extern const double sink_hist_bounds[SINK_HIST_BUCKETS];
 
+/*
+ * What a kind of sink can do beyond taking events (sink_ops.caps), for
+ * the modules that would otherwise ask which sink it is.
+ */
+#define SINK_CAP_UPSTREAM	0x01	/* its URL is an Elasticsearch the
+					   HTTP pass-through may call */
+#define SINK_CAP_BARE		0x02	/* takes bulk update and delete
+					   actions, a delete without a
+					   source (record.bare) */
+#define SINK_CAP_PARAMS		0x04	/* applies a bulk request's query
+					   parameters (record.params) */
+#define SINK_CAP_SHOW_URL	0x08	/* its URL holds no secret: /stats
+					   shows it rather than the name */
+
 struct sink_ops {
 	const char	*name;
+	unsigned	 caps;		/* SINK_CAP_* */
 	/* Parse url, allocate s->priv.  0 or -1 with a message in err. */
 	int		(*init)(struct sink *s, const char *url,
 			    const struct config *cf, char *err, size_t errlen);
@@ -105,6 +121,18 @@ struct sink_ops {
 			    uint64_t now);
 	/* Reopen files (SIGHUP, log rotation); may be NULL. */
 	void		(*reopen)(struct sink *s);
+	/*
+	 * Append the sink's own series to out (Prometheus text): its
+	 * samples of spillway_sink_pressure_signals_total, whose family
+	 * header is written already, then families of its own.  May be
+	 * NULL: it has none.
+	 */
+	void		(*metrics)(struct sink *s, struct evbuffer *out);
+	/*
+	 * Whether the peer answers now (--require-sink): 0, or -1 with a
+	 * message in err.  May be NULL: nothing to probe.
+	 */
+	int		(*probe)(struct sink *s, char *err, size_t errlen);
 	/*
 	 * Hand back every record still held with SINK_ABORTED, release
 	 * everything.  Called once, from sink_free().
@@ -164,6 +192,25 @@ sink_reopen(struct sink *s)
 {
 	if (s->ops->reopen != NULL)
 		s->ops->reopen(s);
+}
+
+static inline unsigned
+sink_caps(const struct sink *s)
+{
+	return s->ops->caps;
+}
+
+static inline void
+sink_metrics(struct sink *s, struct evbuffer *out)
+{
+	if (s->ops->metrics != NULL)
+		s->ops->metrics(s, out);
+}
+
+static inline int
+sink_probe(struct sink *s, char *err, size_t errlen)
+{
+	return s->ops->probe != NULL ? s->ops->probe(s, err, errlen) : 0;
 }
 
 /*

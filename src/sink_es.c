@@ -56,6 +56,7 @@
 #include "config.h"
 #include "gzip.h"
 #include "log.h"
+#include "net.h"
 #include "sink.h"
 #include "sink_es.h"
 #include "sink_es_bulk.h"
@@ -981,16 +982,6 @@ sink_es_stats(struct sink *s, struct sink_stats *st, uint64_t now)
 	}
 }
 
-void
-sink_es_signals(struct sink *s, struct sink_es_signals *out)
-{
-	if (s == NULL || s->ops != &sink_es_ops || s->priv == NULL) {
-		memset(out, 0, sizeof(*out));
-		return;
-	}
-	*out = ((struct sink_es *)s->priv)->sig;
-}
-
 static void
 sink_es_free(struct sink *s)
 {
@@ -1038,12 +1029,60 @@ sink_es_free(struct sink *s)
 	s->priv = NULL;
 }
 
+/* The signals behind the push-back counter, and what was sent again. */
+static void
+sink_es_metrics(struct sink *s, struct evbuffer *out)
+{
+	const struct sink_es_signals *sg = &((struct sink_es *)s->priv)->sig;
+
+	evbuffer_add_printf(out,
+	    "spillway_sink_pressure_signals_total{sink=\"%s\","
+	    "signal=\"whole_rejected\"} %llu\n"
+	    "spillway_sink_pressure_signals_total{sink=\"%s\","
+	    "signal=\"item_429\"} %llu\n"
+	    "spillway_sink_pressure_signals_total{sink=\"%s\","
+	    "signal=\"slow\"} %llu\n"
+	    "spillway_sink_pressure_signals_total{sink=\"%s\","
+	    "signal=\"saturated\"} %llu\n",
+	    s->label, (unsigned long long)sg->whole_rejected,
+	    s->label, (unsigned long long)sg->item_429,
+	    s->label, (unsigned long long)sg->slow,
+	    s->label, (unsigned long long)sg->saturated);
+	evbuffer_add_printf(out, "# HELP spillway_sink_retried_total Records "
+	    "sent to the sink again after a retriable failure.\n"
+	    "# TYPE spillway_sink_retried_total counter\n"
+	    "spillway_sink_retried_total{sink=\"%s\"} %llu\n", s->label,
+	    (unsigned long long)sg->retried);
+	evbuffer_add_printf(out, "# HELP spillway_sink_yielded_total Records "
+	    "a retry backoff handed back to the queue so that priority 0 "
+	    "could go first.\n"
+	    "# TYPE spillway_sink_yielded_total counter\n"
+	    "spillway_sink_yielded_total{sink=\"%s\"} %llu\n", s->label,
+	    (unsigned long long)sg->yielded);
+}
+
+/* --require-sink: the cluster accepts a connection. */
+static int
+sink_es_probe(struct sink *s, char *err, size_t errlen)
+{
+	char port[16];
+	struct url u;
+
+	if (url_parse(s->url, &u, err, errlen) == -1)
+		return -1;
+	snprintf(port, sizeof(port), "%d", u.port);
+	return net_probe(u.host, port, 5000, err, errlen);
+}
+
 const struct sink_ops sink_es_ops = {
 	.name = "elasticsearch",
+	.caps = SINK_CAP_UPSTREAM | SINK_CAP_BARE | SINK_CAP_PARAMS,
 	.init = sink_es_init,
 	.submit = sink_es_submit,
 	.poll = sink_es_poll,
 	.stats = sink_es_stats,
 	.reopen = NULL,
+	.metrics = sink_es_metrics,
+	.probe = sink_es_probe,
 	.free = sink_es_free,
 };

@@ -8,9 +8,10 @@
 
 #include <stdint.h>
 
-struct sink;
-
-/* Counters of back-pressure signals, ever since the sink started. */
+/*
+ * Counters of back-pressure signals, ever since the sink started; its
+ * metrics op renders them.
+ */
 struct sink_es_signals {
 	uint64_t	 whole_rejected;	/* whole-request 429 or 503 */
 	uint64_t	 item_429;		/* per-item 429s */
@@ -20,11 +21,5 @@ struct sink_es_signals {
 	uint64_t	 yielded;		/* given back from a backoff
 						   to let priority 0 out */
 };
-
-/*
- * The back-pressure counters of an Elasticsearch sink (one made from
- * sink_es_ops); zeros for other sinks.
- */
-void		 sink_es_signals(struct sink *s, struct sink_es_signals *out);
 
 #endif

@@ -735,10 +735,13 @@ sink_file_free(struct sink *s)
 
 const struct sink_ops sink_file_ops = {
 	.name = "file",
+	.caps = SINK_CAP_SHOW_URL,
 	.init = sink_file_init,
 	.submit = sink_file_submit,
 	.poll = NULL,
 	.stats = sink_file_stats,
 	.reopen = sink_file_reopen,
+	.metrics = NULL,
+	.probe = NULL,		/* opened at start-up: nothing to probe */
 	.free = sink_file_free,
 };

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
@@ -575,14 +576,45 @@ sink_kafka_free(struct sink *s)
 	s->priv = NULL;
 }
 
-void
-sink_kafka_signals(struct sink *s, struct sink_kafka_signals *out)
+/* The signals behind the push-back counter. */
+static void
+sink_kafka_metrics(struct sink *s, struct evbuffer *out)
 {
-	if (s == NULL || s->ops != &sink_kafka_ops || s->priv == NULL) {
-		memset(out, 0, sizeof(*out));
-		return;
-	}
-	*out = ((struct sink_kafka *)s->priv)->sig;
+	const struct sink_kafka_signals *kg =
+	    &((struct sink_kafka *)s->priv)->sig;
+
+	evbuffer_add_printf(out,
+	    "spillway_sink_pressure_signals_total{sink=\"%s\","
+	    "signal=\"queue_full\"} %llu\n"
+	    "spillway_sink_pressure_signals_total{sink=\"%s\","
+	    "signal=\"slow\"} %llu\n"
+	    "spillway_sink_pressure_signals_total{sink=\"%s\","
+	    "signal=\"errors\"} %llu\n",
+	    s->label, (unsigned long long)kg->queue_full,
+	    s->label, (unsigned long long)kg->slow,
+	    s->label, (unsigned long long)kg->errors);
+}
+
+/* --require-sink: any one of the brokers listed accepts a connection. */
+static int
+sink_kafka_probe(struct sink *s, char *err, size_t errlen)
+{
+	char host[256], port[16], *brokers, *topic;
+	const char *list;
+	int rc = -1;
+
+	if (url_kafka(s->url, &brokers, &topic, err, errlen) == -1)
+		return -1;
+	list = brokers;
+	while (url_broker_next(&list, host, sizeof(host), port,
+	    sizeof(port)))
+		if (net_probe(host, port, 5000, err, errlen) == 0) {
+			rc = 0;
+			break;
+		}
+	free(brokers);
+	free(topic);
+	return rc;
 }
 
 const struct sink_ops sink_kafka_ops = {
@@ -592,5 +624,7 @@ const struct sink_ops sink_kafka_ops = {
 	.poll = sink_kafka_poll,
 	.stats = sink_kafka_stats,
 	.reopen = NULL,
+	.metrics = sink_kafka_metrics,
+	.probe = sink_kafka_probe,
 	.free = sink_kafka_free,
 };

@@ -6,16 +6,14 @@
 
 #include <stdint.h>
 
-struct sink;
-
-/* Counters of back-pressure signals, ever since the sink started. */
+/*
+ * Counters of back-pressure signals, ever since the sink started; its
+ * metrics op renders them.
+ */
 struct sink_kafka_signals {
 	uint64_t	 queue_full;	/* librdkafka's queue was full */
 	uint64_t	 slow;		/* deliveries over target latency */
 	uint64_t	 errors;	/* failed deliveries, all brokers down */
 };
-
-/* The Kafka sink's signals; zeros for any other sink. */
-void	sink_kafka_signals(struct sink *s, struct sink_kafka_signals *out);
 
 #endif

@@ -43,6 +43,7 @@
 #include "net.h"
 #include "rules.h"
 #include "shaper.h"
+#include "stats.h"
 #include "worker.h"
 
 #define WORKER_BATCH_EVENTS	512
@@ -128,6 +129,8 @@ struct workers {
 static struct ingest_tcp_hooks worker_hooks;
 
 static void	workers_rebalance(struct workers *);
+static void	workers_counters(const struct workers *,
+		    struct ingest_tcp_counters *);
 
 
 /* -- batches */
@@ -412,11 +415,10 @@ workers_shape(struct workers *w, struct wbatch *b)
 	struct shaper *sh = w->sh;
 	const char *line;
 	size_t i;
-	int same = b->revision == sh->revision;
+	int same = b->revision == shaper_revision(sh);
 
 	if (same)
-		for (i = 0; i < b->nhits && i < sh->rules->nclasses; i++)
-			sh->limit_hits[i] += b->hits[i];
+		shaper_add_limit_hits(sh, b->hits, b->nhits);
 	for (i = 0; i < b->n; i++) {
 		struct wevent *ev = &b->ev[i];
 		struct classify_result cr;
@@ -442,10 +444,10 @@ workers_shape(struct workers *w, struct wbatch *b)
 static void
 workers_publish(struct workers *w)
 {
-	const struct ruleset *rs = w->sh->rules;
+	const struct ruleset *rs = shaper_rules(w->sh);
 	char *text;
 
-	if (w->revision == w->sh->revision || rs->text == NULL)
+	if (w->revision == shaper_revision(w->sh) || rs->text == NULL)
 		return;
 	if ((text = malloc(rs->textlen)) == NULL)
 		return;
@@ -454,7 +456,7 @@ workers_publish(struct workers *w)
 	free(w->text);
 	w->text = text;
 	w->textlen = rs->textlen;
-	w->revision = w->sh->revision;
+	w->revision = shaper_revision(w->sh);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -800,20 +802,9 @@ workers_free(struct workers *w)
 	free(w);
 }
 
-int
-workers_count(const struct workers *w)
-{
-	return w != NULL ? w->n : 0;
-}
-
-size_t
-workers_connections(const struct workers *w, int i)
-{
-	return LOAD(ingest_tcp_counters(w->v[i].it)->connections);
-}
-
-void
-workers_counters(struct workers *w, struct ingest_tcp_counters *sum)
+/* Add the workers' listener counters to *sum. */
+static void
+workers_counters(const struct workers *w, struct ingest_tcp_counters *sum)
 {
 	const struct ingest_tcp_counters *c;
 	int i;
@@ -832,4 +823,27 @@ workers_counters(struct workers *w, struct ingest_tcp_counters *sum)
 		sum->moved_in += LOAD(c->moved_in);
 		sum->moved_out += LOAD(c->moved_out);
 	}
+}
+
+void
+workers_report(const void *arg, struct stats_source *out)
+{
+	const struct workers *w = arg;
+	const struct ingest_tcp_counters *own =
+	    ingest_tcp_counters(w->main_tcp);
+	struct ingest_tcp_counters sum = *own;
+	int i;
+
+	ingest_tcp_report(w->main_tcp, out);
+	workers_counters(w, &sum);
+	out->has |= STATS_LOOPS;
+	out->connections = sum.connections;
+	out->refused_limit = sum.refused;
+	out->partial = sum.partial;
+	out->moved = sum.moved_out;
+	out->loop_connections[0] = own->connections;
+	for (i = 0; i < w->n && i + 1 < STATS_LOOPS_MAX; i++)
+		out->loop_connections[i + 1] = w->v[i].it == NULL ? 0 :
+		    LOAD(ingest_tcp_counters(w->v[i].it)->connections);
+	out->nloops = (size_t)i + 1;
 }

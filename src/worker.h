@@ -18,8 +18,8 @@
 struct config;
 struct event_base;
 struct ingest_tcp;
-struct ingest_tcp_counters;
 struct shaper;
+struct stats_source;
 struct workers;
 
 /* Start n threads.  NULL with a message in err. */
@@ -41,12 +41,11 @@ int		 workers_idle(struct workers *w);
 /* Join the threads, free everything.  Accepts NULL. */
 void		 workers_free(struct workers *w);
 
-/* Add the workers' listener counters to *sum. */
-void		 workers_counters(struct workers *w,
-		    struct ingest_tcp_counters *sum);
-
-/* How many workers; the connections worker i serves now. */
-int		 workers_count(const struct workers *w);
-size_t		 workers_connections(const struct workers *w, int i);
+/*
+ * A stats_report_fn (stats.h) for the TCP listener and its workers (arg):
+ * what ingest_tcp_report() gives, over all the loops, and the
+ * connections of each loop.
+ */
+void		 workers_report(const void *w, struct stats_source *out);
 
 #endif

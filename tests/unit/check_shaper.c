@@ -22,7 +22,7 @@
 #include "record.h"
 #include "rules.h"
 #include "budget.h"
-#include "shaper.h"
+#include "shaper_int.h"
 #include "sink.h"
 #include "check_common.h"
 
