@@ -29,6 +29,7 @@
 #include "shaper.h"
 #include "sink.h"
 #include "stats.h"
+#include "summary.h"
 #include "tls.h"
 #include "url.h"
 #include "worker.h"
@@ -82,7 +83,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	shaper_tick(app.sh, now);
 	if (++ticks % SUMMARY_SECS == 0)
-		shaper_summarize(app.sh, hostname, clock_wall_ns(), now);
+		summary_make(app.sh, hostname, clock_wall_ns(), now);
 }
 
 static void

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <spillway/clock.h>
 #include <spillway/hist.h>
@@ -38,7 +37,6 @@ static void	shaper_pump(struct shaper *);
 static struct record *queue_first(const struct queue *);
 static void	queue_unlink(struct queue *, struct record *);
 static void	shaper_reclaim(void *, size_t);
-static void	shaper_sync(struct shaper *);
 
 static void
 shaper_schedule(struct shaper *sh)
@@ -305,8 +303,7 @@ shaper_swap_rules(struct shaper *sh, struct ruleset *rules, uint64_t now)
 	sh->revision++;
 }
 
-/* Move pending regex-limit hits into the class counters. */
-static void
+void
 shaper_sync(struct shaper *sh)
 {
 	size_t i;
@@ -790,26 +787,26 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 	return SHAPER_QUEUED;
 }
 
-enum shaper_verdict
-shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
-    const char *action, size_t action_len, const struct record_ack *ack,
-    uint64_t token, struct record **held, uint64_t now)
+/*
+ * Queue rec (NULL: there was no memory for it), received already, in the
+ * internal class at priority 0: no bucket, no controller.
+ */
+static enum shaper_verdict
+shaper_queue_internal(struct shaper *sh, struct record *rec,
+    enum record_source source, const struct record_ack *ack, uint64_t token,
+    struct record **held, uint64_t now)
 {
 	struct sclass *c = sh->internal;
-	struct record *rec;
 
-	c->received++;
-	if ((rec = shaper_with_params(sh, record_new(source ? source : "",
-	    source ? len : 0, action, action_len))) == NULL) {
+	if (rec == NULL) {
 		c->dropped[REASON_QUEUE_FULL]++;
 		ack_now(ack, token, REASON_QUEUE_FULL);
 		return SHAPER_FAILED;
 	}
-	rec->bare = source == NULL;
 	rec->cls = c;
 	rec->class_name = c->name;
 	rec->priority = 0;
-	rec->source = SOURCE_HTTP;
+	rec->source = (uint8_t)source;
 	rec->t_in = now;
 	rec->ack = ack;
 	rec->ack_token = token;
@@ -821,6 +818,32 @@ shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
 		*held = rec;
 	shaper_schedule(sh);
 	return SHAPER_QUEUED;
+}
+
+enum shaper_verdict
+shaper_offer_unshaped(struct shaper *sh, const char *source, size_t len,
+    const char *action, size_t action_len, const struct record_ack *ack,
+    uint64_t token, struct record **held, uint64_t now)
+{
+	struct record *rec;
+
+	sh->internal->received++;
+	if ((rec = shaper_with_params(sh, record_new(source ? source : "",
+	    source ? len : 0, action, action_len))) != NULL)
+		rec->bare = source == NULL;
+	return shaper_queue_internal(sh, rec, SOURCE_HTTP, ack, token, held,
+	    now);
+}
+
+enum shaper_verdict
+shaper_offer_own(struct shaper *sh, const char *line, size_t len,
+    uint64_t now)
+{
+	struct record *rec = record_new(line, len, NULL, 0);
+
+	sh->internal->received++;
+	return shaper_queue_internal(sh, rec, SOURCE_INTERNAL, NULL, 0, NULL,
+	    now);
 }
 
 static void
@@ -1340,102 +1363,6 @@ shaper_control(struct shaper *sh, uint64_t now)
 	if (ch == CONTROL_LIFTED)
 		log_info("capacity lifted: unlimited after %.0f s calm",
 		    (double)sh->ctl.p.calm_ns / 1e9);
-}
-
-/* Append `"name":{"reason":n,...}` for what c dropped since last time. */
-static int
-summary_class(struct sclass *c, json_t *shed)
-{
-	json_t *o;
-	uint64_t d;
-	int r, any = 0;
-
-	if ((o = json_object()) == NULL)
-		return -1;
-	for (r = 0; r < REASON_MAX; r++) {
-		if (r == REASON_SHUTDOWN ||
-		    (d = c->dropped[r] - c->reported[r]) == 0)
-			continue;
-		json_object_set_new(o, reason_name(r),
-		    json_integer((json_int_t)d));
-		any = 1;
-	}
-	if (any)
-		json_object_set_new(shed, c->name, o);
-	else
-		json_decref(o);
-	return any;
-}
-
-void
-shaper_summarize(struct shaper *sh, const char *host, uint64_t wall,
-    uint64_t now)
-{
-	json_t *root, *shed;
-	struct record *rec;
-	struct tm tm;
-	time_t secs = (time_t)(wall / NSEC_PER_SEC);
-	char ts[80], *text;
-	size_t i;
-	int r;
-
-	shaper_sync(sh);
-	if ((shed = json_object()) == NULL)
-		return;
-	for (i = 0; i < sh->nclasses; i++) {
-		struct sclass *c = sh->classes[i];
-
-		if (summary_class(c, shed) != 1)
-			continue;
-		log_notice("class %s: dropped in the last %.0f s: "
-		    "rate_limit %llu, backpressure %llu, queue_full %llu, "
-		    "too_large %llu, expired %llu, sink_rejected %llu, "
-		    "sink_error %llu, unacknowledged %llu",
-		    c->name, (double)(now - sh->summary_at) / 1e9,
-#define DELTA(x) (unsigned long long)(c->dropped[x] - c->reported[x])
-		    DELTA(REASON_RATE_LIMIT), DELTA(REASON_BACKPRESSURE),
-		    DELTA(REASON_QUEUE_FULL), DELTA(REASON_TOO_LARGE),
-		    DELTA(REASON_EXPIRED), DELTA(REASON_SINK_REJECTED), DELTA(REASON_SINK_ERROR),
-		    DELTA(REASON_UNACKNOWLEDGED));
-#undef DELTA
-		for (r = 0; r < REASON_MAX; r++)
-			if (r != REASON_SHUTDOWN)
-				c->reported[r] = c->dropped[r];
-	}
-	sh->summary_at = now;
-	if (json_object_size(shed) == 0) {
-		json_decref(shed);
-		return;
-	}
-	gmtime_r(&secs, &tm);
-	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(wall % NSEC_PER_SEC / NSEC_PER_MSEC));
-	root = json_pack("{s:s, s:{s:s, s:o}}", "@timestamp", ts, "spillway",
-	    "host", host, "shed", shed);
-	if (root == NULL)
-		return;
-	text = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(root);
-	if (text == NULL)
-		return;
-	rec = record_new(text, strlen(text), NULL, 0);
-	free(text);
-	sh->internal->received++;
-	if (rec == NULL) {
-		sh->internal->dropped[REASON_QUEUE_FULL]++;
-		return;
-	}
-	rec->cls = sh->internal;
-	rec->class_name = sh->internal->name;
-	rec->priority = 0;
-	rec->source = SOURCE_INTERNAL;
-	rec->t_in = now;
-	if (queue_push(sh, rec, QUEUE_TAIL) == -1) {
-		shaper_drop(sh, rec, REASON_QUEUE_FULL, NULL);
-		return;
-	}
-	shaper_schedule(sh);
 }
 
 /* The rate c is held to now: its own rate and its allocation. */

@@ -202,6 +202,13 @@ enum shaper_verdict shaper_offer_unshaped(struct shaper *sh,
 		    uint64_t token, struct record **held, uint64_t now);
 
 /*
+ * Queue an event spillway makes itself (line, len bytes, borrowed; a drop
+ * summary) in the internal class "_spillway", unshaped, at priority 0.
+ */
+enum shaper_verdict shaper_offer_own(struct shaper *sh, const char *line,
+		    size_t len, uint64_t now);
+
+/*
  * The sender of rec (a record given through held, whose ack was not told
  * yet) answered for it itself and will send it again.  If rec is still
  * queued, it is taken out, counted as unacknowledged and freed, and 0 is
@@ -273,14 +280,6 @@ void		 shaper_rates(const struct shaper *sh, const struct sclass *c,
  * queue's age, step the controller, hand its capacity out by priority.
  */
 void		 shaper_control(struct shaper *sh, uint64_t now);
-
-/*
- * Every 10 s: if anything was dropped since the last summary, forward one
- * summary event in "_spillway" and log one line per class that dropped.
- * host names this instance; wall is the wall-clock time in ns.
- */
-void		 shaper_summarize(struct shaper *sh, const char *host,
-		    uint64_t wall, uint64_t now);
 
 /* How long the oldest queued event has waited, in ns; 0 when empty. */
 uint64_t	 shaper_queue_age(const struct shaper *sh, uint64_t now);

@@ -49,7 +49,8 @@ struct sclass {
 	double			 demand_now;	/* what the allocation uses */
 	double			 alloc;		/* events/s; +Inf: unlimited */
 	struct bucket		 abucket;	/* the allocation as tokens */
-	uint64_t		 reported[REASON_MAX];	/* in summaries */
+	uint64_t		 reported[REASON_MAX];	/* in summaries
+							   (summary.c) */
 
 	/* snapshots of received/forwarded/dropped, one per second */
 	uint64_t		 snap[SHAPER_RATE_SLOTS][3];
@@ -119,7 +120,8 @@ struct shaper {
 	double			 spare_rate;
 	struct sclass		**byprio;	/* active, largest priority first */
 	size_t			 nbyprio;
-	uint64_t		 summary_at;	/* ns of the last drop summary */
+	uint64_t		 summary_at;	/* ns of the last drop summary
+						   (summary.c) */
 	int			 refused_now;	/* most important refused in
 						   this interval */
 
@@ -141,5 +143,8 @@ struct shaper {
 	void			*fleet_arg;
 	struct fleet_view	*fleet_view;
 };
+
+/* Move pending regex-limit hits into the class counters. */
+void	shaper_sync(struct shaper *sh);
 
 #endif

@@ -24,6 +24,7 @@
 #include "budget.h"
 #include "shaper_int.h"
 #include "sink.h"
+#include "summary.h"
 #include "check_common.h"
 
 #define NS	1000000000ULL
@@ -2754,7 +2755,7 @@ START_TEST(drop_summary_event)
 	in = cls(&e, "_spillway");
 	ck_assert_uint_eq(in->received, 0);
 	F(e.sink)->answer = SINK_BUSY;
-	shaper_summarize(e.sh, "host-a", 1700000000123ULL * MS, now);
+	summary_make(e.sh, "host-a", 1700000000123ULL * MS, now);
 	ck_assert_uint_eq(in->received, 1);
 	ck_assert_uint_eq(in->queued, 1);
 	/* The newest queued event of priority 0 is the summary. */
@@ -2775,7 +2776,7 @@ START_TEST(drop_summary_event)
 	ck_assert_ptr_null(json_object_get(shed, "crit"));
 	json_decref(root);
 	/* Nothing dropped since: no second summary. */
-	shaper_summarize(e.sh, "host-a", 1700000010123ULL * MS, now);
+	summary_make(e.sh, "host-a", 1700000010123ULL * MS, now);
 	ck_assert_uint_eq(in->received, 1);
 	for (i = 0; i < 3; i++)
 		identity(e.sh);
