@@ -151,8 +151,8 @@ struct sink {
 };
 
 /*
- * A sink for url ("stdout", "null", "file:PATH"; later http(s):// and
- * kafka://), labelled "main" or "divert".  NULL with a message in err.
+ * A sink for url ("stdout", "null", "file:PATH", http(s)://, kafka://),
+ * labelled "main" or "divert".  NULL with a message in err.
  */
 struct sink	*sink_new(struct event_base *base, const char *url,
 		    const struct config *cf, const char *label,
