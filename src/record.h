@@ -66,7 +66,8 @@ struct record {
 	TAILQ_ENTRY(record)	 plink;		/* the queue: its priority's list */
 	struct sclass		*cls;		/* class state; outlives records */
 	const char		*class_name;	/* cls's name, for the sinks:
-						   as long-lived as cls */
+						   as long-lived as cls; set
+						   on every queued record */
 	json_t			*json;		/* one reference, or NULL */
 	const char		*data;		/* bytes to forward, no newline */
 	size_t			 len;

@@ -42,7 +42,6 @@
 #include "kafka_conf.h"
 #include "log.h"
 #include "net.h"
-#include "rules.h"
 #include "sink.h"
 #include "sink_kafka.h"
 #include "url.h"
@@ -128,7 +127,7 @@ kafka_topic(const struct sink_kafka *k, const struct record *rec,
 
 	if (!k->per_class)
 		return k->topic;
-	name = rec->class_name != NULL ? rec->class_name : RULES_INTERNAL_NAME;
+	name = rec->class_name;
 	at = strstr(k->topic, KAFKA_CLASS);
 	pre = (size_t)(at - k->topic);
 	n = (size_t)snprintf(buf, buflen, "%.*s%s%s", (int)pre, k->topic, name,
