@@ -6,7 +6,6 @@
  */
 #include <sys/stat.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "app.h"
 #include "config.h"
 #include "http.h"
+#include "levers.h"
 #include "log.h"
 #include "metrics.h"
 #include "record.h"
@@ -142,40 +142,8 @@ app_put_rules(struct app *app, const char *text, size_t len,
 	return 0;
 }
 
-static void
-reply_buffer(struct http_request *req, int status, const char *ctype,
-    struct evbuffer *buf, const char *extra)
-{
-	size_t len = evbuffer_get_length(buf);
-
-	http_respond(req, status, ctype,
-	    (const char *)evbuffer_pullup(buf, -1), len, extra);
-	evbuffer_free(buf);
-}
-
-static void
-reply_json(struct http_request *req, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-reply_json(struct http_request *req, int status, const char *fmt, ...)
-{
-	struct evbuffer *buf = evbuffer_new();
-	va_list ap;
-
-	if (buf == NULL) {
-		http_respond(req, 500, NULL, NULL, 0, NULL);
-		return;
-	}
-	va_start(ap, fmt);
-	evbuffer_add_vprintf(buf, fmt, ap);
-	va_end(ap);
-	reply_buffer(req, status, "application/json", buf, NULL);
-}
-
-/* The rules error as JSON: message, line and column. */
-static void
-reply_rules_error(struct http_request *req, int status,
+void
+admin_rules_error(struct http_request *req, int status,
     const struct rules_error *err)
 {
 	char esc[6 * sizeof(err->msg) + 1];
@@ -183,7 +151,7 @@ reply_rules_error(struct http_request *req, int status,
 
 	n = record_escape(esc, err->msg, strlen(err->msg));
 	esc[n] = '\0';
-	reply_json(req, status,
+	http_respond_json(req, status,
 	    "{\"error\":\"%s\",\"line\":%d,\"column\":%d}", esc, err->line,
 	    err->col);
 }
@@ -229,13 +197,13 @@ admin_healthz(struct app *app, struct http_request *req)
 	sink_stats(app->sink, &st, clock_now_ns());
 	if (!st.up && st.down_since != 0 && now - st.down_since >
 	    (uint64_t)app->cf->timeout_ms * NSEC_PER_MSEC) {
-		reply_json(req, 503, "{\"status\":\"unavailable\",\"reason\":"
+		http_respond_json(req, 503, "{\"status\":\"unavailable\",\"reason\":"
 		    "\"sink %s unreachable for %llu ms\"}", app->sink->label,
 		    (unsigned long long)((now - st.down_since) /
 		    NSEC_PER_MSEC));
 		return;
 	}
-	reply_json(req, 200, "{\"status\":\"ok\"}");
+	http_respond_json(req, 200, "{\"status\":\"ok\"}");
 }
 
 /*
@@ -248,7 +216,8 @@ static void
 admin_index(struct http_request *req)
 {
 	static const char idx[] = "spillway admin: / /healthz /metrics "
-	    "/stats /rules /rules/reload\n";
+	    "/stats /stats/history /rules /rules/reload /rules/shadow "
+	    "/rules/shadow/promote /overrides /tap\n";
 	const char *accept = http_header(req, "Accept");
 
 	if (strcmp(req->path, "/index.txt") == 0 || (accept != NULL &&
@@ -289,7 +258,7 @@ admin_handle(struct http_request *req, void *arg)
 		if ((buf = evbuffer_new()) == NULL)
 			goto oom;
 		metrics_render(app, buf);
-		reply_buffer(req, 200, "text/plain; version=0.0.4; "
+		http_respond_buffer(req, 200, "text/plain; version=0.0.4; "
 		    "charset=utf-8", buf, NULL);
 		return;
 	}
@@ -298,7 +267,7 @@ admin_handle(struct http_request *req, void *arg)
 		if ((buf = evbuffer_new()) == NULL)
 			goto oom;
 		metrics_stats(app, buf);
-		reply_buffer(req, 200, "application/json", buf, NULL);
+		http_respond_buffer(req, 200, "application/json", buf, NULL);
 		return;
 	}
 	if (strcmp(req->path, "/rules") == 0) {
@@ -319,13 +288,13 @@ admin_handle(struct http_request *req, void *arg)
 			switch (app_put_rules(app, req->body ? req->body : "",
 			    req->body_len, &err, &persisted)) {
 			case -1:
-				reply_rules_error(req, 400, &err);
+				admin_rules_error(req, 400, &err);
 				return;
 			case -2:	/* valid, but the file cannot be written */
-				reply_rules_error(req, 500, &err);
+				admin_rules_error(req, 500, &err);
 				return;
 			}
-			reply_json(req, 200, "{\"revision\":%llu,\"persisted\":"
+			http_respond_json(req, 200, "{\"revision\":%llu,\"persisted\":"
 			    "%s}", (unsigned long long)shaper_revision(app->sh),
 			    persisted ? "true" : "false");
 			return;
@@ -339,27 +308,39 @@ admin_handle(struct http_request *req, void *arg)
 			goto unauthorized;
 		if (app_reload(app, &err) == -1) {
 			if (err.line == 0 && app->rules_path == NULL) {
-				reply_json(req, 409, "{\"error\":\"no rules "
+				http_respond_json(req, 409, "{\"error\":\"no rules "
 				    "file: spillway runs on built-in rules\","
 				    "\"line\":0,\"column\":0}");
 				return;
 			}
-			reply_rules_error(req, 400, &err);
+			admin_rules_error(req, 400, &err);
 			return;
 		}
-		reply_json(req, 200, "{\"revision\":%llu}",
+		http_respond_json(req, 200, "{\"revision\":%llu}",
 		    (unsigned long long)shaper_revision(app->sh));
 		return;
+	}
+	switch (levers_handle(app->levers, req, authorized(app, req))) {
+	case LEVERS_NONE:
+		break;
+	case LEVERS_DONE:
+		return;
+	case LEVERS_METHOD:
+		goto method;
+	case LEVERS_UNAUTHORIZED:
+		goto unauthorized;
+	case LEVERS_NOMEM:
+		goto oom;
 	}
 	if ((strcmp(req->path, "/") == 0 || strcmp(req->path,
 	    "/index.txt") == 0) && (is(req, "GET") || is(req, "HEAD"))) {
 		admin_index(req);
 		return;
 	}
-	reply_json(req, 404, "{\"error\":\"not found\"}");
+	http_respond_json(req, 404, "{\"error\":\"not found\"}");
 	return;
 method:
-	reply_json(req, 405, "{\"error\":\"method not allowed\"}");
+	http_respond_json(req, 405, "{\"error\":\"method not allowed\"}");
 	return;
 unauthorized:
 	http_respond(req, 401, "application/json",

@@ -13,6 +13,7 @@
 
 struct config;
 struct event_base;
+struct levers;
 struct rules_error;
 struct shaper;
 struct sink;
@@ -24,6 +25,8 @@ struct app {
 	struct shaper		*sh;
 	struct sink		*sink;
 	struct sink		*divert;	/* or NULL */
+	struct levers		*levers;	/* overrides, shadow, tap,
+						   history (levers.h) */
 	struct stats_registry	 stats;		/* the listeners, the Kafka
 						   source: what they count */
 	uint64_t		 reloads_ok;

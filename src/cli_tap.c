@@ -122,7 +122,11 @@ tap_show(const struct tap_opts *o, const char *line, size_t len)
 	}
 	if ((j = json_loadb(line, len, 0, NULL)) == NULL)
 		return;
-	if ((t = json_object_get(j, "tap")) != NULL)
+	if ((t = json_object_get(j, "tap")) != NULL &&
+	    json_object_get(t, "end") != NULL)
+		printf("-- the tap ended: %s\n",
+		    json_string_value(json_object_get(t, "end")));
+	else if (t != NULL)
 		printf("-- in the last second: %lld seen, %lld shown, %lld "
 		    "skipped\n",
 		    (long long)json_integer_value(json_object_get(t, "seen")),

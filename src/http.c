@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1002,6 +1003,33 @@ http_respond(struct http_request *req, int status, const char *ctype,
 	bufferevent_enable(c->bev, EV_READ);
 	if (!c->processing)
 		http_conn_process(c);
+}
+
+void
+http_respond_buffer(struct http_request *req, int status, const char *ctype,
+    struct evbuffer *buf, const char *extra)
+{
+	size_t len = evbuffer_get_length(buf);
+
+	http_respond(req, status, ctype,
+	    (const char *)evbuffer_pullup(buf, -1), len, extra);
+	evbuffer_free(buf);
+}
+
+void
+http_respond_json(struct http_request *req, int status, const char *fmt, ...)
+{
+	struct evbuffer *buf = evbuffer_new();
+	va_list ap;
+
+	if (buf == NULL) {
+		http_respond(req, 500, NULL, NULL, 0, NULL);
+		return;
+	}
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(buf, fmt, ap);
+	va_end(ap);
+	http_respond_buffer(req, status, "application/json", buf, NULL);
 }
 
 struct http_stream *

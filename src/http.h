@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct evbuffer;
 struct event_base;
 struct http_conn;
 struct http_server;
@@ -161,6 +162,15 @@ const char	*http_query(const struct http_request *req, const char *name,
 void		 http_respond(struct http_request *req, int status,
 		    const char *content_type, const char *body, size_t len,
 		    const char *extra_headers);
+
+/* http_respond() with the bytes of buf as the body; buf is freed. */
+void		 http_respond_buffer(struct http_request *req, int status,
+		    const char *content_type, struct evbuffer *buf,
+		    const char *extra_headers);
+
+/* http_respond() with a JSON body printed from fmt (500 without memory). */
+void		 http_respond_json(struct http_request *req, int status,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 struct http_stream;
 

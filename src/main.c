@@ -15,6 +15,7 @@
 
 #include "admin.h"
 #include "app.h"
+#include "levers.h"
 #include "cli.h"
 #include "config.h"
 #include "fleet.h"
@@ -69,6 +70,8 @@ usage(FILE *fp)
 	    "       spillway classify [-r RULES] [--each | --explain] "
 	    "[FILE...]\n"
 	    "       spillway classify --diff OLD NEW [--each] [FILE...]\n"
+	    "       spillway tap [--admin ADDR] [--class C] [--outcome O] "
+	    "[--limit N] [--json]\n"
 	    "       spillway version\n");
 }
 
@@ -82,6 +85,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)arg;
 	shaper_tick(app.sh, now);
+	levers_tick(app.levers, now, clock_wall_ns());
 	if (++ticks % SUMMARY_SECS == 0)
 		summary_make(app.sh, hostname, clock_wall_ns(), now);
 }
@@ -251,6 +255,8 @@ main(int argc, char **argv)
 		return cli_check(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "classify") == 0)
 		return cli_classify(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "tap") == 0)
+		return cli_tap(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "version") == 0) {
 		printf("spillway %s\n", SPILLWAY_VERSION);
 		return 0;
@@ -423,6 +429,11 @@ main(int argc, char **argv)
 	if (parts.kafka != NULL)
 		stats_register(&app.stats, "kafka", ingest_kafka_report,
 		    parts.kafka);
+	if ((app.levers = levers_new(&app)) == NULL) {
+		fprintf(stderr, "spillway: no memory for the admin levers\n");
+		rc = 2;
+		goto out;
+	}
 	if (app.cf->listen_admin != NULL && *app.cf->listen_admin != '\0') {
 		if ((fd = listen_on("admin", app.cf->listen_admin)) == -1 ||
 		    (parts.admin = admin_new(&app, fd)) == NULL) {
@@ -465,6 +476,8 @@ main(int argc, char **argv)
 	 * Whatever is left now is lost to the shutdown, and counted so; the
 	 * senders still waiting hear 503 for it and send it again.
 	 */
+	levers_free(app.levers);	/* its taps end first */
+	app.levers = NULL;
 	http_server_free(parts.admin);
 	parts.admin = NULL;
 	shaper_abandon(app.sh);
@@ -483,6 +496,7 @@ out:
 	ingest_http_free(parts.https);
 	if (tls != NULL)
 		SSL_CTX_free(tls);
+	levers_free(app.levers);
 	http_server_free(parts.admin);
 	sink_free(app.sink);
 	sink_free(app.divert);

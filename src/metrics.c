@@ -20,6 +20,7 @@
 #include "config.h"
 #include "fleet.h"
 #include "metrics.h"
+#include "override.h"
 #include "record.h"
 #include "shaper.h"
 #include "sink.h"
@@ -481,6 +482,9 @@ static const struct metric metrics[] = {
 	SHAPER("spillway_rules_revision", "gauge",
 	    "Revision of the rules in force.", shaper_u64,
 	    SHAPER_FIELD(revision)),
+	SHAPER("spillway_overrides_active", "gauge",
+	    "Timed overrides in force (POST /overrides).", shaper_size,
+	    SHAPER_FIELD(overrides)),
 	SHAPER("spillway_memory_budget_bytes", "gauge",
 	    "The memory budget for events and requests (queue.max_bytes).",
 	    budget_limit_bytes, 0),
@@ -767,6 +771,8 @@ metrics_stats(struct app *app, struct evbuffer *out)
 	    (unsigned long long)st.control.increases,
 	    (unsigned long long)st.control.lifts);
 	stats_fleet(out, app->sh, &st);
+	evbuffer_add_printf(out, ",\"overrides\":");
+	overrides_json(shaper_overrides(app->sh), now, out);
 	evbuffer_add_printf(out, ",\"classes\":{");
 	for (i = 0; i < st.nclasses; i++) {
 		shaper_class_stats(app->sh, i, &cs);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <jansson.h>
 
 #include "override.h"
@@ -362,4 +363,57 @@ uint64_t
 override_left(const struct override *o, uint64_t now)
 {
 	return o->expires > now ? o->expires - now : 0;
+}
+
+int
+override_json(const struct override *o, uint64_t now, struct evbuffer *out)
+{
+	static const char *const kinds[] = { "rate", "shed", "priority" };
+	json_t *j;
+	char *text;
+	int rc = -1;
+
+	j = json_pack("{sI ss sb ss sf sf sI}", "id", (json_int_t)o->id,
+	    "kind", kinds[o->kind], "force", o->force, "reason", o->reason,
+	    "for_s", (double)(o->expires - o->created) / 1e9,
+	    "left_s", (double)override_left(o, now) / 1e9,
+	    "shed", (json_int_t)o->shed);
+	if (j == NULL)
+		return -1;
+	switch (o->kind) {
+	case OVERRIDE_RATE:
+		json_object_set_new(j, "class", json_string(o->class_name));
+		json_object_set_new(j, "rate", json_real(o->rate));
+		break;
+	case OVERRIDE_SHED:
+		json_object_set_new(j, "priority_at_least",
+		    json_integer(o->priority));
+		break;
+	case OVERRIDE_PRIORITY:
+		json_object_set_new(j, "class", json_string(o->class_name));
+		json_object_set_new(j, "priority", json_integer(o->priority));
+		break;
+	}
+	if ((text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(9))) != NULL) {
+		rc = evbuffer_add(out, text, strlen(text));
+		free(text);
+	}
+	json_decref(j);
+	return rc;
+}
+
+int
+overrides_json(const struct overrides *ovs, uint64_t now,
+    struct evbuffer *out)
+{
+	size_t i;
+
+	if (evbuffer_add(out, "[", 1) == -1)
+		return -1;
+	for (i = 0; i < ovs->n; i++)
+		if ((i > 0 && evbuffer_add(out, ",", 1) == -1) ||
+		    override_json(&ovs->v[i], now, out) == -1)
+			return -1;
+	return evbuffer_add(out, "]", 1);
 }

@@ -57,6 +57,7 @@ int		 override_duration(const char *s, uint64_t *ns);
 int		 override_parse(const char *body, size_t len, uint64_t now,
 		    struct override *o, char *err, size_t errlen);
 
+struct evbuffer;
 struct overrides;
 
 struct overrides *overrides_new(void);
@@ -104,5 +105,19 @@ struct override	*overrides_drop(struct overrides *ovs, const char *name,
 
 /* The time o has left at now, in ns (0 once expired). */
 uint64_t	 override_left(const struct override *o, uint64_t now);
+
+/*
+ * o as JSON at now, appended to out: {"id":N,"kind":"rate"|"shed"|
+ * "priority", "class":C (rate, priority), "rate":R (rate),
+ * "priority_at_least":P (shed), "priority":P (priority), "force":bool,
+ * "reason":"...", "for_s":S, "left_s":S, "shed":N}.  0, or -1 without
+ * memory.
+ */
+int		 override_json(const struct override *o, uint64_t now,
+		    struct evbuffer *out);
+
+/* Every override in force, a JSON array of override_json()'s. */
+int		 overrides_json(const struct overrides *ovs, uint64_t now,
+		    struct evbuffer *out);
 
 #endif

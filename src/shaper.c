@@ -23,8 +23,11 @@
 #include "fleet.h"
 #include "keytab.h"
 #include "log.h"
+#include "override.h"
+#include "shadow.h"
 #include "shaper_int.h"
 #include "sink.h"
+#include "tap.h"
 
 #define DIVERT_QUEUE_MAX	10000	/* events waiting for the divert sink */
 
@@ -123,6 +126,38 @@ min_age_add(uint64_t *age, int p, long max_age_ms)
 }
 
 /*
+ * The active classes' priorities as the rules and the overrides in force
+ * set them.  Queued events keep theirs; the list a class moves to learns
+ * its max_age_ms.
+ */
+static void
+shaper_reprioritize(struct shaper *sh)
+{
+	struct sclass *c;
+	size_t i;
+
+	for (i = 0; i < sh->nclasses; i++) {
+		c = sh->classes[i];
+		if (!c->active || c->rule == NULL)
+			continue;
+		c->priority = overrides_priority(sh->ovs, c->name,
+		    c->rule->priority);
+		min_age_add(sh->min_age, c->priority, c->rule->max_age_ms);
+	}
+	shaper_order(sh);
+}
+
+/* An override ran out: say so. */
+static void
+override_expired(void *arg, const struct override *o)
+{
+	(void)arg;
+	log_info("override %llu expired (%s%s%s)", (unsigned long long)o->id,
+	    o->kind == OVERRIDE_SHED ? "shed" : o->class_name,
+	    o->reason[0] != '\0' ? ": " : "", o->reason);
+}
+
+/*
  * Point the class registry at rules: find or create each class by name,
  * carry bucket fill and per-key state over where the configuration still
  * fits it.  Returns -1 (rules not bound) only when memory runs out.
@@ -182,7 +217,8 @@ shaper_bind(struct shaper *sh, struct ruleset *rs, uint64_t now)
 			c->bucket.last = now ? now : 1;
 		c->rule = r;
 		c->active = 1;
-		c->priority = r->priority;
+		c->priority = overrides_priority(sh->ovs, c->name,
+		    r->priority);
 		if (!r->has_key || r->key_rate <= 0) {
 			keytab_free(c->keys);
 			c->keys = NULL;
@@ -245,7 +281,8 @@ shaper_new(struct event_base *base, const struct config *cf,
 	budget_set_reclaim(shaper_reclaim, sh);
 	TAILQ_INIT(&sh->divq);
 	sh->snap_at = now;
-	if ((sh->internal = shaper_class_get(sh, RULES_INTERNAL_NAME)) == NULL ||
+	if ((sh->ovs = overrides_new()) == NULL ||
+	    (sh->internal = shaper_class_get(sh, RULES_INTERNAL_NAME)) == NULL ||
 	    (sh->pump_ev = event_new(base, -1, 0, shaper_pumpcb, sh)) == NULL ||
 	    shaper_bind(sh, rules, now) == -1) {
 		shaper_free(sh);
@@ -265,6 +302,7 @@ shaper_free(struct shaper *sh)
 	if (sh == NULL)
 		return;
 	free(sh->fleet_view);
+	overrides_free(sh->ovs);
 	budget_set_reclaim(NULL, NULL);
 	while ((rec = queue_first(&sh->q)) != NULL) {
 		queue_unlink(&sh->q, rec);
@@ -477,6 +515,17 @@ reason_fate(enum reason reason)
 	}
 }
 
+/* Tell the tap an event's fate: forwarded when reason is REASON_MAX. */
+static void
+shaper_tap(struct shaper *sh, const struct sclass *c, enum reason reason,
+    const char *line, size_t len, uint64_t now)
+{
+	if (tap_wants(sh->tap))
+		tap_event(sh->tap, c->name, reason == REASON_MAX ?
+		    TAP_FORWARDED : tap_outcome_of(reason), reason, line, len,
+		    now);
+}
+
 /*
  * Count rec as dropped for reason, tell its source (with the sink's
  * answer ans, or NULL), then divert or free it.  An event whose sender
@@ -493,6 +542,9 @@ shaper_drop(struct shaper *sh, struct record *rec, enum reason reason,
 	rec->cls->dropped[reason]++;
 	if (rec->admitted)
 		shaper_lag(sh, rec);
+	if (tap_wants(sh->tap))
+		shaper_tap(sh, rec->cls, reason, rec->data, rec->len,
+		    sh->clock());
 	record_settle(rec, reason_fate(reason), reason, ans);
 	if ((reason == REASON_RATE_LIMIT || reason == REASON_BACKPRESSURE ||
 	    reason == REASON_QUEUE_FULL || reason == REASON_EXPIRED ||
@@ -696,14 +748,16 @@ shaper_with_params(struct shaper *sh, struct record *rec)
 _Static_assert(CLASSIFY_KEY_MAX >= KEYTAB_KEY_MAX,
     "classify_event() keeps less of a key than the key buckets do");
 
-enum shaper_verdict
-shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
+/* shaper_offer_classified() but for the shadow. */
+static enum shaper_verdict
+shaper_shape(struct shaper *sh, const char *line, size_t len,
     const char *action, size_t action_len, enum record_source source,
     const struct classify_result *cr, const struct record_ack *ack,
     uint64_t token, struct record **held, uint64_t now)
 {
 	struct ruleset *rs = sh->rules;
 	struct keytab_entry *ke = NULL;
+	struct override *o;
 	struct record *rec;
 	struct sclass *c;
 	enum reason reason;
@@ -731,6 +785,11 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 		reason = REASON_RATE_LIMIT;
 	} else if (!bucket_check(&c->bucket, cost, now)) {
 		reason = REASON_RATE_LIMIT;
+	} else if (overrides_count(sh->ovs) > 0 && (o = overrides_drop(sh->ovs,
+	    c->name, c->priority, cost, now)) != NULL) {
+		/* An operator's cap or shed: a rate limit of its own. */
+		o->shed++;
+		reason = REASON_RATE_LIMIT;
 	} else {
 		/*
 		 * Within its fixed rates: that is spent whatever the
@@ -753,6 +812,7 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 	if (reason != REASON_MAX && (c->rule->on_limit != ON_LIMIT_DIVERT ||
 	    sh->divert == NULL)) {
 		c->dropped[reason]++;
+		shaper_tap(sh, c, reason, line, len, now);
 		ack_now(ack, token, reason);
 		return SHAPER_SHED;
 	}
@@ -761,6 +821,7 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 	if ((rec = shaper_with_params(sh, rec)) == NULL) {
 		reason = reason != REASON_MAX ? reason : REASON_QUEUE_FULL;
 		c->dropped[reason]++;
+		shaper_tap(sh, c, reason, line, len, now);
 		ack_now(ack, token, reason);
 		return SHAPER_FAILED;
 	}
@@ -785,6 +846,23 @@ shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
 		*held = rec;
 	shaper_schedule(sh);
 	return SHAPER_QUEUED;
+}
+
+enum shaper_verdict
+shaper_offer_classified(struct shaper *sh, const char *line, size_t len,
+    const char *action, size_t action_len, enum record_source source,
+    const struct classify_result *cr, const struct record_ack *ack,
+    uint64_t token, struct record **held, uint64_t now)
+{
+	const char *name = sh->map[cr->cls]->name;
+	enum shaper_verdict v;
+
+	v = shaper_shape(sh, line, len, action, action_len, source, cr, ack,
+	    token, held, now);
+	/* Last: the candidate's classification reuses the arena. */
+	if (sh->shadow != NULL)
+		shadow_event(sh->shadow, line, len, name, now);
+	return v;
 }
 
 /*
@@ -892,6 +970,8 @@ shaper_too_large(struct shaper *sh, enum record_source source)
 
 	c->received++;
 	c->dropped[REASON_TOO_LARGE]++;
+	if (tap_wants(sh->tap))		/* its bytes were not kept */
+		shaper_tap(sh, c, REASON_TOO_LARGE, "", 0, sh->clock());
 	(void)source;
 }
 
@@ -988,6 +1068,9 @@ shaper_done(void *arg, struct sink *s, struct record *rec,
 	case SINK_FORWARDED:
 		c->forwarded++;
 		shaper_lag(sh, rec);
+		if (tap_wants(sh->tap))
+			shaper_tap(sh, c, REASON_MAX, rec->data, rec->len,
+			    sh->clock());
 		record_settle(rec, RECORD_FORWARDED, REASON_MAX, ans);
 		record_free(rec);
 		break;
@@ -1064,6 +1147,46 @@ shaper_tick(struct shaper *sh, uint64_t now)
 		c->snap[sh->snap_pos][2] = d;
 		memcpy(c->lag_snap[sh->snap_pos], c->lag, sizeof(c->lag));
 	}
+	if (overrides_expire(sh->ovs, now, override_expired, NULL) > 0)
+		shaper_reprioritize(sh);
+}
+
+int
+shaper_override_add(struct shaper *sh, struct override *o, char *err,
+    size_t errlen)
+{
+	if (overrides_add(sh->ovs, o, sh->rules, err, errlen) == -1)
+		return -1;
+	if (o->kind == OVERRIDE_PRIORITY)
+		shaper_reprioritize(sh);
+	return 0;
+}
+
+int
+shaper_override_remove(struct shaper *sh, uint64_t id)
+{
+	if (overrides_remove(sh->ovs, id) == -1)
+		return -1;
+	shaper_reprioritize(sh);
+	return 0;
+}
+
+const struct overrides *
+shaper_overrides(const struct shaper *sh)
+{
+	return sh->ovs;
+}
+
+void
+shaper_set_tap(struct shaper *sh, struct tap *t)
+{
+	sh->tap = t;
+}
+
+void
+shaper_set_shadow(struct shaper *sh, struct shadow *s)
+{
+	sh->shadow = s;
 }
 
 void
@@ -1403,6 +1526,7 @@ shaper_stats(struct shaper *sh, uint64_t now, struct shaper_stats *out)
 	out->control.lifts = sh->ctl.lifts;
 	memcpy(out->parse_errors, sh->parse_errors, sizeof(out->parse_errors));
 	out->divert_lost = sh->divert_lost;
+	out->overrides = overrides_count(sh->ovs);
 	out->nclasses = sh->nclasses;
 }
 

@@ -26,6 +26,10 @@ struct event_base;
 struct fleet;
 struct fleet_report;
 struct fleet_view;
+struct override;
+struct overrides;
+struct shadow;
+struct tap;
 struct sclass;		/* one class's state: opaque, see shaper_int.h */
 struct shaper;		/* opaque, see shaper_int.h */
 struct sink;
@@ -79,6 +83,7 @@ struct shaper_stats {
 	}		 control;
 	uint64_t	 parse_errors[SHAPER_LISTENERS];	/* by source */
 	uint64_t	 divert_lost;	/* shed events the divert sink lost */
+	size_t		 overrides;	/* active now */
 	size_t		 nclasses;	/* in the registry */
 };
 
@@ -142,6 +147,34 @@ int		 shaper_set_fleet(struct shaper *sh, struct fleet *f,
 
 /* What the last control interval saw of the fleet; NULL when alone. */
 const struct fleet_view *shaper_fleet(const struct shaper *sh);
+
+/*
+ * Put a timed override (override.h) in force under the rules in force,
+ * giving it its id: a class it names has its priority moved, or its
+ * events dropped past its rate, and priorities it sheds are dropped, all
+ * counted as rate_limit, until it expires (shaper_tick()) or is removed.
+ * Overrides survive rule reloads.  0, or -1 with the reason in err.
+ */
+int		 shaper_override_add(struct shaper *sh, struct override *o,
+		    char *err, size_t errlen);
+
+/* End override id early: 0, or -1 when there is none. */
+int		 shaper_override_remove(struct shaper *sh, uint64_t id);
+
+/* The overrides in force, to list them (overrides_at()). */
+const struct overrides *shaper_overrides(const struct shaper *sh);
+
+/*
+ * Tell t (borrowed; NULL: none) the fate of each event: forwarded when
+ * the sink took it, shed or rejected when it was dropped.
+ */
+void		 shaper_set_tap(struct shaper *sh, struct tap *t);
+
+/*
+ * Hand each event offered to the candidate rules of s (borrowed; NULL:
+ * none) after it was shaped, with its class in force.
+ */
+void		 shaper_set_shadow(struct shaper *sh, struct shadow *s);
 
 /* Attach sinks (not owned). divert may be NULL. */
 void		 shaper_set_sinks(struct shaper *sh, struct sink *sink,

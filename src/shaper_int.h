@@ -20,6 +20,9 @@
 
 struct config;
 struct keytab;
+struct overrides;
+struct shadow;
+struct tap;
 struct sink;
 
 /* Per-class counters and shaping state; never freed before exit. */
@@ -142,6 +145,11 @@ struct shaper {
 				    const struct fleet_report *);
 	void			*fleet_arg;
 	struct fleet_view	*fleet_view;
+
+	/* The incident levers (shaper_override_add(), _set_tap/_shadow). */
+	struct overrides	*ovs;		/* owned: they outlive reloads */
+	struct tap		*tap;		/* borrowed, or NULL */
+	struct shadow		*shadow;	/* borrowed, or NULL */
 };
 
 /* Move pending regex-limit hits into the class counters. */
