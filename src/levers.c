@@ -360,7 +360,12 @@ tap_conn_write(void *arg, const char *buf, size_t len)
 {
 	struct levers_tap *lt = arg;
 
-	return http_stream_write(lt->s, buf, len);
+	if (http_stream_write(lt->s, buf, len) == 0)
+		return 0;
+	/* No memory for it: the tap forgets this reader, which goes. */
+	http_stream_end(lt->s);
+	free(lt);
+	return -1;
 }
 
 static size_t

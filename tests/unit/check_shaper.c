@@ -15,16 +15,21 @@
 #include <string.h>
 
 #include <check.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "config.h"
 #include "keytab.h"
+#include "override.h"
 #include "record.h"
 #include "rules.h"
 #include "budget.h"
 #include "shaper_int.h"
+#include "shadow.h"
 #include "sink.h"
 #include "summary.h"
+#include "tap.h"
 #include "check_common.h"
 
 #define NS	1000000000ULL
@@ -2785,6 +2790,266 @@ START_TEST(drop_summary_event)
 }
 END_TEST
 
+/* --- the incident levers: overrides, tap, shadow ---------------------- */
+
+/* Put the override body in force at now; its id, or 0 when refused. */
+static uint64_t
+override_on(struct env *e, const char *body, uint64_t now)
+{
+	struct override o;
+	char err[300];
+
+	ck_assert_msg(override_parse(body, strlen(body), now, &o, err,
+	    sizeof(err)) == 0, "%s: %s", body, err);
+	if (shaper_override_add(e->sh, &o, err, sizeof(err)) == -1)
+		return 0;
+	return o.id;
+}
+
+static const struct override *
+override_nth(const struct env *e, size_t i)
+{
+	ck_assert_uint_gt(overrides_count(shaper_overrides(e->sh)), i);
+	return overrides_at(shaper_overrides(e->sh), i);
+}
+
+START_TEST(override_caps_a_class_then_expires)
+{
+	struct env e;
+	int i, queued = 0;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	ck_assert_uint_eq(override_on(&e, "{\"class\":\"p5\",\"rate\":10,"
+	    "\"for\":\"15m\",\"reason\":\"INC-1\"}", T0), 1);
+	/* A burst of one second at 10/s: 10 pass, 15 are the override's. */
+	for (i = 0; i < 25; i++)
+		queued += offer_c(&e, "p5", i, T0) == SHAPER_QUEUED;
+	ck_assert_int_eq(queued, 10);
+	expect(&e, "p5", 25, 0, 10, 0, 15, 0, 0);
+	ck_assert_uint_eq(override_nth(&e, 0)->shed, 15);
+	/* Other classes are untouched. */
+	for (i = 0; i < 25; i++)
+		offer_c(&e, "p9", i, T0);
+	expect(&e, "p9", 25, 0, 25, 0, 0, 0, 0);
+
+	/* Still there a nanosecond before its end; gone at it. */
+	shaper_tick(e.sh, T0 + 15 * 60 * NS - 1);
+	ck_assert_uint_eq(overrides_count(shaper_overrides(e.sh)), 1);
+	shaper_tick(e.sh, T0 + 15 * 60 * NS);
+	ck_assert_uint_eq(overrides_count(shaper_overrides(e.sh)), 0);
+	for (i = 0; i < 25; i++)
+		offer_c(&e, "p5", 100 + i, T0 + 15 * 60 * NS);
+	expect(&e, "p5", 50, 0, 35, 0, 15, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(override_shed_from_a_priority_spares_priority_zero)
+{
+	struct env e;
+	int i;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	/* priority_at_least 0 needs force; 5 does not. */
+	ck_assert_uint_eq(override_on(&e, "{\"priority_at_least\":0,"
+	    "\"shed\":true,\"for\":\"10m\"}", T0), 0);
+	ck_assert_uint_eq(overrides_count(shaper_overrides(e.sh)), 0);
+	ck_assert_uint_ne(override_on(&e, "{\"priority_at_least\":5,"
+	    "\"shed\":true,\"for\":\"10m\"}", T0), 0);
+	for (i = 0; i < 4; i++) {
+		offer_c(&e, "p0", i, T0);
+		offer_c(&e, "p3", i, T0);
+		offer_c(&e, "p5", i, T0);
+		offer_c(&e, "p9", i, T0);
+	}
+	expect(&e, "p0", 4, 0, 4, 0, 0, 0, 0);
+	expect(&e, "p3", 4, 0, 4, 0, 0, 0, 0);
+	expect(&e, "p5", 4, 0, 0, 0, 4, 0, 0);
+	expect(&e, "p9", 4, 0, 0, 0, 4, 0, 0);
+	ck_assert_uint_eq(override_nth(&e, 0)->shed, 8);
+
+	/* Forced, priority 0 goes too. */
+	ck_assert_uint_ne(override_on(&e, "{\"priority_at_least\":0,"
+	    "\"shed\":true,\"for\":\"1m\",\"force\":true}", T0), 0);
+	offer_c(&e, "p0", 9, T0 + NS);
+	expect(&e, "p0", 5, 0, 4, 0, 1, 0, 0);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(override_priority_survives_reload_and_ends)
+{
+	struct env e;
+	uint64_t id;
+	int i;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	ck_assert_uint_ne(id = override_on(&e, "{\"class\":\"p9\","
+	    "\"priority\":1,\"for\":\"5m\"}", T0), 0);
+	ck_assert_int_eq(cls(&e, "p9")->priority, 1);
+	/* A rate cap on p3, then p3 made priority 0 by a reload. */
+	ck_assert_uint_ne(override_on(&e, "{\"class\":\"p3\",\"rate\":1,"
+	    "\"for\":\"5m\"}", T0), 0);
+	shaper_swap_rules(e.sh, load(
+	    "{\"classes\":["
+	    "{\"name\":\"p3\",\"priority\":0,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^p3$\"}]},"
+	    "{\"name\":\"p9\",\"priority\":9,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^p9$\"}]}]}"), T0 + NS);
+	ck_assert_uint_eq(overrides_count(shaper_overrides(e.sh)), 2);
+	ck_assert_int_eq(cls(&e, "p9")->priority, 1);
+	/* The cap was not forced: it never sheds what is priority 0 now. */
+	for (i = 0; i < 5; i++)
+		offer_c(&e, "p3", i, T0 + NS);
+	expect(&e, "p3", 5, 0, 5, 0, 0, 0, 0);
+	/* Ended early, p9 is back where its rule puts it. */
+	ck_assert_int_eq(shaper_override_remove(e.sh, id), 0);
+	ck_assert_int_eq(shaper_override_remove(e.sh, id), -1);
+	ck_assert_int_eq(cls(&e, "p9")->priority, 9);
+	env_close(&e);
+}
+END_TEST
+
+/* A tap connection that keeps what it is sent. */
+struct tapped {
+	char	 buf[16384];
+	size_t	 len;
+	size_t	 lines;
+};
+
+static int
+tapped_write(void *arg, const char *buf, size_t len)
+{
+	struct tapped *t = arg;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		t->lines += buf[i] == '\n';
+	ck_assert_uint_lt(t->len + len, sizeof(t->buf));
+	memcpy(t->buf + t->len, buf, len);
+	t->len += len;
+	t->buf[t->len] = '\0';
+	return 0;
+}
+
+static size_t
+tapped_pending(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+START_TEST(tap_is_told_each_fate)
+{
+	struct tapped shed = { .len = 0 }, fwd = { .len = 0 };
+	struct tap_out out = { tapped_write, tapped_pending, NULL, NULL };
+	struct tap_filter f;
+	struct tap *t;
+	struct env e;
+	int i;
+
+	env_open(&e,
+	    "{\"classes\":[{\"name\":\"a\",\"priority\":2,\"rate\":10,"
+	    "\"burst\":2,\"match\":[{\"field\":\"c\",\"regex\":\"^a$\"}]}],"
+	    "\"default\":{\"name\":\"other\",\"priority\":5}}", 0, 0, 0, 0);
+	ck_assert_ptr_nonnull(t = tap_new());
+	shaper_set_tap(e.sh, t);
+	shaper_set_clock(e.sh, fixed_clock);	/* the tap's too */
+	memset(&f, 0, sizeof(f));
+	snprintf(f.class_name, sizeof(f.class_name), "a");
+	f.outcomes = TAP_SHED;
+	out.arg = &shed;
+	ck_assert_int_ge(tap_subscribe(t, &f, &out, T0), 0);
+	f.outcomes = TAP_FORWARDED;
+	out.arg = &fwd;
+	ck_assert_int_ge(tap_subscribe(t, &f, &out, T0), 0);
+	for (i = 0; i < 5; i++)
+		offer_c(&e, "a", i, T0);
+	offer_c(&e, "b", 0, T0);	/* another class: not this tap's */
+	ck_assert_uint_eq(shed.lines, 3);
+	ck_assert_str_eq(shed.buf,
+	    "{\"class\":\"a\",\"outcome\":\"shed\",\"reason\":\"rate_limit\","
+	    "\"event\":{\"c\":\"a\",\"n\":2}}\n"
+	    "{\"class\":\"a\",\"outcome\":\"shed\",\"reason\":\"rate_limit\","
+	    "\"event\":{\"c\":\"a\",\"n\":3}}\n"
+	    "{\"class\":\"a\",\"outcome\":\"shed\",\"reason\":\"rate_limit\","
+	    "\"event\":{\"c\":\"a\",\"n\":4}}\n");
+	ck_assert_uint_eq(fwd.lines, 0);
+	pump(&e);
+	ack(e.sink, 2, SINK_FORWARDED);
+	ck_assert_str_eq(fwd.buf,
+	    "{\"class\":\"a\",\"outcome\":\"forwarded\",\"event\":"
+	    "{\"c\":\"a\",\"n\":0}}\n"
+	    "{\"class\":\"a\",\"outcome\":\"forwarded\",\"event\":"
+	    "{\"c\":\"a\",\"n\":1}}\n");
+	/* What is forwarded is what it would be without the tap. */
+	ck_assert_str_eq(F(e.sink)->log,
+	    "{\"c\":\"a\",\"n\":0}\n{\"c\":\"a\",\"n\":1}\n"
+	    "{\"c\":\"b\",\"n\":0}\n");
+	expect(&e, "a", 5, 2, 0, 0, 3, 0, 0);
+	shaper_set_tap(e.sh, NULL);
+	tap_free(t);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(shadow_sees_each_offered_event)
+{
+	struct evbuffer *b;
+	struct shadow *sd;
+	struct env e;
+	json_t *j, *p;
+	size_t i;
+	int n;
+
+	env_open(&e, PRIO_RULES, 0, 0, 0, 0);
+	/* The candidate moves p9 into p5 and keeps the rest. */
+	ck_assert_ptr_nonnull(sd = shadow_new(load(
+	    "{\"classes\":["
+	    "{\"name\":\"p0\",\"priority\":0,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^p0$\"}]},"
+	    "{\"name\":\"p5\",\"priority\":5,"
+	    "\"match\":[{\"field\":\"c\",\"regex\":\"^p[59]$\"}]}],"
+	    "\"default\":{\"name\":\"other\",\"priority\":4}}"), 1, T0));
+	shaper_set_shadow(e.sh, sd);
+	for (n = 0; n < 7; n++)
+		offer_c(&e, "p9", n, T0);
+	for (n = 0; n < 3; n++)
+		offer_c(&e, "p0", n, T0);
+	expect(&e, "p9", 7, 0, 7, 0, 0, 0, 0);
+	ck_assert_ptr_nonnull(b = evbuffer_new());
+	ck_assert_int_eq(shadow_json(sd, T0 + NS, b), 0);
+	ck_assert_ptr_nonnull(j = json_loadb((const char *)evbuffer_pullup(b,
+	    -1), evbuffer_get_length(b), 0, NULL));
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "events")), 10);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "moved")), 7);
+	n = 0;
+	json_array_foreach(json_object_get(j, "pairs"), i, p) {
+		const char *from = json_string_value(json_object_get(p,
+		    "from"));
+
+		if (strcmp(from, "p9") == 0) {
+			ck_assert_str_eq(json_string_value(json_object_get(p,
+			    "to")), "p5");
+			ck_assert_int_eq(json_integer_value(json_object_get(p,
+			    "events")), 7);
+			n++;
+		} else {
+			ck_assert_str_eq(from, "p0");
+			ck_assert_int_eq(json_integer_value(json_object_get(p,
+			    "events")), 3);
+			n++;
+		}
+	}
+	ck_assert_int_eq(n, 2);
+	json_decref(j);
+	evbuffer_free(b);
+	shaper_set_shadow(e.sh, NULL);
+	shadow_free(sd);
+	env_close(&e);
+}
+END_TEST
+
 static Suite *
 shaper_suite(void)
 {
@@ -2846,6 +3111,14 @@ shaper_suite(void)
 	tcase_add_test(tc, lag_edges);
 	tcase_add_test(tc, lag_counts_queued_outcomes_only);
 	tcase_add_test(tc, lag_counts_once_through_deferral);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("levers");
+	tcase_add_test(tc, override_caps_a_class_then_expires);
+	tcase_add_test(tc, override_shed_from_a_priority_spares_priority_zero);
+	tcase_add_test(tc, override_priority_survives_reload_and_ends);
+	tcase_add_test(tc, tap_is_told_each_fate);
+	tcase_add_test(tc, shadow_sees_each_offered_event);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("control");
