@@ -160,7 +160,7 @@ tap_read(int fd, const struct tap_opts *o)
 {
 	char *buf = NULL, *body = NULL, *p, *e, *nl;
 	size_t len = 0, cap = 0, blen = 0, bcap = 0, want = 0;
-	int head = 1, chunked = 0, status = 0, eof = 0;
+	int head = 1, chunked = 0, status = 0, eof = 0, last = 0;
 	unsigned long csize;
 	ssize_t n;
 
@@ -215,10 +215,9 @@ tap_read(int fd, const struct tap_opts *o)
 					break;
 				csize = strtoul(p, NULL, 16);
 				p = e + 2;
-				if (csize == 0) {
-					free(buf);
-					free(body);
-					return 0;
+				if (csize == 0) {	/* the last chunk */
+					last = 1;
+					break;
 				}
 				want = csize + 2;	/* with its CRLF */
 				continue;
@@ -249,6 +248,11 @@ tap_read(int fd, const struct tap_opts *o)
 			tap_show(o, body, (size_t)(nl - body));
 			blen -= (size_t)(nl + 1 - body);
 			memmove(body, nl + 1, blen);
+		}
+		if (last) {
+			free(buf);
+			free(body);
+			return 0;
 		}
 		if (eof) {
 			if (chunked)

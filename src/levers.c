@@ -383,6 +383,7 @@ tap_conn_end(void *arg, const char *why)
 	char line[96];
 	int n;
 
+	log_info("tap %d ended: %s", lt->id, why);
 	n = snprintf(line, sizeof(line), "{\"tap\":{\"end\":\"%s\"}}\n", why);
 	http_stream_write(lt->s, line, (size_t)n);
 	http_stream_end(lt->s);
@@ -395,6 +396,7 @@ tap_conn_gone(void *arg)
 {
 	struct levers_tap *lt = arg;
 
+	log_info("tap %d ended: the reader left", lt->id);
 	tap_unsubscribe(lt->lv->tap, lt->id);
 	free(lt);
 }
@@ -470,6 +472,13 @@ levers_tap(struct levers *lv, struct http_request *req, int authorized)
 	out.end = tap_conn_end;
 	out.arg = lt;
 	lt->id = tap_subscribe(lv->tap, &f, &out, clock_now_ns());
+	log_info("tap %d: class %s, outcome %s%s%s%s limit %llu", lt->id,
+	    f.class_name[0] != '\0' ? f.class_name : "(any)",
+	    f.outcomes == 0 ? "(any)" : "",
+	    f.outcomes & TAP_FORWARDED ? "forwarded," : "",
+	    f.outcomes & TAP_SHED ? "shed," : "",
+	    f.outcomes & TAP_REJECTED ? "rejected," : "",
+	    (unsigned long long)f.limit);
 	return LEVERS_DONE;
 }
 
