@@ -244,7 +244,7 @@ tap_read(int fd, const struct tap_opts *o)
 		}
 		len -= (size_t)(p - buf);
 		memmove(buf, p, len);
-		while ((nl = memchr(body, '\n', blen)) != NULL) {
+		while (blen > 0 && (nl = memchr(body, '\n', blen)) != NULL) {
 			tap_show(o, body, (size_t)(nl - body));
 			blen -= (size_t)(nl + 1 - body);
 			memmove(body, nl + 1, blen);
