@@ -145,6 +145,7 @@ FUZZ_OPTS_gzip	 = -max_len=8192
 FUZZ_OPTS_http	 = -dict=tests/fuzz/http.dict -max_len=8192
 FUZZ_OPTS_rules	 = -dict=tests/fuzz/json.dict -max_len=8192
 FUZZ_OPTS_config = -dict=tests/fuzz/json.dict -max_len=8192
+FUZZ_OPTS_override = -dict=tests/fuzz/json.dict -max_len=4096
 FUZZ_CI		 = $(FUZZ_NAMES:%=fuzz-ci-%)
 
 .PHONY: fuzz fuzz-ci fuzz-clean $(FUZZ_CI)

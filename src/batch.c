@@ -1,6 +1,6 @@
 /*
- * batch: the limits by which records are grouped for a sink, as pure
- * decisions on counts and times (batch.h).
+ * batch: records grouped for a sink, and the limits by which they are,
+ * as pure decisions on counts and times (batch.h).
  */
 #include <spillway/clock.h>
 
@@ -40,4 +40,20 @@ batch_due(const struct batch_limits *lim, size_t n, size_t bytes,
 {
 	return batch_full(lim, n, bytes) || now >= batch_deadline(lim,
 	    first_at);
+}
+
+void
+batch_init(struct batch *b)
+{
+	TAILQ_INIT(&b->recs);
+	b->n = 0;
+	b->bytes = 0;
+}
+
+void
+batch_add(struct batch *b, struct record *rec)
+{
+	TAILQ_INSERT_TAIL(&b->recs, rec, link);
+	b->n++;
+	b->bytes += rec->len;
 }

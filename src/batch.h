@@ -20,7 +20,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "record.h"
+
 struct config;
+
+/* Records on their way to a sink together, in order. */
+struct batch {
+	struct record_list	 recs;
+	size_t			 n;
+	size_t			 bytes;		/* sum of record lengths */
+};
+
+void	 batch_init(struct batch *b);
+
+/* Append rec (its link is the batch's from now on). */
+void	 batch_add(struct batch *b, struct record *rec);
 
 struct batch_limits {
 	size_t		 events;	/* sink.batch_events */

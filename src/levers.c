@@ -255,7 +255,7 @@ levers_shadow_put(struct levers *lv, struct http_request *req)
 	struct ruleset *rs;
 	struct shadow *s;
 	char q[32], *end;
-	unsigned long sample = 1;
+	unsigned long sample = SHADOW_SAMPLE_DEFAULT;
 	const char *v;
 
 	if ((v = http_query(req, "sample", q, sizeof(q))) != NULL) {

@@ -19,6 +19,11 @@
 #define SHADOW_SLOTS		5	/* minutes shown */
 #define SHADOW_PAIRS_MAX	4096	/* more pairs count as "(other)" */
 #define SHADOW_SAMPLE_MAX	1000000
+/*
+ * One event in ten unless asked otherwise: on every event a candidate
+ * costs about as much CPU again as the rules in force (docs/benchmarks.md).
+ */
+#define SHADOW_SAMPLE_DEFAULT	10
 
 struct evbuffer;
 struct shadow;

@@ -13,22 +13,6 @@ const double sink_hist_bounds[SINK_HIST_BUCKETS] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 };
 
-void
-batch_init(struct batch *b)
-{
-	TAILQ_INIT(&b->recs);
-	b->n = 0;
-	b->bytes = 0;
-}
-
-void
-batch_add(struct batch *b, struct record *rec)
-{
-	TAILQ_INSERT_TAIL(&b->recs, rec, link);
-	b->n++;
-	b->bytes += rec->len;
-}
-
 static const struct sink_ops *
 sink_lookup(const char *url)
 {

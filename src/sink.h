@@ -25,17 +25,12 @@
 #include <stdint.h>
 #include <event2/event.h>
 
+#include "batch.h"
 #include "record.h"
 
 struct config;
 struct evbuffer;
 struct sink;
-
-struct batch {
-	struct record_list	 recs;
-	size_t			 n;
-	size_t			 bytes;		/* sum of record lengths */
-};
 
 /*
  * What submit() says of a batch: taken (the sink now owns its records and
@@ -164,9 +159,6 @@ void		 sink_free(struct sink *s);
 /* Count one request with its code and duration (seconds). */
 void		 sink_count_request(struct sink *s, const char *code,
 		    double seconds);
-
-void		 batch_init(struct batch *b);
-void		 batch_add(struct batch *b, struct record *rec);
 
 static inline enum sink_status
 sink_submit(struct sink *s, struct batch *b, uint64_t now)

@@ -243,7 +243,10 @@ class TestShadow(LeversCase):
         sp = self.start_levers()
         st, body = self.jadmin(sp, "GET", "/rules/shadow")
         self.assertEqual(st, 404)
+        # One event in ten unless asked: here, every one.
         st, body = self.jadmin(sp, "PUT", "/rules/shadow", SHADOW)
+        self.assertEqual((st, body), (200, {"sample": 10, "classes": 5}))
+        st, body = self.jadmin(sp, "PUT", "/rules/shadow?sample=1", SHADOW)
         self.assertEqual((st, body), (200, {"sample": 1, "classes": 5}))
 
         lines = self.corpus()

@@ -304,6 +304,20 @@ def self_cpu():
 
 # ------------------------------------------------------------------ HTTP
 
+def shadow_rules():
+    """The bench rules with the change an operator might try: warnings count as
+    critical, and the batch class also takes the etl- namespaces."""
+    with open(RULES) as f:
+        rules = json.load(f)
+    for c in rules["classes"]:
+        for m in c.get("match", []):
+            if c["name"] == "critical" and "regex" in m:
+                m["regex"] = m["regex"].replace("|alert)", "|alert|warn(ing)?)")
+            if c["name"] == "batch" and "regex" in m:
+                m["regex"] = "^(etl-)?" + m["regex"].lstrip("^")
+    return json.dumps(rules)
+
+
 def http_json(url, timeout=10, method=None):
     req = urllib.request.Request(url, method=method)
     with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -824,7 +838,7 @@ class Bench:
     # -- spillway
 
     def spillway_job(self, name, desc, sink_kind, capacity=None, workers=None,
-                     connections=1):
+                     connections=1, shadow=None):
         job = Job(name, "spillway", desc)
         em = kafka = None
         sp = None
@@ -843,6 +857,13 @@ class Bench:
                 job.peer_name = "kafka_mock"
             sp = Spillway(self.exe, sink, name,
                           extra=["--workers", str(workers)] if workers else ())
+            if shadow:
+                # candidate rules beside those in force, one event in `shadow`
+                req = urllib.request.Request(
+                    "http://127.0.0.1:%d/rules/shadow?sample=%d" % (sp.admin, shadow),
+                    data=shadow_rules().encode(), method="PUT")
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    r.read()
             peer_pid = em.p.pid if em else (kafka.proc.pid if kafka else None)
             m = Measure(job, self.h["send"], ("127.0.0.1", sp.tcp), self.corpus,
                         self.events, sp.final_count, sp.p.pid, peer_pid=peer_pid,
@@ -860,6 +881,8 @@ class Bench:
                      r1 - th0.get(tid, (0.0, 0, ""))[1])
                     for tid, (c1, r1, name) in sorted(th1.items(), key=lambda kv: (
                         kv[0] != sp.p.pid, kv[0]))]
+            if shadow:
+                job.extra["shadow"] = http_json("http://127.0.0.1:%d/rules/shadow" % sp.admin)
             st = sp.stats()
             t = Spillway.totals(st)
             job.extra.update(received=t["received"], forwarded=t["forwarded"],
@@ -1404,6 +1427,13 @@ class Bench:
                 ("spillway-kafka", "TCP -> 10 rules -> Kafka mock cluster", "kafka")):
             if self.want(name):
                 self.guard(name, self.spillway_job, name, desc, sink)
+        # Shadow rules (PUT /rules/shadow): the same job with a candidate rule
+        # set classifying every event, then one in ten, beside the rules in force.
+        for name, sample in (("spillway-file-shadow", 1), ("spillway-file-shadow10", 10)):
+            if self.want(name):
+                self.guard(name, self.spillway_job, name,
+                           "TCP -> 10 rules -> file, shadow rules on 1 event in %d" % sample,
+                           "file", shadow=sample)
         # The pair runs WORKER_REPEATS times, in turn, and each reports its
         # median run: one run each is at the mercy of whatever else the
         # machine does during a second or two.
@@ -1923,6 +1953,7 @@ def write_doc(bench):
             w("")
     ack_section(w, bench)
     freshness_section(w, bench)
+    shadow_section(w, bench)
     # ---- where the time goes
     cg = J.get("callgrind")
     w("## Where the time goes")
@@ -2108,6 +2139,42 @@ def ack_section(w, bench):
                   "`flush_ms` (%.0f items a bulk request on average, against %.0f at light "
                   "load)." % (per_bulk(a), per_bulk(lp)))
     w(s)
+    w("")
+
+
+def shadow_section(w, bench):
+    """What candidate rules in the shadow cost: CPU per event of spillway-file
+    against the same job with a shadow on every event and on one in ten."""
+    J = bench.jobs
+    base = J.get("spillway-file")
+    rows = [J.get(n) for n in ("spillway-file-shadow", "spillway-file-shadow10")]
+    if not base or not base.cpu or not base.events or not all(r and r.cpu for r in rows):
+        return
+    w("## Shadow rules")
+    w("")
+    w("`PUT /rules/shadow` classifies live events under candidate rules beside the rules in "
+      "force (docs/operations.md). The cost is a second parse and classification of each "
+      "sampled event on the main loop. The candidate here is `rules/bench.json` with warnings "
+      "moved into `critical` and `etl-` namespaces into `batch`; the jobs are `spillway-file` "
+      "with it on every event (`?sample=1`) and on one in ten (the default).")
+    w("")
+    w("| job | events/s | CPU µs/event | CPU × spillway-file | shadow's own ns/event | "
+      "events shadowed | moved |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    b_us = base.cpu / base.events * 1e6
+    w("| spillway-file | %s | %.2f | 1.00 | - | - | - |" % (
+        fmt_int(base.events / base.wall), b_us))
+    for r in rows:
+        sd = r.extra.get("shadow") or {}
+        us = r.cpu / r.events * 1e6 if r.events else 0
+        w("| %s | %s | %.2f | %.2f | %s | %s | %s |" % (
+            r.name, fmt_int(r.events / r.wall) if r.wall else "-", us, us / b_us,
+            fmt_int(sd.get("cpu_ns_per_event", 0)), fmt_int(sd.get("events", 0)),
+            fmt_int(sd.get("moved", 0))))
+    w("")
+    w("CPU is the process's user and system time over the job, divided by the events "
+      "forwarded; the shadow's own ns/event is what `GET /rules/shadow` reports as "
+      "`cpu_ns_per_event`, the thread CPU time of the candidate's classification alone.")
     w("")
 
 
