@@ -11,13 +11,46 @@
 
 #include "gzip.h"
 
+/*
+ * Before each call into zlib: the next slice of the input (*inleft bytes
+ * left of it), and room for output after the len bytes of *buf, growing
+ * it (cap bytes now, one more kept for a NUL) by doubling up to limit.
+ * The room is *avail bytes.  0; -1 without memory; -2 when the output is
+ * at limit already.
+ */
+static int
+gzip_room(z_stream *zs, size_t *inleft, char **buf, size_t *cap, size_t len,
+    size_t limit, size_t *avail)
+{
+	size_t chunk;
+	char *nb;
+
+	if (zs->avail_in == 0 && *inleft > 0) {
+		chunk = *inleft < UINT_MAX ? *inleft : UINT_MAX;
+		zs->avail_in = (uInt)chunk;
+		*inleft -= chunk;
+	}
+	if (len == *cap) {
+		if (*cap >= limit)
+			return -2;
+		*cap = *cap < limit / 2 ? *cap * 2 : limit;
+		if ((nb = realloc(*buf, *cap + 1)) == NULL)
+			return -1;
+		*buf = nb;
+	}
+	*avail = *cap - len < UINT_MAX ? *cap - len : UINT_MAX;
+	zs->next_out = (Bytef *)*buf + len;
+	zs->avail_out = (uInt)*avail;
+	return 0;
+}
+
 int
 gzip_decompress(const char *in, size_t inlen, size_t max_out, char **out,
     size_t *outlen)
 {
 	z_stream	 zs;
-	char		*buf = NULL, *nb;
-	size_t		 cap, len = 0, limit, inleft = inlen, chunk, avail;
+	char		*buf = NULL;
+	size_t		 cap, len = 0, limit, inleft = inlen, avail;
 	int		 zr, rc = -1, inited = 0;
 
 	*out = NULL;
@@ -37,24 +70,10 @@ gzip_decompress(const char *in, size_t inlen, size_t max_out, char **out,
 		goto fail;
 	zs.next_in = (Bytef *)(uintptr_t)in;
 	for (;;) {
-		if (zs.avail_in == 0 && inleft > 0) {
-			chunk = inleft < UINT_MAX ? inleft : UINT_MAX;
-			zs.avail_in = (uInt)chunk;
-			inleft -= chunk;
-		}
-		if (len == cap) {
-			if (cap >= limit) {
-				rc = -2;
-				goto fail;
-			}
-			cap = cap < limit / 2 ? cap * 2 : limit;
-			if ((nb = realloc(buf, cap + 1)) == NULL)
-				goto fail;
-			buf = nb;
-		}
-		avail = cap - len < UINT_MAX ? cap - len : UINT_MAX;
-		zs.next_out = (Bytef *)buf + len;
-		zs.avail_out = (uInt)avail;
+		if ((rc = gzip_room(&zs, &inleft, &buf, &cap, len, limit,
+		    &avail)) != 0)
+			goto fail;
+		rc = -1;
 		zr = inflate(&zs, Z_NO_FLUSH);
 		len += avail - zs.avail_out;
 		if (len > max_out) {
@@ -91,8 +110,8 @@ gzip_compress(const char *in, size_t inlen, int level, char **out,
     size_t *outlen)
 {
 	z_stream	 zs;
-	char		*buf = NULL, *nb;
-	size_t		 cap, len = 0, inleft = inlen, chunk, avail;
+	char		*buf = NULL;
+	size_t		 cap, len = 0, inleft = inlen, avail;
 	int		 zr, rc = -1, inited = 0;
 
 	*out = NULL;
@@ -109,22 +128,9 @@ gzip_compress(const char *in, size_t inlen, int level, char **out,
 		goto fail;
 	zs.next_in = (Bytef *)(uintptr_t)in;
 	for (;;) {
-		if (zs.avail_in == 0 && inleft > 0) {
-			chunk = inleft < UINT_MAX ? inleft : UINT_MAX;
-			zs.avail_in = (uInt)chunk;
-			inleft -= chunk;
-		}
-		if (len == cap) {
-			if (cap > SIZE_MAX / 2)
-				goto fail;
-			cap *= 2;
-			if ((nb = realloc(buf, cap + 1)) == NULL)
-				goto fail;
-			buf = nb;
-		}
-		avail = cap - len < UINT_MAX ? cap - len : UINT_MAX;
-		zs.next_out = (Bytef *)buf + len;
-		zs.avail_out = (uInt)avail;
+		if (gzip_room(&zs, &inleft, &buf, &cap, len, SIZE_MAX - 1,
+		    &avail) != 0)
+			goto fail;
 		zr = deflate(&zs, inleft == 0 ? Z_FINISH : Z_NO_FLUSH);
 		len += avail - zs.avail_out;
 		if (zr == Z_STREAM_END)

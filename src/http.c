@@ -213,6 +213,22 @@ http_conn_arm(struct http_conn *c, uint64_t ns)
 	evtimer_add(c->timer, &tv);
 }
 
+/*
+ * The connection's idle_timeout_ms on its writes, and on its reads too
+ * when it still reads.
+ */
+static void
+http_conn_idle(struct http_conn *c, int reading)
+{
+	struct timeval tv;
+
+	if (c->srv->limits.idle_timeout_ms <= 0)
+		return;
+	tv.tv_sec = c->srv->limits.idle_timeout_ms / 1000;
+	tv.tv_usec = (c->srv->limits.idle_timeout_ms % 1000) * 1000;
+	bufferevent_set_timeouts(c->bev, reading ? &tv : NULL, &tv);
+}
+
 /* Start the clock of what the connection now waits on, due in ns. */
 static void
 http_conn_clock(struct http_conn *c, uint64_t ns)
@@ -1058,13 +1074,7 @@ http_stream_start(struct http_request *req, int status, const char *ctype,
 	 * Nothing more is read but the peer's leaving; a reader that reads
 	 * nothing for idle_timeout_ms is still cut off by the write timeout.
 	 */
-	if (c->srv->limits.idle_timeout_ms > 0) {
-		struct timeval tv;
-
-		tv.tv_sec = c->srv->limits.idle_timeout_ms / 1000;
-		tv.tv_usec = (c->srv->limits.idle_timeout_ms % 1000) * 1000;
-		bufferevent_set_timeouts(c->bev, NULL, &tv);
-	}
+	http_conn_idle(c, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return (struct http_stream *)c;
 }
@@ -1201,7 +1211,6 @@ http_accept(int fd, void *arg)
 {
 	struct http_server *srv = arg;
 	struct http_conn *c;
-	struct timeval tv;
 
 	if (srv->counters.connections >= srv->limits.max_connections ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
@@ -1224,11 +1233,7 @@ http_accept(int fd, void *arg)
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->counters.connections++;
 	bufferevent_setcb(c->bev, http_readcb, http_writecb, http_eventcb, c);
-	if (srv->limits.idle_timeout_ms > 0) {
-		tv.tv_sec = srv->limits.idle_timeout_ms / 1000;
-		tv.tv_usec = (srv->limits.idle_timeout_ms % 1000) * 1000;
-		bufferevent_set_timeouts(c->bev, &tv, &tv);
-	}
+	http_conn_idle(c, 1);
 	/* A new connection's header clock starts now, bytes or not. */
 	http_conn_clock(c, srv->header_ns);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);

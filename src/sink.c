@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/buffer.h>
 
 #include <spillway/hist.h>
 
@@ -66,6 +67,15 @@ sink_free(struct sink *s)
 	s->ops->free(s);
 	free(s->url);
 	free(s);
+}
+
+void
+sink_metric_signal(const struct sink *s, struct evbuffer *out,
+    const char *signal, uint64_t v)
+{
+	evbuffer_add_printf(out, "spillway_sink_pressure_signals_total{sink="
+	    "\"%s\",signal=\"%s\"} %llu\n", s->label, signal,
+	    (unsigned long long)v);
 }
 
 void

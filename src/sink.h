@@ -156,6 +156,13 @@ struct sink	*sink_new(struct event_base *base, const char *url,
 /* Returns every held record through done(SINK_ABORTED).  Accepts NULL. */
 void		 sink_free(struct sink *s);
 
+/*
+ * For a metrics op: one sample of spillway_sink_pressure_signals_total,
+ * the back-pressure signal of this sink's kind that was seen v times.
+ */
+void		 sink_metric_signal(const struct sink *s, struct evbuffer *out,
+		    const char *signal, uint64_t v);
+
 /* Count one request with its code and duration (seconds). */
 void		 sink_count_request(struct sink *s, const char *code,
 		    double seconds);

@@ -1035,19 +1035,10 @@ sink_es_metrics(struct sink *s, struct evbuffer *out)
 {
 	const struct sink_es_signals *sg = &((struct sink_es *)s->priv)->sig;
 
-	evbuffer_add_printf(out,
-	    "spillway_sink_pressure_signals_total{sink=\"%s\","
-	    "signal=\"whole_rejected\"} %llu\n"
-	    "spillway_sink_pressure_signals_total{sink=\"%s\","
-	    "signal=\"item_429\"} %llu\n"
-	    "spillway_sink_pressure_signals_total{sink=\"%s\","
-	    "signal=\"slow\"} %llu\n"
-	    "spillway_sink_pressure_signals_total{sink=\"%s\","
-	    "signal=\"saturated\"} %llu\n",
-	    s->label, (unsigned long long)sg->whole_rejected,
-	    s->label, (unsigned long long)sg->item_429,
-	    s->label, (unsigned long long)sg->slow,
-	    s->label, (unsigned long long)sg->saturated);
+	sink_metric_signal(s, out, "whole_rejected", sg->whole_rejected);
+	sink_metric_signal(s, out, "item_429", sg->item_429);
+	sink_metric_signal(s, out, "slow", sg->slow);
+	sink_metric_signal(s, out, "saturated", sg->saturated);
 	evbuffer_add_printf(out, "# HELP spillway_sink_retried_total Records "
 	    "sent to the sink again after a retriable failure.\n"
 	    "# TYPE spillway_sink_retried_total counter\n"

@@ -582,16 +582,9 @@ sink_kafka_metrics(struct sink *s, struct evbuffer *out)
 	const struct sink_kafka_signals *kg =
 	    &((struct sink_kafka *)s->priv)->sig;
 
-	evbuffer_add_printf(out,
-	    "spillway_sink_pressure_signals_total{sink=\"%s\","
-	    "signal=\"queue_full\"} %llu\n"
-	    "spillway_sink_pressure_signals_total{sink=\"%s\","
-	    "signal=\"slow\"} %llu\n"
-	    "spillway_sink_pressure_signals_total{sink=\"%s\","
-	    "signal=\"errors\"} %llu\n",
-	    s->label, (unsigned long long)kg->queue_full,
-	    s->label, (unsigned long long)kg->slow,
-	    s->label, (unsigned long long)kg->errors);
+	sink_metric_signal(s, out, "queue_full", kg->queue_full);
+	sink_metric_signal(s, out, "slow", kg->slow);
+	sink_metric_signal(s, out, "errors", kg->errors);
 }
 
 /* --require-sink: any one of the brokers listed accepts a connection. */

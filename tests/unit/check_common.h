@@ -9,6 +9,8 @@
 #include <sys/types.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +170,43 @@ unit_golden(const char *path, const char *got, size_t len)
 	if (unit_golden_case(dir, name, got, len) != 0)
 		ck_abort_msg("%s: output differs from %s/%s.out", path, dir,
 		    name);
+}
+
+/*
+ * Hold what run(out, name, text, len) prints for the text of the input
+ * file at path (DIR/NAME.in; name is its base name) to the golden file
+ * DIR/NAME.out, as unit_golden() does.
+ */
+static inline void
+unit_golden_file(const char *path, void (*run)(FILE *, const char *,
+    const char *, size_t))
+{
+	const char	*name = strrchr(path, '/') != NULL ?
+			    strrchr(path, '/') + 1 : path;
+	char		*text, *got = NULL;
+	size_t		 len, gotlen = 0;
+	FILE		*out;
+
+	text = unit_slurp(path, &len);
+	ck_assert_msg(text != NULL, "%s: %s", path, strerror(errno));
+	out = open_memstream(&got, &gotlen);
+	ck_assert_ptr_nonnull(out);
+	run(out, name, text, len);
+	fclose(out);
+	unit_golden(path, got, gotlen);
+	free(got);
+	free(text);
+}
+
+/* The files of the test data matching pattern ("rules/load-*.in"). */
+static inline void
+unit_glob(const char *pattern, glob_t *g)
+{
+	char	 path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", unit_testdata(), pattern);
+	if (glob(path, 0, NULL, g) != 0)
+		g->gl_pathc = 0;
 }
 
 /* Runs suite s with check's defaults; main()'s exit status. */

@@ -41,6 +41,36 @@ demand(struct fleet_report *r, int prio, double d)
 		r->nprio = prio + 1;
 }
 
+/* Two instances, a and b, that hear each other (pair_hear()). */
+struct pair {
+	struct fleet		*fa, *fb;
+	struct fleet_report	 a, b;
+};
+
+static void
+pair_open(struct pair *p, double cap_a, double cap_b)
+{
+	ck_assert_ptr_nonnull(p->fa = fleet_new("a", STALE));
+	ck_assert_ptr_nonnull(p->fb = fleet_new("b", STALE));
+	p->a = report("a", cap_a);
+	p->b = report("b", cap_b);
+}
+
+/* Each hears the other's report, as it stands, at now. */
+static void
+pair_hear(struct pair *p, uint64_t now)
+{
+	ck_assert_int_eq(fleet_heard(p->fa, &p->b, now), 1);
+	ck_assert_int_eq(fleet_heard(p->fb, &p->a, now), 1);
+}
+
+static void
+pair_close(struct pair *p)
+{
+	fleet_free(p->fa);
+	fleet_free(p->fb);
+}
+
 /* -- the water line */
 
 START_TEST(alone_is_local)
@@ -66,18 +96,17 @@ END_TEST
 /* The situation of the issue: B's debug yields to A's checkout. */
 START_TEST(lower_priority_elsewhere_yields)
 {
-	struct fleet *fa = fleet_new("a", STALE), *fb = fleet_new("b", STALE);
-	struct fleet_report a = report("a", 5000), b = report("b", 5000);
 	struct fleet_view va, vb;
+	struct pair p;
 	double sa, sb;
 
-	demand(&a, 0, 3000);
-	demand(&a, 1, 5000);
-	demand(&b, 9, 20000);
-	ck_assert_int_eq(fleet_heard(fa, &b, T0), 1);
-	ck_assert_int_eq(fleet_heard(fb, &a, T0), 1);
-	sa = fleet_share(fa, &a, T0, &va);
-	sb = fleet_share(fb, &b, T0, &vb);
+	pair_open(&p, 5000, 5000);
+	demand(&p.a, 0, 3000);
+	demand(&p.a, 1, 5000);
+	demand(&p.b, 9, 20000);
+	pair_hear(&p, T0);
+	sa = fleet_share(p.fa, &p.a, T0, &va);
+	sb = fleet_share(p.fb, &p.b, T0, &vb);
 	ck_assert_double_eq_tol(sa, 8000, 1e-6);
 	ck_assert_double_eq_tol(sb, 2000, 1e-6);
 	ck_assert_uint_eq(va.peers, 1);
@@ -90,51 +119,46 @@ START_TEST(lower_priority_elsewhere_yields)
 	ck_assert_double_eq(va.prio_demand[1], 5000);
 	ck_assert_double_eq(va.prio_demand[9], 20000);
 	ck_assert_int_eq(va.nprio, 10);
-	fleet_free(fa);
-	fleet_free(fb);
+	pair_close(&p);
 }
 END_TEST
 
 /* One priority, unequal demand: shares follow demand. */
 START_TEST(one_priority_shares_by_demand)
 {
-	struct fleet *fa = fleet_new("a", STALE), *fb = fleet_new("b", STALE);
-	struct fleet_report a = report("a", 9000), b = report("b", 1000);
 	struct fleet_view v;
+	struct pair p;
 
-	demand(&a, 5, 15000);
-	demand(&b, 5, 5000);
-	fleet_heard(fa, &b, T0);
-	fleet_heard(fb, &a, T0);
-	ck_assert_double_eq_tol(fleet_share(fa, &a, T0, &v), 7500, 1e-6);
+	pair_open(&p, 9000, 1000);
+	demand(&p.a, 5, 15000);
+	demand(&p.b, 5, 5000);
+	pair_hear(&p, T0);
+	ck_assert_double_eq_tol(fleet_share(p.fa, &p.a, T0, &v), 7500, 1e-6);
 	ck_assert_double_eq_tol(v.margin_share, 0.5, 1e-9);
-	ck_assert_double_eq_tol(fleet_share(fb, &b, T0, &v), 2500, 1e-6);
-	fleet_free(fa);
-	fleet_free(fb);
+	ck_assert_double_eq_tol(fleet_share(p.fb, &p.b, T0, &v), 2500, 1e-6);
+	pair_close(&p);
 }
 END_TEST
 
 /* Capacity nobody asked for stays with whose it is; all of it is used. */
 START_TEST(spare_stays_with_its_owner)
 {
-	struct fleet *fa = fleet_new("a", STALE), *fb = fleet_new("b", STALE);
-	struct fleet_report a = report("a", 6000), b = report("b", 4000);
 	struct fleet_view v;
+	struct pair p;
 	double sa, sb;
 
-	demand(&a, 2, 2000);
-	demand(&b, 2, 1000);
-	fleet_heard(fa, &b, T0);
-	fleet_heard(fb, &a, T0);
-	sa = fleet_share(fa, &a, T0, &v);
+	pair_open(&p, 6000, 4000);
+	demand(&p.a, 2, 2000);
+	demand(&p.b, 2, 1000);
+	pair_hear(&p, T0);
+	sa = fleet_share(p.fa, &p.a, T0, &v);
 	ck_assert_int_eq(v.over, 0);
 	ck_assert_int_eq(v.margin, -1);
-	sb = fleet_share(fb, &b, T0, &v);
+	sb = fleet_share(p.fb, &p.b, T0, &v);
 	ck_assert_double_eq_tol(sa, 2000 + 7000 * 0.6, 1e-6);
 	ck_assert_double_eq_tol(sb, 1000 + 7000 * 0.4, 1e-6);
 	ck_assert_double_eq_tol(sa + sb, 10000, 1e-6);
-	fleet_free(fa);
-	fleet_free(fb);
+	pair_close(&p);
 }
 END_TEST
 

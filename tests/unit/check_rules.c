@@ -45,21 +45,7 @@ run_load(FILE *out, const char *name, const char *text, size_t len)
 
 START_TEST(test_golden)
 {
-	const char	*path = golden.gl_pathv[_i], *name;
-	char		*text, *got = NULL;
-	size_t		 len, gotlen = 0;
-	FILE		*out;
-
-	name = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
-	text = unit_slurp(path, &len);
-	ck_assert_msg(text != NULL, "%s: %s", path, strerror(errno));
-	out = open_memstream(&got, &gotlen);
-	ck_assert_ptr_nonnull(out);
-	run_load(out, name, text, len);
-	fclose(out);
-	unit_golden(path, got, gotlen);
-	free(got);
-	free(text);
+	unit_golden_file(golden.gl_pathv[_i], run_load);
 }
 END_TEST
 
@@ -339,13 +325,9 @@ rules_suite(void)
 int
 main(void)
 {
-	char	 pattern[4096];
-	int	 rc;
+	int	rc;
 
-	snprintf(pattern, sizeof(pattern), "%s/rules/load-*.in",
-	    unit_testdata());
-	if (glob(pattern, 0, NULL, &golden) != 0)
-		golden.gl_pathc = 0;
+	unit_glob("rules/load-*.in", &golden);
 	rc = unit_run(rules_suite());
 	globfree(&golden);
 	return rc;
