@@ -7,6 +7,11 @@ live numbers for the classes with traffic, zeros for the others, a drawn
 chart and the header fields.  A broken script leaves the table empty and
 the chart blank, so the test fails with it.
 
+On load the page draws the server's history (GET /stats/history) at
+once; that, the by-priority view with its backpressure marks and the
+banner of the overrides in force are checked against a fake server
+answering fixed JSON, and the history's first draw against the real one.
+
 A screenshot is written to tests/out/dashboard.png (not tracked).
 """
 
@@ -51,6 +56,86 @@ BATCH = (b'{"level":"error","msg":"disk full"}\n' * 2
          + b'{"level":"info","svc":"flood","msg":"x"}\n' * 8
          + b'{"level":"info","svc":"quiet","msg":"y"}\n'
          + b'{"level":"debug","msg":"z"}\n' * 4)
+
+
+# A fake server's history: HIST_N samples a second apart (the wall clock
+# is the server's: the page takes its time from the last sample); "late"
+# appears at sample LATE_AT, null before; backpressure is on in the runs
+# HIST_BP, and the samples outside them are all off.
+HIST_T0 = 1796640000000
+HIST_N = 300
+LATE_AT = 100
+HIST_CLASSES = [{"name": "critical", "priority": 0},
+                {"name": "web", "priority": 2},
+                {"name": "batch", "priority": 7},
+                {"name": "debug", "priority": 9},
+                {"name": "_invalid", "priority": 0},
+                {"name": "_spillway", "priority": 0},
+                {"name": "late", "priority": 7}]
+HIST_BP = (range(40, 50), range(150, 151), range(220, 260))
+HIST_PRIOS = ["0", "2", "7", "9"]
+
+OVERRIDES = [
+    {"id": 3, "kind": "rate", "class": "batch", "rate": 100, "force": False,
+     "reason": "INC-1234", "for_s": 900.0, "left_s": 852.3, "shed": 5120},
+    {"id": 4, "kind": "shed", "priority_at_least": 9, "force": False,
+     "reason": "debug flood, INC-1240", "for_s": 600.0, "left_s": 42.9,
+     "shed": 0},
+]
+OVERRIDE_TEXTS = [
+    "Override #3: batch capped at 100/s for 14m12s, 5,120 shed so far "
+    "\u2014 INC-1234",
+    "Override #4: priorities 9 and above shed for 42s \u2014 debug flood, "
+    "INC-1240",
+]
+
+
+def fake_history():
+    samples = []
+    for i in range(HIST_N):
+        bp = any(i in r for r in HIST_BP)
+        rx = [100.0, 50.0 + i % 7, 400.0, 200.0, 0.0, 1.0, 30.0]
+        fwd = [100.0, 50.0, 100.0 if bp else 300.0, 10.0, 0.0, 1.0, 30.0]
+        lag = [3.5, 12.0, 800.0 if bp else 40.0, 90.0, 0.0, 0.0, 20.0]
+        n = len(HIST_CLASSES) if i >= LATE_AT else len(HIST_CLASSES) - 1
+
+        def cut(v):
+            return v[:n] + [None] * (len(v) - n)
+
+        samples.append({
+            "t": HIST_T0 + 1000 * i, "capacity": 1000.0,
+            "backpressure": bp, "queued": 5000 if bp else 0,
+            "received": cut(rx), "forwarded": cut(fwd),
+            "shed": cut([r - f if bp else 0.0 for r, f in zip(rx, fwd)]),
+            "dropped": cut([r - f for r, f in zip(rx, fwd)]),
+            "lag_p99_ms": cut(lag)})
+    return {"interval_s": 1, "window_s": 900, "classes": HIST_CLASSES,
+            "samples": samples}
+
+
+def fake_stats(overrides):
+    """What the fake server's /stats says: its classes as in the
+    history; with overrides None, no "overrides" key (an older server)."""
+    classes = {}
+    for c in HIST_CLASSES:
+        classes[c["name"]] = {
+            "priority": c["priority"], "active": True, "received": 1000,
+            "forwarded": 900, "queued": 0, "inflight": 0,
+            "dropped": {"rate_limit": 100, "backpressure": 0},
+            "effective_rate": None,
+            "rate_1s": {"received": 10.0, "forwarded": 9.0, "dropped": 1.0},
+            "lag_10s": {"events": 10, "p50_ms": 1.0, "p99_ms": 2.0},
+            "top_shed_keys": []}
+    st = {"revision": 7, "capacity": 1000.0, "backpressure": False,
+          "uptime_s": 3600.0,
+          "queue": {"events": 0, "bytes": 0, "max_events": 200000,
+                    "max_bytes": 268435456},
+          "sink": {"url": "file:/dev/null", "state": "up",
+                   "pressure": False},
+          "divert": None, "fleet": None, "classes": classes}
+    if overrides is not None:
+        st["overrides"] = overrides
+    return st
 
 
 class Sender(threading.Thread):
@@ -184,6 +269,42 @@ def chromium(args, tmp):
     return out, err
 
 
+def fake_server(routes):
+    """An HTTP server on a free loopback port answering GET path with
+    routes[path] (bytes, or an object sent as JSON), and 404 for the
+    rest; stopped by the caller's stop_server()."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = routes.get(self.path.split("?")[0])
+            if body is None:
+                self.send_error(404)
+                return
+            ctype = "text/html" if isinstance(body, bytes) else \
+                "application/json"
+            if not isinstance(body, bytes):
+                body = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    srv.thread = t
+    return srv
+
+
+def stop_server(srv):
+    srv.shutdown()
+    srv.server_close()
+    srv.thread.join(10)
+
+
 def console_problems(err):
     """Script errors and refused loads Chromium logged from the page."""
     return [l for l in err.splitlines() if "CONSOLE" in l and (
@@ -284,6 +405,196 @@ class TestDashboardInBrowser(SpillwayTestCase):
         self.assertEqual(root.one(id="updated").all_text(), "never")
         self.assertEqual(root.one("table", id="classes").find(
             "tr", data_class=True), [])
+
+    def load(self, routes):
+        """The DOM the page built, served by a fake server with routes,
+        and what Chromium logged."""
+        with open(PAGE, "rb") as f:
+            routes = dict(routes, **{"/": f.read()})
+        srv = fake_server(routes)
+        try:
+            dom, err = chromium(["--dump-dom", "http://127.0.0.1:%d/"
+                                 % srv.server_address[1]], self.tmp)
+        finally:
+            stop_server(srv)
+        return parse_dom(dom), err
+
+    def test_history_and_overrides(self):
+        """The whole history at once, by priority with the backpressure
+        marked, and a banner per override in force."""
+        root, err = self.load({"/stats/history": fake_history(),
+                               "/stats": fake_stats(OVERRIDES)})
+        self.assertEqual(console_problems(err), [], "the page logged errors")
+        self.assertIn("hidden", root.one(id="error").attrs)
+
+        # Every history sample is drawn: "late" lacks the first LATE_AT.
+        chart = root.one("svg", id="chart")
+        self.assertEqual(chart.attrs.get("data-samples"), str(HIST_N))
+        panels = {g.attrs["data-class"]: g
+                  for g in chart.find("g", data_class=True)}
+        self.assertEqual(sorted(panels),
+                         sorted(c["name"] for c in HIST_CLASSES))
+
+        def points(g, series):
+            paths = [p for p in g.find("path") if p.has_class(series)]
+            self.assertEqual(len(paths), 1, series)
+            return path_points(paths[0].attrs["d"])
+
+        crit, late = points(panels["critical"], "received"), \
+            points(panels["late"], "received")
+        self.assertGreaterEqual(len(crit), HIST_N)
+        self.assertEqual(len(crit) - len(late), LATE_AT)
+        self.assertEqual(crit, sorted(crit), "time runs right")
+        self.assertGreaterEqual(len(points(
+            chart.one("g", data_panel="all"), "limit")), HIST_N)
+
+        # By priority: a band per priority in each of the two panels, and
+        # a mark per run of backpressure, as long as the run.
+        byprio = root.one("svg", id="byprio")
+        self.assertEqual(byprio.attrs.get("data-backpressure-marks"),
+                         str(len(HIST_BP)))
+        series = {g.attrs["data-series"]: g
+                  for g in byprio.find("g", data_series=True)}
+        self.assertEqual(sorted(series), ["forwarded", "shed"])
+        for name, g in series.items():
+            with self.subTest(series=name):
+                bands = g.find("path")
+                self.assertEqual([b.attrs.get("data-priority")
+                                  for b in bands], HIST_PRIOS)
+                for b in bands:
+                    self.assertRegex(b.attrs["d"], r"^M[-\d. L]+Z")
+                marks = g.find("rect", **{"class": "bp"})
+                self.assertEqual(len(marks), len(HIST_BP))
+                xs = [float(m.attrs["x"]) for m in marks]
+                self.assertEqual(xs, sorted(xs))
+                w = float(g.one("rect", **{"class": "frame"}).attrs["width"])
+                for m, run in zip(marks, HIST_BP):
+                    self.assertAlmostEqual(
+                        float(m.attrs["width"]),
+                        max(1.0, w * len(run) / 900), delta=0.25)
+        lag = root.one("svg", id="lag")
+        self.assertEqual(sorted(p.attrs.get("data-priority")
+                                for p in lag.find("path")), HIST_PRIOS)
+        self.assertEqual([s.all_text() for s in root.one(
+            id="prios").find("span")],
+            ["priority " + p for p in HIST_PRIOS] + ["backpressure on"])
+
+        # The overrides, one line each.
+        banner = root.one(id="overrides")
+        self.assertNotIn("hidden", banner.attrs)
+        items = banner.find("li")
+        self.assertEqual([li.attrs.get("data-id") for li in items],
+                         [str(o["id"]) for o in OVERRIDES])
+        self.assertEqual([li.all_text() for li in items], OVERRIDE_TEXTS)
+
+    def test_history_while_stats_fails(self):
+        """The history is drawn even when /stats does not answer."""
+        root, err = self.load({"/stats/history": fake_history()})
+        banner = root.one(id="error")
+        self.assertNotIn("hidden", banner.attrs)
+        self.assertTrue(banner.all_text().startswith(
+            "GET /stats failed: HTTP 404"), banner.all_text())
+        chart = root.one("svg", id="chart")
+        self.assertEqual(chart.attrs.get("data-samples"), str(HIST_N))
+        self.assertEqual(sorted(g.attrs["data-class"] for g in chart.find(
+            "g", data_class=True)), sorted(c["name"] for c in HIST_CLASSES))
+        self.assertEqual(root.one("svg", id="byprio").attrs.get(
+            "data-backpressure-marks"), str(len(HIST_BP)))
+        self.assertIn("hidden", root.one(id="overrides").attrs)
+
+    def test_no_overrides(self):
+        """No override in force, or a server that has none (nor any
+        history): no banner; the live part is drawn all the same."""
+        for name, routes, samples in (
+                ("older server", {"/stats": fake_stats(None)}, 0),
+                ("none in force", {"/stats/history": fake_history(),
+                                   "/stats": fake_stats([])}, HIST_N)):
+            with self.subTest(name):
+                root, err = self.load(routes)
+                self.assertEqual(console_problems(err), [], err)
+                self.assertIn("hidden", root.one(id="error").attrs)
+                self.assertNotEqual(root.one(id="updated").all_text(),
+                                    "never")
+                banner = root.one(id="overrides")
+                self.assertIn("hidden", banner.attrs)
+                self.assertEqual(banner.find("li"), [])
+                chart = root.one("svg", id="chart")
+                self.assertEqual(chart.attrs.get("data-samples"),
+                                 str(samples))
+                total = chart.one("g", data_panel="all")
+                self.assertTrue([p for p in total.find("path")
+                                 if p.has_class("received")])
+                self.assertEqual(root.one("svg", id="byprio").attrs.get(
+                    "data-backpressure-marks"),
+                    "0" if samples == 0 else str(len(HIST_BP)))
+
+    def test_history_on_first_load(self):
+        """Against the real binary: the page's first load draws every
+        sample /stats/history had before it, and the override posted."""
+        sp = self.start(rules=RULES)
+        st, _, _ = sp.admin("GET", "/stats/history")
+        if st == 404:
+            self.skipTest("this spillway has no GET /stats/history")
+        self.assertEqual(st, 200)
+        st, _, body = sp.admin("POST", "/overrides", json.dumps(
+            {"class": "debug", "rate": 5, "for": "15m",
+             "reason": "INC-77 debug flood"}))
+        self.assertEqual(st, 201, body)
+        override = json.loads(body)
+        sender = Sender(sp)
+        sender.start()
+        try:
+            # Until three samples saw traffic in every busy class.
+            deadline = time.monotonic() + 30
+            while True:
+                st, _, body = sp.admin("GET", "/stats/history")
+                self.assertEqual(st, 200)
+                hist = json.loads(body)
+                cols = [c["name"] for c in hist["classes"]]
+                busy = [s for s in hist["samples"] if all(
+                    c in cols and (s["received"][cols.index(c)] or 0) > 0
+                    for c in BUSY)]
+                if len(hist["samples"]) >= 3 and len(busy) >= 3:
+                    break
+                self.assertLess(time.monotonic(), deadline,
+                                "no traffic in /stats/history: %s" % body)
+                time.sleep(0.1)
+            dom, err = chromium(["--dump-dom", "http://127.0.0.1:%d/"
+                                 % sp.ports["admin"]], self.tmp)
+            after = sp.stats()
+        finally:
+            sender.stop()
+        self.assertIsNone(sender.error)
+        self.assertEqual(console_problems(err), [], "the page logged errors")
+        root = parse_dom(dom)
+        self.assertIn("hidden", root.one(id="error").attrs)
+
+        chart = root.one("svg", id="chart")
+        drawn = int(chart.attrs.get("data-samples", "-1"))
+        self.assertGreaterEqual(drawn, len(hist["samples"]))
+        # Each class's line runs through its history and on.
+        errors = chart.one("g", data_class="errors")
+        rx = path_points([p for p in errors.find("path")
+                          if p.has_class("received")][0].attrs["d"])
+        had = sum(1 for s in hist["samples"]
+                  if s["received"][cols.index("errors")] is not None)
+        self.assertGreaterEqual(len(rx), had)
+
+        # A band per priority of the classes, in each panel.
+        prios = sorted({str(c["priority"])
+                        for c in after["classes"].values()}, key=int)
+        byprio = root.one("svg", id="byprio")
+        for g in byprio.find("g", data_series=True):
+            self.assertEqual([b.attrs.get("data-priority")
+                              for b in g.find("path")], prios)
+
+        items = root.one(id="overrides").find("li")
+        self.assertEqual([li.attrs.get("data-id") for li in items],
+                         [str(override["id"])])
+        self.assertRegex(items[0].all_text(),
+                         r"^Override #%d: debug capped at 5/s for 1[45]m"
+                         r"\d\ds, [\d,]+ shed so far \u2014 INC-77 debug "
+                         r"flood$" % override["id"])
 
     def wait_live(self, sp):
         """Until every busy class has a non-zero 1 s received rate."""
