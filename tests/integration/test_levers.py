@@ -338,6 +338,7 @@ class Tap:
             out.append(json.loads(line))
 
     def close(self):
+        self.r.close()
         self.c.close()
 
 
