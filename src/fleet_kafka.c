@@ -23,6 +23,7 @@
 #include "kafka_conf.h"
 #include "log.h"
 #include "net.h"
+#include "stats.h"
 #include "url.h"
 
 #define FLEET_POLL_MS		100	/* producer's delivery reports */
@@ -37,7 +38,12 @@ struct fleet_link {
 	int			 pipefd[2];
 	struct event		*io_ev;
 	struct event		*poll_ev;
-	struct fleet_link_counters c;
+	struct {
+		uint64_t	 published;	/* delivered to the brokers */
+		uint64_t	 unpublished;	/* failed, or not queued */
+		uint64_t	 received;	/* of others, kept */
+		uint64_t	 refused;	/* not a report */
+	}			 c;
 };
 
 static int
@@ -220,10 +226,15 @@ fleet_link_publish(struct fleet_link *l, const struct fleet_report *r)
 }
 
 void
-fleet_link_counters(const struct fleet_link *l,
-    struct fleet_link_counters *c)
+fleet_link_report(const void *arg, struct stats_source *out)
 {
-	*c = l->c;
+	const struct fleet_link *l = arg;
+
+	out->has |= STATS_FLEET;
+	out->fleet_published = l->c.published;
+	out->fleet_unpublished = l->c.unpublished;
+	out->fleet_received = l->c.received;
+	out->fleet_refused = l->c.refused;
 }
 
 void

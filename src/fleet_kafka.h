@@ -17,13 +17,7 @@ struct config;
 struct event_base;
 struct fleet;
 struct fleet_report;
-
-struct fleet_link_counters {
-	uint64_t	 published;	/* reports delivered to the brokers */
-	uint64_t	 unpublished;	/* failed or not even queued */
-	uint64_t	 received;	/* reports of others, kept */
-	uint64_t	 refused;	/* messages that are not reports */
-};
+struct stats_source;
 
 struct fleet_link;
 
@@ -42,8 +36,8 @@ struct fleet_link *fleet_link_new(struct event_base *base,
 void		 fleet_link_publish(struct fleet_link *l,
 		    const struct fleet_report *r);
 
-void		 fleet_link_counters(const struct fleet_link *l,
-		    struct fleet_link_counters *c);
+/* A stats_report_fn (stats.h) for l: its reports, STATS_FLEET. */
+void		 fleet_link_report(const void *l, struct stats_source *out);
 
 /* Accepts NULL.  Reports not yet delivered are dropped: soon stale. */
 void		 fleet_link_free(struct fleet_link *l);

@@ -120,6 +120,7 @@ fleet_join(void)
 		log_err("%s", err);
 		return -1;
 	}
+	stats_register(&app.stats, "fleet", fleet_link_report, fleet_link);
 	return shaper_set_fleet(app.sh, fleet, fleet_publish, fleet_link);
 }
 

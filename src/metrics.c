@@ -200,6 +200,29 @@ shaper_capacity_rate(struct evbuffer *out, const struct metric *m,
 	num(out, x->st.capacity);
 }
 
+/* What the last control interval saw of the fleet (shaper_fleet()). */
+static void
+fleet_peers(struct evbuffer *out, const struct metric *m,
+    const struct metrics_ctx *x)
+{
+	const struct fleet_view *v = shaper_fleet(x->app->sh);
+
+	evbuffer_add_printf(out, "%s %zu\n", m->name, v ? v->peers : 0);
+}
+
+/* A rate of the fleet view: the double at off; +Inf when unlimited. */
+static void
+fleet_rate(struct evbuffer *out, const struct metric *m,
+    const struct metrics_ctx *x)
+{
+	const struct fleet_view *v = shaper_fleet(x->app->sh);
+
+	if (v == NULL)
+		return;
+	evbuffer_add_printf(out, "%s ", m->name);
+	num(out, *(const double *)((const char *)v + m->off));
+}
+
 static void
 shaper_backpressure(struct evbuffer *out, const struct metric *m,
     const struct metrics_ctx *x)
@@ -409,6 +432,12 @@ source_loops(struct evbuffer *out, const struct metric *m,
 	STATS_INGEST_HTTP, METRIC_IF, NULL, { { NULL, 0 } } }
 #define KAFKA_SOURCE(n, t, h, f) { n, t, h, source_total, SOURCE_FIELD(f), \
 	STATS_KAFKA_SOURCE, METRIC_IF, NULL, { { NULL, 0 } } }
+#define FLEET_LABELS	{ { "published", SOURCE_FIELD(fleet_published) }, \
+			  { "unpublished", SOURCE_FIELD(fleet_unpublished) }, \
+			  { "received", SOURCE_FIELD(fleet_received) }, \
+			  { "refused", SOURCE_FIELD(fleet_refused) } }
+#define FLEET(n, h, fn, off) { n, "gauge", h, fn, off, STATS_FLEET, \
+	METRIC_IF, NULL, { { NULL, 0 } } }
 #define SHAPER(n, t, h, fn, off) { n, t, h, fn, off, 0, METRIC_ALWAYS, \
 	NULL, { { NULL, 0 } } }
 
@@ -476,6 +505,25 @@ static const struct metric metrics[] = {
 	    paced),
 	KAFKA_SOURCE("spillway_kafka_source_rebalances_total", "counter",
 	    "Partition revocations handled.", rebalances),
+
+	{ "spillway_fleet_reports_total", "counter",
+	    "Fleet reports, by result: this instance's published or not "
+	    "(unpublished), the others' received, and messages on the topic "
+	    "that are not reports (refused).", source_total, 0, STATS_FLEET,
+	    METRIC_IF, "result", FLEET_LABELS },
+	FLEET("spillway_fleet_peers",
+	    "Other instances heard from within fleet.stale_ms.", fleet_peers,
+	    0),
+	FLEET("spillway_fleet_capacity_events_per_second",
+	    "The fleet's capacity: the sum of every instance's (+Inf when "
+	    "one is unlimited).", fleet_rate,
+	    offsetof(struct fleet_view, capacity)),
+	FLEET("spillway_fleet_demand_events_per_second",
+	    "The fleet's demand, every priority.", fleet_rate,
+	    offsetof(struct fleet_view, demand)),
+	FLEET("spillway_fleet_share_events_per_second",
+	    "What the fleet rule lets this instance admit.", fleet_rate,
+	    offsetof(struct fleet_view, share)),
 
 	SHAPER("spillway_rules_reloads_total", "counter",
 	    "Rule reloads, by result.", app_reloads, 0),

@@ -18,6 +18,7 @@
 #define STATS_LOOPS		0x10	/* TCP event loops (workers) */
 #define STATS_INGEST_HTTP	0x20	/* the _bulk and /ingest handler */
 #define STATS_KAFKA_SOURCE	0x40	/* the consumer group */
+#define STATS_FLEET		0x80	/* the fleet's channel (fleet.url) */
 
 #define STATS_LOOPS_MAX		256	/* the main loop and the workers */
 #define STATS_SOURCES_MAX	8
@@ -69,6 +70,12 @@ struct stats_source {
 	uint64_t	 rewinds;
 	uint64_t	 paced;
 	uint64_t	 rebalances;
+
+	/* STATS_FLEET: reports */
+	uint64_t	 fleet_published;	/* delivered to the brokers */
+	uint64_t	 fleet_unpublished;	/* failed, or not even queued */
+	uint64_t	 fleet_received;	/* of others, kept */
+	uint64_t	 fleet_refused;		/* messages that are not one */
 };
 
 /* Fill out (zeroed, its name set) with what arg counted. */

@@ -153,6 +153,21 @@ class TestFleet(Fleet):
         self.assertLess(abs(fa / (fa + fb) - 0.75), 0.075, report)
         self.assertLess(abs((fa + fb) / secs - CAPACITY), 0.1 * CAPACITY,
                         report)
+        # The same, as Prometheus sees it: one peer, reports both ways.
+        for sp in (a, b):
+            m = sp.metrics()
+            self.assertEqual(m.get1("spillway_fleet_peers"), 1)
+            self.assertGreater(m.get1("spillway_fleet_reports_total",
+                                      result="published"), 0)
+            self.assertGreater(m.get1("spillway_fleet_reports_total",
+                                      result="received"), 0)
+            self.assertEqual(m.get1("spillway_fleet_reports_total",
+                                    result="refused"), 0)
+            self.assertGreater(
+                m.get1("spillway_fleet_share_events_per_second"), 0)
+            self.assertGreater(
+                m.get1("spillway_fleet_demand_events_per_second"), 0)
+            self.assertTrue(m.has("spillway_fleet_capacity_events_per_second"))
         self.stop_all(emu, [a, b], senders)
 
     def test_cut_off_falls_back_to_local(self):

@@ -87,7 +87,10 @@ class TestOverrides(LeversCase):
         self.assertEqual((o["kind"], o["class"], o["rate"], o["reason"]),
                          ("rate", "batch", 0, "INC-1234"))
         oid = o["id"]
-        self.assertEqual(sp.metrics().get1("spillway_overrides_active"), 1)
+        m = sp.metrics()
+        self.assertEqual(m.get1("spillway_overrides_active"), 1)
+        # Alone, there is no fleet to report on.
+        self.assertFalse([k for k in m if k[0].startswith("spillway_fleet")])
         self.assertEqual([x["id"] for x in sp.stats()["overrides"]], [oid])
 
         # While it holds: every batch event is the override's, the rest
