@@ -116,14 +116,14 @@ fail:
 }
 
 int
-app_put_rules(struct app *app, const char *text, size_t len,
+app_put_rules(struct app *app, const char *how, const char *text, size_t len,
     struct rules_error *err, int *persisted)
 {
 	struct ruleset *rs;
 
 	*persisted = 0;
 	if ((rs = rules_load_buffer(text, len, err)) == NULL) {
-		app_counted(app, 0, err, "PUT /rules", "request body");
+		app_counted(app, 0, err, how, "request body");
 		return -1;
 	}
 	if (app->rules_path != NULL) {
@@ -132,13 +132,13 @@ app_put_rules(struct app *app, const char *text, size_t len,
 			snprintf(err->msg, sizeof(err->msg), "cannot write %s: "
 			    "%s", app->rules_path, strerror(errno));
 			rules_free(rs);
-			app_counted(app, 0, err, "PUT /rules", "request body");
+			app_counted(app, 0, err, how, "request body");
 			return -2;
 		}
 		*persisted = 1;
 	}
 	shaper_swap_rules(app->sh, rs, clock_now_ns());
-	app_counted(app, 1, NULL, "PUT /rules", "request body");
+	app_counted(app, 1, NULL, how, "request body");
 	return 0;
 }
 
@@ -285,7 +285,8 @@ admin_handle(struct http_request *req, void *arg)
 		if (is(req, "PUT")) {
 			if (!authorized(app, req))
 				goto unauthorized;
-			switch (app_put_rules(app, req->body ? req->body : "",
+			switch (app_put_rules(app, "PUT /rules",
+			    req->body ? req->body : "",
 			    req->body_len, &err, &persisted)) {
 			case -1:
 				admin_rules_error(req, 400, &err);

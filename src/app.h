@@ -45,9 +45,9 @@ int	app_reload(struct app *app, struct rules_error *err);
  * file, replace it first by atomic rename (*persisted = 1), keeping its
  * permissions.  Returns 0; -1 with err filled in when the text is not
  * valid rules; -2 when it is but the file cannot be written.  Counts the
- * reload.
+ * reload, and logs it as `how` ("PUT /rules").
  */
-int	app_put_rules(struct app *app, const char *text, size_t len,
-	    struct rules_error *err, int *persisted);
+int	app_put_rules(struct app *app, const char *how, const char *text,
+	    size_t len, struct rules_error *err, int *persisted);
 
 #endif

@@ -299,7 +299,7 @@ levers_shadow_promote(struct levers *lv, struct http_request *req)
 		return LEVERS_DONE;
 	}
 	rs = shadow_rules(lv->shadow);
-	switch (app_put_rules(lv->app, rs->text, rs->textlen, &rerr,
+	switch (app_put_rules(lv->app, "promote", rs->text, rs->textlen, &rerr,
 	    &persisted)) {
 	case -1:
 		admin_rules_error(req, 400, &rerr);
@@ -472,12 +472,12 @@ levers_tap(struct levers *lv, struct http_request *req, int authorized)
 	out.end = tap_conn_end;
 	out.arg = lt;
 	lt->id = tap_subscribe(lv->tap, &f, &out, clock_now_ns());
-	log_info("tap %d: class %s, outcome %s%s%s%s limit %llu", lt->id,
+	log_info("tap %d: class %s, outcome%s%s%s%s, limit %llu", lt->id,
 	    f.class_name[0] != '\0' ? f.class_name : "(any)",
-	    f.outcomes == 0 ? "(any)" : "",
-	    f.outcomes & TAP_FORWARDED ? "forwarded," : "",
-	    f.outcomes & TAP_SHED ? "shed," : "",
-	    f.outcomes & TAP_REJECTED ? "rejected," : "",
+	    f.outcomes == 0 ? " (any)" : "",
+	    f.outcomes & TAP_FORWARDED ? " forwarded" : "",
+	    f.outcomes & TAP_SHED ? " shed" : "",
+	    f.outcomes & TAP_REJECTED ? " rejected" : "",
 	    (unsigned long long)f.limit);
 	return LEVERS_DONE;
 }
