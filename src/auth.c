@@ -38,7 +38,8 @@ struct auth {
 	size_t			 nkeys;
 	struct auth_seen	 seen[AUTH_CACHE_SLOTS];
 	size_t			 next;
-	char			*dummy;	/* hashed when the user is unknown */
+	char			*dummy;	/* hashed when the user is unknown:
+					   the first user's hash */
 };
 
 static int
@@ -130,6 +131,17 @@ auth_new(const char *json, char *err, size_t errlen)
 			goto fail;
 		}
 		a->nusers++;
+	}
+	/*
+	 * An unknown user is hashed as the first user is, method, cost and
+	 * salt: so that a 401 takes as long whether the name exists or not.
+	 */
+	if (a->nusers > 0) {
+		free(a->dummy);
+		if ((a->dummy = strdup(a->users[0].hash)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
 	for (iter = keys ? json_object_iter(keys) : NULL; iter != NULL;
 	    iter = json_object_iter_next(keys, iter)) {
