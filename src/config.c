@@ -80,6 +80,7 @@ static const struct opt config_opts[] = {
 	{ "fleet", "url", OPT_STR, O(fleet_url), 0, 0 },
 	{ "fleet", "id", OPT_STR, O(fleet_id), 0, 0 },
 	{ "fleet", "stale_ms", OPT_LONG, O(fleet_stale_ms), 1, 1e7 },
+	{ "fleet", "kafka", OPT_OBJECT, O(fleet_kafka), 0, 0 },
 	{ NULL, "limits", OPT_SECTION, 0, 0, 0 },
 	{ "limits", "max_event_bytes", OPT_LONG, O(max_event_bytes), 16, 1e9 },
 	{ "limits", "max_body_bytes", OPT_LONG, O(max_body_bytes), 16, 1e10 },

@@ -45,6 +45,7 @@ struct config {
 	char		*fleet_url;		/* kafka://..., or NULL: alone */
 	char		*fleet_id;		/* NULL: HOSTNAME-PID */
 	long		 fleet_stale_ms;
+	char		*fleet_kafka;		/* JSON object text, or NULL */
 
 	long		 control_interval_ms;
 	long		 target_latency_ms;

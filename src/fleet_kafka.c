@@ -155,6 +155,8 @@ fleet_link_new(struct event_base *base, const struct config *cf,
 	    fl_set(pc, "linger.ms", "0", err, errlen) == -1 ||
 	    fl_set(pc, "message.timeout.ms", stale, err, errlen) == -1 ||
 	    fl_set(pc, "queue.buffering.max.messages", "16", err,
+	    errlen) == -1 ||
+	    kafka_conf_props(pc, "fleet.kafka", cf->fleet_kafka, err,
 	    errlen) == -1) {
 		rd_kafka_conf_destroy(pc);
 		goto fail;
@@ -167,6 +169,8 @@ fleet_link_new(struct event_base *base, const struct config *cf,
 	cc = rd_kafka_conf_new();
 	if (fl_set(cc, "bootstrap.servers", brokers, err, errlen) == -1 ||
 	    fl_set(cc, "client.id", "spillway-fleet", err, errlen) == -1 ||
+	    kafka_conf_props(cc, "fleet.kafka", cf->fleet_kafka, err,
+	    errlen) == -1 ||
 	    fl_set(cc, "group.id", group, err, errlen) == -1 ||
 	    fl_set(cc, "auto.offset.reset", "latest", err, errlen) == -1 ||
 	    fl_set(cc, "enable.auto.commit", "false", err, errlen) == -1 ||

@@ -61,3 +61,35 @@ kafka_conf_log(const rd_kafka_t *rk, int level, const char *fac,
 	else
 		log_debug("%s: %s: %s", who, fac, buf);
 }
+
+int
+kafka_conf_props(rd_kafka_conf_t *conf, const char *where, const char *text,
+    char *err, size_t errlen)
+{
+	const char *name, *val;
+	json_t *root, *v;
+	char num[64];
+	int rc = 0;
+
+	if (text == NULL)
+		return 0;
+	if ((root = json_loads(text, 0, NULL)) == NULL ||
+	    !json_is_object(root)) {
+		json_decref(root);
+		snprintf(err, errlen, "%s must be an object", where);
+		return -1;
+	}
+	json_object_foreach(root, name, v) {
+		if ((val = kafka_conf_text(v, num, sizeof(num))) == NULL) {
+			snprintf(err, errlen, "%s: %s: value must be a "
+			    "string, number or boolean", where, name);
+			rc = -1;
+			break;
+		}
+		if ((rc = kafka_conf_set(conf, where, name, val, err,
+		    errlen)) == -1)
+			break;
+	}
+	json_decref(root);
+	return rc;
+}

@@ -19,6 +19,14 @@ int	kafka_conf_set(rd_kafka_conf_t *conf, const char *where,
 	    const char *name, const char *value, char *err, size_t errlen);
 
 /*
+ * Set every property of text, a JSON object of librdkafka properties
+ * (NULL: none), as kafka_conf_set() sets one; where names the section.
+ * 0, or -1 with the reason in err.
+ */
+int	kafka_conf_props(rd_kafka_conf_t *conf, const char *where,
+	    const char *text, char *err, size_t errlen);
+
+/*
  * The text librdkafka wants for a JSON property value (string, number,
  * boolean); buf holds numbers.  NULL for any other type.
  */

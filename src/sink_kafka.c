@@ -318,38 +318,6 @@ kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value,
 	return kafka_conf_set(conf, "sink.kafka", name, value, err, errlen);
 }
 
-/* sink.kafka: every property, as text, after spillway's defaults. */
-static int
-kafka_passthrough(rd_kafka_conf_t *conf, const char *text, char *err,
-    size_t errlen)
-{
-	const char *name;
-	json_t *root, *v;
-	char num[64];
-	const char *val;
-	int rc = 0;
-
-	if (text == NULL)
-		return 0;
-	if ((root = json_loads(text, 0, NULL)) == NULL ||
-	    !json_is_object(root)) {
-		json_decref(root);
-		snprintf(err, errlen, "sink.kafka must be an object");
-		return -1;
-	}
-	json_object_foreach(root, name, v) {
-		if ((val = kafka_conf_text(v, num, sizeof(num))) == NULL) {
-			snprintf(err, errlen, "sink.kafka: %s: value must be a "
-			    "string, number or boolean", name);
-			rc = -1;
-			break;
-		}
-		if ((rc = kafka_set(conf, name, val, err, errlen)) == -1)
-			break;
-	}
-	json_decref(root);
-	return rc;
-}
 
 /*
  * sink.compression when it was given; by default none: gzip is the
@@ -451,7 +419,8 @@ sink_kafka_init(struct sink *s, const char *url, const struct config *cf,
 	    kafka_set(conf, "compression.codec", kafka_codec(cf), err,
 	    errlen) == -1 ||
 	    kafka_set(conf, "log.queue", "true", err, errlen) == -1 ||
-	    kafka_passthrough(conf, cf->sink_kafka, err, errlen) == -1)
+	    kafka_conf_props(conf, "sink.kafka", cf->sink_kafka, err,
+	    errlen) == -1)
 		goto fail;
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr);

@@ -12,6 +12,7 @@ Steady state is read from two /stats samples of each instance, after the
 instances have heard each other and the controller has settled.
 """
 
+import json
 import os
 import shutil
 import sys
@@ -47,7 +48,9 @@ class Fleet(Overload):
                "control": {"interval_ms": 250, "target_latency_ms": 1000,
                            "decrease": 0.7, "increase": 0.05},
                "fleet": {"url": "kafka://%s/fleet" % kafka.bootstrap,
-                         "id": ident, "stale_ms": 3000}}
+                         "id": ident, "stale_ms": 3000,
+                         # passed to both of the channel's clients
+                         "kafka": {"socket.timeout.ms": 10000}}}
         return self.start(config=cfg, rules=RULES, sink=emu.url)
 
     def heard(self, members):
@@ -197,6 +200,35 @@ class TestFleet(Fleet):
         self.assertGreaterEqual(p1["admitted"], 0.95 * p1["received"],
                                 report)
         self.stop_all(emu, [a], senders)
+
+
+
+class TestFleetConfig(unittest.TestCase):
+    """fleet.kafka: librdkafka properties for the channel, checked at
+    start-up; a bad one is a clear error and exit 1."""
+
+    def run_with(self, fleet):
+        from harness import run_cli
+        tmp = tempfile.mkdtemp(prefix="spillway-fleet-cfg-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "config.json")
+        with open(path, "w") as f:
+            json.dump({"fleet": fleet}, f)
+        return run_cli(["-c", path, "--sink", "null", "--listen-tcp",
+                        "127.0.0.1:0", "--listen-http", "127.0.0.1:0",
+                        "--admin", "127.0.0.1:0"], timeout=30)
+
+    def test_bad_properties_are_refused(self):
+        url = "kafka://127.0.0.1:9/fleet"
+        for kafka, want in (({"no.such.property": "1"},
+                             "fleet.kafka: no.such.property"),
+                            ({"socket.timeout.ms": [1]},
+                             "fleet.kafka: socket.timeout.ms: value must"),
+                            ("acks=all", "\"kafka\" must be an object")):
+            with self.subTest(kafka=kafka):
+                r = self.run_with({"url": url, "kafka": kafka})
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(want, r.stderr.decode())
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ assert_defaults(const struct config *cf)
 	ck_assert_ptr_null(cf->sink_ca_file);
 	ck_assert_int_eq(cf->sink_tls_verify, 1);
 	ck_assert_ptr_null(cf->sink_kafka);
+	ck_assert_ptr_null(cf->fleet_kafka);
 	ck_assert_int_eq(cf->batch_events, 1000);
 	ck_assert_int_eq(cf->batch_bytes, 5242880);
 	ck_assert_int_eq(cf->flush_ms, 200);
