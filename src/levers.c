@@ -247,6 +247,15 @@ levers_override_end(struct levers *lv, struct http_request *req,
 	return LEVERS_DONE;
 }
 
+/* Put s (NULL: none) in the shadow, in place of the candidate there was. */
+static void
+levers_candidate(struct levers *lv, struct shadow *s)
+{
+	shaper_set_shadow(lv->app->sh, s);
+	shadow_free(lv->shadow);
+	lv->shadow = s;
+}
+
 /* PUT /rules/shadow[?sample=N]: a new candidate, replacing the last. */
 static enum levers_answer
 levers_shadow_put(struct levers *lv, struct http_request *req)
@@ -276,9 +285,7 @@ levers_shadow_put(struct levers *lv, struct http_request *req)
 	}
 	if ((s = shadow_new(rs, (unsigned)sample, clock_now_ns())) == NULL)
 		return LEVERS_NOMEM;
-	shaper_set_shadow(lv->app->sh, s);
-	shadow_free(lv->shadow);
-	lv->shadow = s;
+	levers_candidate(lv, s);
 	log_info("shadow rules: %zu classes, one event in %lu",
 	    shadow_rules(s)->nclasses, sample);
 	http_respond_json(req, 200, "{\"sample\":%lu,\"classes\":%zu}", sample,
@@ -308,9 +315,7 @@ levers_shadow_promote(struct levers *lv, struct http_request *req)
 		admin_rules_error(req, 500, &rerr);
 		return LEVERS_DONE;
 	}
-	shaper_set_shadow(lv->app->sh, NULL);
-	shadow_free(lv->shadow);
-	lv->shadow = NULL;
+	levers_candidate(lv, NULL);
 	http_respond_json(req, 200, "{\"revision\":%llu,\"persisted\":%s}",
 	    (unsigned long long)shaper_revision(lv->app->sh),
 	    persisted ? "true" : "false");
@@ -346,9 +351,7 @@ levers_shadow(struct levers *lv, struct http_request *req, int authorized)
 		reply_error(req, 404, "no shadow rules");
 		return LEVERS_DONE;
 	}
-	shaper_set_shadow(lv->app->sh, NULL);
-	shadow_free(lv->shadow);
-	lv->shadow = NULL;
+	levers_candidate(lv, NULL);
 	log_info("shadow rules removed");
 	http_respond_json(req, 200, "{\"removed\":true}");
 	return LEVERS_DONE;
